@@ -1,0 +1,1 @@
+//! Pure configuration (being written).

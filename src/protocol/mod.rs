@@ -1,0 +1,1 @@
+//! Pure VRRP protocol core (being written).
