@@ -1,1 +1,20 @@
-//! Pure VRRP protocol core (being written).
+//! The pure VRRP protocol core: no sockets, no clock, no async.
+//!
+//! - [`instance`]: one virtual router's state machine (RFC 9568 section 6).
+//! - [`health`]: effective priority from checks and interfaces.
+//! - [`node`]: all instances of a node, with sync groups.
+//! - [`timers`]: Skew_Time and Master_Down_Interval arithmetic.
+//! - [`time`]: the virtual time every input carries.
+
+pub mod health;
+pub mod instance;
+pub mod node;
+pub mod time;
+pub mod timers;
+
+pub use health::{Adjustment, CheckTracker, Health, HealthTracker};
+pub use instance::{
+    Action, DropReason, Event, HeardMaster, Instance, Params, Reason, Report, State, Transition,
+};
+pub use node::{Member, Node, Output, SyncGroup};
+pub use time::Time;

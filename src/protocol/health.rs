@@ -1,0 +1,231 @@
+//! Effective priority: configured priority adjusted by tracked checks and
+//! interfaces, with keepalived's semantics.
+//!
+//! - A check with a positive weight adds it while healthy; a negative weight is
+//!   subtracted while failing; weight 0 means "failing puts the instance in Fault".
+//! - Tracked interfaces work the same way with up/down for healthy/failing.
+//! - The instance's own interface going down is always a Fault.
+//! - The result is clamped to 1..=254; an address owner (255) is never adjusted,
+//!   though a weight-0 failure still faults it.
+
+use std::fmt;
+
+/// What the state machine needs to know about an instance's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// Effective priority to advertise and compare (1..=255).
+    pub priority: u8,
+    /// `Some(reason)` while the instance must be in Fault.
+    pub fault: Option<String>,
+}
+
+impl Health {
+    pub fn up(priority: u8) -> Health {
+        Health {
+            priority,
+            fault: None,
+        }
+    }
+}
+
+/// A check's state, driven by rise/fall counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckTracker {
+    pub name: String,
+    pub weight: i32,
+    rise: u32,
+    fall: u32,
+    healthy: bool,
+    /// Consecutive results that disagree with `healthy`.
+    streak: u32,
+}
+
+impl CheckTracker {
+    /// Checks start healthy, as keepalived's scripts do unless told otherwise.
+    pub fn new(name: impl Into<String>, weight: i32, rise: u32, fall: u32) -> CheckTracker {
+        CheckTracker {
+            name: name.into(),
+            weight,
+            rise: rise.max(1),
+            fall: fall.max(1),
+            healthy: true,
+            streak: 0,
+        }
+    }
+
+    /// Starts the check as failing (keepalived's `init_fail`).
+    pub fn starting_failed(mut self) -> CheckTracker {
+        self.healthy = false;
+        self
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.healthy
+    }
+
+    /// Feeds one result; returns true when the check's health flipped.
+    pub fn record(&mut self, success: bool) -> bool {
+        if success == self.healthy {
+            self.streak = 0;
+            return false;
+        }
+        self.streak += 1;
+        let needed = if self.healthy { self.fall } else { self.rise };
+        if self.streak >= needed {
+            self.healthy = success;
+            self.streak = 0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InterfaceTracker {
+    name: String,
+    weight: i32,
+    up: bool,
+}
+
+/// Computes an instance's [`Health`] from everything it tracks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthTracker {
+    base_priority: u8,
+    interface: String,
+    interface_up: bool,
+    checks: Vec<CheckTracker>,
+    interfaces: Vec<InterfaceTracker>,
+}
+
+impl HealthTracker {
+    pub fn new(base_priority: u8, interface: impl Into<String>) -> HealthTracker {
+        HealthTracker {
+            base_priority,
+            interface: interface.into(),
+            interface_up: true,
+            checks: Vec::new(),
+            interfaces: Vec::new(),
+        }
+    }
+
+    pub fn with_check(mut self, check: CheckTracker) -> HealthTracker {
+        self.checks.push(check);
+        self
+    }
+
+    /// Tracks another interface; interfaces are assumed up until told otherwise.
+    pub fn with_interface(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
+        self.interfaces.push(InterfaceTracker {
+            name: name.into(),
+            weight,
+            up: true,
+        });
+        self
+    }
+
+    pub fn base_priority(&self) -> u8 {
+        self.base_priority
+    }
+
+    pub fn set_base_priority(&mut self, priority: u8) {
+        self.base_priority = priority;
+    }
+
+    pub fn checks(&self) -> &[CheckTracker] {
+        &self.checks
+    }
+
+    /// Feeds a result of the named check; returns true if health may have changed.
+    pub fn check_result(&mut self, name: &str, success: bool) -> bool {
+        let mut changed = false;
+        for check in self.checks.iter_mut().filter(|c| c.name == name) {
+            changed |= check.record(success);
+        }
+        changed
+    }
+
+    /// Records a link state; returns true if this tracker cares about `name`.
+    pub fn link(&mut self, name: &str, up: bool) -> bool {
+        let mut relevant = false;
+        if name == self.interface {
+            self.interface_up = up;
+            relevant = true;
+        }
+        for tracked in self.interfaces.iter_mut().filter(|i| i.name == name) {
+            tracked.up = up;
+            relevant = true;
+        }
+        relevant
+    }
+
+    pub fn health(&self) -> Health {
+        Health {
+            priority: self.effective_priority(),
+            fault: self.fault_reason(),
+        }
+    }
+
+    fn fault_reason(&self) -> Option<String> {
+        if !self.interface_up {
+            return Some(format!("interface {} down", self.interface));
+        }
+        if let Some(i) = self.interfaces.iter().find(|i| i.weight == 0 && !i.up) {
+            return Some(format!("tracked interface {} down", i.name));
+        }
+        if let Some(c) = self.checks.iter().find(|c| c.weight == 0 && !c.healthy) {
+            return Some(format!("check {} failing", c.name));
+        }
+        None
+    }
+
+    fn effective_priority(&self) -> u8 {
+        if self.base_priority == 255 {
+            return 255;
+        }
+        let from_checks = self.checks.iter().map(|c| adjustment(c.weight, c.healthy));
+        let from_links = self.interfaces.iter().map(|i| adjustment(i.weight, i.up));
+        let total: i32 = i32::from(self.base_priority) + from_checks.chain(from_links).sum::<i32>();
+        total.clamp(1, 254) as u8
+    }
+
+    /// Human-readable list of what currently moves the priority, for status output.
+    pub fn adjustments(&self) -> Vec<Adjustment> {
+        let checks = self
+            .checks
+            .iter()
+            .map(|c| (format!("check {}", c.name), c.weight, c.healthy));
+        let links = self
+            .interfaces
+            .iter()
+            .map(|i| (format!("interface {}", i.name), i.weight, i.up));
+        checks
+            .chain(links)
+            .filter_map(|(what, weight, ok)| {
+                let delta = adjustment(weight, ok);
+                (delta != 0).then_some(Adjustment { what, delta })
+            })
+            .collect()
+    }
+}
+
+/// keepalived's rule: positive weights count while healthy, negative while failing.
+fn adjustment(weight: i32, healthy: bool) -> i32 {
+    match (weight.signum(), healthy) {
+        (1, true) | (-1, false) => weight,
+        _ => 0,
+    }
+}
+
+/// One tracked object currently moving the effective priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub what: String,
+    pub delta: i32,
+}
+
+impl fmt::Display for Adjustment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {:+}", self.what, self.delta)
+    }
+}

@@ -1,0 +1,618 @@
+//! One VRRP instance's state machine, RFC 9568 section 6.4 clause by clause,
+//! plus the Fault and Stopped states keepalived users rely on.
+//!
+//! Events go in with `now`; actions come out, and [`Instance::deadline`] says when
+//! the driver must next feed [`Event::Timer`]. No I/O, no clock, no async.
+
+use core::fmt;
+use core::net::IpAddr;
+use core::time::Duration;
+
+use super::health::Health;
+use super::time::Time;
+use super::timers::{master_down_interval, skew_time};
+use crate::wire::{self, AdvertRepr, Auth, Centis, Version};
+
+/// Settings of one virtual router that the protocol needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Params {
+    pub version: Version,
+    pub vrid: u8,
+    pub advert_interval: Centis,
+    pub preempt: bool,
+    /// After start-up, or after first hearing a lower-priority master, wait this
+    /// long before preempting it (keepalived's `preempt_delay`).
+    pub preempt_delay: Duration,
+    /// Our address on the interface: the advert's source and the tie-breaker.
+    pub primary_address: IpAddr,
+    /// The virtual addresses carried in adverts.
+    pub virtual_ips: Vec<IpAddr>,
+    /// VRRPv2 simple password; ignored by v3.
+    pub auth: Auth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Configured, not started yet (RFC 9568 Initialize).
+    Initialize,
+    Backup,
+    Master,
+    /// Cannot serve: own interface down, or a weight-0 check or interface failing.
+    Fault,
+    /// Shut down (RFC 9568 returns to Initialize; keepalived calls this STOP).
+    Stopped,
+}
+
+impl State {
+    /// The word keepalived's notify scripts receive.
+    pub fn keepalived_name(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Stopped => "STOP",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keepalived_name())
+    }
+}
+
+/// An input to the state machine.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// RFC 9568 Startup event.
+    Startup,
+    /// A well-formed advertisement (TTL and checksum already verified by the codec).
+    Advert { src: IpAddr, advert: &'a AdvertRepr },
+    /// The deadline from [`Instance::deadline`] has been reached.
+    Timer,
+    /// The effective priority or fault condition changed.
+    Health(&'a Health),
+    /// RFC 9568 Shutdown event.
+    Shutdown,
+}
+
+/// What the driver must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this advertisement (to the multicast group or every unicast peer).
+    SendAdvert(AdvertRepr),
+    /// Install the virtual addresses on the interface.
+    AddVips,
+    /// Remove the virtual addresses from the interface.
+    RemoveVips,
+    /// Announce the virtual addresses: gratuitous ARP / unsolicited NA burst.
+    Announce,
+    /// The instance changed state: log it and run the hooks.
+    Transition(Transition),
+    /// Something worth a counter and a rate-limited log line.
+    Report(Report),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: State,
+    pub to: State,
+    pub reason: Reason,
+    /// Effective priority at the time of the transition (notify scripts get it).
+    pub priority: u8,
+}
+
+/// Why a transition happened, in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    Startup,
+    /// Priority 255: the address owner takes over at once.
+    AddressOwner,
+    /// Master_Down_Timer expired.
+    MasterDown {
+        last_master: Option<IpAddr>,
+        silent_for: Duration,
+    },
+    /// The master resigned with a priority-0 advert and Skew_Time passed.
+    MasterResigned {
+        from: IpAddr,
+    },
+    /// A better master was heard.
+    HigherPriority {
+        from: IpAddr,
+        priority: u8,
+    },
+    /// A master of equal priority with a higher primary address was heard.
+    HigherAddress {
+        from: IpAddr,
+        priority: u8,
+    },
+    Fault(String),
+    FaultCleared,
+    Shutdown,
+    /// Another member of a sync group moved.
+    SyncGroup {
+        group: String,
+        cause: String,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Startup => f.write_str("start-up"),
+            Reason::AddressOwner => f.write_str("address owner (priority 255)"),
+            Reason::MasterDown {
+                last_master: Some(m),
+                silent_for,
+            } => {
+                write!(
+                    f,
+                    "no advert from {m} for {:.2} s",
+                    silent_for.as_secs_f64()
+                )
+            }
+            Reason::MasterDown {
+                last_master: None,
+                silent_for,
+            } => {
+                write!(f, "no advert heard for {:.2} s", silent_for.as_secs_f64())
+            }
+            Reason::MasterResigned { from } => write!(f, "priority 0 received from {from}"),
+            Reason::HigherPriority { from, priority } => {
+                write!(f, "higher priority {priority} from {from}")
+            }
+            Reason::HigherAddress { from, priority } => {
+                write!(f, "equal priority {priority} from higher address {from}")
+            }
+            Reason::Fault(why) => f.write_str(why),
+            Reason::FaultCleared => f.write_str("fault cleared"),
+            Reason::Shutdown => f.write_str("shutdown"),
+            Reason::SyncGroup { group, cause } => write!(f, "sync group {group}: {cause}"),
+        }
+    }
+}
+
+/// Noteworthy input that did not (only) drive the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The advert was discarded.
+    Dropped { from: IpAddr, reason: DropReason },
+    /// As master we heard another master of lower priority: a split brain healing.
+    LowerPriorityMaster { from: IpAddr, priority: u8 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Our own advert looped back.
+    OwnAdvert,
+    WrongVrid,
+    VersionMismatch,
+    /// VRRPv2 password differs (RFC 3768 7.1).
+    AuthMismatch,
+    /// VRRPv2 advert interval differs from ours (RFC 3768 7.1: MUST discard).
+    IntervalMismatch,
+    /// The address list differs: someone else uses our VRID (dropped unless
+    /// the sender is the address owner, RFC 3768 7.1).
+    AddressMismatch,
+}
+
+impl DropReason {
+    /// Stable label for counters and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::OwnAdvert => "own_advert",
+            DropReason::WrongVrid => "wrong_vrid",
+            DropReason::VersionMismatch => "version_mismatch",
+            DropReason::AuthMismatch => "auth_mismatch",
+            DropReason::IntervalMismatch => "interval_mismatch",
+            DropReason::AddressMismatch => "address_mismatch",
+        }
+    }
+}
+
+/// The master most recently heard, for status output and transition reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeardMaster {
+    pub address: IpAddr,
+    pub priority: u8,
+    pub interval: Centis,
+    pub at: Time,
+}
+
+/// Why a backup's Master_Down_Timer is running short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DownCause {
+    Silence,
+    Resigned(IpAddr),
+}
+
+#[derive(Debug, Clone)]
+pub struct Instance {
+    params: Params,
+    health: Health,
+    /// Set while a sync group holds this instance in Fault for another member.
+    group_fault: Option<String>,
+    state: State,
+    /// Master_Adver_Interval: learned from the master in v3, ours in v2.
+    master_adver_interval: Centis,
+    /// Master_Down_Timer in Backup, Adver_Timer in Master.
+    timer: Option<Time>,
+    down_cause: DownCause,
+    /// While `now` is before this, lower-priority masters are tolerated.
+    preempt_hold_until: Option<Time>,
+    backup_since: Time,
+    heard: Option<HeardMaster>,
+}
+
+impl Instance {
+    pub fn new(params: Params, health: Health) -> Instance {
+        Instance {
+            master_adver_interval: params.advert_interval,
+            params,
+            health,
+            group_fault: None,
+            state: State::Initialize,
+            timer: None,
+            down_cause: DownCause::Silence,
+            preempt_hold_until: None,
+            backup_since: Time::ZERO,
+            heard: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Effective priority as advertised.
+    pub fn priority(&self) -> u8 {
+        self.health.priority
+    }
+
+    pub fn master_adver_interval(&self) -> Centis {
+        self.master_adver_interval
+    }
+
+    /// Master_Down_Interval with the current priority and learned interval.
+    pub fn master_down_interval(&self) -> Duration {
+        master_down_interval(self.priority(), self.master_adver_interval)
+    }
+
+    pub fn skew_time(&self) -> Duration {
+        skew_time(self.priority(), self.master_adver_interval)
+    }
+
+    pub fn heard_master(&self) -> Option<HeardMaster> {
+        self.heard
+    }
+
+    /// When the driver must next deliver [`Event::Timer`].
+    pub fn deadline(&self) -> Option<Time> {
+        self.timer
+    }
+
+    /// The reason this instance must be in Fault, if any.
+    pub fn fault_reason(&self) -> Option<&str> {
+        self.health.fault.as_deref().or(self.group_fault.as_deref())
+    }
+
+    /// Replaces settings that RFC 9568 lets change in place (priority via
+    /// [`Event::Health`], interval, preemption, addresses, auth). A change of
+    /// VRID, version or family needs a new instance.
+    pub fn update_params(&mut self, params: Params) {
+        if self.params.version == Version::V2 || self.state != State::Backup {
+            self.master_adver_interval = params.advert_interval;
+        }
+        self.params = params;
+    }
+
+    pub fn handle(&mut self, now: Time, event: Event<'_>) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Startup => self.startup(now, &mut out),
+            Event::Advert { src, advert } => self.receive(now, src, advert, &mut out),
+            Event::Timer => self.timer_fired(now, &mut out),
+            Event::Health(health) => self.set_health(now, health.clone(), &mut out),
+            Event::Shutdown => self.shutdown(&mut out),
+        }
+        out
+    }
+
+    /// Moves this instance along with its sync group (keepalived's vrrp_sync_group).
+    pub fn follow_group(&mut self, now: Time, to: State, reason: Reason) -> Vec<Action> {
+        let mut out = Vec::new();
+        match (self.state, to) {
+            (State::Backup, State::Master) => self.become_master(now, reason, &mut out),
+            (State::Master, State::Backup) => {
+                // Resign so the peer group's member takes over after Skew_Time
+                // rather than a whole Master_Down_Interval.
+                out.push(Action::SendAdvert(self.advert(0)));
+                self.become_backup(now, self.params.advert_interval, reason, &mut out);
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// Holds this instance in Fault (or releases it) on behalf of its sync group.
+    pub fn set_group_fault(&mut self, now: Time, fault: Option<String>) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.group_fault = fault;
+        self.apply_fault(now, &mut out);
+        out
+    }
+
+    fn is_owner(&self) -> bool {
+        self.priority() == 255
+    }
+
+    fn advert(&self, priority: u8) -> AdvertRepr {
+        AdvertRepr {
+            version: self.params.version,
+            vrid: self.params.vrid,
+            priority,
+            max_advert_interval: self.params.advert_interval,
+            auth: match self.params.version {
+                Version::V2 => self.params.auth,
+                Version::V3 => Auth::None,
+            },
+            addresses: self.params.virtual_ips.clone(),
+        }
+    }
+
+    fn transition(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        out.push(Action::Transition(Transition {
+            from,
+            to,
+            reason,
+            priority: self.priority(),
+        }));
+    }
+
+    // RFC 9568 6.4.1: Initialize.
+    fn startup(&mut self, now: Time, out: &mut Vec<Action>) {
+        if !matches!(self.state, State::Initialize | State::Stopped) {
+            return;
+        }
+        self.preempt_hold_until =
+            (self.params.preempt_delay > Duration::ZERO).then(|| now + self.params.preempt_delay);
+        if let Some(why) = self.fault_reason().map(str::to_owned) {
+            self.transition(State::Fault, Reason::Fault(why), out);
+        } else if self.is_owner() {
+            self.become_master(now, Reason::AddressOwner, out);
+        } else {
+            self.become_backup(now, self.params.advert_interval, Reason::Startup, out);
+        }
+    }
+
+    /// Send an advert, take the addresses, announce them, arm the Adver_Timer.
+    fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert(self.advert(self.priority())));
+        out.push(Action::AddVips);
+        out.push(Action::Announce);
+        self.timer = Some(now + self.params.advert_interval.as_duration());
+        self.transition(State::Master, reason, out);
+    }
+
+    fn become_backup(
+        &mut self,
+        now: Time,
+        interval: Centis,
+        reason: Reason,
+        out: &mut Vec<Action>,
+    ) {
+        let was_master = self.state == State::Master;
+        self.master_adver_interval = match self.params.version {
+            Version::V3 => interval,
+            Version::V2 => self.params.advert_interval,
+        };
+        self.timer = Some(now + self.master_down_interval());
+        self.down_cause = DownCause::Silence;
+        self.backup_since = now;
+        if was_master {
+            out.push(Action::RemoveVips);
+        }
+        self.transition(State::Backup, reason, out);
+    }
+
+    fn receive(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr, out: &mut Vec<Action>) {
+        if let Some(reason) = self.validate(src, advert) {
+            out.push(Action::Report(Report::Dropped { from: src, reason }));
+            return;
+        }
+        if advert.priority != 0 {
+            self.heard = Some(HeardMaster {
+                address: src,
+                priority: advert.priority,
+                interval: advert.max_advert_interval,
+                at: now,
+            });
+        }
+        match self.state {
+            State::Backup => self.receive_as_backup(now, src, advert),
+            State::Master => self.receive_as_master(now, src, advert, out),
+            State::Initialize | State::Fault | State::Stopped => {}
+        }
+    }
+
+    /// RFC 9568 7.1 and RFC 3768 7.1 receive checks that need our settings.
+    fn validate(&self, src: IpAddr, advert: &AdvertRepr) -> Option<DropReason> {
+        if src == self.params.primary_address {
+            return Some(DropReason::OwnAdvert);
+        }
+        if advert.vrid != self.params.vrid {
+            return Some(DropReason::WrongVrid);
+        }
+        if advert.version != self.params.version {
+            return Some(DropReason::VersionMismatch);
+        }
+        if self.params.version == Version::V2 {
+            if wire::check_auth(advert, &self.params.auth).is_err() {
+                return Some(DropReason::AuthMismatch);
+            }
+            if advert.max_advert_interval != self.params.advert_interval {
+                return Some(DropReason::IntervalMismatch);
+            }
+        }
+        if advert.priority != 255 && !same_addresses(&advert.addresses, &self.params.virtual_ips) {
+            return Some(DropReason::AddressMismatch);
+        }
+        None
+    }
+
+    // RFC 9568 6.4.2: an ADVERTISEMENT received in Backup.
+    fn receive_as_backup(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr) {
+        if advert.priority == 0 {
+            self.timer = Some(now + self.skew_time());
+            self.down_cause = DownCause::Resigned(src);
+            return;
+        }
+        let better_or_equal = advert.priority >= self.priority();
+        if better_or_equal {
+            self.preempt_hold_until = None;
+        } else if self.params.preempt && self.params.preempt_delay > Duration::ZERO {
+            // keepalived's preempt_delay: a lower-priority master is tolerated
+            // until the delay since start-up (or since we first saw it) passes.
+            let hold = *self
+                .preempt_hold_until
+                .get_or_insert(now + self.params.preempt_delay);
+            if now < hold {
+                self.accept_master(now, advert);
+                return;
+            }
+        }
+        if !self.params.preempt || better_or_equal {
+            self.accept_master(now, advert);
+        }
+        // Otherwise discard: our Master_Down_Timer runs out and we preempt.
+    }
+
+    fn accept_master(&mut self, now: Time, advert: &AdvertRepr) {
+        if self.params.version == Version::V3 {
+            self.master_adver_interval = advert.max_advert_interval;
+        }
+        self.timer = Some(now + self.master_down_interval());
+        self.down_cause = DownCause::Silence;
+    }
+
+    // RFC 9568 6.4.3: an ADVERTISEMENT received in Master.
+    fn receive_as_master(
+        &mut self,
+        now: Time,
+        src: IpAddr,
+        advert: &AdvertRepr,
+        out: &mut Vec<Action>,
+    ) {
+        let ours = self.priority();
+        if advert.priority == 0 {
+            out.push(Action::SendAdvert(self.advert(ours)));
+            self.timer = Some(now + self.params.advert_interval.as_duration());
+        } else if advert.priority > ours {
+            let reason = Reason::HigherPriority {
+                from: src,
+                priority: advert.priority,
+            };
+            self.become_backup(now, advert.max_advert_interval, reason, out);
+        } else if advert.priority == ours && src > self.params.primary_address {
+            let reason = Reason::HigherAddress {
+                from: src,
+                priority: advert.priority,
+            };
+            self.become_backup(now, advert.max_advert_interval, reason, out);
+        } else {
+            // The RFC discards it. Two masters means a healed split brain: answer at
+            // once so the other steps down, and re-announce so stale caches move.
+            out.push(Action::Report(Report::LowerPriorityMaster {
+                from: src,
+                priority: advert.priority,
+            }));
+            out.push(Action::SendAdvert(self.advert(ours)));
+            out.push(Action::Announce);
+            self.timer = Some(now + self.params.advert_interval.as_duration());
+        }
+    }
+
+    fn timer_fired(&mut self, now: Time, out: &mut Vec<Action>) {
+        let Some(deadline) = self.timer else { return };
+        if now < deadline {
+            return;
+        }
+        match self.state {
+            State::Backup => {
+                let reason = match self.down_cause {
+                    DownCause::Resigned(from) => Reason::MasterResigned { from },
+                    DownCause::Silence => {
+                        let last = self.heard.filter(|h| h.at >= self.backup_since);
+                        Reason::MasterDown {
+                            last_master: last.map(|h| h.address),
+                            silent_for: now - last.map_or(self.backup_since, |h| h.at),
+                        }
+                    }
+                };
+                self.become_master(now, reason, out);
+            }
+            State::Master => {
+                out.push(Action::SendAdvert(self.advert(self.priority())));
+                self.timer = Some(now + self.params.advert_interval.as_duration());
+            }
+            State::Initialize | State::Fault | State::Stopped => self.timer = None,
+        }
+    }
+
+    fn set_health(&mut self, now: Time, health: Health, out: &mut Vec<Action>) {
+        self.health = health;
+        self.apply_fault(now, out);
+    }
+
+    /// Enters or leaves Fault according to own health and the sync group.
+    fn apply_fault(&mut self, now: Time, out: &mut Vec<Action>) {
+        match (self.state, self.fault_reason().map(str::to_owned)) {
+            (State::Backup | State::Master, Some(why)) => {
+                if self.state == State::Master {
+                    out.push(Action::SendAdvert(self.advert(0)));
+                    out.push(Action::RemoveVips);
+                }
+                self.timer = None;
+                self.transition(State::Fault, Reason::Fault(why), out);
+            }
+            (State::Fault, None) if self.is_owner() => {
+                self.become_master(now, Reason::FaultCleared, out)
+            }
+            (State::Fault, None) => {
+                self.become_backup(now, self.params.advert_interval, Reason::FaultCleared, out)
+            }
+            _ => {}
+        }
+    }
+
+    // RFC 9568 6.4.2/6.4.3 Shutdown: a master resigns with priority 0.
+    fn shutdown(&mut self, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize | State::Stopped => return,
+            State::Master => {
+                out.push(Action::SendAdvert(self.advert(0)));
+                out.push(Action::RemoveVips);
+            }
+            State::Backup | State::Fault => {}
+        }
+        self.timer = None;
+        self.transition(State::Stopped, Reason::Shutdown, out);
+    }
+}
+
+/// Address lists compare as sets: order on the wire is not significant.
+fn same_addresses(theirs: &[IpAddr], ours: &[IpAddr]) -> bool {
+    theirs.len() == ours.len() && theirs.iter().all(|a| ours.contains(a))
+}

@@ -1,0 +1,239 @@
+//! All instances of one node, and the sync groups that tie some of them together.
+//!
+//! keepalived's `vrrp_sync_group` semantics: when a member becomes Master the
+//! others follow it to Master; when a member steps down to Backup the others
+//! follow; while any member is in Fault every member is in Fault. Group hooks run
+//! once per group transition, when all members have arrived in the same state.
+
+use super::health::Health;
+use super::instance::{Action, Event, Instance, Reason, State, Transition};
+use super::time::Time;
+
+/// A named instance as the node holds it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    pub instance: Instance,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// Indices into the node's instances.
+    pub members: Vec<usize>,
+}
+
+/// An action for the driver, attributed to an instance or a sync group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Instance(usize, Action),
+    /// Every member of the group reached `to`: run the group's hooks once.
+    Group(usize, Transition),
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    members: Vec<Member>,
+    groups: Vec<SyncGroup>,
+    group_state: Vec<State>,
+    group_of: Vec<Option<usize>>,
+}
+
+impl Node {
+    /// Builds a node; a member listed in several groups stays in the first one
+    /// (configuration validation rejects that case before it gets here).
+    pub fn new(members: Vec<Member>, groups: Vec<SyncGroup>) -> Node {
+        let mut group_of = vec![None; members.len()];
+        for (g, group) in groups.iter().enumerate() {
+            for &m in &group.members {
+                if let Some(slot) = group_of.get_mut(m) {
+                    slot.get_or_insert(g);
+                }
+            }
+        }
+        let group_state = vec![State::Initialize; groups.len()];
+        Node {
+            members,
+            groups,
+            group_state,
+            group_of,
+        }
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    pub fn groups(&self) -> &[SyncGroup] {
+        &self.groups
+    }
+
+    pub fn instance(&self, index: usize) -> &Instance {
+        &self.members[index].instance
+    }
+
+    pub fn instance_mut(&mut self, index: usize) -> &mut Instance {
+        &mut self.members[index].instance
+    }
+
+    pub fn group_state(&self, group: usize) -> State {
+        self.group_state[group]
+    }
+
+    /// The earliest deadline of any instance.
+    pub fn deadline(&self) -> Option<Time> {
+        self.members
+            .iter()
+            .filter_map(|m| m.instance.deadline())
+            .min()
+    }
+
+    /// Feeds one event to one instance and lets its sync group follow.
+    pub fn handle(&mut self, now: Time, index: usize, event: Event<'_>) -> Vec<Output> {
+        let mut out = Vec::new();
+        if index >= self.members.len() {
+            return out;
+        }
+        let actions = self.members[index].instance.handle(now, event);
+        self.follow(now, index, actions, &mut out);
+        out
+    }
+
+    /// Feeds an event to every instance in order (start-up, shutdown).
+    pub fn handle_all(&mut self, now: Time, event: Event<'_>) -> Vec<Output> {
+        let mut out = Vec::new();
+        for index in 0..self.members.len() {
+            out.extend(self.handle(now, index, event));
+        }
+        out
+    }
+
+    /// Updates an instance's health.
+    pub fn set_health(&mut self, now: Time, index: usize, health: &Health) -> Vec<Output> {
+        self.handle(now, index, Event::Health(health))
+    }
+
+    /// Delivers [`Event::Timer`] to every instance whose deadline has passed.
+    pub fn poll(&mut self, now: Time) -> Vec<Output> {
+        let mut out = Vec::new();
+        for index in 0..self.members.len() {
+            if self.members[index]
+                .instance
+                .deadline()
+                .is_some_and(|d| d <= now)
+            {
+                out.extend(self.handle(now, index, Event::Timer));
+            }
+        }
+        out
+    }
+
+    fn follow(&mut self, now: Time, origin: usize, actions: Vec<Action>, out: &mut Vec<Output>) {
+        let mut moved = Vec::new();
+        for action in actions {
+            if let Action::Transition(t) = &action {
+                moved.push(t.clone());
+            }
+            out.push(Output::Instance(origin, action));
+        }
+        let Some(group) = self.group_of[origin] else {
+            return;
+        };
+        for transition in moved {
+            self.pull_members(now, group, origin, &transition, out);
+        }
+        self.sync_faults(now, group, out);
+        self.report_group(group, out);
+    }
+
+    /// Moves the other members to Master or Backup along with `origin`.
+    fn pull_members(
+        &mut self,
+        now: Time,
+        group: usize,
+        origin: usize,
+        t: &Transition,
+        out: &mut Vec<Output>,
+    ) {
+        let target = match (t.from, t.to) {
+            (_, State::Master) => State::Master,
+            (State::Master, State::Backup) => State::Backup,
+            _ => return,
+        };
+        let cause = format!("{} became {}", self.members[origin].name, target);
+        for index in self.groups[group].members.clone() {
+            if index == origin {
+                continue;
+            }
+            let reason = Reason::SyncGroup {
+                group: self.groups[group].name.clone(),
+                cause: cause.clone(),
+            };
+            let actions = self.members[index]
+                .instance
+                .follow_group(now, target, reason);
+            out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+        }
+    }
+
+    /// Holds every member in Fault while any other member has a fault of its own.
+    fn sync_faults(&mut self, now: Time, group: usize, out: &mut Vec<Output>) {
+        let members = self.groups[group].members.clone();
+        let own_faults: Vec<Option<String>> = members
+            .iter()
+            .map(|&i| self.members[i].instance.health().fault.clone())
+            .collect();
+        for (k, &index) in members.iter().enumerate() {
+            let blame =
+                members
+                    .iter()
+                    .zip(&own_faults)
+                    .enumerate()
+                    .find_map(|(j, (&other, fault))| {
+                        (j != k && fault.is_some()).then(|| {
+                            format!(
+                                "sync group {}: {} in FAULT",
+                                self.groups[group].name, self.members[other].name
+                            )
+                        })
+                    });
+            let instance = &mut self.members[index].instance;
+            let held = instance.fault_reason().is_some() && instance.health().fault.is_none();
+            if blame.is_some() != held {
+                let actions = instance.set_group_fault(now, blame);
+                out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+            }
+        }
+    }
+
+    fn report_group(&mut self, group: usize, out: &mut Vec<Output>) {
+        let mut states = self.groups[group]
+            .members
+            .iter()
+            .map(|&i| self.members[i].instance.state());
+        let Some(first) = states.next() else { return };
+        if states.any(|s| s != first) || self.group_state[group] == first {
+            return;
+        }
+        let from = std::mem::replace(&mut self.group_state[group], first);
+        let priority = self.groups[group]
+            .members
+            .iter()
+            .map(|&i| self.members[i].instance.priority())
+            .max()
+            .unwrap_or(0);
+        let reason = Reason::SyncGroup {
+            group: self.groups[group].name.clone(),
+            cause: format!("all members {first}"),
+        };
+        out.push(Output::Group(
+            group,
+            Transition {
+                from,
+                to: first,
+                reason,
+                priority,
+            },
+        ));
+    }
+}

@@ -1,0 +1,51 @@
+//! RFC 9568 section 6.1 timer arithmetic, kept exact.
+//!
+//! Skew_Time is ((256 - Priority) * Master_Adver_Interval) / 256. With a 1 s
+//! interval that is a fraction of a second that truncating to whole seconds (as
+//! RFC 3768 once did) or to centiseconds (as some implementations do) would get
+//! wrong; nanoseconds keep every priority distinct.
+
+use core::time::Duration;
+
+use crate::wire::Centis;
+
+const NANOS_PER_CENTI: u64 = 10_000_000;
+
+/// Skew_Time for a router of `priority` that uses `master_adver_interval`.
+pub fn skew_time(priority: u8, master_adver_interval: Centis) -> Duration {
+    let interval_nanos = u64::from(master_adver_interval.get()) * NANOS_PER_CENTI;
+    let weight = 256 - u64::from(priority);
+    Duration::from_nanos(weight * interval_nanos / 256)
+}
+
+/// Master_Down_Interval: (3 * Master_Adver_Interval) + Skew_Time.
+pub fn master_down_interval(priority: u8, master_adver_interval: Centis) -> Duration {
+    3 * master_adver_interval.as_duration() + skew_time(priority, master_adver_interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_time_is_not_truncated() {
+        // (256 - 100) * 1 s / 256 = 0.609375 s exactly.
+        assert_eq!(skew_time(100, Centis(100)), Duration::from_micros(609_375));
+        // (256 - 254) * 10 ms / 256 = 78.125 us: below one centisecond, still non-zero.
+        assert_eq!(skew_time(254, Centis(1)), Duration::from_nanos(78_125));
+        assert_eq!(skew_time(255, Centis(100)), Duration::from_nanos(3_906_250));
+    }
+
+    #[test]
+    fn master_down_interval_is_three_intervals_plus_skew() {
+        assert_eq!(
+            master_down_interval(100, Centis(100)),
+            Duration::from_secs(3) + Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            master_down_interval(200, Centis(50)),
+            // (256 - 200) * 500 ms / 256 = 109.375 ms.
+            Duration::from_millis(1500) + Duration::from_micros(109_375)
+        );
+    }
+}

@@ -1,0 +1,603 @@
+//! One test per transition of RFC 9568 section 6.4 (and the RFC 3768 receive
+//! rules vipd keeps for v2), driven with a virtual clock.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use vipd::protocol::{
+    Action, DropReason, Event, Health, Instance, Params, Reason, Report, State, Time, Transition,
+};
+use vipd::wire::{AdvertRepr, Auth, Centis, Version};
+
+const ME: &str = "192.0.2.10";
+const PEER_HIGH: &str = "192.0.2.20";
+const PEER_LOW: &str = "192.0.2.5";
+const VIP: &str = "192.0.2.50";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn at(s: f64) -> Time {
+    Time::from_duration(secs(s))
+}
+
+fn params(version: Version) -> Params {
+    Params {
+        version,
+        vrid: 51,
+        advert_interval: Centis::ONE_SECOND,
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        primary_address: ip(ME),
+        virtual_ips: vec![ip(VIP)],
+        auth: Auth::None,
+    }
+}
+
+fn instance(priority: u8) -> Instance {
+    Instance::new(params(Version::V3), Health::up(priority))
+}
+
+fn advert(priority: u8, interval: Centis) -> AdvertRepr {
+    AdvertRepr {
+        version: Version::V3,
+        vrid: 51,
+        priority,
+        max_advert_interval: interval,
+        auth: Auth::None,
+        addresses: vec![ip(VIP)],
+    }
+}
+
+fn hear(inst: &mut Instance, now: Time, from: &str, adv: &AdvertRepr) -> Vec<Action> {
+    inst.handle(
+        now,
+        Event::Advert {
+            src: ip(from),
+            advert: adv,
+        },
+    )
+}
+
+/// Starts `priority` at t=0 and makes it master through its Master_Down_Timer.
+fn master(priority: u8) -> (Instance, Time) {
+    let mut inst = instance(priority);
+    inst.handle(Time::ZERO, Event::Startup);
+    let due = inst.deadline().unwrap();
+    inst.handle(due, Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    (inst, due)
+}
+
+fn transitions(actions: &[Action]) -> Vec<&Transition> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Transition(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent_priorities(actions: &[Action]) -> Vec<u8> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert(adv) => Some(adv.priority),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---- 6.4.1 Initialize -------------------------------------------------------
+
+#[test]
+fn initialize_startup_non_owner_enters_backup_and_arms_master_down_timer() {
+    let mut inst = instance(100);
+    let actions = inst.handle(at(1.0), Event::Startup);
+    assert_eq!(inst.state(), State::Backup);
+    // Master_Down_Interval = 3 * 1 s + (256 - 100) * 1 s / 256 = 3.609375 s.
+    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.609375)));
+    assert!(
+        sent_priorities(&actions).is_empty(),
+        "a backup must not advertise"
+    );
+    let t = transitions(&actions);
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].from, t[0].to, &t[0].reason),
+        (State::Initialize, State::Backup, &Reason::Startup)
+    );
+}
+
+#[test]
+fn initialize_startup_owner_becomes_master_at_once() {
+    let mut inst = instance(255);
+    let actions = inst.handle(at(0.0), Event::Startup);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        actions[0],
+        Action::SendAdvert(advert(255, Centis::ONE_SECOND))
+    );
+    assert_eq!(actions[1], Action::AddVips);
+    assert_eq!(actions[2], Action::Announce);
+    assert_eq!(transitions(&actions)[0].reason, Reason::AddressOwner);
+    assert_eq!(
+        inst.deadline(),
+        Some(at(1.0)),
+        "Adver_Timer = Advertisement_Interval"
+    );
+}
+
+#[test]
+fn initialize_startup_while_faulted_enters_fault_without_timers() {
+    let mut inst = Instance::new(
+        params(Version::V3),
+        Health {
+            priority: 100,
+            fault: Some("interface eth0 down".into()),
+        },
+    );
+    let actions = inst.handle(at(0.0), Event::Startup);
+    assert_eq!(inst.state(), State::Fault);
+    assert_eq!(inst.deadline(), None);
+    assert!(sent_priorities(&actions).is_empty());
+}
+
+// ---- 6.4.2 Backup ------------------------------------------------------------
+
+#[test]
+fn backup_shutdown_cancels_master_down_timer() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    let actions = inst.handle(at(1.0), Event::Shutdown);
+    assert_eq!(inst.state(), State::Stopped);
+    assert_eq!(inst.deadline(), None);
+    assert!(
+        sent_priorities(&actions).is_empty(),
+        "a backup has nothing to resign"
+    );
+    assert_eq!(transitions(&actions)[0].to, State::Stopped);
+}
+
+#[test]
+fn backup_master_down_actions_come_in_rfc_order() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.deadline().unwrap();
+    let actions = inst.handle(due, Event::Timer);
+    assert_eq!(
+        actions[0],
+        Action::SendAdvert(advert(100, Centis::ONE_SECOND))
+    );
+    assert_eq!(actions[1], Action::AddVips);
+    assert_eq!(actions[2], Action::Announce);
+    assert!(matches!(
+        &actions[3],
+        Action::Transition(Transition {
+            from: State::Backup,
+            to: State::Master,
+            reason: Reason::MasterDown { .. },
+            ..
+        })
+    ));
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        inst.deadline(),
+        Some(due + secs(1.0)),
+        "Adver_Timer = Advertisement_Interval"
+    );
+}
+
+#[test]
+fn backup_timer_event_before_deadline_changes_nothing() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.deadline().unwrap();
+    let actions = inst.handle(at(3.0), Event::Timer);
+    assert!(actions.is_empty());
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(inst.deadline(), Some(due));
+}
+
+#[test]
+fn backup_priority_zero_sets_master_down_timer_to_skew_time() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    hear(
+        &mut inst,
+        at(1.0),
+        PEER_HIGH,
+        &advert(200, Centis::ONE_SECOND),
+    );
+    hear(
+        &mut inst,
+        at(1.5),
+        PEER_HIGH,
+        &advert(0, Centis::ONE_SECOND),
+    );
+    // Skew_Time = (256 - 100) * 1 s / 256 = 0.609375 s.
+    assert_eq!(inst.deadline(), Some(at(1.5) + secs(0.609375)));
+    let actions = inst.handle(inst.deadline().unwrap(), Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::MasterResigned {
+            from: ip(PEER_HIGH)
+        }
+    );
+}
+
+#[test]
+fn backup_higher_priority_resets_timer_and_learns_the_masters_interval() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    let actions = hear(&mut inst, at(2.0), PEER_HIGH, &advert(200, Centis(200)));
+    assert!(actions.is_empty());
+    assert_eq!(inst.master_adver_interval(), Centis(200));
+    // 3 * 2 s + (256 - 100) * 2 s / 256 = 7.21875 s.
+    assert_eq!(inst.deadline(), Some(at(2.0) + secs(7.21875)));
+}
+
+#[test]
+fn backup_equal_priority_resets_timer() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    hear(
+        &mut inst,
+        at(2.0),
+        PEER_LOW,
+        &advert(100, Centis::ONE_SECOND),
+    );
+    assert_eq!(inst.deadline(), Some(at(2.0) + secs(3.609375)));
+}
+
+#[test]
+fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
+    let mut inst = instance(150);
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.deadline().unwrap();
+    hear(
+        &mut inst,
+        at(1.0),
+        PEER_HIGH,
+        &advert(100, Centis::ONE_SECOND),
+    );
+    assert_eq!(
+        inst.deadline(),
+        Some(due),
+        "a lower-priority master must not reset the timer"
+    );
+    hear(&mut inst, at(2.0), PEER_HIGH, &advert(100, Centis(300)));
+    assert_eq!(
+        inst.master_adver_interval(),
+        Centis::ONE_SECOND,
+        "nor teach its interval"
+    );
+    inst.handle(due, Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+}
+
+#[test]
+fn backup_lower_priority_without_preempt_resets_timer() {
+    let mut p = params(Version::V3);
+    p.preempt = false;
+    let mut inst = Instance::new(p, Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    hear(
+        &mut inst,
+        at(2.0),
+        PEER_HIGH,
+        &advert(100, Centis::ONE_SECOND),
+    );
+    assert_eq!(inst.deadline(), Some(at(2.0) + inst.master_down_interval()));
+}
+
+#[test]
+fn backup_preempt_delay_tolerates_a_lower_master_until_it_expires() {
+    let mut p = params(Version::V3);
+    p.preempt_delay = secs(10.0);
+    let mut inst = Instance::new(p, Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    let mdi = inst.master_down_interval();
+    for t in 1..10 {
+        hear(
+            &mut inst,
+            at(t as f64),
+            PEER_HIGH,
+            &advert(100, Centis::ONE_SECOND),
+        );
+        assert_eq!(
+            inst.deadline(),
+            Some(at(t as f64) + mdi),
+            "tolerated at {t} s"
+        );
+    }
+    // At 10 s the delay since start-up is over: the lower master is now discarded.
+    hear(
+        &mut inst,
+        at(10.0),
+        PEER_HIGH,
+        &advert(100, Centis::ONE_SECOND),
+    );
+    assert_eq!(inst.deadline(), Some(at(9.0) + mdi));
+    inst.handle(at(9.0) + mdi, Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+}
+
+#[test]
+fn backup_v2_interval_mismatch_is_dropped() {
+    let mut inst = Instance::new(params(Version::V2), Health::up(100));
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.deadline();
+    let mut adv = advert(200, Centis(200));
+    adv.version = Version::V2;
+    let actions = hear(&mut inst, at(1.0), PEER_HIGH, &adv);
+    assert_eq!(
+        actions,
+        vec![Action::Report(Report::Dropped {
+            from: ip(PEER_HIGH),
+            reason: DropReason::IntervalMismatch
+        })]
+    );
+    assert_eq!(inst.deadline(), due);
+}
+
+#[test]
+fn backup_v2_keeps_its_own_interval_when_a_master_is_heard() {
+    let mut inst = Instance::new(params(Version::V2), Health::up(100));
+    inst.handle(at(0.0), Event::Startup);
+    let mut adv = advert(200, Centis::ONE_SECOND);
+    adv.version = Version::V2;
+    assert!(hear(&mut inst, at(1.0), PEER_HIGH, &adv).is_empty());
+    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.609375)));
+}
+
+// ---- 6.4.3 Master ------------------------------------------------------------
+
+#[test]
+fn master_shutdown_sends_priority_zero_and_removes_vips() {
+    let (mut inst, t) = master(100);
+    let actions = inst.handle(t + secs(0.5), Event::Shutdown);
+    assert_eq!(
+        actions[0],
+        Action::SendAdvert(advert(0, Centis::ONE_SECOND))
+    );
+    assert_eq!(actions[1], Action::RemoveVips);
+    assert_eq!(inst.state(), State::Stopped);
+    assert_eq!(inst.deadline(), None, "Adver_Timer cancelled");
+}
+
+#[test]
+fn master_adver_timer_fires_sends_advert_and_rearms() {
+    let (mut inst, t) = master(100);
+    let due = inst.deadline().unwrap();
+    assert_eq!(due, t + secs(1.0));
+    let actions = inst.handle(due, Event::Timer);
+    assert_eq!(
+        actions,
+        vec![Action::SendAdvert(advert(100, Centis::ONE_SECOND))]
+    );
+    assert_eq!(inst.deadline(), Some(due + secs(1.0)));
+}
+
+#[test]
+fn master_priority_zero_received_sends_advert_and_resets_adver_timer() {
+    let (mut inst, t) = master(100);
+    let now = t + secs(0.3);
+    let actions = hear(&mut inst, now, PEER_HIGH, &advert(0, Centis::ONE_SECOND));
+    assert_eq!(
+        actions,
+        vec![Action::SendAdvert(advert(100, Centis::ONE_SECOND))]
+    );
+    assert_eq!(inst.deadline(), Some(now + secs(1.0)));
+    assert_eq!(inst.state(), State::Master);
+}
+
+#[test]
+fn master_higher_priority_steps_down_and_learns_interval() {
+    let (mut inst, t) = master(100);
+    let now = t + secs(0.3);
+    let actions = hear(&mut inst, now, PEER_LOW, &advert(101, Centis(50)));
+    assert_eq!(actions[0], Action::RemoveVips);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::HigherPriority {
+            from: ip(PEER_LOW),
+            priority: 101
+        }
+    );
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(inst.master_adver_interval(), Centis(50));
+    // 3 * 0.5 s + 156 * 0.5 s / 256 = 1.8046875 s.
+    assert_eq!(inst.deadline(), Some(now + secs(1.8046875)));
+}
+
+#[test]
+fn master_equal_priority_from_higher_address_steps_down() {
+    let (mut inst, t) = master(100);
+    let actions = hear(&mut inst, t, PEER_HIGH, &advert(100, Centis::ONE_SECOND));
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::HigherAddress {
+            from: ip(PEER_HIGH),
+            priority: 100
+        }
+    );
+}
+
+#[test]
+fn master_equal_priority_from_lower_address_keeps_the_role_and_answers() {
+    let (mut inst, t) = master(100);
+    let actions = hear(&mut inst, t, PEER_LOW, &advert(100, Centis::ONE_SECOND));
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(sent_priorities(&actions), vec![100]);
+}
+
+#[test]
+fn master_lower_priority_is_reported_and_answered_with_advert_and_announcement() {
+    let (mut inst, t) = master(150);
+    let actions = hear(&mut inst, t, PEER_HIGH, &advert(100, Centis::ONE_SECOND));
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Report(Report::LowerPriorityMaster {
+                from: ip(PEER_HIGH),
+                priority: 100
+            }),
+            Action::SendAdvert(advert(150, Centis::ONE_SECOND)),
+            Action::Announce,
+        ]
+    );
+}
+
+// ---- Fault, the stopped state, and restarting ------------------------------
+
+#[test]
+fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
+    let (mut inst, t) = master(100);
+    let sick = Health {
+        priority: 100,
+        fault: Some("interface eth0 down".into()),
+    };
+    let actions = inst.handle(t, Event::Health(&sick));
+    assert_eq!(sent_priorities(&actions), vec![0]);
+    assert!(actions.contains(&Action::RemoveVips));
+    assert_eq!(inst.state(), State::Fault);
+    assert_eq!(inst.deadline(), None);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::Fault("interface eth0 down".into())
+    );
+    // Adverts are ignored while in Fault.
+    assert!(
+        hear(
+            &mut inst,
+            t + secs(1.0),
+            PEER_LOW,
+            &advert(50, Centis::ONE_SECOND)
+        )
+        .is_empty()
+    );
+    assert_eq!(inst.state(), State::Fault);
+
+    let actions = inst.handle(t + secs(2.0), Event::Health(&Health::up(100)));
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(transitions(&actions)[0].reason, Reason::FaultCleared);
+    assert_eq!(inst.deadline(), Some(t + secs(2.0) + secs(3.609375)));
+}
+
+#[test]
+fn stopped_instance_can_start_again() {
+    let (mut inst, t) = master(100);
+    inst.handle(t, Event::Shutdown);
+    inst.handle(t + secs(1.0), Event::Startup);
+    assert_eq!(inst.state(), State::Backup);
+}
+
+#[test]
+fn priority_change_is_advertised_by_the_master() {
+    let (mut inst, t) = master(150);
+    inst.handle(t, Event::Health(&Health::up(120)));
+    let actions = inst.handle(inst.deadline().unwrap(), Event::Timer);
+    assert_eq!(sent_priorities(&actions), vec![120]);
+}
+
+// ---- Receive validation (RFC 9568 7.1, RFC 3768 7.1) -------------------------
+
+#[test]
+fn own_adverts_wrong_vrid_and_version_are_dropped() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.deadline();
+    let dropped = |actions: Vec<Action>| match actions.as_slice() {
+        [Action::Report(Report::Dropped { reason, .. })] => Some(*reason),
+        _ => None,
+    };
+    assert_eq!(
+        dropped(hear(
+            &mut inst,
+            at(1.0),
+            ME,
+            &advert(200, Centis::ONE_SECOND)
+        )),
+        Some(DropReason::OwnAdvert)
+    );
+    let mut other = advert(200, Centis::ONE_SECOND);
+    other.vrid = 52;
+    assert_eq!(
+        dropped(hear(&mut inst, at(1.0), PEER_HIGH, &other)),
+        Some(DropReason::WrongVrid)
+    );
+    let mut v2 = advert(200, Centis::ONE_SECOND);
+    v2.version = Version::V2;
+    assert_eq!(
+        dropped(hear(&mut inst, at(1.0), PEER_HIGH, &v2)),
+        Some(DropReason::VersionMismatch)
+    );
+    assert_eq!(inst.deadline(), due);
+}
+
+#[test]
+fn v2_password_mismatch_is_dropped() {
+    let mut p = params(Version::V2);
+    p.auth = Auth::simple("secret");
+    let mut inst = Instance::new(p, Health::up(100));
+    inst.handle(at(0.0), Event::Startup);
+    let mut adv = advert(200, Centis::ONE_SECOND);
+    adv.version = Version::V2;
+    adv.auth = Auth::simple("other");
+    let actions = hear(&mut inst, at(1.0), PEER_HIGH, &adv);
+    assert_eq!(
+        actions,
+        vec![Action::Report(Report::Dropped {
+            from: ip(PEER_HIGH),
+            reason: DropReason::AuthMismatch
+        })]
+    );
+    adv.auth = Auth::simple("secret");
+    assert!(hear(&mut inst, at(1.0), PEER_HIGH, &adv).is_empty());
+    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.609375)));
+}
+
+#[test]
+fn address_mismatch_is_dropped_unless_sent_by_the_owner() {
+    let (mut inst, t) = master(100);
+    let mut foreign = advert(200, Centis::ONE_SECOND);
+    foreign.addresses = vec![ip("192.0.2.99")];
+    let actions = hear(&mut inst, t, PEER_HIGH, &foreign);
+    assert_eq!(
+        actions,
+        vec![Action::Report(Report::Dropped {
+            from: ip(PEER_HIGH),
+            reason: DropReason::AddressMismatch
+        })]
+    );
+    assert_eq!(inst.state(), State::Master);
+    foreign.priority = 255;
+    hear(&mut inst, t, PEER_HIGH, &foreign);
+    assert_eq!(
+        inst.state(),
+        State::Backup,
+        "RFC 3768 7.1: the owner's advert is processed"
+    );
+}
+
+#[test]
+fn address_order_does_not_matter() {
+    let mut p = params(Version::V3);
+    p.virtual_ips = vec![ip("192.0.2.50"), ip("192.0.2.51")];
+    let mut inst = Instance::new(p, Health::up(100));
+    inst.handle(at(0.0), Event::Startup);
+    let mut adv = advert(200, Centis::ONE_SECOND);
+    adv.addresses = vec![ip("192.0.2.51"), ip("192.0.2.50")];
+    assert!(hear(&mut inst, at(1.0), PEER_HIGH, &adv).is_empty());
+    assert_eq!(inst.heard_master().map(|h| h.address), Some(ip(PEER_HIGH)));
+}
