@@ -1,0 +1,119 @@
+//! Effective priority with keepalived's semantics for tracked checks and interfaces.
+
+use vipd::protocol::{CheckTracker, HealthTracker};
+
+#[test]
+fn positive_weight_counts_while_healthy_negative_while_failing() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_check(CheckTracker::new("bonus", 20, 1, 1))
+        .with_check(CheckTracker::new("malus", -30, 1, 1));
+    assert_eq!(
+        t.health().priority,
+        120,
+        "bonus healthy: +20, malus healthy: 0"
+    );
+    t.check_result("malus", false);
+    assert_eq!(t.health().priority, 90, "malus failing: -30");
+    t.check_result("bonus", false);
+    assert_eq!(t.health().priority, 70, "bonus failing: no longer added");
+    assert_eq!(t.health().fault, None);
+}
+
+#[test]
+fn fall_and_rise_need_consecutive_results() {
+    let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("pg", -50, 2, 3));
+    assert!(!t.check_result("pg", false));
+    assert!(!t.check_result("pg", false));
+    assert!(
+        !t.check_result("pg", true),
+        "a success resets the failure streak"
+    );
+    assert!(!t.check_result("pg", false));
+    assert!(!t.check_result("pg", false));
+    assert_eq!(t.health().priority, 100);
+    assert!(
+        t.check_result("pg", false),
+        "third consecutive failure flips it"
+    );
+    assert_eq!(t.health().priority, 50);
+    assert!(!t.check_result("pg", true));
+    assert!(t.check_result("pg", true), "rise = 2");
+    assert_eq!(t.health().priority, 100);
+}
+
+#[test]
+fn weight_zero_check_failing_means_fault() {
+    let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("pg", 0, 1, 1));
+    t.check_result("pg", false);
+    assert_eq!(t.health().fault.as_deref(), Some("check pg failing"));
+    t.check_result("pg", true);
+    assert_eq!(t.health().fault, None);
+}
+
+#[test]
+fn own_interface_down_is_fault_and_tracked_interfaces_apply_weights() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_interface("eth1", -20)
+        .with_interface("eth2", 0)
+        .with_interface("eth3", 15);
+    assert_eq!(t.health().priority, 115);
+    assert!(t.link("eth1", false));
+    assert_eq!(t.health().priority, 95);
+    assert!(t.link("eth3", false));
+    assert_eq!(t.health().priority, 80);
+    assert!(
+        !t.link("lo", false),
+        "untracked interfaces are not relevant"
+    );
+    t.link("eth2", false);
+    assert_eq!(
+        t.health().fault.as_deref(),
+        Some("tracked interface eth2 down")
+    );
+    t.link("eth2", true);
+    t.link("eth0", false);
+    assert_eq!(t.health().fault.as_deref(), Some("interface eth0 down"));
+}
+
+#[test]
+fn result_is_clamped_to_1_through_254() {
+    let mut t = HealthTracker::new(240, "eth0").with_check(CheckTracker::new("up", 50, 1, 1));
+    assert_eq!(t.health().priority, 254);
+    let mut low = HealthTracker::new(10, "eth0").with_check(CheckTracker::new("down", -100, 1, 1));
+    low.check_result("down", false);
+    assert_eq!(low.health().priority, 1);
+    t.set_base_priority(200);
+    assert_eq!(t.health().priority, 250);
+}
+
+#[test]
+fn address_owner_is_not_adjusted_but_can_fault() {
+    let mut t = HealthTracker::new(255, "eth0")
+        .with_check(CheckTracker::new("malus", -100, 1, 1))
+        .with_check(CheckTracker::new("vital", 0, 1, 1));
+    t.check_result("malus", false);
+    assert_eq!(t.health().priority, 255);
+    t.check_result("vital", false);
+    assert!(t.health().fault.is_some());
+}
+
+#[test]
+fn init_fail_check_starts_failing_and_needs_rise_successes() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_check(CheckTracker::new("pg", -30, 2, 1).starting_failed());
+    assert_eq!(t.health().priority, 70);
+    t.check_result("pg", true);
+    assert_eq!(t.health().priority, 70);
+    t.check_result("pg", true);
+    assert_eq!(t.health().priority, 100);
+}
+
+#[test]
+fn adjustments_explain_the_effective_priority() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_check(CheckTracker::new("pg", -30, 1, 1))
+        .with_interface("eth1", 10);
+    t.check_result("pg", false);
+    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    assert_eq!(lines, vec!["check pg -30", "interface eth1 +10"]);
+}
