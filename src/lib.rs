@@ -9,6 +9,7 @@
 //! Pure modules never import I/O code; the daemon wires them to the world.
 
 pub mod config;
+pub mod daemon;
 pub mod protocol;
 pub mod sim;
 pub mod wire;

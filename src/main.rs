@@ -1,1 +1,155 @@
-fn main() {}
+//! The `vipd` command line: reads the configuration file, validates it, and
+//! either prints what it understood (`check`) or starts the daemon (`run`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use vipd::config::{self, Config};
+
+/// Exit status for a configuration that cannot be read or is invalid. Same
+/// as clap's status for a usage error: both mean "fix how vipd is called".
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "vipd",
+    version,
+    about = "A VRRP daemon that keeps a virtual IP on exactly one healthy node",
+    after_help = "Exit status:\n  \
+        0  success (`check`: the configuration is valid)\n  \
+        1  the daemon failed or stopped on an error\n  \
+        2  the configuration file cannot be read or is invalid, or the command line is wrong"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a configuration file and print every effective setting.
+    Check {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "/etc/vipd/vipd.toml"
+        )]
+        config: PathBuf,
+    },
+    /// Validate a configuration file, then run the VRRP instances it defines.
+    Run {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "/etc/vipd/vipd.toml"
+        )]
+        config: PathBuf,
+        /// Log line format on stderr.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Print every VRRP advert seen on an interface, decoded, with what is
+    /// wrong with invalid ones.
+    Watch {
+        /// The interface to listen on.
+        #[arg(short, long, value_name = "IF")]
+        interface: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Watch { interface } => vipd::daemon::watch::run(&interface),
+        Command::Check { config: path } => match load(&path) {
+            Ok(config) => {
+                let count =
+                    |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+                println!(
+                    "{}: OK: {}, {}, {}\n",
+                    path.display(),
+                    count(config.instances.len(), "instance"),
+                    count(config.checks.len(), "check"),
+                    count(config.sync_groups.len(), "sync group"),
+                );
+                print!("{config}");
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Run {
+            config: path,
+            log_format,
+        } => match load(&path) {
+            Ok(config) => {
+                init_logging(log_format);
+                vipd::daemon::run(config)
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+/// Logs go to stderr. Under systemd (JOURNAL_STREAM set) the journal adds
+/// its own timestamps, so ours are left out.
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    // netlink-proto warns about its own channels closing at shutdown: noise.
+    let filter = EnvFilter::try_from_env("VIPD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,netlink_proto=error"));
+    let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match (format, under_journal) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
+    }
+}
+
+/// Reads and validates the file, printing any problem to stderr. The node
+/// name defaults to the hostname, resolved here because config is pure.
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        eprintln!(
+            "vipd: cannot read configuration file {}: {err}",
+            path.display()
+        );
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    let mut config = config::parse(&text, &path.display().to_string()).map_err(|diags| {
+        eprint!("{}", diags.render());
+        let n = diags.len();
+        eprintln!(
+            "vipd: {} has {n} error{}",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    if config.global.node_name.is_none() {
+        config.global.node_name = hostname();
+    }
+    Ok(config)
+}
+
+fn hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}

@@ -1,1 +1,278 @@
-//! Pure configuration (being written).
+//! Pure TOML configuration: text in, validated [`Config`] or located
+//! [`Diagnostics`] out.
+//!
+//! Nothing here reads files, clocks or sockets: the caller reads the file and
+//! passes its text together with a display name used in error messages.
+//!
+//! ```
+//! let text = r#"
+//! [instances.web]
+//! interface = "eth0"
+//! vrid = 51
+//! virtual_ips = ["192.0.2.50/24"]
+//! "#;
+//! let config = vipd::config::parse(text, "vipd.toml").unwrap();
+//! let web = &config.instances["web"];
+//! assert_eq!((web.vrid, web.priority), (51, 100));
+//! assert_eq!(web.advert_interval, vipd::wire::Centis(100));
+//! ```
+//!
+//! Parsing happens in two passes. The first ([`de`]) deserializes each table
+//! into loosely typed `raw` structs, reporting and dropping bad keys one at a
+//! time so that every error is found, not just the first. The second
+//! (`validate`) checks ranges and cross-references and builds the types
+//! below, which hold only values the daemon can use as they are.
+
+mod de;
+mod diag;
+mod raw;
+mod show;
+mod validate;
+
+use core::fmt;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::wire::{Centis, Version};
+
+pub use diag::{Diagnostic, Diagnostics};
+
+/// Parses and validates a configuration file's text.
+///
+/// `origin` names the file in diagnostics (`origin:line:column: error: ...`).
+/// On failure, every error found is returned, in source order.
+pub fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
+    validate::parse(text, origin)
+}
+
+/// Default path of the control socket.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vipd/vipd.sock";
+/// Default time a notify hook may run before it is killed.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+/// VRRP's multicast group for IPv4 (RFC 9568 section 5.1.1.2).
+pub const MULTICAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// VRRP's multicast group for IPv6 (RFC 9568 section 5.1.2.2).
+pub const MULTICAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// Largest weight of a check or tracked interface, as in keepalived.
+pub const MAX_WEIGHT: i16 = 253;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub global: Global,
+    /// Health checks by name.
+    pub checks: BTreeMap<String, Check>,
+    /// VRRP instances (virtual routers) by name.
+    pub instances: BTreeMap<String, Instance>,
+    /// Sync groups by name.
+    pub sync_groups: BTreeMap<String, SyncGroup>,
+}
+
+/// The `[global]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// This node's name; `None` means the hostname, which the caller resolves.
+    pub node_name: Option<String>,
+    pub control_socket: PathBuf,
+    pub metrics_listen: Option<SocketAddr>,
+    /// Checks and hooks run as this user; `None` means the daemon's own user.
+    pub script_user: Option<String>,
+    /// Refuse scripts (or their directories) writable by anyone but root.
+    pub script_security: bool,
+    /// Default for each instance's [`Instance::hook_timeout`].
+    pub hook_timeout: Duration,
+}
+
+/// A health check (`[checks.NAME]`), keepalived's `vrrp_script`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub command: Argv,
+    pub interval: Duration,
+    /// The check fails if it runs longer than this.
+    pub timeout: Duration,
+    /// Consecutive successes that turn a failing check healthy.
+    pub rise: u32,
+    /// Consecutive failures that turn a healthy check failing.
+    pub fall: u32,
+    /// Default weight for instances tracking this check; see [`TrackedCheck`].
+    pub weight: i16,
+}
+
+/// A VRRP instance (`[instances.NAME]`), keepalived's `vrrp_instance`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    /// Base priority, 1..=255; 255 means this node owns the addresses.
+    pub priority: u8,
+    pub version: Version,
+    /// For [`Version::V2`] always a whole number of seconds.
+    pub advert_interval: Centis,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// The address family of every address below.
+    pub family: AddressFamily,
+    /// Non-empty, no duplicates; an address written without a prefix gets /32 or /128.
+    pub virtual_ips: Vec<IpNet>,
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Empty means multicast to [`Instance::multicast_group`].
+    pub unicast_peers: Vec<IpAddr>,
+    /// VRRPv2 simple password, 1 to 8 bytes.
+    pub auth_pass: Option<String>,
+    pub track_checks: Vec<TrackedCheck>,
+    pub track_interfaces: Vec<TrackedInterface>,
+    /// Gratuitous ARPs / unsolicited NAs sent at once on becoming master.
+    pub garp_repeat: u32,
+    /// Delay before a second burst of `garp_repeat`; zero means no second burst.
+    pub garp_delay: Duration,
+    /// Periodic re-announcement while master.
+    pub garp_refresh: Option<Duration>,
+    pub hooks: Hooks,
+    pub hook_timeout: Duration,
+    /// The sync group this instance belongs to, if any.
+    pub sync_group: Option<String>,
+}
+
+impl Instance {
+    /// Priority 255: the node that owns the virtual addresses (RFC 9568).
+    pub fn is_address_owner(&self) -> bool {
+        self.priority == 255
+    }
+
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+
+    /// The multicast group for this instance's family (used when not unicast).
+    pub fn multicast_group(&self) -> IpAddr {
+        match self.family {
+            AddressFamily::Ipv4 => IpAddr::V4(MULTICAST_V4),
+            AddressFamily::Ipv6 => IpAddr::V6(MULTICAST_V6),
+        }
+    }
+
+    /// Where advertisements go: the unicast peers, or the multicast group.
+    pub fn destinations(&self) -> Vec<IpAddr> {
+        if self.is_unicast() {
+            self.unicast_peers.clone()
+        } else {
+            vec![self.multicast_group()]
+        }
+    }
+}
+
+/// An instance's use of a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedCheck {
+    pub name: String,
+    /// Effective weight: the instance's override, else the check's own.
+    /// Non-zero: added to the priority while the check fails (negative) or
+    /// succeeds (positive). Zero: a failing check puts the instance in Fault.
+    pub weight: i16,
+}
+
+/// An instance's use of an interface's link state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedInterface {
+    pub name: String,
+    /// Non-zero: added to the priority while the link is down (negative) or
+    /// up (positive). Zero: a down link puts the instance in Fault.
+    pub weight: i16,
+}
+
+/// Programs run on state changes. Each is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub master: Option<Argv>,
+    pub backup: Option<Argv>,
+    pub fault: Option<Argv>,
+    pub stop: Option<Argv>,
+    /// Run on every change with `INSTANCE|GROUP NAME STATE PRIORITY` appended.
+    pub notify: Option<Argv>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        *self == Hooks::default()
+    }
+}
+
+/// `[sync_groups.NAME]`, keepalived's `vrrp_sync_group`: instances that
+/// change state together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// Member instance names, each a key of [`Config::instances`].
+    pub instances: Vec<String>,
+    pub hooks: Hooks,
+}
+
+/// A program with its arguments, run without a shell. Never empty; the
+/// program is an absolute path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argv(Vec<String>);
+
+impl Argv {
+    pub fn program(&self) -> &str {
+        &self.0[0]
+    }
+
+    pub fn args(&self) -> &[String] {
+        &self.0[1..]
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// Shell-like quoting, for display only.
+impl fmt::Display for Argv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, arg) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            let plain = !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c));
+            if plain {
+                f.write_str(arg)?;
+            } else {
+                write!(f, "'{}'", arg.replace('\'', r"'\''"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AddressFamily {
+    Ipv4,
+    Ipv6,
+}
+
+impl AddressFamily {
+    pub fn of(addr: IpAddr) -> AddressFamily {
+        match addr {
+            IpAddr::V4(_) => AddressFamily::Ipv4,
+            IpAddr::V6(_) => AddressFamily::Ipv6,
+        }
+    }
+}
+
+impl fmt::Display for AddressFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressFamily::Ipv4 => "IPv4",
+            AddressFamily::Ipv6 => "IPv6",
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! A compact human listing of a validated configuration, every effective
+//! value spelled out (defaults included), as printed by `vipd check`.
+
+use core::fmt::{self, Display, Formatter, Write as _};
+use core::time::Duration;
+
+use super::{Config, Global, Hooks, Instance, SyncGroup};
+use crate::wire::Version;
+
+fn row(f: &mut Formatter<'_>, key: &str, value: impl Display) -> fmt::Result {
+    writeln!(f, "  {key:<17}{value}")
+}
+
+fn dur(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// Weight 0 means "fault on failure", which is worth saying out loud.
+fn weight(w: i16) -> String {
+    if w == 0 {
+        "fault".to_owned()
+    } else {
+        format!("{w:+}")
+    }
+}
+
+fn list<T: Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".to_owned();
+    }
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{item}");
+    }
+    out
+}
+
+fn hooks(f: &mut Formatter<'_>, h: &Hooks) -> fmt::Result {
+    if h.is_empty() {
+        return row(f, "hooks", "none");
+    }
+    for (key, argv) in [
+        ("notify_master", &h.master),
+        ("notify_backup", &h.backup),
+        ("notify_fault", &h.fault),
+        ("notify_stop", &h.stop),
+        ("notify", &h.notify),
+    ] {
+        if let Some(argv) = argv {
+            row(f, key, argv)?;
+        }
+    }
+    Ok(())
+}
+
+impl Display for Global {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "global")?;
+        row(
+            f,
+            "node_name",
+            self.node_name.as_deref().unwrap_or("(the hostname)"),
+        )?;
+        row(f, "control_socket", self.control_socket.display())?;
+        match self.metrics_listen {
+            Some(addr) => row(f, "metrics_listen", addr)?,
+            None => row(f, "metrics_listen", "off")?,
+        }
+        row(
+            f,
+            "script_user",
+            self.script_user.as_deref().unwrap_or("(the daemon's user)"),
+        )?;
+        row(
+            f,
+            "script_security",
+            if self.script_security { "on" } else { "off" },
+        )?;
+        row(f, "hook_timeout", dur(self.hook_timeout))
+    }
+}
+
+impl Display for Instance {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "instance {}: vrid {} on {}, VRRPv{} {}",
+            self.name,
+            self.vrid,
+            self.interface,
+            self.version.number(),
+            self.family
+        )?;
+        let owner = if self.is_address_owner() {
+            " (address owner)"
+        } else {
+            ""
+        };
+        row(f, "priority", format_args!("{}{owner}", self.priority))?;
+        row(f, "advert_interval", self.advert_interval)?;
+        if self.preempt {
+            row(
+                f,
+                "preempt",
+                format_args!("yes, delay {}", dur(self.preempt_delay)),
+            )?;
+        } else {
+            row(f, "preempt", "no")?;
+        }
+        row(f, "virtual_ips", list(&self.virtual_ips))?;
+        let from = match self.unicast_src_ip {
+            Some(src) => format!(" from {src}"),
+            None => String::new(),
+        };
+        if self.is_unicast() {
+            row(
+                f,
+                "advertise to",
+                format_args!("unicast {}{from}", list(&self.unicast_peers)),
+            )?;
+        } else {
+            row(
+                f,
+                "advertise to",
+                format_args!("multicast {}{from}", self.multicast_group()),
+            )?;
+        }
+        if self.version == Version::V2 {
+            // Never echo the password itself.
+            match &self.auth_pass {
+                Some(p) => row(f, "auth_pass", format_args!("set ({} bytes)", p.len()))?,
+                None => row(f, "auth_pass", "none")?,
+            }
+        }
+        let checks: Vec<String> = self
+            .track_checks
+            .iter()
+            .map(|t| format!("{} {}", t.name, weight(t.weight)))
+            .collect();
+        row(f, "track_checks", list(&checks))?;
+        let ifaces: Vec<String> = self
+            .track_interfaces
+            .iter()
+            .map(|t| format!("{} {}", t.name, weight(t.weight)))
+            .collect();
+        row(f, "track_interfaces", list(&ifaces))?;
+        let second = if self.garp_delay.is_zero() {
+            String::new()
+        } else {
+            format!(", {} more after {}", self.garp_repeat, dur(self.garp_delay))
+        };
+        let refresh = match self.garp_refresh {
+            Some(every) => format!(", then every {} while master", dur(every)),
+            None => String::new(),
+        };
+        row(
+            f,
+            "garp",
+            format_args!("{} at once{second}{refresh}", self.garp_repeat),
+        )?;
+        hooks(f, &self.hooks)?;
+        row(f, "hook_timeout", dur(self.hook_timeout))?;
+        row(
+            f,
+            "sync_group",
+            self.sync_group.as_deref().unwrap_or("none"),
+        )
+    }
+}
+
+impl Display for SyncGroup {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "sync_group {}", self.name)?;
+        row(f, "instances", list(&self.instances))?;
+        hooks(f, &self.hooks)
+    }
+}
+
+impl Display for Config {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.global)?;
+        for check in self.checks.values() {
+            writeln!(f)?;
+            writeln!(f, "check {}", check.name)?;
+            row(f, "command", &check.command)?;
+            row(
+                f,
+                "schedule",
+                format_args!(
+                    "every {}, timeout {}, rise {}, fall {}",
+                    dur(check.interval),
+                    dur(check.timeout),
+                    check.rise,
+                    check.fall
+                ),
+            )?;
+            if check.weight == 0 {
+                row(f, "weight", "0 (failing puts tracking instances in fault)")?;
+            } else {
+                row(f, "weight", weight(check.weight))?;
+            }
+        }
+        for instance in self.instances.values() {
+            writeln!(f)?;
+            write!(f, "{instance}")?;
+        }
+        for group in self.sync_groups.values() {
+            writeln!(f)?;
+            write!(f, "{group}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1150 @@
+//! Second pass: ranges, defaults and cross-references, raw structs to
+//! [`Config`]. Every check reports and carries on, so one run lists every
+//! problem in the file.
+
+use core::ops::Range;
+use core::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::de::{Read, closest, read_table};
+use super::diag::{Collector, Diagnostics};
+use super::raw::{Dur, RawArgv, RawCheck, RawGlobal, RawInstance, RawSyncGroup, RawTrack};
+use super::{
+    AddressFamily, Argv, Check, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Global,
+    Hooks, Instance, MAX_WEIGHT, SyncGroup, TrackedCheck, TrackedInterface,
+};
+use crate::wire::{Centis, Version};
+
+const SECTIONS: [&str; 4] = ["global", "checks", "instances", "sync_groups"];
+const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
+const DEFAULT_GARP_REPEAT: u32 = 5;
+const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
+
+pub(super) fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
+    let mut c = Collector::new(text, origin);
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        report_syntax(&mut c, text, errors);
+        return Err(c.finish());
+    }
+    let mut file = File::default();
+    read_sections(&mut c, root.get_ref(), &mut file);
+    let config = Validator { c: &mut c }.config(file);
+    match config {
+        Some(config) if !c.has_errors() => Ok(config),
+        _ => Err(c.finish()),
+    }
+}
+
+/// A syntax error usually sets off a few more on the same line as the parser
+/// recovers; keep the first of each line. Later lines still get theirs.
+fn report_syntax(c: &mut Collector<'_>, text: &str, mut errors: Vec<toml::de::Error>) {
+    errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
+    let keepalived = looks_like_keepalived(text);
+    let mut lines = BTreeSet::new();
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        let line = text[..span.start.min(text.len())].matches('\n').count();
+        if !lines.insert(line) {
+            continue;
+        }
+        let found = text.get(span.clone()).unwrap_or("").trim();
+        let mut message = format!("TOML syntax error: {}", e.message());
+        if e.message() == "duplicate key" && !found.is_empty() {
+            message = format!("TOML syntax error: duplicate key `{found}`");
+        } else if e.message().starts_with("string values must be quoted")
+            && found.starts_with(|c: char| c.is_ascii_alphabetic())
+            && !found.contains(char::is_whitespace)
+        {
+            message.push_str(&format!("; write \"{found}\""));
+        }
+        if keepalived {
+            // Everything after the first error is noise in that case.
+            message.push_str(" (this looks like keepalived.conf syntax; vipd reads TOML)");
+            c.error(span, message);
+            return;
+        }
+        c.error(span, message);
+    }
+}
+
+/// keepalived.conf blocks such as `vrrp_instance VI_1 {`.
+fn looks_like_keepalived(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim();
+        line.ends_with('{')
+            && [
+                "global_defs",
+                "vrrp_instance",
+                "vrrp_script",
+                "vrrp_sync_group",
+            ]
+            .iter()
+            .any(|block| line.starts_with(block))
+    })
+}
+
+/// One `[section.NAME]` table as read by the first pass.
+struct Entry<T> {
+    /// "check", "instance" or "sync group", for messages.
+    kind: &'static str,
+    name: String,
+    /// The `NAME` in the header: where "missing key" errors point.
+    name_span: Range<usize>,
+    /// Each key's own span, for errors about a key rather than its value.
+    keys: BTreeMap<String, Range<usize>>,
+    read: Read<T>,
+}
+
+#[derive(Default)]
+struct File {
+    global: Option<Entry<RawGlobal>>,
+    checks: Vec<Entry<RawCheck>>,
+    instances: Vec<Entry<RawInstance>>,
+    sync_groups: Vec<Entry<RawSyncGroup>>,
+    /// Names defined, even if their table had errors: a reference to them is
+    /// not "unknown".
+    check_names: BTreeSet<String>,
+    instance_names: BTreeSet<String>,
+}
+
+fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
+    for (key, value) in root {
+        let section = key.get_ref().as_ref();
+        match section {
+            "global" => file.global = read_entry(c, "[global]", key, value, "global"),
+            "checks" | "instances" | "sync_groups" => {
+                let Some(entries) = as_table(c, key, value, section) else {
+                    continue;
+                };
+                for (name, value) in entries {
+                    let title = format!("[{section}.{}]", name.get_ref());
+                    match section {
+                        "checks" => {
+                            file.check_names.insert(name.get_ref().to_string());
+                            file.checks
+                                .extend(read_entry(c, &title, name, value, "check"));
+                        }
+                        "instances" => {
+                            file.instance_names.insert(name.get_ref().to_string());
+                            file.instances
+                                .extend(read_entry(c, &title, name, value, "instance"));
+                        }
+                        _ => file.sync_groups.extend(read_entry(
+                            c,
+                            &title,
+                            name,
+                            value,
+                            "sync group",
+                        )),
+                    }
+                }
+            }
+            other => {
+                let hint = match other {
+                    "global_defs" => "; keepalived's `global_defs` is [global] here".to_owned(),
+                    "vrrp_instance" => {
+                        "; keepalived's `vrrp_instance` is [instances.NAME] here".to_owned()
+                    }
+                    "vrrp_script" => {
+                        "; keepalived's `vrrp_script` is [checks.NAME] here".to_owned()
+                    }
+                    "vrrp_sync_group" => {
+                        "; keepalived's `vrrp_sync_group` is [sync_groups.NAME] here".to_owned()
+                    }
+                    _ => match closest(other, &SECTIONS) {
+                        Some(near) => format!("; did you mean `{near}`?"),
+                        None => format!("; expected one of: {}", SECTIONS.join(", ")),
+                    },
+                };
+                c.error(key.span(), format!("unknown section `{other}`{hint}"));
+            }
+        }
+    }
+}
+
+fn as_table<'a, 'de>(
+    c: &mut Collector<'_>,
+    key: &Spanned<std::borrow::Cow<'de, str>>,
+    value: &'a Spanned<DeValue<'de>>,
+    section: &str,
+) -> Option<&'a DeTable<'de>> {
+    match value.get_ref() {
+        DeValue::Table(t) => Some(t),
+        other => {
+            c.error(
+                value.span(),
+                format!(
+                    "`{}` must be a table of named tables like [{section}.NAME], found {}",
+                    key.get_ref(),
+                    other.type_str()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn read_entry<'de, T: Deserialize<'de>>(
+    c: &mut Collector<'_>,
+    title: &str,
+    name: &Spanned<std::borrow::Cow<'de, str>>,
+    value: &Spanned<DeValue<'de>>,
+    kind: &'static str,
+) -> Option<Entry<T>> {
+    let what = match kind {
+        "global" => "a table".to_owned(),
+        _ => format!("a table like {title}"),
+    };
+    let DeValue::Table(table) = value.get_ref() else {
+        c.error(
+            value.span(),
+            format!(
+                "{title} must be {what}, found {}",
+                value.get_ref().type_str()
+            ),
+        );
+        return None;
+    };
+    let keys = table
+        .keys()
+        .map(|k| (k.get_ref().to_string(), k.span()))
+        .collect();
+    let read = read_table(c, title, value.span(), table)?;
+    Some(Entry {
+        kind,
+        name: name.get_ref().to_string(),
+        name_span: name.span(),
+        keys,
+        read,
+    })
+}
+
+/// What cross-instance checks need to know about an instance, even one with
+/// errors elsewhere.
+struct Facts {
+    name: String,
+    interface: Option<String>,
+    family: Option<AddressFamily>,
+    vrid: Option<(u8, Range<usize>)>,
+    vips: Vec<(IpAddr, Range<usize>)>,
+}
+
+/// An instance's `virtual_ips` as checked.
+#[derive(Default)]
+struct Vips {
+    /// The family of the first good address.
+    family: Option<AddressFamily>,
+    /// All addresses, if all are good.
+    nets: Option<Vec<IpNet>>,
+    /// The good addresses with their spans, for cross-instance checks.
+    spans: Vec<(IpAddr, Range<usize>)>,
+}
+
+struct Validator<'a, 's> {
+    c: &'a mut Collector<'s>,
+}
+
+impl Validator<'_, '_> {
+    fn config(&mut self, file: File) -> Option<Config> {
+        let global = match &file.global {
+            Some(entry) => self.global(&entry.read.value),
+            None => self.global(&RawGlobal::default()),
+        };
+
+        let mut checks = BTreeMap::new();
+        for entry in &file.checks {
+            self.name(&entry.name, &entry.name_span, "check");
+            if let Some(check) = self.check(entry) {
+                checks.insert(entry.name.clone(), check);
+            }
+        }
+
+        let mut instances = BTreeMap::new();
+        let mut facts = Vec::new();
+        for entry in &file.instances {
+            self.name(&entry.name, &entry.name_span, "instance");
+            let (instance, f) = self.instance(entry, &global, &checks, &file.check_names);
+            facts.push(f);
+            if let Some(instance) = instance {
+                instances.insert(entry.name.clone(), instance);
+            }
+        }
+        self.across_instances(&facts);
+
+        let mut sync_groups = BTreeMap::new();
+        let mut member_of: BTreeMap<String, String> = BTreeMap::new();
+        for entry in &file.sync_groups {
+            self.name(&entry.name, &entry.name_span, "sync group");
+            if let Some(group) = self.sync_group(entry, &file.instance_names, &mut member_of) {
+                sync_groups.insert(entry.name.clone(), group);
+            }
+        }
+        for (instance, group) in member_of {
+            if let Some(i) = instances.get_mut(&instance) {
+                i.sync_group = Some(group);
+            }
+        }
+
+        Some(Config {
+            global: global?,
+            checks,
+            instances,
+            sync_groups,
+        })
+    }
+
+    fn global(&mut self, raw: &RawGlobal) -> Option<Global> {
+        let node_name = raw
+            .node_name
+            .as_ref()
+            .and_then(|n| self.non_empty(n, "node_name"));
+        let control_socket = match &raw.control_socket {
+            Some(p) if !Path::new(p.get_ref()).is_absolute() => {
+                self.c.error(
+                    p.span(),
+                    format!(
+                        "`control_socket` must be an absolute path, found {:?}",
+                        p.get_ref()
+                    ),
+                );
+                None
+            }
+            Some(p) => Some(PathBuf::from(p.get_ref())),
+            None => Some(PathBuf::from(DEFAULT_CONTROL_SOCKET)),
+        };
+        let metrics_listen = match &raw.metrics_listen {
+            Some(a) => match a.get_ref().parse::<SocketAddr>() {
+                Ok(addr) => Some(Some(addr)),
+                Err(_) => {
+                    self.c.error(
+                        a.span(),
+                        format!(
+                            "`metrics_listen` must be an address and port like \"127.0.0.1:9701\" or \"[::1]:9701\", found {:?}",
+                            a.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            None => Some(None),
+        };
+        let script_user = raw
+            .script_user
+            .as_ref()
+            .and_then(|u| self.non_empty(u, "script_user"));
+        let hook_timeout = self.positive(&raw.hook_timeout, "hook_timeout", DEFAULT_HOOK_TIMEOUT);
+        Some(Global {
+            node_name,
+            control_socket: control_socket?,
+            metrics_listen: metrics_listen?,
+            script_user,
+            script_security: raw.script_security.unwrap_or(true),
+            hook_timeout: hook_timeout?,
+        })
+    }
+
+    fn check(&mut self, entry: &Entry<RawCheck>) -> Option<Check> {
+        let raw = &entry.read.value;
+        let command = match &raw.command {
+            Some(argv) => self.argv(argv, "command", false).flatten(),
+            None if entry.read.dropped.contains("command") => None,
+            None => {
+                self.missing(entry, "command", "the program to run and its arguments");
+                None
+            }
+        };
+        let interval = self.positive(&raw.interval, "interval", Duration::from_secs(1));
+        // An unset timeout follows the interval: a check never outlives its period.
+        let timeout = match &raw.timeout {
+            Some(_) => self.positive(&raw.timeout, "timeout", Duration::ZERO),
+            None => interval,
+        };
+        let rise = self.count(&raw.rise, "rise");
+        let fall = self.count(&raw.fall, "fall");
+        let weight = self.weight(raw.weight.as_ref(), "weight");
+        Some(Check {
+            name: entry.name.clone(),
+            command: command?,
+            interval: interval?,
+            timeout: timeout?,
+            rise: rise?,
+            fall: fall?,
+            weight: weight?,
+        })
+    }
+
+    fn instance(
+        &mut self,
+        entry: &Entry<RawInstance>,
+        global: &Option<Global>,
+        checks: &BTreeMap<String, Check>,
+        check_names: &BTreeSet<String>,
+    ) -> (Option<Instance>, Facts) {
+        let raw = &entry.read.value;
+        let dropped = &entry.read.dropped;
+
+        let interface = match &raw.interface {
+            Some(i) => self.interface_name(i.get_ref(), &i.span(), "interface"),
+            None if dropped.contains("interface") => None,
+            None => {
+                self.missing(entry, "interface", "the network interface, like \"eth0\"");
+                None
+            }
+        };
+        let vrid = match &raw.vrid {
+            Some(v) => self.int(v, "vrid", 1, 255, "").map(|n| (n as u8, v.span())),
+            None if dropped.contains("vrid") => None,
+            None => {
+                self.missing(
+                    entry,
+                    "vrid",
+                    "the virtual router id 1..=255, the same on every node of this router",
+                );
+                None
+            }
+        };
+        let priority = match &raw.priority {
+            Some(p) => self
+                .int(p, "priority", 1, 255, " (255 = address owner)")
+                .map(|n| n as u8),
+            None if dropped.contains("priority") => None,
+            None => Some(100),
+        };
+        let version = match &raw.version {
+            Some(v) => match v.get_ref() {
+                2 => Some(Version::V2),
+                3 => Some(Version::V3),
+                n => {
+                    self.c
+                        .error(v.span(), format!("`version` must be 2 or 3, found {n}"));
+                    None
+                }
+            },
+            None if dropped.contains("version") => None,
+            None => Some(Version::V3),
+        };
+        let advert_interval = match version {
+            Some(version) => self.advert_interval(raw.advert_interval.as_ref(), version),
+            None => None,
+        };
+        let preempt_delay = duration(&raw.preempt_delay, Duration::ZERO).and_then(|d| {
+            if d > MAX_PREEMPT_DELAY {
+                let span = raw
+                    .preempt_delay
+                    .as_ref()
+                    .map(Spanned::span)
+                    .unwrap_or_default();
+                self.c.error(
+                    span,
+                    format!(
+                        "`preempt_delay` must be at most 1000s, found {}",
+                        humantime::format_duration(d)
+                    ),
+                );
+                return None;
+            }
+            Some(d)
+        });
+
+        let Vips {
+            family,
+            nets: virtual_ips,
+            spans: vip_facts,
+        } = self.virtual_ips(entry, version);
+        let unicast_src_ip = raw.unicast_src_ip.as_ref().and_then(|s| {
+            let addr = self.address(s, "unicast_src_ip")?;
+            self.same_family(addr, family, &s.span(), "unicast_src_ip")
+                .then_some(addr)
+        });
+        let unicast_peers = self.peers(raw.unicast_peers.as_deref(), family, unicast_src_ip);
+
+        let auth_pass = self.auth_pass(entry, version);
+        let track_checks = self.track_checks(raw.track_checks.as_deref(), checks, check_names);
+        let track_interfaces = self.track_interfaces(raw.track_interfaces.as_deref());
+
+        let garp_repeat = match &raw.garp_repeat {
+            Some(n) => self.int(n, "garp_repeat", 1, 255, "").map(|n| n as u32),
+            None if dropped.contains("garp_repeat") => None,
+            None => Some(DEFAULT_GARP_REPEAT),
+        };
+        let garp_delay = duration(&raw.garp_delay, DEFAULT_GARP_DELAY);
+        let garp_refresh = match &raw.garp_refresh {
+            Some(_) => self
+                .positive(&raw.garp_refresh, "garp_refresh", Duration::ZERO)
+                .map(Some),
+            None => Some(None),
+        };
+        let default_timeout = global
+            .as_ref()
+            .map_or(DEFAULT_HOOK_TIMEOUT, |g| g.hook_timeout);
+        let hook_timeout = self.positive(&raw.hook_timeout, "hook_timeout", default_timeout);
+        let hooks = self.hooks(
+            &raw.notify_master,
+            &raw.notify_backup,
+            &raw.notify_fault,
+            &raw.notify_stop,
+            &raw.notify,
+        );
+
+        let facts = Facts {
+            name: entry.name.clone(),
+            interface: interface.clone(),
+            family,
+            vrid: vrid.clone(),
+            vips: vip_facts,
+        };
+        let instance = (|| {
+            Some(Instance {
+                name: entry.name.clone(),
+                interface: interface?,
+                vrid: vrid?.0,
+                priority: priority?,
+                version: version?,
+                advert_interval: advert_interval?,
+                preempt: raw.preempt.unwrap_or(true),
+                preempt_delay: preempt_delay?,
+                family: family?,
+                virtual_ips: virtual_ips?,
+                unicast_src_ip,
+                unicast_peers: unicast_peers?,
+                auth_pass: auth_pass?,
+                track_checks: track_checks?,
+                track_interfaces: track_interfaces?,
+                garp_repeat: garp_repeat?,
+                garp_delay: garp_delay?,
+                garp_refresh: garp_refresh?,
+                hooks: hooks?,
+                hook_timeout: hook_timeout?,
+                sync_group: None,
+            })
+        })();
+        (instance, facts)
+    }
+
+    fn advert_interval(&mut self, raw: Option<&Spanned<Dur>>, version: Version) -> Option<Centis> {
+        let Some(raw) = raw else {
+            return Some(Centis::ONE_SECOND);
+        };
+        let d = raw.get_ref().0;
+        let shown = humantime::format_duration(d);
+        let centis = Centis::from_duration(d);
+        match version {
+            Version::V2 => match centis.and_then(|c| c.whole_secs().map(|s| (c, s))) {
+                Some((c, 1..=255)) => Some(c),
+                _ => {
+                    let why = if d < Duration::from_secs(1) {
+                        "sub-second intervals need version = 3"
+                    } else {
+                        "VRRPv2 carries whole seconds; finer intervals need version = 3"
+                    };
+                    self.c.error(
+                        raw.span(),
+                        format!(
+                            "with version = 2, `advert_interval` must be whole seconds from 1s to 255s ({why}), found {shown}"
+                        ),
+                    );
+                    None
+                }
+            },
+            Version::V3 => match centis {
+                Some(c) if c.get() >= 1 && c <= Centis::V3_MAX => Some(c),
+                _ => {
+                    self.c.error(
+                        raw.span(),
+                        format!(
+                            "with version = 3, `advert_interval` must be from 10ms to 40.95s in whole centiseconds (10ms steps), found {shown}"
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn virtual_ips(&mut self, entry: &Entry<RawInstance>, version: Option<Version>) -> Vips {
+        let Some(list) = &entry.read.value.virtual_ips else {
+            if !entry.read.dropped.contains("virtual_ips") {
+                self.missing(
+                    entry,
+                    "virtual_ips",
+                    "the addresses this instance carries, like [\"192.0.2.50/24\"]",
+                );
+            }
+            return Vips::default();
+        };
+        if list.get_ref().is_empty() {
+            self.c.error(
+                list.span(),
+                "`virtual_ips` must list at least one address, like [\"192.0.2.50/24\"]",
+            );
+            return Vips::default();
+        }
+        let mut ok = true;
+        let mut nets: Vec<IpNet> = Vec::new();
+        let mut facts = Vec::new();
+        let mut first: Option<IpNet> = None;
+        for item in list.get_ref() {
+            let text = item.get_ref().trim();
+            let net = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+            let Ok(net) = net else {
+                self.c.error(
+                    item.span(),
+                    format!(
+                        "`virtual_ips`: {:?} is not an address or address/prefix like \"192.0.2.50/24\"",
+                        item.get_ref()
+                    ),
+                );
+                ok = false;
+                continue;
+            };
+            let addr = net.addr();
+            if let Some(why) = unusable(addr) {
+                self.c.error(
+                    item.span(),
+                    format!("`virtual_ips`: {addr} cannot be a virtual IP ({why})"),
+                );
+                ok = false;
+                continue;
+            }
+            let family = AddressFamily::of(addr);
+            match first {
+                None => {
+                    first = Some(net);
+                    if version == Some(Version::V2) && family == AddressFamily::Ipv6 {
+                        self.c.error(
+                            item.span(),
+                            format!("VRRPv2 is IPv4-only: {addr} needs version = 3"),
+                        );
+                        ok = false;
+                    }
+                }
+                Some(f) if AddressFamily::of(f.addr()) != family => {
+                    self.c.error(
+                        item.span(),
+                        format!(
+                            "`virtual_ips` mixes address families: {addr} is {family} but {} is {}; use one instance per family",
+                            f.addr(),
+                            AddressFamily::of(f.addr())
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+                Some(_) => {}
+            }
+            if nets.iter().any(|n| n.addr() == addr) {
+                self.c
+                    .error(item.span(), format!("`virtual_ips` lists {addr} twice"));
+                ok = false;
+                continue;
+            }
+            nets.push(net);
+            facts.push((addr, item.span()));
+        }
+        let family = first.map(|n| AddressFamily::of(n.addr()));
+        Vips {
+            family,
+            nets: ok.then_some(nets),
+            spans: facts,
+        }
+    }
+
+    fn peers(
+        &mut self,
+        raw: Option<&[Spanned<String>]>,
+        family: Option<AddressFamily>,
+        src: Option<IpAddr>,
+    ) -> Option<Vec<IpAddr>> {
+        let mut ok = true;
+        let mut peers = Vec::new();
+        for item in raw.unwrap_or_default() {
+            let Some(addr) = self.address(item, "unicast_peers") else {
+                ok = false;
+                continue;
+            };
+            if !self.same_family(addr, family, &item.span(), "unicast_peers") {
+                ok = false;
+            } else if peers.contains(&addr) {
+                self.c
+                    .error(item.span(), format!("`unicast_peers` lists {addr} twice"));
+                ok = false;
+            } else if Some(addr) == src {
+                self.c.error(
+                    item.span(),
+                    format!("`unicast_peers`: {addr} is this node's own `unicast_src_ip`"),
+                );
+                ok = false;
+            } else {
+                peers.push(addr);
+            }
+        }
+        ok.then_some(peers)
+    }
+
+    /// A single host address for `key`, reporting what is wrong with it.
+    fn address(&mut self, raw: &Spanned<String>, key: &str) -> Option<IpAddr> {
+        let Ok(addr) = raw.get_ref().trim().parse::<IpAddr>() else {
+            self.c.error(
+                raw.span(),
+                format!(
+                    "`{key}`: {:?} is not an IP address like \"192.0.2.10\" or \"2001:db8::10\"",
+                    raw.get_ref()
+                ),
+            );
+            return None;
+        };
+        if let Some(why) = unusable(addr) {
+            self.c.error(
+                raw.span(),
+                format!("`{key}`: {addr} cannot be used here ({why})"),
+            );
+            return None;
+        }
+        Some(addr)
+    }
+
+    fn same_family(
+        &mut self,
+        addr: IpAddr,
+        family: Option<AddressFamily>,
+        span: &Range<usize>,
+        key: &str,
+    ) -> bool {
+        match family {
+            Some(f) if f != AddressFamily::of(addr) => {
+                self.c.error(
+                    span.clone(),
+                    format!(
+                        "`{key}`: {addr} is {} but the virtual IPs are {f}",
+                        AddressFamily::of(addr)
+                    ),
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+
+    fn auth_pass(
+        &mut self,
+        entry: &Entry<RawInstance>,
+        version: Option<Version>,
+    ) -> Option<Option<String>> {
+        let Some(pass) = &entry.read.value.auth_pass else {
+            return Some(None);
+        };
+        if version == Some(Version::V3) {
+            let at = entry.keys.get("auth_pass").cloned().unwrap_or(pass.span());
+            let explicit = entry.keys.contains_key("version");
+            let how = if explicit { "" } else { " (the default is 3)" };
+            self.c.error(
+                at,
+                format!(
+                    "`auth_pass` needs version = 2{how}: VRRPv3 has no authentication (RFC 9568)"
+                ),
+            );
+            return None;
+        }
+        let len = pass.get_ref().len();
+        if !(1..=8).contains(&len) {
+            self.c.error(
+                pass.span(),
+                format!("`auth_pass` must be 1 to 8 bytes (VRRPv2 carries 8), found {len} bytes"),
+            );
+            return None;
+        }
+        Some(Some(pass.get_ref().clone()))
+    }
+
+    fn track_checks(
+        &mut self,
+        raw: Option<&[Spanned<RawTrack>]>,
+        checks: &BTreeMap<String, Check>,
+        check_names: &BTreeSet<String>,
+    ) -> Option<Vec<TrackedCheck>> {
+        let mut ok = true;
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in raw.unwrap_or_default() {
+            let (name, span, weight) = track_parts(item);
+            let weight = match weight {
+                Some(w) => self.weight(Some(w), "weight"),
+                // The check's own weight; if that check is broken it has
+                // been reported already.
+                None => checks.get(name).map(|c| c.weight),
+            };
+            if !check_names.contains(name) {
+                let defined: Vec<&str> = check_names.iter().map(String::as_str).collect();
+                let hint = match closest(name, &defined) {
+                    Some(near) => format!("; did you mean `{near}`?"),
+                    None if defined.is_empty() => {
+                        "; no checks are defined (add a [checks.NAME] table)".to_owned()
+                    }
+                    None => format!("; defined checks: {}", defined.join(", ")),
+                };
+                self.c.error(
+                    span,
+                    format!("`track_checks`: no check named `{name}`{hint}"),
+                );
+                ok = false;
+            } else if !seen.insert(name) {
+                self.c
+                    .error(span, format!("`track_checks` lists `{name}` twice"));
+                ok = false;
+            } else if let Some(weight) = weight {
+                out.push(TrackedCheck {
+                    name: name.to_owned(),
+                    weight,
+                });
+            } else {
+                ok = false;
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn track_interfaces(
+        &mut self,
+        raw: Option<&[Spanned<RawTrack>]>,
+    ) -> Option<Vec<TrackedInterface>> {
+        let mut ok = true;
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in raw.unwrap_or_default() {
+            let (name, span, weight) = track_parts(item);
+            let weight = match weight {
+                Some(w) => self.weight(Some(w), "weight"),
+                None => Some(0),
+            };
+            if self
+                .interface_name(name, &span, "track_interfaces")
+                .is_none()
+            {
+                ok = false;
+            } else if !seen.insert(name) {
+                self.c
+                    .error(span, format!("`track_interfaces` lists `{name}` twice"));
+                ok = false;
+            } else if let Some(weight) = weight {
+                out.push(TrackedInterface {
+                    name: name.to_owned(),
+                    weight,
+                });
+            } else {
+                ok = false;
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn sync_group(
+        &mut self,
+        entry: &Entry<RawSyncGroup>,
+        instance_names: &BTreeSet<String>,
+        member_of: &mut BTreeMap<String, String>,
+    ) -> Option<SyncGroup> {
+        let raw = &entry.read.value;
+        let hooks = self.hooks(
+            &raw.notify_master,
+            &raw.notify_backup,
+            &raw.notify_fault,
+            &raw.notify_stop,
+            &raw.notify,
+        );
+        let Some(list) = &raw.instances else {
+            if !entry.read.dropped.contains("instances") {
+                self.missing(entry, "instances", "the names of the member instances");
+            }
+            return None;
+        };
+        if list.get_ref().is_empty() {
+            self.c.error(
+                list.span(),
+                "`instances` must name at least one instance, like [\"db\", \"app\"]",
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut members: Vec<String> = Vec::new();
+        for item in list.get_ref() {
+            let name = item.get_ref();
+            if !instance_names.contains(name) {
+                let defined: Vec<&str> = instance_names.iter().map(String::as_str).collect();
+                let hint = match closest(name, &defined) {
+                    Some(near) => format!("; did you mean `{near}`?"),
+                    None if defined.is_empty() => "; no instances are defined".to_owned(),
+                    None => format!("; defined instances: {}", defined.join(", ")),
+                };
+                self.c.error(
+                    item.span(),
+                    format!("`instances`: no instance named `{name}`{hint}"),
+                );
+                ok = false;
+            } else if members.contains(name) {
+                self.c
+                    .error(item.span(), format!("`instances` lists `{name}` twice"));
+                ok = false;
+            } else if let Some(other) = member_of.get(name) {
+                self.c.error(
+                    item.span(),
+                    format!(
+                        "instance `{name}` is already in sync group `{other}`; an instance can belong to only one sync group"
+                    ),
+                );
+                ok = false;
+            } else {
+                member_of.insert(name.clone(), entry.name.clone());
+                members.push(name.clone());
+            }
+        }
+        Some(SyncGroup {
+            name: entry.name.clone(),
+            instances: ok.then_some(members)?,
+            hooks: hooks?,
+        })
+    }
+
+    /// Checks that need all instances: a vrid is unique per link and family,
+    /// and an address is carried by one instance only.
+    fn across_instances(&mut self, facts: &[Facts]) {
+        let mut vrids: BTreeMap<(&str, AddressFamily, u8), &str> = BTreeMap::new();
+        let mut vips: BTreeMap<IpAddr, &str> = BTreeMap::new();
+        // Entries come sorted by name; report the later one in the file.
+        let mut order: Vec<&Facts> = facts.iter().collect();
+        order.sort_by_key(|f| f.vrid.as_ref().map_or(usize::MAX, |v| v.1.start));
+        for f in &order {
+            let (Some(iface), Some(family), Some((vrid, span))) = (&f.interface, f.family, &f.vrid)
+            else {
+                continue;
+            };
+            if let Some(other) = vrids.insert((iface, family, *vrid), &f.name) {
+                self.c.error(
+                    span.clone(),
+                    format!(
+                        "vrid {vrid} is already used by instance `{other}` on {iface} for {family}; each virtual router on a link needs its own vrid"
+                    ),
+                );
+                vrids.insert((iface, family, *vrid), other);
+            }
+        }
+        let mut all: Vec<(&IpAddr, &Range<usize>, &str)> = facts
+            .iter()
+            .flat_map(|f| f.vips.iter().map(move |(a, s)| (a, s, f.name.as_str())))
+            .collect();
+        all.sort_by_key(|(_, s, _)| s.start);
+        for (addr, span, name) in all {
+            match vips.get(addr) {
+                Some(other) if *other != name => self.c.error(
+                    span.clone(),
+                    format!("`virtual_ips`: {addr} is already a virtual IP of instance `{other}`"),
+                ),
+                _ => {
+                    vips.insert(*addr, name);
+                }
+            }
+        }
+    }
+
+    fn hooks(
+        &mut self,
+        master: &Option<Spanned<RawArgv>>,
+        backup: &Option<Spanned<RawArgv>>,
+        fault: &Option<Spanned<RawArgv>>,
+        stop: &Option<Spanned<RawArgv>>,
+        notify: &Option<Spanned<RawArgv>>,
+    ) -> Option<Hooks> {
+        let mut one = |raw: &Option<Spanned<RawArgv>>, key: &str| match raw {
+            Some(argv) => self.argv(argv, key, true),
+            None => Some(None),
+        };
+        let master = one(master, "notify_master");
+        let backup = one(backup, "notify_backup");
+        let fault = one(fault, "notify_fault");
+        let stop = one(stop, "notify_stop");
+        let notify = one(notify, "notify");
+        Some(Hooks {
+            master: master?,
+            backup: backup?,
+            fault: fault?,
+            stop: stop?,
+            notify: notify?,
+        })
+    }
+
+    /// `Some(None)` for an allowed empty array (no hook).
+    fn argv(
+        &mut self,
+        raw: &Spanned<RawArgv>,
+        key: &str,
+        may_be_empty: bool,
+    ) -> Option<Option<Argv>> {
+        let argv = &raw.get_ref().0;
+        let Some(program) = argv.first() else {
+            if may_be_empty {
+                return Some(None);
+            }
+            self.c.error(
+                raw.span(),
+                format!(
+                    "`{key}` must not be empty: give the program and its arguments, like [\"/usr/lib/vipd/check.sh\"]"
+                ),
+            );
+            return None;
+        };
+        // No shell and no PATH search: what runs is exactly what is written,
+        // which is also what script_security inspects.
+        if !Path::new(program).is_absolute() {
+            self.c.error(
+                raw.span(),
+                format!(
+                    "`{key}`: the program must be an absolute path (it runs without a shell or PATH search), found {program:?}"
+                ),
+            );
+            return None;
+        }
+        Some(Some(Argv(argv.clone())))
+    }
+
+    fn missing<T>(&mut self, entry: &Entry<T>, key: &str, what: &str) {
+        let kind = entry.kind;
+        self.c.error(
+            entry.name_span.clone(),
+            format!(
+                "{kind} `{}` is missing required key `{key}` ({what})",
+                entry.name
+            ),
+        );
+    }
+
+    fn int(&mut self, v: &Spanned<i64>, key: &str, lo: i64, hi: i64, note: &str) -> Option<i64> {
+        let n = *v.get_ref();
+        if (lo..=hi).contains(&n) {
+            return Some(n);
+        }
+        self.c.error(
+            v.span(),
+            format!("`{key}` must be between {lo} and {hi}{note}, found {n}"),
+        );
+        None
+    }
+
+    /// rise and fall: at least 1.
+    fn count(&mut self, v: &Option<Spanned<i64>>, key: &str) -> Option<u32> {
+        let Some(v) = v else { return Some(1) };
+        match u32::try_from(*v.get_ref()) {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                self.c.error(
+                    v.span(),
+                    format!("`{key}` must be at least 1, found {}", v.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn weight(&mut self, v: Option<&Spanned<i64>>, key: &str) -> Option<i16> {
+        let Some(v) = v else { return Some(0) };
+        let max = i64::from(MAX_WEIGHT);
+        self.int(v, key, -max, max, "").map(|n| n as i16)
+    }
+
+    fn positive(
+        &mut self,
+        v: &Option<Spanned<Dur>>,
+        key: &str,
+        default: Duration,
+    ) -> Option<Duration> {
+        let Some(v) = v else { return Some(default) };
+        let d = v.get_ref().0;
+        if d.is_zero() {
+            self.c
+                .error(v.span(), format!("`{key}` must be longer than 0s"));
+            return None;
+        }
+        Some(d)
+    }
+
+    fn non_empty(&mut self, v: &Spanned<String>, key: &str) -> Option<String> {
+        if v.get_ref().trim().is_empty() {
+            self.c.error(v.span(), format!("`{key}` must not be empty"));
+            return None;
+        }
+        Some(v.get_ref().clone())
+    }
+
+    /// Linux's rules for an interface name (dev_valid_name): 1 to 15 bytes,
+    /// not "." or "..", no '/', ':' or whitespace.
+    fn interface_name(&mut self, name: &str, span: &Range<usize>, key: &str) -> Option<String> {
+        let bad = name.is_empty()
+            || name.len() > 15
+            || name == "."
+            || name == ".."
+            || name
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace());
+        if bad {
+            self.c.error(
+                span.clone(),
+                format!(
+                    "`{key}`: {name:?} is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)"
+                ),
+            );
+            return None;
+        }
+        Some(name.to_owned())
+    }
+
+    /// Names end up in hook arguments, log fields and metric labels: keep
+    /// them to characters that need no quoting anywhere.
+    fn name(&mut self, name: &str, span: &Range<usize>, kind: &str) {
+        let good = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if !good {
+            self.c.error(
+                span.clone(),
+                format!(
+                    "{kind} name {name:?} may contain only ASCII letters, digits, '_', '-' and '.'"
+                ),
+            );
+        }
+    }
+}
+
+fn duration(v: &Option<Spanned<Dur>>, default: Duration) -> Option<Duration> {
+    Some(v.as_ref().map_or(default, |d| d.get_ref().0))
+}
+
+fn track_parts(item: &Spanned<RawTrack>) -> (&str, Range<usize>, Option<&Spanned<i64>>) {
+    match item.get_ref() {
+        RawTrack::Name(name) => (name, item.span(), None),
+        RawTrack::Table(t) => (t.name.get_ref(), t.name.span(), t.weight.as_ref()),
+    }
+}
+
+/// Why an address cannot be announced, if it cannot.
+fn unusable(addr: IpAddr) -> Option<&'static str> {
+    if addr.is_unspecified() {
+        Some("unspecified address")
+    } else if addr.is_multicast() {
+        Some("multicast address")
+    } else if addr.is_loopback() {
+        Some("loopback address")
+    } else if addr == IpAddr::from([255, 255, 255, 255]) {
+        Some("broadcast address")
+    } else {
+        None
+    }
+}

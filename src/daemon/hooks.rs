@@ -1,0 +1,166 @@
+//! Notify hooks with keepalived's conventions.
+//!
+//! notify_master / notify_backup / notify_fault / notify_stop run as written;
+//! the generic `notify` gets `INSTANCE|GROUP NAME STATE PRIORITY` appended.
+//! Hooks of one instance (or group) run one at a time in transition order; if
+//! transitions pile up while a hook runs, only the latest state's hooks run next
+//! and the skipped ones are logged. A hanging hook is killed at its timeout and
+//! never holds up the protocol loop or another instance.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::process::{self, Outcome, RunAs};
+use crate::config::Hooks;
+use crate::protocol::State;
+
+/// Whether the hooks belong to an instance or a sync group (keepalived's `$1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Instance,
+    Group,
+}
+
+impl Owner {
+    fn word(self) -> &'static str {
+        match self {
+            Owner::Instance => "INSTANCE",
+            Owner::Group => "GROUP",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub from: State,
+    pub to: State,
+    pub priority: u8,
+}
+
+#[derive(Debug, Default)]
+pub struct HookStats {
+    pub runs: AtomicU64,
+    pub failures: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub skipped: AtomicU64,
+}
+
+/// A serial hook queue for one instance or group.
+pub struct HookQueue {
+    tx: Option<mpsc::UnboundedSender<Job>>,
+    task: Option<JoinHandle<()>>,
+    pub stats: Arc<HookStats>,
+}
+
+struct Runner {
+    owner: Owner,
+    name: String,
+    hooks: Hooks,
+    vips: String,
+    timeout: Duration,
+    run_as: RunAs,
+    stats: Arc<HookStats>,
+}
+
+impl HookQueue {
+    pub fn spawn(owner: Owner, name: &str, hooks: Hooks, vips: String, timeout: Duration, run_as: RunAs) -> HookQueue {
+        let stats = Arc::new(HookStats::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let runner = Runner { owner, name: name.to_owned(), hooks, vips, timeout, run_as, stats: stats.clone() };
+        let task = tokio::spawn(runner.serve(rx));
+        HookQueue { tx: Some(tx), task: Some(task), stats }
+    }
+
+    pub fn push(&self, job: Job) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Lets queued hooks finish (each bounded by its timeout), then stops.
+    pub async fn finish(&mut self) {
+        self.tx = None;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Runner {
+    async fn serve(self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        while let Some(mut job) = rx.recv().await {
+            // Collapse a backlog to its latest state: the shipped scripts are
+            // idempotent, and running stale states would only flap the services.
+            while let Ok(newer) = rx.try_recv() {
+                tracing::info!(
+                    "{} {}: skipping hooks for {} -> {}: superseded by {}",
+                    self.owner.word().to_lowercase(),
+                    self.name,
+                    job.from,
+                    job.to,
+                    newer.to
+                );
+                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                job = Job { from: job.from, ..newer };
+            }
+            self.run(&job).await;
+        }
+    }
+
+    async fn run(&self, job: &Job) {
+        let specific = match job.to {
+            State::Master => self.hooks.master.as_ref(),
+            State::Backup => self.hooks.backup.as_ref(),
+            State::Fault => self.hooks.fault.as_ref(),
+            State::Stopped => self.hooks.stop.as_ref(),
+            State::Initialize => None,
+        };
+        let env = BTreeMap::from([
+            ("VIPD_INSTANCE", self.name.clone()),
+            ("VIPD_STATE", job.to.keepalived_name().to_owned()),
+            ("VIPD_PREV_STATE", job.from.keepalived_name().to_owned()),
+            ("VIPD_PRIORITY", job.priority.to_string()),
+            ("VIPD_VIPS", self.vips.clone()),
+        ]);
+        if let Some(argv) = specific {
+            self.run_one(argv.as_slice().to_vec(), &env).await;
+        }
+        if let Some(argv) = &self.hooks.notify {
+            let mut argv = argv.as_slice().to_vec();
+            argv.extend([
+                self.owner.word().to_owned(),
+                self.name.clone(),
+                job.to.keepalived_name().to_owned(),
+                job.priority.to_string(),
+            ]);
+            self.run_one(argv, &env).await;
+        }
+    }
+
+    async fn run_one(&self, argv: Vec<String>, env: &BTreeMap<&str, String>) {
+        self.stats.runs.fetch_add(1, Ordering::Relaxed);
+        let outcome = process::run(&argv, env, self.run_as, self.timeout).await;
+        let what = format!("{} {}: hook {}", self.owner.word().to_lowercase(), self.name, argv.join(" "));
+        match outcome {
+            Outcome::Exited(Some(0)) => tracing::debug!("{what} succeeded"),
+            Outcome::Exited(code) => {
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                let status = code.map_or("a signal".to_owned(), |c| format!("status {c}"));
+                tracing::warn!("{what} failed with {status}");
+            }
+            Outcome::TimedOut => {
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("{what} killed after its {:?} timeout", self.timeout);
+            }
+            Outcome::SpawnFailed(e) => {
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("{what} could not start: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The edge: everything that touches the world. It translates between the
+//! kernel (raw sockets, netlink, packet sockets, processes, signals, the clock)
+//! and the pure core in [`crate::protocol`], and does nothing else.
+
+pub mod announce;
+mod checks;
+mod hooks;
+pub mod netlink;
+mod process;
+mod ratelimit;
+mod runtime;
+pub mod socket;
+mod vips;
+pub mod watch;
+
+pub use runtime::run;

@@ -1,0 +1,947 @@
+//! The only part of vipd that speaks rtnetlink: interface lookup, adding and
+//! removing virtual addresses, and link/address change notifications.
+//!
+//! Two sockets are used: one for requests and one bound to the link and
+//! interface-address multicast groups. Keeping them apart means replies are
+//! never interleaved with notifications and a notification flood cannot
+//! delay a request.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::IpAddr;
+use std::pin::pin;
+
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use ipnet::IpNet;
+use nix::errno::Errno;
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use rtnetlink::{Handle, MulticastGroup};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// Receive buffer for the notification socket. The default (~200 KiB) can
+/// overflow when many interfaces change at once (container churn); overflow
+/// costs a full resync, so ask for more. Capped by `net.core.rmem_max`.
+const EVENT_RCVBUF: i32 = 1 << 20;
+
+/// Access to the kernel's interfaces and addresses.
+#[derive(Debug, Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+/// An interface as seen at the time of the query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub index: u32,
+    pub name: String,
+    /// Ethernet address, when the link has a 6-byte hardware address.
+    pub mac: Option<[u8; 6]>,
+    /// Administratively up and operationally usable (see [`link_is_up`]).
+    pub up: bool,
+    /// Usable addresses. IPv6 addresses still in duplicate address detection
+    /// (tentative) or that failed it are left out: nothing can be sent from
+    /// them, and a fresh link-local address is tentative for about a second.
+    pub addresses: Vec<IpNet>,
+}
+
+/// A change reported by the kernel.
+///
+/// Events are level-like: `Link` is sent for every link notification, not
+/// only when `up` flips, and `AddressAdded` may repeat for an address the
+/// kernel updates. `AddressAdded` means "usable": an IPv6 address is
+/// reported once duplicate address detection has finished, not before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetEvent {
+    Link { index: u32, name: String, up: bool },
+    LinkRemoved { index: u32, name: String },
+    AddressAdded { index: u32, addr: IpNet },
+    AddressRemoved { index: u32, addr: IpNet },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("cannot open rtnetlink request socket: {0}")]
+    Open(#[source] io::Error),
+    #[error("cannot subscribe to rtnetlink link/address notifications: {0}")]
+    Subscribe(#[source] io::Error),
+    #[error("no such interface: {0}")]
+    NoSuchInterface(String),
+    #[error("cannot look up interface {iface}: {source}")]
+    Lookup {
+        iface: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot add address {addr} to interface {iface}: {source}")]
+    AddAddress {
+        iface: String,
+        addr: IpNet,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot remove address {addr} from interface {iface}: {source}")]
+    RemoveAddress {
+        iface: String,
+        addr: IpNet,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Netlink {
+    /// Opens a request connection (spawned on the current runtime) and a
+    /// second connection subscribed to the link, IPv4-address and
+    /// IPv6-address multicast groups; events are decoded into [`NetEvent`]
+    /// and sent on the returned channel.
+    ///
+    /// The channel closes if the notification socket fails; the daemon
+    /// should treat that as fatal. If the kernel drops notifications
+    /// (socket overrun), the state is re-read and the differences are sent
+    /// as ordinary events, so no change is silently lost.
+    pub async fn open() -> Result<(Netlink, mpsc::UnboundedReceiver<NetEvent>), NetlinkError> {
+        let (conn, handle, _) = rtnetlink::new_connection().map_err(NetlinkError::Open)?;
+        tokio::spawn(conn);
+
+        // rtnetlink binds groups 1..=31 via the bind() bitmask and higher
+        // ones via NETLINK_ADD_MEMBERSHIP; all three here are bitmask groups.
+        let (mut events_conn, _events_handle, messages) = rtnetlink::new_multicast_connection(&[
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+        ])
+        .map_err(NetlinkError::Subscribe)?;
+        if let Err(e) = events_conn
+            .socket_mut()
+            .socket_mut()
+            .set_rx_buf_sz(EVENT_RCVBUF)
+        {
+            warn!("cannot enlarge netlink notification buffer: {e}");
+        }
+        // The events connection keeps running while `messages` is alive,
+        // even though its handle is dropped here.
+        tokio::spawn(events_conn);
+
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(pump_events(handle.clone(), messages, tx));
+        Ok((Netlink { handle }, rx))
+    }
+
+    /// Looks an interface up by name, with its addresses.
+    pub async fn interface(&self, name: &str) -> Result<InterfaceInfo, NetlinkError> {
+        let request = self.handle.link().get().match_name(name).execute();
+        let link = first(request)
+            .await
+            .map_err(|e| lookup_error(name.to_string(), e))?
+            .ok_or_else(|| NetlinkError::NoSuchInterface(name.to_string()))?;
+        self.with_addresses(link, name.to_string()).await
+    }
+
+    /// Looks an interface up by index, with its addresses.
+    pub async fn interface_by_index(&self, index: u32) -> Result<InterfaceInfo, NetlinkError> {
+        let iface = format!("ifindex {index}");
+        let link = self
+            .link(index)
+            .await
+            .map_err(|e| lookup_error(iface.clone(), e))?
+            .ok_or_else(|| NetlinkError::NoSuchInterface(iface.clone()))?;
+        self.with_addresses(link, iface).await
+    }
+
+    /// Adds addr to the interface. "Already there" (EEXIST) is success.
+    /// IPv6 addresses are added with `IFA_F_NODAD` so they are usable at once
+    /// (no tentative state).
+    ///
+    /// Like `ip addr add` without `brd`, no IPv4 broadcast is set: the
+    /// subnet broadcast belongs to the node's own address, not to the VIP.
+    /// The kernel labels IPv4 addresses with the interface name.
+    pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<(), NetlinkError> {
+        let mut request = self
+            .handle
+            .address()
+            .add(index, addr.addr(), addr.prefix_len());
+        prepare_add(request.message_mut());
+        match request.execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno(&e).is_some_and(add_error_is_benign) => {
+                debug!(%addr, index, "address already present");
+                Ok(())
+            }
+            Err(e) => Err(NetlinkError::AddAddress {
+                iface: self.describe(index).await,
+                addr,
+                source: to_io(e),
+            }),
+        }
+    }
+
+    /// Removes addr. "Already gone" (EADDRNOTAVAIL, and ENODEV/no such
+    /// address) is success.
+    ///
+    /// Every address on the interface with addr's IP is removed, whatever
+    /// its prefix length: the kernel only deletes on an exact prefix match,
+    /// and a VIP must not linger because someone re-added it as a /32.
+    pub async fn remove_address(&self, index: u32, addr: IpNet) -> Result<(), NetlinkError> {
+        let remove_error = |iface, source| NetlinkError::RemoveAddress {
+            iface,
+            addr,
+            source,
+        };
+        let present = match self.addresses_with_ip(index, addr.addr()).await {
+            Ok(present) => present,
+            Err(e) => return Err(remove_error(self.describe(index).await, to_io(e))),
+        };
+        for existing in present {
+            match self.handle.address().del(existing).execute().await {
+                Ok(()) => {}
+                Err(e) if errno(&e).is_some_and(remove_error_is_benign) => {
+                    debug!(%addr, index, "address already gone");
+                }
+                Err(e) => return Err(remove_error(self.describe(index).await, to_io(e))),
+            }
+        }
+        Ok(())
+    }
+
+    async fn link(&self, index: u32) -> Result<Option<LinkMessage>, rtnetlink::Error> {
+        first(self.handle.link().get().match_index(index).execute()).await
+    }
+
+    async fn with_addresses(
+        &self,
+        link: LinkMessage,
+        iface: String,
+    ) -> Result<InterfaceInfo, NetlinkError> {
+        let mut info = interface_from_link(&link);
+        let dump = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(info.index)
+            .execute();
+        let mut dump = pin!(dump);
+        while let Some(msg) = dump
+            .try_next()
+            .await
+            .map_err(|e| lookup_error(iface.clone(), e))?
+        {
+            if let Some((_, net)) = usable_address(&msg) {
+                info.addresses.push(net);
+            }
+        }
+        Ok(info)
+    }
+
+    /// Deletion requests for every address on `index` whose IP is `ip`,
+    /// built from what the kernel reports so the prefix length matches.
+    async fn addresses_with_ip(
+        &self,
+        index: u32,
+        ip: IpAddr,
+    ) -> Result<Vec<AddressMessage>, rtnetlink::Error> {
+        let dump = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        let mut dump = pin!(dump);
+        let mut found = Vec::new();
+        while let Some(msg) = dump.try_next().await? {
+            if address_from_message(&msg).is_some_and(|(_, net)| net.addr() == ip) {
+                found.push(deletion_for(&msg));
+            }
+        }
+        Ok(found)
+    }
+
+    /// "eth0 (ifindex 3)" for error messages; just the index if the name
+    /// cannot be found (e.g. the interface is gone).
+    async fn describe(&self, index: u32) -> String {
+        match self.link(index).await {
+            Ok(Some(link)) => format!("{} (ifindex {index})", interface_from_link(&link).name),
+            _ => format!("ifindex {index}"),
+        }
+    }
+}
+
+async fn first<T>(
+    stream: impl Stream<Item = Result<T, rtnetlink::Error>>,
+) -> Result<Option<T>, rtnetlink::Error> {
+    pin!(stream).try_next().await
+}
+
+fn lookup_error(iface: String, err: rtnetlink::Error) -> NetlinkError {
+    // A get by name or index for a missing link fails with ENODEV.
+    if errno(&err) == Some(Errno::ENODEV) {
+        NetlinkError::NoSuchInterface(iface)
+    } else {
+        NetlinkError::Lookup {
+            iface,
+            source: to_io(err),
+        }
+    }
+}
+
+/// The errno of a kernel NACK, if that is what `err` is.
+fn errno(err: &rtnetlink::Error) -> Option<Errno> {
+    match err {
+        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| Errno::from_raw(-c.get())),
+        _ => None,
+    }
+}
+
+fn to_io(err: rtnetlink::Error) -> io::Error {
+    match err {
+        rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+/// EEXIST: the same address and prefix is already there (for IPv6: the same
+/// address with any prefix). Either way the VIP is usable.
+fn add_error_is_benign(errno: Errno) -> bool {
+    errno == Errno::EEXIST
+}
+
+/// EADDRNOTAVAIL: removed since we looked. ENODEV: the interface is gone,
+/// and its addresses with it.
+fn remove_error_is_benign(errno: Errno) -> bool {
+    matches!(errno, Errno::EADDRNOTAVAIL | Errno::ENODEV)
+}
+
+/// Adjusts rtnetlink's "ip addr add" message to what a VIP needs.
+fn prepare_add(msg: &mut AddressMessage) {
+    // rtnetlink fills in the subnet broadcast; `ip addr add` does not.
+    msg.attributes
+        .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+    if msg.header.family == AddressFamily::Inet6 {
+        // Both places, like iproute2: older kernels read only the header
+        // byte, newer ones prefer IFA_FLAGS when present.
+        msg.header.flags = AddressHeaderFlags::Nodad;
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+}
+
+/// A deletion request matching the kernel's own description of an address.
+fn deletion_for(existing: &AddressMessage) -> AddressMessage {
+    let mut msg = AddressMessage::default();
+    msg.header.family = existing.header.family;
+    msg.header.prefix_len = existing.header.prefix_len;
+    msg.header.index = existing.header.index;
+    // IFA_ADDRESS is kept as reported so point-to-point peers still match.
+    msg.attributes = existing
+        .attributes
+        .iter()
+        .filter(|a| matches!(a, AddressAttribute::Local(_) | AddressAttribute::Address(_)))
+        .cloned()
+        .collect();
+    msg
+}
+
+/// Admin up and operationally usable. The kernel sets `IFF_RUNNING` only while
+/// the device is up with operstate UP or UNKNOWN (drivers without carrier
+/// reporting), so it already combines carrier and dormancy.
+fn link_is_up(flags: LinkFlags) -> bool {
+    flags.contains(LinkFlags::Up | LinkFlags::Running)
+}
+
+fn interface_from_link(msg: &LinkMessage) -> InterfaceInfo {
+    let mut name = String::new();
+    let mut mac = None;
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => name.clone_from(n),
+            LinkAttribute::Address(hw) => mac = <[u8; 6]>::try_from(hw.as_slice()).ok(),
+            _ => {}
+        }
+    }
+    InterfaceInfo {
+        index: msg.header.index,
+        name,
+        mac,
+        up: link_is_up(msg.header.flags),
+        addresses: Vec::new(),
+    }
+}
+
+/// The interface index and local address of an address message. `IFA_LOCAL`
+/// is the interface's own address; `IFA_ADDRESS` is the peer on
+/// point-to-point links and equals `IFA_LOCAL` otherwise (IPv6 often sends
+/// only `IFA_ADDRESS`).
+fn address_from_message(msg: &AddressMessage) -> Option<(u32, IpNet)> {
+    let mut local = None;
+    let mut address = None;
+    for attr in &msg.attributes {
+        match attr {
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Address(ip) => address = Some(*ip),
+            _ => {}
+        }
+    }
+    let ip = local.or(address)?;
+    let net = IpNet::new(ip, msg.header.prefix_len).ok()?;
+    Some((msg.header.index, net))
+}
+
+/// Like [`address_from_message`], but only for addresses that can be used
+/// as a source: not tentative (DAD running) and not DAD-failed.
+fn usable_address(msg: &AddressMessage) -> Option<(u32, IpNet)> {
+    // IFA_FLAGS carries all 32 bits and wins when present; the header byte
+    // holds the low 8, which include both flags checked here.
+    let flags = msg
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            AddressAttribute::Flags(f) => Some(*f),
+            _ => None,
+        })
+        .unwrap_or_else(|| AddressFlags::from_bits_retain(msg.header.flags.bits().into()));
+    if flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed) {
+        return None;
+    }
+    address_from_message(msg)
+}
+
+/// Decodes one notification; anything vipd does not care about is None.
+fn decode_event(msg: &RouteNetlinkMessage) -> Option<NetEvent> {
+    match msg {
+        // The bridge also reports port changes on the link group with
+        // family AF_BRIDGE; a port leaving a bridge sends RTM_DELLINK
+        // although the device still exists. Real link events are AF_UNSPEC.
+        RouteNetlinkMessage::NewLink(link)
+            if link.header.interface_family == AddressFamily::Unspec =>
+        {
+            let info = interface_from_link(link);
+            Some(NetEvent::Link {
+                index: info.index,
+                name: info.name,
+                up: info.up,
+            })
+        }
+        RouteNetlinkMessage::DelLink(link)
+            if link.header.interface_family == AddressFamily::Unspec =>
+        {
+            let info = interface_from_link(link);
+            Some(NetEvent::LinkRemoved {
+                index: info.index,
+                name: info.name,
+            })
+        }
+        RouteNetlinkMessage::NewAddress(a) => {
+            usable_address(a).map(|(index, addr)| NetEvent::AddressAdded { index, addr })
+        }
+        RouteNetlinkMessage::DelAddress(a) => {
+            address_from_message(a).map(|(index, addr)| NetEvent::AddressRemoved { index, addr })
+        }
+        _ => None,
+    }
+}
+
+/// What the event pump believes the kernel holds, used to work out what
+/// was missed when notifications are dropped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Snapshot {
+    links: BTreeMap<u32, (String, bool)>,
+    addresses: BTreeSet<(u32, IpNet)>,
+}
+
+impl Snapshot {
+    fn apply(&mut self, event: &NetEvent) {
+        match event {
+            NetEvent::Link { index, name, up } => {
+                self.links.insert(*index, (name.clone(), *up));
+            }
+            NetEvent::LinkRemoved { index, .. } => {
+                self.links.remove(index);
+                self.addresses.retain(|(i, _)| i != index);
+            }
+            NetEvent::AddressAdded { index, addr } => {
+                self.addresses.insert((*index, *addr));
+            }
+            NetEvent::AddressRemoved { index, addr } => {
+                self.addresses.remove(&(*index, *addr));
+            }
+        }
+    }
+
+    /// The events that turn `self` into `now`.
+    fn changes_to(&self, now: &Snapshot) -> Vec<NetEvent> {
+        let mut events = Vec::new();
+        for (&index, (name, _)) in &self.links {
+            if !now.links.contains_key(&index) {
+                events.push(NetEvent::LinkRemoved {
+                    index,
+                    name: name.clone(),
+                });
+            }
+        }
+        for (&index, state) in &now.links {
+            if self.links.get(&index) != Some(state) {
+                events.push(NetEvent::Link {
+                    index,
+                    name: state.0.clone(),
+                    up: state.1,
+                });
+            }
+        }
+        for &(index, addr) in self.addresses.difference(&now.addresses) {
+            events.push(NetEvent::AddressRemoved { index, addr });
+        }
+        for &(index, addr) in now.addresses.difference(&self.addresses) {
+            events.push(NetEvent::AddressAdded { index, addr });
+        }
+        events
+    }
+
+    async fn read(handle: &Handle) -> Result<Snapshot, rtnetlink::Error> {
+        let mut snapshot = Snapshot::default();
+        let mut links = pin!(handle.link().get().execute());
+        while let Some(link) = links.try_next().await? {
+            let info = interface_from_link(&link);
+            snapshot.links.insert(info.index, (info.name, info.up));
+        }
+        let mut addresses = pin!(handle.address().get().execute());
+        while let Some(msg) = addresses.try_next().await? {
+            if let Some(entry) = usable_address(&msg) {
+                snapshot.addresses.insert(entry);
+            }
+        }
+        Ok(snapshot)
+    }
+}
+
+async fn pump_events(
+    handle: Handle,
+    messages: impl Stream<Item = (NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
+    tx: mpsc::UnboundedSender<NetEvent>,
+) {
+    let mut messages = pin!(messages);
+    // Read after subscribing, so nothing falls between the two. Events
+    // queued meanwhile are replayed on top in order; since they are an
+    // unbroken run up to the present, each item ends in its latest state.
+    let mut known = Snapshot::read(&handle).await.unwrap_or_else(|e| {
+        warn!("cannot read initial interface state: {e}");
+        Snapshot::default()
+    });
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            // Stop (and let both connections close) once nobody listens.
+            () = tx.closed() => return,
+        };
+        let Some((message, _)) = message else {
+            warn!("netlink notification socket closed");
+            return;
+        };
+        let events = match message.payload {
+            NetlinkPayload::InnerMessage(inner) => match decode_event(&inner) {
+                Some(event) => {
+                    known.apply(&event);
+                    vec![event]
+                }
+                None => continue,
+            },
+            NetlinkPayload::Overrun(_) => {
+                // What is still queued was read along with the overrun and
+                // may predate the lost messages; replayed after the dump it
+                // would undo newer state. The dump supersedes all of it.
+                // (The connection task reads the socket dry before
+                // forwarding, so this empties what the kernel had queued.)
+                let mut stale = 0usize;
+                while let Some(Some(_)) = messages.next().now_or_never() {
+                    stale += 1;
+                }
+                warn!(
+                    stale,
+                    "netlink notifications were dropped; re-reading interface state"
+                );
+                match Snapshot::read(&handle).await {
+                    Ok(now) => {
+                        let events = known.changes_to(&now);
+                        known = now;
+                        events
+                    }
+                    Err(e) => {
+                        warn!("cannot re-read interface state: {e}");
+                        continue;
+                    }
+                }
+            }
+            _ => continue,
+        };
+        for event in events {
+            if tx.send(event).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn link_msg(family: AddressFamily, index: u32, name: &str, flags: LinkFlags) -> LinkMessage {
+        let mut msg = LinkMessage::default();
+        msg.header.interface_family = family;
+        msg.header.index = index;
+        msg.header.flags = flags;
+        msg.attributes.push(LinkAttribute::IfName(name.into()));
+        msg.attributes
+            .push(LinkAttribute::Address(vec![2, 0, 0, 0, 0, 1]));
+        msg
+    }
+
+    fn addr_msg(index: u32, prefix_len: u8, attrs: Vec<AddressAttribute>) -> AddressMessage {
+        let mut msg = AddressMessage::default();
+        msg.header.index = index;
+        msg.header.prefix_len = prefix_len;
+        msg.attributes = attrs;
+        msg
+    }
+
+    #[test]
+    fn up_needs_admin_up_and_running() {
+        assert!(link_is_up(
+            LinkFlags::Up | LinkFlags::Running | LinkFlags::LowerUp
+        ));
+        // Admin up but no carrier: the kernel clears IFF_RUNNING.
+        assert!(!link_is_up(LinkFlags::Up | LinkFlags::Broadcast));
+        assert!(!link_is_up(LinkFlags::Running));
+        assert!(!link_is_up(LinkFlags::empty()));
+    }
+
+    #[test]
+    fn interface_from_link_reads_name_mac_and_state() {
+        let msg = link_msg(
+            AddressFamily::Unspec,
+            7,
+            "eth0",
+            LinkFlags::Up | LinkFlags::Running,
+        );
+        let info = interface_from_link(&msg);
+        assert_eq!(info.index, 7);
+        assert_eq!(info.name, "eth0");
+        assert_eq!(info.mac, Some([2, 0, 0, 0, 0, 1]));
+        assert!(info.up);
+
+        // Non-Ethernet hardware addresses (e.g. tunnels) are not a MAC.
+        let mut tun = LinkMessage::default();
+        tun.attributes
+            .push(LinkAttribute::Address(vec![192, 0, 2, 1]));
+        assert_eq!(interface_from_link(&tun).mac, None);
+    }
+
+    #[test]
+    fn link_events() {
+        let up = link_msg(
+            AddressFamily::Unspec,
+            3,
+            "eth1",
+            LinkFlags::Up | LinkFlags::Running,
+        );
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::NewLink(up.clone())),
+            Some(NetEvent::Link {
+                index: 3,
+                name: "eth1".into(),
+                up: true
+            })
+        );
+        let down = link_msg(AddressFamily::Unspec, 3, "eth1", LinkFlags::Up);
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::NewLink(down)),
+            Some(NetEvent::Link {
+                index: 3,
+                name: "eth1".into(),
+                up: false
+            })
+        );
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::DelLink(up)),
+            Some(NetEvent::LinkRemoved {
+                index: 3,
+                name: "eth1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn bridge_port_notifications_are_not_link_removal() {
+        let port = link_msg(AddressFamily::Bridge, 3, "eth1", LinkFlags::Up);
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::DelLink(port.clone())),
+            None
+        );
+        assert_eq!(decode_event(&RouteNetlinkMessage::NewLink(port)), None);
+    }
+
+    #[test]
+    fn address_events_prefer_local_over_peer() {
+        let v4 = addr_msg(
+            2,
+            24,
+            vec![
+                AddressAttribute::Address(Ipv4Addr::new(192, 0, 2, 50).into()),
+                AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into()),
+                AddressAttribute::Label("eth0".into()),
+            ],
+        );
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::NewAddress(v4.clone())),
+            Some(NetEvent::AddressAdded {
+                index: 2,
+                addr: net("192.0.2.50/24")
+            })
+        );
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::DelAddress(v4)),
+            Some(NetEvent::AddressRemoved {
+                index: 2,
+                addr: net("192.0.2.50/24")
+            })
+        );
+
+        // Point-to-point: IFA_ADDRESS is the peer.
+        let ptp = addr_msg(
+            4,
+            32,
+            vec![
+                AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 1).into()),
+                AddressAttribute::Address(Ipv4Addr::new(192, 0, 2, 2).into()),
+            ],
+        );
+        assert_eq!(address_from_message(&ptp), Some((4, net("192.0.2.1/32"))));
+
+        let v6 = addr_msg(
+            2,
+            64,
+            vec![AddressAttribute::Address(
+                "2001:db8::50".parse::<Ipv6Addr>().unwrap().into(),
+            )],
+        );
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::NewAddress(v6)),
+            Some(NetEvent::AddressAdded {
+                index: 2,
+                addr: net("2001:db8::50/64")
+            })
+        );
+    }
+
+    #[test]
+    fn tentative_ipv6_addresses_are_not_usable_yet() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        let mut msg = addr_msg(3, 64, vec![AddressAttribute::Address(ll)]);
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.flags = AddressHeaderFlags::Tentative | AddressHeaderFlags::Permanent;
+        assert_eq!(usable_address(&msg), None);
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::NewAddress(msg.clone())),
+            None
+        );
+        // Deleting a tentative address is still reported.
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::DelAddress(msg.clone())),
+            Some(NetEvent::AddressRemoved {
+                index: 3,
+                addr: net("fe80::1/64")
+            })
+        );
+        // IFA_FLAGS, when present, is authoritative over the header byte.
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Permanent));
+        assert_eq!(usable_address(&msg), Some((3, net("fe80::1/64"))));
+        msg.attributes.pop();
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Dadfailed));
+        msg.header.flags = AddressHeaderFlags::empty();
+        assert_eq!(usable_address(&msg), None);
+        // NODAD addresses are usable at once.
+        msg.attributes.pop();
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        assert_eq!(usable_address(&msg), Some((3, net("fe80::1/64"))));
+    }
+
+    #[test]
+    fn malformed_or_unrelated_messages_are_ignored() {
+        // No address attribute at all.
+        let empty = addr_msg(2, 24, vec![]);
+        assert_eq!(decode_event(&RouteNetlinkMessage::NewAddress(empty)), None);
+        // A prefix length the address family cannot have.
+        let bad = addr_msg(
+            2,
+            33,
+            vec![AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into())],
+        );
+        assert_eq!(decode_event(&RouteNetlinkMessage::NewAddress(bad)), None);
+        assert_eq!(
+            decode_event(&RouteNetlinkMessage::GetLink(LinkMessage::default())),
+            None
+        );
+    }
+
+    #[test]
+    fn ipv6_add_is_nodad_and_no_broadcast_is_set() {
+        let mut v4 = AddressMessage::default();
+        v4.header.family = AddressFamily::Inet;
+        v4.attributes = vec![
+            AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into()),
+            AddressAttribute::Broadcast(Ipv4Addr::new(192, 0, 2, 255)),
+        ];
+        prepare_add(&mut v4);
+        assert_eq!(
+            v4.attributes,
+            vec![AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into())]
+        );
+        assert_eq!(v4.header.flags, AddressHeaderFlags::empty());
+
+        let mut v6 = AddressMessage::default();
+        v6.header.family = AddressFamily::Inet6;
+        prepare_add(&mut v6);
+        assert_eq!(v6.header.flags, AddressHeaderFlags::Nodad);
+        assert!(
+            v6.attributes
+                .contains(&AddressAttribute::Flags(AddressFlags::Nodad))
+        );
+    }
+
+    #[test]
+    fn deletion_keeps_kernel_prefix_and_addresses_only() {
+        let mut existing = addr_msg(
+            5,
+            32,
+            vec![
+                AddressAttribute::Address(Ipv4Addr::new(192, 0, 2, 50).into()),
+                AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into()),
+                AddressAttribute::Label("eth0".into()),
+                AddressAttribute::Flags(AddressFlags::Permanent),
+            ],
+        );
+        existing.header.family = AddressFamily::Inet;
+        let del = deletion_for(&existing);
+        assert_eq!(del.header.family, AddressFamily::Inet);
+        assert_eq!(del.header.prefix_len, 32);
+        assert_eq!(del.header.index, 5);
+        assert_eq!(del.attributes, existing.attributes[..2].to_vec());
+    }
+
+    #[test]
+    fn benign_errors() {
+        assert!(add_error_is_benign(Errno::EEXIST));
+        assert!(!add_error_is_benign(Errno::ENODEV));
+        assert!(!add_error_is_benign(Errno::EPERM));
+        assert!(remove_error_is_benign(Errno::EADDRNOTAVAIL));
+        assert!(remove_error_is_benign(Errno::ENODEV));
+        assert!(!remove_error_is_benign(Errno::EPERM));
+    }
+
+    #[test]
+    fn errno_is_read_from_kernel_nack() {
+        use rtnetlink::packet_core::ErrorMessage;
+        let mut nack = ErrorMessage::default();
+        nack.code = std::num::NonZeroI32::new(-(Errno::EEXIST as i32));
+        let err = rtnetlink::Error::NetlinkError(nack);
+        assert_eq!(errno(&err), Some(Errno::EEXIST));
+        assert_eq!(to_io(err).raw_os_error(), Some(Errno::EEXIST as i32));
+        assert_eq!(errno(&rtnetlink::Error::RequestFailed), None);
+    }
+
+    #[test]
+    fn errors_name_interface_and_address() {
+        let err = NetlinkError::AddAddress {
+            iface: "eth0 (ifindex 2)".into(),
+            addr: net("192.0.2.50/24"),
+            source: io::Error::from_raw_os_error(Errno::EPERM as i32),
+        };
+        let text = err.to_string();
+        assert!(text.contains("eth0 (ifindex 2)"), "{text}");
+        assert!(text.contains("192.0.2.50/24"), "{text}");
+    }
+
+    #[test]
+    fn snapshot_replays_events() {
+        let mut s = Snapshot::default();
+        s.apply(&NetEvent::Link {
+            index: 2,
+            name: "eth0".into(),
+            up: true,
+        });
+        s.apply(&NetEvent::AddressAdded {
+            index: 2,
+            addr: net("192.0.2.50/24"),
+        });
+        // Repeated notifications are idempotent.
+        s.apply(&NetEvent::AddressAdded {
+            index: 2,
+            addr: net("192.0.2.50/24"),
+        });
+        assert_eq!(s.addresses.len(), 1);
+        s.apply(&NetEvent::LinkRemoved {
+            index: 2,
+            name: "eth0".into(),
+        });
+        assert_eq!(s, Snapshot::default());
+    }
+
+    #[test]
+    fn snapshot_diff_reports_what_was_missed() {
+        let mut before = Snapshot::default();
+        before.links.insert(2, ("eth0".into(), true));
+        before.links.insert(3, ("eth1".into(), true));
+        before.links.insert(4, ("eth2".into(), true));
+        before.addresses.insert((2, net("192.0.2.50/24")));
+        before.addresses.insert((2, net("2001:db8::50/64")));
+
+        let mut after = Snapshot::default();
+        after.links.insert(2, ("eth0".into(), false)); // went down
+        after.links.insert(3, ("eth1".into(), true)); // unchanged
+        after.links.insert(5, ("eth3".into(), true)); // appeared
+        after.addresses.insert((2, net("192.0.2.50/24")));
+        after.addresses.insert((5, net("192.0.2.60/24")));
+
+        assert_eq!(
+            before.changes_to(&after),
+            vec![
+                NetEvent::LinkRemoved {
+                    index: 4,
+                    name: "eth2".into()
+                },
+                NetEvent::Link {
+                    index: 2,
+                    name: "eth0".into(),
+                    up: false
+                },
+                NetEvent::Link {
+                    index: 5,
+                    name: "eth3".into(),
+                    up: true
+                },
+                NetEvent::AddressRemoved {
+                    index: 2,
+                    addr: net("2001:db8::50/64")
+                },
+                NetEvent::AddressAdded {
+                    index: 5,
+                    addr: net("192.0.2.60/24")
+                },
+            ]
+        );
+        assert!(after.changes_to(&after).is_empty());
+    }
+}

@@ -1,0 +1,649 @@
+//! The protocol loop: one task owns the pure [`Node`] and feeds it packets,
+//! timer expiries, link events and check results; it carries out the actions
+//! by handing them to sockets (sent at once, never blocking) and to per-instance
+//! workers (netlink, announcements, hooks) that run beside it.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::announce::Announcer;
+use super::checks::{self, CheckResult};
+use super::hooks::{HookQueue, Job, Owner};
+use super::netlink::{InterfaceInfo, NetEvent, Netlink};
+use super::process::RunAs;
+use super::ratelimit::RateLimiter;
+use super::socket::{self, Datagram, VrrpSocket};
+use super::vips::{AnnouncePlan, VipCommand, VipStats, VipWorker};
+use crate::config::{self, Config};
+use crate::protocol::{
+    Action, CheckTracker, Event, Health, HealthTracker, Instance, Member, Node, Output, Params, Report, State,
+    SyncGroup, Time, Transition,
+};
+use crate::wire::{self, AdvertRepr, Auth, Family};
+
+/// How long an IPv6 instance waits at start-up for its link-local address.
+const LINK_LOCAL_WAIT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for address removal before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the daemon until SIGTERM or SIGINT. Exit status 0 after a clean stop,
+/// 1 when start-up fails.
+pub fn run(config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async {
+        let signals = match forward_signals() {
+            Ok(rx) => rx,
+            Err(e) => {
+                tracing::error!("cannot install signal handlers: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        match Daemon::start(config).await {
+            Ok(daemon) => daemon.serve(signals).await,
+            Err(e) => {
+                tracing::error!("{e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// signal-hook's iterator on a plain thread, forwarded into the loop.
+fn forward_signals() -> io::Result<mpsc::UnboundedReceiver<i32>> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            if tx.send(signal).is_err() {
+                break;
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
+enum Input {
+    Packet { socket: usize, received: io::Result<Result<Datagram, wire::Error>> },
+    Net(NetEvent),
+    Check(CheckResult),
+}
+
+/// Per-instance counters (exported by status and metrics).
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub send_errors: u64,
+    pub transitions: u64,
+    pub dropped: BTreeMap<&'static str, u64>,
+    pub lower_priority_masters: u64,
+    pub vip_restores: u64,
+}
+
+struct Slot {
+    name: String,
+    cfg: config::Instance,
+    ifindex: u32,
+    src: IpAddr,
+    socket: usize,
+    tracker: HealthTracker,
+    vip_tx: Option<mpsc::UnboundedSender<VipCommand>>,
+    vip_task: Option<JoinHandle<()>>,
+    vip_stats: Arc<VipStats>,
+    hooks: HookQueue,
+    counters: Counters,
+}
+
+struct SocketEntry {
+    socket: Arc<VrrpSocket>,
+    ifname: String,
+}
+
+struct Daemon {
+    epoch: Instant,
+    node: Node,
+    slots: Vec<Slot>,
+    sockets: Vec<SocketEntry>,
+    group_hooks: Vec<HookQueue>,
+    inputs: mpsc::UnboundedReceiver<Input>,
+    background: Vec<JoinHandle<()>>,
+    invalid: BTreeMap<&'static str, u64>,
+    log_limit: RateLimiter,
+}
+
+impl Daemon {
+    async fn start(config: Config) -> Result<Daemon, String> {
+        let epoch = Instant::now();
+        let (netlink, net_events) = Netlink::open().await.map_err(|e| format!("netlink: {e}"))?;
+        let (input_tx, inputs) = mpsc::unbounded_channel();
+        let mut background = Vec::new();
+
+        let run_as = match &config.global.script_user {
+            Some(user) => RunAs::user(user)?,
+            None => RunAs::default(),
+        };
+        let all_vips: Vec<IpAddr> =
+            config.instances.values().flat_map(|i| i.virtual_ips.iter().map(IpNet::addr)).collect();
+
+        let mut sockets: Vec<SocketEntry> = Vec::new();
+        let mut socket_keys: Vec<(u32, Family)> = Vec::new();
+        let mut announcers: BTreeMap<u32, Arc<Announcer>> = BTreeMap::new();
+        let mut slots = Vec::new();
+        let mut members = Vec::new();
+
+        for (name, cfg) in &config.instances {
+            let info = netlink
+                .interface(&cfg.interface)
+                .await
+                .map_err(|e| format!("instance {name}: interface {}: {e}", cfg.interface))?;
+            let family = family_of(cfg);
+            let link_local = match family {
+                Family::Ipv6 => Some(wait_for_link_local(&netlink, &info).await.ok_or_else(|| {
+                    format!("instance {name}: no IPv6 link-local address on {} after {LINK_LOCAL_WAIT:?}", cfg.interface)
+                })?),
+                Family::Ipv4 => None,
+            };
+            let src = match (cfg.unicast_src_ip, family, link_local) {
+                (Some(src), _, _) => src,
+                (None, Family::Ipv6, Some(ll)) => IpAddr::V6(ll),
+                _ => primary_ipv4(&info, &all_vips).ok_or_else(|| {
+                    format!("instance {name}: {} has no IPv4 address to send adverts from", cfg.interface)
+                })?,
+            };
+            remove_stale_vips(&netlink, name, &info, &cfg.virtual_ips).await;
+
+            let key = (info.index, family);
+            let socket = match socket_keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    let wants_group = config
+                        .instances
+                        .values()
+                        .any(|i| i.interface == cfg.interface && family_of(i) == family && i.unicast_peers.is_empty());
+                    let s = VrrpSocket::open(family, &cfg.interface, info.index, wants_group)
+                        .map_err(|e| format!("instance {name}: VRRP socket on {}: {e}", cfg.interface))?;
+                    sockets.push(SocketEntry { socket: Arc::new(s), ifname: cfg.interface.clone() });
+                    socket_keys.push(key);
+                    sockets.len() - 1
+                }
+            };
+            let announcer = match announcers.get(&info.index) {
+                Some(a) => a.clone(),
+                None => {
+                    let mac = info.mac.unwrap_or([0; 6]);
+                    let a = Arc::new(
+                        Announcer::open(info.index, mac)
+                            .map_err(|e| format!("instance {name}: packet socket on {}: {e}", cfg.interface))?,
+                    );
+                    announcers.insert(info.index, a.clone());
+                    a
+                }
+            };
+
+            let mut tracker = HealthTracker::new(cfg.priority, &cfg.interface);
+            tracker.link(&cfg.interface, info.up);
+            for tracked in &cfg.track_checks {
+                let check = &config.checks[&tracked.name];
+                tracker = tracker.with_check(CheckTracker::new(
+                    &tracked.name,
+                    i32::from(tracked.weight),
+                    check.rise,
+                    check.fall,
+                ));
+            }
+            for tracked in &cfg.track_interfaces {
+                tracker = tracker.with_interface(&tracked.name, i32::from(tracked.weight));
+                if let Ok(other) = netlink.interface(&tracked.name).await {
+                    tracker.link(&tracked.name, other.up);
+                } else {
+                    tracker.link(&tracked.name, false);
+                }
+            }
+
+            let vip_stats = Arc::new(VipStats::default());
+            let (vip_tx, vip_task) = VipWorker {
+                name: name.clone(),
+                netlink: netlink.clone(),
+                ifindex: info.index,
+                vips: cfg.virtual_ips.clone(),
+                announcer,
+                link_local,
+                plan: AnnouncePlan { repeat: cfg.garp_repeat, delay: cfg.garp_delay, refresh: cfg.garp_refresh },
+                stats: vip_stats.clone(),
+            }
+            .spawn();
+            let vips_text = cfg.virtual_ips.iter().map(|v| v.addr().to_string()).collect::<Vec<_>>().join(" ");
+            let hooks = HookQueue::spawn(Owner::Instance, name, cfg.hooks.clone(), vips_text, cfg.hook_timeout, run_as);
+
+            let params = Params {
+                version: cfg.version,
+                vrid: cfg.vrid,
+                advert_interval: cfg.advert_interval,
+                preempt: cfg.preempt,
+                preempt_delay: cfg.preempt_delay,
+                primary_address: src,
+                virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
+                auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
+            };
+            members.push(Member { name: name.clone(), instance: Instance::new(params, tracker.health()) });
+            tracing::info!(
+                "instance {name}: VRRPv{} vrid {} on {} from {src}, priority {}",
+                cfg.version.number(),
+                cfg.vrid,
+                cfg.interface,
+                tracker.health().priority
+            );
+            slots.push(Slot {
+                name: name.clone(),
+                cfg: cfg.clone(),
+                ifindex: info.index,
+                src,
+                socket,
+                tracker,
+                vip_tx: Some(vip_tx),
+                vip_task: Some(vip_task),
+                vip_stats,
+                hooks,
+                counters: Counters::default(),
+            });
+        }
+
+        let index_of = |name: &str| slots.iter().position(|s: &Slot| s.name == name);
+        let mut groups = Vec::new();
+        let mut group_hooks = Vec::new();
+        for (name, group) in &config.sync_groups {
+            let members = group.instances.iter().filter_map(|m| index_of(m)).collect();
+            groups.push(SyncGroup { name: name.clone(), members });
+            let hook_timeout = config.global.hook_timeout;
+            group_hooks.push(HookQueue::spawn(Owner::Group, name, group.hooks.clone(), String::new(), hook_timeout, run_as));
+        }
+
+        for (index, entry) in sockets.iter().enumerate() {
+            let (socket, tx) = (entry.socket.clone(), input_tx.clone());
+            background.push(tokio::spawn(async move {
+                loop {
+                    let received = socket.recv().await;
+                    let fatal = received.is_err();
+                    if tx.send(Input::Packet { socket: index, received }).is_err() || fatal {
+                        // Back off so a persistent socket error cannot spin the loop.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }));
+        }
+        background.push(forward(net_events, input_tx.clone(), Input::Net));
+        let (check_tx, check_rx) = mpsc::unbounded_channel();
+        background.push(forward(check_rx, input_tx.clone(), Input::Check));
+        let tracked: std::collections::BTreeSet<&String> =
+            config.instances.values().flat_map(|i| i.track_checks.iter().map(|t| &t.name)).collect();
+        for name in tracked {
+            background.push(checks::spawn(&config.checks[name], run_as, check_tx.clone()));
+        }
+
+        Ok(Daemon {
+            epoch,
+            node: Node::new(members, groups),
+            slots,
+            sockets,
+            group_hooks,
+            inputs,
+            background,
+            invalid: BTreeMap::new(),
+            log_limit: RateLimiter::new(Duration::from_secs(10)),
+        })
+    }
+
+    fn now(&self) -> Time {
+        Time::from_duration(self.epoch.elapsed())
+    }
+
+    fn instant(&self, t: Time) -> Instant {
+        self.epoch + t.since_epoch()
+    }
+
+    async fn serve(mut self, mut signals: mpsc::UnboundedReceiver<i32>) -> ExitCode {
+        let outputs = self.node.handle_all(self.now(), Event::Startup);
+        self.execute(outputs);
+        loop {
+            let deadline = self.node.deadline().map(|d| self.instant(d));
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                // Signals, then timers, then input: a packet flood must not make an
+                // advert late.
+                biased;
+                Some(signal) = signals.recv() => {
+                    if signal == SIGHUP {
+                        tracing::warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+                    } else {
+                        tracing::info!("signal {signal}: shutting down");
+                        break;
+                    }
+                }
+                () = timer => {
+                    let outputs = self.node.poll(self.now());
+                    self.execute(outputs);
+                }
+                Some(input) = self.inputs.recv() => self.on_input(input),
+            }
+        }
+        self.shutdown().await;
+        ExitCode::SUCCESS
+    }
+
+    async fn shutdown(mut self) {
+        let outputs = self.node.handle_all(self.now(), Event::Shutdown);
+        self.execute(outputs);
+        for task in &self.background {
+            task.abort();
+        }
+        // Closing the command channels lets each worker finish its queue
+        // (the VIP removals just sent) and exit.
+        let mut workers = Vec::new();
+        for slot in &mut self.slots {
+            slot.vip_tx = None;
+            workers.extend(slot.vip_task.take());
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(workers)).await.is_err() {
+            tracing::warn!("address removal did not finish within {SHUTDOWN_GRACE:?}");
+        }
+        for slot in &mut self.slots {
+            slot.hooks.finish().await;
+        }
+        for hooks in &mut self.group_hooks {
+            hooks.finish().await;
+        }
+        tracing::info!("stopped");
+    }
+
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Packet { socket, received } => match received {
+                Ok(Ok(datagram)) => self.on_datagram(socket, &datagram),
+                Ok(Err(e)) => self.count_invalid(socket, None, e),
+                Err(e) => {
+                    if self.log_limit.allow("socket-error").is_some() {
+                        tracing::error!("receiving on {}: {e}", self.sockets[socket].ifname);
+                    }
+                }
+            },
+            Input::Net(event) => self.on_net_event(event),
+            Input::Check(result) => self.on_check(result),
+        }
+    }
+
+    fn on_datagram(&mut self, socket: usize, datagram: &Datagram) {
+        let envelope = datagram.envelope();
+        if let Err(e) = envelope.check_ttl() {
+            return self.count_invalid(socket, Some(datagram.src), e);
+        }
+        let advert = match envelope.advert() {
+            Ok(advert) => advert,
+            Err(e) => return self.count_invalid(socket, Some(datagram.src), e),
+        };
+        let now = self.now();
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.socket != socket || slot.cfg.vrid != advert.vrid {
+                continue;
+            }
+            if !slot.cfg.unicast_peers.is_empty() && !slot.cfg.unicast_peers.contains(&datagram.src) {
+                self.count_dropped(index, datagram.src, "unknown_peer");
+                continue;
+            }
+            self.slots[index].counters.adverts_received += 1;
+            let outputs = self.node.handle(now, index, Event::Advert { src: datagram.src, advert: &advert });
+            self.execute(outputs);
+        }
+    }
+
+    fn count_invalid(&mut self, socket: usize, from: Option<IpAddr>, e: wire::Error) {
+        *self.invalid.entry(e.reason()).or_default() += 1;
+        if let Some(suppressed) = self.log_limit.allow(e.reason()) {
+            let from = from.map_or(String::new(), |f| format!(" from {f}"));
+            tracing::warn!(
+                "invalid VRRP packet{from} on {}: {e}{}",
+                self.sockets[socket].ifname,
+                suppressed_note(suppressed)
+            );
+        }
+    }
+
+    fn count_dropped(&mut self, index: usize, from: IpAddr, reason: &'static str) {
+        let slot = &mut self.slots[index];
+        *slot.counters.dropped.entry(reason).or_default() += 1;
+        let key = format!("{}:{reason}", slot.name);
+        if let Some(suppressed) = self.log_limit.allow(&key) {
+            tracing::warn!(
+                "instance {}: ignoring advert from {from}: {}{}",
+                slot.name,
+                reason.replace('_', " "),
+                suppressed_note(suppressed)
+            );
+        }
+    }
+
+    fn on_net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Link { name, up, .. } => {
+                for index in 0..self.slots.len() {
+                    if self.slots[index].tracker.link(&name, up) {
+                        tracing::info!("instance {}: link {name} {}", self.slots[index].name, if up { "up" } else { "down" });
+                        self.refresh_health(index);
+                    }
+                }
+            }
+            NetEvent::LinkRemoved { name, .. } => {
+                for index in 0..self.slots.len() {
+                    if self.slots[index].tracker.link(&name, false) {
+                        self.refresh_health(index);
+                    }
+                }
+            }
+            NetEvent::AddressRemoved { index: ifindex, addr } => {
+                for index in 0..self.slots.len() {
+                    let slot = &self.slots[index];
+                    let ours = slot.ifindex == ifindex && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
+                    if ours && self.node.instance(index).state() == State::Master {
+                        tracing::warn!("instance {}: {addr} was removed by someone else; restoring it", slot.name);
+                        let slot = &mut self.slots[index];
+                        slot.counters.vip_restores += 1;
+                        slot.send_vip(VipCommand::Add);
+                        slot.send_vip(VipCommand::Announce);
+                    }
+                }
+            }
+            NetEvent::AddressAdded { .. } => {}
+        }
+    }
+
+    fn on_check(&mut self, result: CheckResult) {
+        let ok = result.outcome.success();
+        for index in 0..self.slots.len() {
+            if self.slots[index].tracker.check_result(&result.name, ok) {
+                let verdict = if ok { "succeeding" } else { "failing" };
+                tracing::info!("instance {}: check {} now {verdict} ({:?})", self.slots[index].name, result.name, result.outcome);
+                self.refresh_health(index);
+            }
+        }
+    }
+
+    fn refresh_health(&mut self, index: usize) {
+        let health: Health = self.slots[index].tracker.health();
+        if *self.node.instance(index).health() != health {
+            let outputs = self.node.set_health(self.now(), index, &health);
+            self.execute(outputs);
+        }
+    }
+
+    fn execute(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Instance(index, action) => self.perform(index, action),
+                Output::Group(group, transition) => {
+                    let name = &self.node.groups()[group].name;
+                    tracing::info!("sync group {name}: {} -> {}", transition.from, transition.to);
+                    self.group_hooks[group].push(job(&transition));
+                }
+            }
+        }
+    }
+
+    fn perform(&mut self, index: usize, action: Action) {
+        match action {
+            Action::SendAdvert(advert) => self.send_advert(index, &advert),
+            Action::AddVips => self.slots[index].send_vip(VipCommand::Add),
+            Action::RemoveVips => self.slots[index].send_vip(VipCommand::Remove),
+            Action::Announce => self.slots[index].send_vip(VipCommand::Announce),
+            Action::Transition(t) => {
+                let slot = &mut self.slots[index];
+                slot.counters.transitions += 1;
+                tracing::info!(
+                    "instance {}: {} -> {} (priority {}): {}",
+                    slot.name,
+                    t.from,
+                    t.to,
+                    t.priority,
+                    t.reason
+                );
+                slot.hooks.push(job(&t));
+            }
+            Action::Report(Report::Dropped { from, reason }) => self.count_dropped(index, from, reason.label()),
+            Action::Report(Report::LowerPriorityMaster { from, priority }) => {
+                let slot = &mut self.slots[index];
+                slot.counters.lower_priority_masters += 1;
+                let key = format!("{}:lower-master", slot.name);
+                if let Some(suppressed) = self.log_limit.allow(&key) {
+                    tracing::warn!(
+                        "instance {}: another master {from} (priority {priority}) on our VRID; asserting mastership{}",
+                        slot.name,
+                        suppressed_note(suppressed)
+                    );
+                }
+            }
+        }
+    }
+
+    fn send_advert(&mut self, index: usize, advert: &AdvertRepr) {
+        let slot = &mut self.slots[index];
+        let socket = &self.sockets[slot.socket].socket;
+        let destinations: Vec<IpAddr> = if slot.cfg.unicast_peers.is_empty() {
+            vec![socket::group(socket.family())]
+        } else {
+            slot.cfg.unicast_peers.clone()
+        };
+        for dst in destinations {
+            let sent = advert
+                .to_bytes(slot.src, dst)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+                .and_then(|bytes| socket.send(&bytes, slot.src, dst));
+            match sent {
+                Ok(()) => slot.counters.adverts_sent += 1,
+                Err(e) => {
+                    slot.counters.send_errors += 1;
+                    let key = format!("{}:send", slot.name);
+                    if let Some(suppressed) = self.log_limit.allow(&key) {
+                        tracing::warn!("instance {}: cannot send advert to {dst}: {e}{}", slot.name, suppressed_note(suppressed));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Slot {
+    fn send_vip(&self, command: VipCommand) {
+        if let Some(tx) = &self.vip_tx {
+            let _ = tx.send(command);
+        }
+    }
+}
+
+fn job(t: &Transition) -> Job {
+    Job { from: t.from, to: t.to, priority: t.priority }
+}
+
+fn forward<T: Send + 'static>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+    tx: mpsc::UnboundedSender<Input>,
+    wrap: fn(T) -> Input,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(item) = rx.recv().await {
+            if tx.send(wrap(item)).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn suppressed_note(n: u64) -> String {
+    if n == 0 { String::new() } else { format!(" ({n} similar messages suppressed)") }
+}
+
+fn family_of(cfg: &config::Instance) -> Family {
+    match cfg.family {
+        config::AddressFamily::Ipv4 => Family::Ipv4,
+        config::AddressFamily::Ipv6 => Family::Ipv6,
+    }
+}
+
+/// The first IPv4 address on the interface that is not a VIP of ours.
+fn primary_ipv4(info: &InterfaceInfo, vips: &[IpAddr]) -> Option<IpAddr> {
+    info.addresses.iter().map(IpNet::addr).find(|a| a.is_ipv4() && !vips.contains(a))
+}
+
+fn link_local_of(info: &InterfaceInfo) -> Option<Ipv6Addr> {
+    info.addresses.iter().find_map(|a| match a.addr() {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+        _ => None,
+    })
+}
+
+/// A freshly created interface gets its link-local address only after DAD.
+async fn wait_for_link_local(netlink: &Netlink, info: &InterfaceInfo) -> Option<Ipv6Addr> {
+    let give_up = Instant::now() + LINK_LOCAL_WAIT;
+    let mut info = info.clone();
+    loop {
+        if let Some(ll) = link_local_of(&info) {
+            return Some(ll);
+        }
+        if Instant::now() >= give_up {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        info = netlink.interface_by_index(info.index).await.ok()?;
+    }
+}
+
+/// A crashed run may have left our VIPs behind: never start as Backup holding them.
+async fn remove_stale_vips(netlink: &Netlink, name: &str, info: &InterfaceInfo, vips: &[IpNet]) {
+    for vip in vips {
+        if info.addresses.iter().any(|a| a.addr() == vip.addr()) {
+            tracing::warn!("instance {name}: removing {vip} left on {} by a previous run", info.name);
+            if let Err(e) = netlink.remove_address(info.index, *vip).await {
+                tracing::error!("instance {name}: cannot remove stale {vip}: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Raw VRRP sockets (IP protocol 112), one per interface and address family.
+//!
+//! RFC 9568 section 5.1: adverts go out with TTL/hop limit 255 and anything
+//! received with less came through a router and is dropped. We join the VRRP
+//! group on the instance's interface only (SO_BINDTODEVICE, IP_MULTICAST_ALL
+//! off), turn multicast loop off so we do not hear ourselves, and choose the
+//! source address per packet with IP_PKTINFO / IPV6_PKTINFO so one socket serves
+//! every instance on the interface while still receiving multicast.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::AsRawFd;
+
+use nix::libc;
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg,
+};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use crate::wire::{self, Family, IpEnvelope, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, VRRP_PROTOCOL, VRRP_TTL};
+
+/// The largest datagram we accept: 255 IPv6 addresses plus headers fit easily.
+pub const MAX_DATAGRAM: usize = 4096;
+
+pub struct VrrpSocket {
+    fd: AsyncFd<Socket>,
+    family: Family,
+    ifindex: u32,
+}
+
+/// A datagram as received: where from, where to, TTL, and the VRRP bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ttl: u8,
+    pub payload: Vec<u8>,
+}
+
+impl Datagram {
+    pub fn envelope(&self) -> IpEnvelope<'_> {
+        IpEnvelope { src: self.src, dst: self.dst, ttl: self.ttl, payload: &self.payload }
+    }
+}
+
+impl VrrpSocket {
+    /// Opens the socket on `ifname`; `join_group` is false for unicast-only
+    /// instances, which must not listen to the multicast group.
+    pub fn open(family: Family, ifname: &str, ifindex: u32, join_group: bool) -> io::Result<VrrpSocket> {
+        let domain = match family {
+            Family::Ipv4 => Domain::IPV4,
+            Family::Ipv6 => Domain::IPV6,
+        };
+        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(VRRP_PROTOCOL))))?;
+        socket.set_nonblocking(true)?;
+        socket.bind_device(Some(ifname.as_bytes()))?;
+        match family {
+            Family::Ipv4 => {
+                socket.set_multicast_all_v4(false)?;
+                socket.set_multicast_loop_v4(false)?;
+                socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
+                socket.set_ttl_v4(u32::from(VRRP_TTL))?;
+                if join_group {
+                    socket.join_multicast_v4_n(&VRRP_IPV4_GROUP, &InterfaceIndexOrAddress::Index(ifindex))?;
+                }
+            }
+            Family::Ipv6 => {
+                socket.set_multicast_all_v6(false)?;
+                socket.set_multicast_loop_v6(false)?;
+                socket.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
+                socket.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                socket.set_multicast_if_v6(ifindex)?;
+                socket.set_recv_hoplimit_v6(true)?;
+                nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::Ipv6RecvPacketInfo, &true)
+                    .map_err(io::Error::from)?;
+                if join_group {
+                    socket.join_multicast_v6(&VRRP_IPV6_GROUP, ifindex)?;
+                }
+            }
+        }
+        // SAFETY: the AsyncFd owns the socket, so the descriptor stays open for
+        // exactly as long as it is registered.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
+        Ok(VrrpSocket { fd, family, ifindex })
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Waits for the next datagram. The outer error is the socket's; the inner
+    /// one is a malformed IPv4 header, to be counted and dropped.
+    pub async fn recv(&self) -> io::Result<Result<Datagram, wire::Error>> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn recv_now(&self, socket: &Socket) -> io::Result<Result<Datagram, wire::Error>> {
+        let mut buf = [0u8; MAX_DATAGRAM];
+        match self.family {
+            Family::Ipv4 => {
+                // An IPv4 raw socket hands us the IP header: TTL and addresses come from it.
+                let n = nix::sys::socket::recv(socket.as_raw_fd(), &mut buf, MsgFlags::empty())
+                    .map_err(io::Error::from)?;
+                Ok(wire::parse_ipv4(&buf[..n]).map(|ip| Datagram {
+                    src: ip.src,
+                    dst: ip.dst,
+                    ttl: ip.ttl,
+                    payload: ip.payload.to_vec(),
+                }))
+            }
+            Family::Ipv6 => {
+                // IPv6 raw sockets strip the header: hop limit and destination come as
+                // ancillary data.
+                let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                let msg = recvmsg::<SockaddrIn6>(socket.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+                    .map_err(io::Error::from)?;
+                let src = msg.address.map(|a| IpAddr::V6(a.ip())).ok_or_else(|| invalid("no source"))?;
+                let mut ttl = 0u8;
+                let mut dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                for c in msg.cmsgs().map_err(io::Error::from)? {
+                    match c {
+                        ControlMessageOwned::Ipv6HopLimit(h) => ttl = u8::try_from(h).unwrap_or(0),
+                        ControlMessageOwned::Ipv6PacketInfo(info) => {
+                            dst = IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr))
+                        }
+                        _ => {}
+                    }
+                }
+                let n = msg.bytes;
+                Ok(Ok(Datagram { src, dst, ttl, payload: buf[..n].to_vec() }))
+            }
+        }
+    }
+
+    /// Sends one advert from `src` to `dst` without waiting: a full socket
+    /// buffer is an error the caller logs, never a stall of the protocol loop.
+    pub fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+        let fd = self.fd.get_ref().as_raw_fd();
+        let iov = [IoSlice::new(payload)];
+        let sent = match (src, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: self.ifindex as libc::c_int,
+                    ipi_spec_dst: libc::in_addr { s_addr: u32::from(src).to_be() },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+                sendmsg(fd, &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::MSG_DONTWAIT, Some(&to))
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr { s6_addr: src.octets() },
+                    ipi6_ifindex: self.ifindex,
+                };
+                let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, self.ifindex));
+                sendmsg(fd, &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::MSG_DONTWAIT, Some(&to))
+            }
+            _ => return Err(invalid("source and destination families differ")),
+        };
+        let n = sent.map_err(io::Error::from)?;
+        if n != payload.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short send"));
+        }
+        Ok(())
+    }
+}
+
+/// The multicast group adverts of this family go to.
+pub fn group(family: Family) -> IpAddr {
+    match family {
+        Family::Ipv4 => IpAddr::V4(VRRP_IPV4_GROUP),
+        Family::Ipv6 => IpAddr::V6(VRRP_IPV6_GROUP),
+    }
+}
+
+fn invalid(e: impl ToString) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}

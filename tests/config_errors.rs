@@ -1,0 +1,719 @@
+//! Invalid configurations: each error is reported at the exact line and
+//! column of the offending key or value, with a message that says what is
+//! expected. A change in either is a regression.
+
+use proptest::prelude::*;
+use vipd::config;
+
+/// Every diagnostic as "LINE:COL: MESSAGE".
+fn errors(text: &str) -> Vec<String> {
+    match config::parse(text, "t.toml") {
+        Ok(_) => panic!("expected errors, but the config is valid:\n{text}"),
+        Err(diags) => diags
+            .iter()
+            .map(|d| {
+                assert_eq!(d.file, "t.toml");
+                format!("{}:{}: {}", d.line, d.column, d.message)
+            })
+            .collect(),
+    }
+}
+
+/// The single diagnostic a snippet produces.
+fn error(text: &str) -> String {
+    let all = errors(text);
+    assert_eq!(all.len(), 1, "expected one error, got {all:#?}");
+    all.into_iter().next().unwrap()
+}
+
+#[test]
+fn unknown_key_suggests_the_near_miss() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+preemt = false
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        error(text),
+        "4:1: unknown key `preemt` in [instances.db]; did you mean `preempt`?"
+    );
+}
+
+#[test]
+fn unknown_key_lists_valid_keys() {
+    let text = r#"[global]
+colour = "blue"
+"#;
+    assert_eq!(
+        error(text),
+        "2:1: unknown key `colour` in [global]; expected one of: node_name, control_socket, \
+         metrics_listen, script_user, script_security, hook_timeout"
+    );
+}
+
+#[test]
+fn unknown_key_maps_keepalived_names() {
+    let text = r#"[instances.db]
+interface = "eth0"
+virtual_router_id = 51
+nopreempt = true
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        errors(text),
+        // Not also "missing required key `vrid`": the misspelling says it.
+        [
+            "3:1: unknown key `virtual_router_id` in [instances.db]; keepalived's \
+             `virtual_router_id` is `vrid` here",
+            "4:1: unknown key `nopreempt` in [instances.db]; write `preempt = false` instead \
+             of keepalived's `nopreempt`",
+        ]
+    );
+}
+
+#[test]
+fn unknown_section() {
+    let text = r#"[vrrp_instance]
+x = 1
+"#;
+    assert_eq!(
+        error(text),
+        "1:2: unknown section `vrrp_instance`; keepalived's `vrrp_instance` is \
+         [instances.NAME] here"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = "51"
+preempt = "yes"
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "3:8: wrong type for `vrid`: expected an integer, found string \"51\"",
+            "4:11: wrong type for `preempt`: expected a boolean, found string \"yes\"",
+        ]
+    );
+}
+
+#[test]
+fn wrong_type_for_argv() {
+    let text = r#"[checks.pg]
+command = "/usr/lib/vipd/check-postgres.sh --quick"
+"#;
+    assert_eq!(
+        error(text),
+        "2:11: wrong type for `command`: expected an array of strings: the program and its \
+         arguments, run without a shell, like [\"/usr/lib/vipd/notify.sh\", \"arg\"], found \
+         string \"/usr/lib/vipd/check-postgres.sh --quick\""
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51x
+"#;
+    assert_eq!(
+        error(text),
+        "3:8: TOML syntax error: string values must be quoted, expected literal string"
+    );
+}
+
+#[test]
+fn toml_duplicate_key_names_the_key() {
+    let text = r#"[instances.db]
+interface = "eth0"
+interface = "eth1"
+"#;
+    assert_eq!(
+        error(text),
+        "3:1: TOML syntax error: duplicate key `interface`"
+    );
+}
+
+#[test]
+fn unquoted_string_suggests_quotes() {
+    let text = r#"[instances.db]
+interface = eth0
+"#;
+    assert_eq!(
+        error(text),
+        "2:13: TOML syntax error: string values must be quoted, expected literal string; \
+         write \"eth0\""
+    );
+}
+
+#[test]
+fn keepalived_conf_is_recognised() {
+    let text = r#"vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+}
+"#;
+    assert_eq!(
+        error(text),
+        "1:15: TOML syntax error: key with no value, expected `=` (this looks like \
+         keepalived.conf syntax; vipd reads TOML)"
+    );
+}
+
+#[test]
+fn vrid_out_of_range() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 256
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        error(text),
+        "3:8: `vrid` must be between 1 and 255, found 256"
+    );
+    let text = text.replace("256", "0");
+    assert_eq!(
+        error(&text),
+        "3:8: `vrid` must be between 1 and 255, found 0"
+    );
+}
+
+#[test]
+fn priority_out_of_range() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+priority = 0
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        error(text),
+        "4:12: `priority` must be between 1 and 255 (255 = address owner), found 0"
+    );
+}
+
+#[test]
+fn version_other_than_2_or_3() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+version = 4
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(error(text), "4:11: `version` must be 2 or 3, found 4");
+}
+
+#[test]
+fn v2_sub_second_interval() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+version = 2
+advert_interval = "500ms"
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        error(text),
+        "5:19: with version = 2, `advert_interval` must be whole seconds from 1s to 255s \
+         (sub-second intervals need version = 3), found 500ms"
+    );
+}
+
+#[test]
+fn v2_fractional_interval() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+version = 2
+advert_interval = 1.5
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        error(text),
+        "5:19: with version = 2, `advert_interval` must be whole seconds from 1s to 255s \
+         (VRRPv2 carries whole seconds; finer intervals need version = 3), found 1s 500ms"
+    );
+}
+
+#[test]
+fn v3_interval_out_of_range_or_not_whole_centiseconds() {
+    let base = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+advert_interval = "INTERVAL"
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    for (interval, shown) in [("5ms", "5ms"), ("41s", "41s"), ("1005ms", "1s 5ms")] {
+        assert_eq!(
+            error(&base.replace("INTERVAL", interval)),
+            format!(
+                "4:19: with version = 3, `advert_interval` must be from 10ms to 40.95s in whole \
+                 centiseconds (10ms steps), found {shown}"
+            )
+        );
+    }
+}
+
+#[test]
+fn invalid_duration_text() {
+    let text = r#"[checks.pg]
+command = ["/bin/true"]
+interval = "2 parsecs"
+"#;
+    assert_eq!(
+        error(text),
+        "3:12: `interval`: invalid duration \"2 parsecs\": unknown time unit \
+         \"parsecs\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, \
+         years (and few variations); write durations like \"1s\", \"250ms\" or \"1m 30s\""
+    );
+}
+
+#[test]
+fn duplicate_vrid_on_one_interface_and_family() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+
+[instances.app]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.51/24"]
+"#;
+    // Reported on the later one in the file, although `app` sorts first.
+    assert_eq!(
+        error(text),
+        "8:8: vrid 51 is already used by instance `db` on eth0 for IPv4; each virtual router \
+         on a link needs its own vrid"
+    );
+}
+
+#[test]
+fn unknown_check_in_track_checks() {
+    let text = r#"[checks.pg_alive]
+command = ["/usr/lib/vipd/check-postgres.sh"]
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_checks = ["pg_alvie", { name = "disk", weight = -10 }]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "8:17: `track_checks`: no check named `pg_alvie`; did you mean `pg_alive`?",
+            "8:38: `track_checks`: no check named `disk`; defined checks: pg_alive",
+        ]
+    );
+}
+
+#[test]
+fn track_checks_entry_of_wrong_shape() {
+    let text = r#"[checks.pg]
+command = ["/bin/true"]
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_checks = [{ name = "pg", wieght = -10 }]
+track_interfaces = [7]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "8:32: unknown key `wieght` in a `track_checks` entry; expected `name` or `weight`",
+            "9:21: wrong type in `track_interfaces`: expected a name, or a table like \
+             { name = \"...\", weight = -20 }, found integer `7`",
+        ]
+    );
+}
+
+#[test]
+fn track_entry_without_name() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_interfaces = [{ weight = -10 }]
+"#;
+    assert_eq!(
+        error(text),
+        "5:21: `track_interfaces`: an entry is missing required key `name`"
+    );
+}
+
+#[test]
+fn mixed_families_in_virtual_ips() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24", "2001:db8::50/64"]
+"#;
+    assert_eq!(
+        error(text),
+        "4:33: `virtual_ips` mixes address families: 2001:db8::50 is IPv6 but 192.0.2.50 is \
+         IPv4; use one instance per family"
+    );
+}
+
+#[test]
+fn peers_and_source_of_another_family() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+unicast_src_ip = "2001:db8::1"
+unicast_peers = ["192.0.2.11", "2001:db8::2"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "5:18: `unicast_src_ip`: 2001:db8::1 is IPv6 but the virtual IPs are IPv4",
+            "6:32: `unicast_peers`: 2001:db8::2 is IPv6 but the virtual IPs are IPv4",
+        ]
+    );
+}
+
+#[test]
+fn bad_addresses() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.300/24", "224.0.0.18"]
+unicast_peers = ["peer-b"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "4:16: `virtual_ips`: \"192.0.2.300/24\" is not an address or address/prefix like \
+             \"192.0.2.50/24\"",
+            "4:34: `virtual_ips`: 224.0.0.18 cannot be a virtual IP (multicast address)",
+            "5:18: `unicast_peers`: \"peer-b\" is not an IP address like \"192.0.2.10\" or \
+             \"2001:db8::10\"",
+        ]
+    );
+}
+
+#[test]
+fn empty_virtual_ips() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = []
+"#;
+    assert_eq!(
+        error(text),
+        "4:15: `virtual_ips` must list at least one address, like [\"192.0.2.50/24\"]"
+    );
+}
+
+#[test]
+fn missing_required_keys() {
+    let text = r#"[instances.db]
+priority = 120
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "1:12: instance `db` is missing required key `interface` (the network interface, \
+             like \"eth0\")",
+            "1:12: instance `db` is missing required key `vrid` (the virtual router id 1..=255, \
+             the same on every node of this router)",
+            "1:12: instance `db` is missing required key `virtual_ips` (the addresses this \
+             instance carries, like [\"192.0.2.50/24\"])",
+        ]
+    );
+}
+
+#[test]
+fn auth_pass_on_v3() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+auth_pass = "secret"
+"#;
+    assert_eq!(
+        error(text),
+        "5:1: `auth_pass` needs version = 2 (the default is 3): VRRPv3 has no authentication \
+         (RFC 9568)"
+    );
+}
+
+#[test]
+fn auth_pass_too_long() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+version = 2
+virtual_ips = ["192.0.2.50/24"]
+auth_pass = "123456789"
+"#;
+    assert_eq!(
+        error(text),
+        "6:13: `auth_pass` must be 1 to 8 bytes (VRRPv2 carries 8), found 9 bytes"
+    );
+}
+
+#[test]
+fn v2_with_ipv6() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+version = 2
+virtual_ips = ["2001:db8::50/64"]
+"#;
+    assert_eq!(
+        error(text),
+        "5:16: VRRPv2 is IPv4-only: 2001:db8::50 needs version = 3"
+    );
+}
+
+#[test]
+fn sync_group_names_unknown_instance() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+
+[sync_groups.pg]
+instances = ["db", "ap"]
+"#;
+    assert_eq!(
+        error(text),
+        "7:20: `instances`: no instance named `ap`; defined instances: db"
+    );
+}
+
+#[test]
+fn instance_in_two_sync_groups() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+
+[sync_groups.one]
+instances = ["db"]
+
+[sync_groups.two]
+instances = ["db"]
+"#;
+    assert_eq!(
+        error(text),
+        "10:14: instance `db` is already in sync group `one`; an instance can belong to only \
+         one sync group"
+    );
+}
+
+#[test]
+fn rise_and_fall_zero() {
+    let text = r#"[checks.pg]
+command = ["/bin/true"]
+rise = 0
+fall = 0
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "3:8: `rise` must be at least 1, found 0",
+            "4:8: `fall` must be at least 1, found 0",
+        ]
+    );
+}
+
+#[test]
+fn weight_out_of_range() {
+    let text = r#"[checks.pg]
+command = ["/bin/true"]
+weight = -254
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_interfaces = [{ name = "eth1", weight = 300 }]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "3:10: `weight` must be between -253 and 253, found -254",
+            "9:47: `weight` must be between -253 and 253, found 300",
+        ]
+    );
+}
+
+#[test]
+fn empty_command() {
+    let text = r#"[checks.pg]
+command = []
+"#;
+    assert_eq!(
+        error(text),
+        "2:11: `command` must not be empty: give the program and its arguments, like \
+         [\"/usr/lib/vipd/check.sh\"]"
+    );
+}
+
+#[test]
+fn relative_program() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+notify_master = ["promote.sh"]
+"#;
+    assert_eq!(
+        error(text),
+        "5:17: `notify_master`: the program must be an absolute path (it runs without a shell \
+         or PATH search), found \"promote.sh\""
+    );
+}
+
+#[test]
+fn duplicate_vip_inside_an_instance() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24", "192.0.2.50"]
+"#;
+    assert_eq!(error(text), "4:33: `virtual_ips` lists 192.0.2.50 twice");
+}
+
+#[test]
+fn vip_in_two_instances() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+
+[instances.app]
+interface = "eth0"
+vrid = 52
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        error(text),
+        "9:16: `virtual_ips`: 192.0.2.50 is already a virtual IP of instance `db`"
+    );
+}
+
+#[test]
+fn preempt_delay_too_long() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+preempt_delay = "1001s"
+"#;
+    assert_eq!(
+        error(text),
+        "5:17: `preempt_delay` must be at most 1000s, found 16m 41s"
+    );
+}
+
+#[test]
+fn global_values() {
+    let text = r#"[global]
+control_socket = "vipd.sock"
+metrics_listen = "localhost"
+node_name = ""
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "2:18: `control_socket` must be an absolute path, found \"vipd.sock\"",
+            "3:18: `metrics_listen` must be an address and port like \"127.0.0.1:9701\" or \
+             \"[::1]:9701\", found \"localhost\"",
+            "4:13: `node_name` must not be empty",
+        ]
+    );
+}
+
+#[test]
+fn bad_names() {
+    let text = r#"[instances."db a"]
+interface = "eth0/1"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "1:12: instance name \"db a\" may contain only ASCII letters, digits, '_', '-' and '.'",
+            "2:13: `interface`: \"eth0/1\" is not a valid interface name (1 to 15 bytes, no '/', \
+             ':' or spaces)",
+        ]
+    );
+}
+
+#[test]
+fn all_errors_are_collected_across_tables() {
+    let text = r#"[checks.pg]
+command = []
+rise = 0
+
+[instances.db]
+interface = "eth0"
+vrid = 300
+priority = "high"
+virtual_ips = []
+
+[instances.app]
+interface = "eth0"
+vrid = 52
+virtual_ips = ["192.0.2.51/24"]
+track_checks = ["nope"]
+"#;
+    let all = errors(text);
+    let locations: Vec<&str> = all.iter().map(|e| e.split(": ").next().unwrap()).collect();
+    assert_eq!(locations, ["2:11", "3:8", "7:8", "8:12", "9:15", "15:17"]);
+}
+
+#[test]
+fn rendering_quotes_the_line_with_a_caret() {
+    let text = "[instances.db]\ninterface = \"eth0\"\nvrid = 300\nvirtual_ips = [\"192.0.2.1\"]\n";
+    let diags = config::parse(text, "conf/vipd.toml").unwrap_err();
+    assert_eq!(
+        diags.to_string(),
+        "conf/vipd.toml:3:8: error: `vrid` must be between 1 and 255, found 300\n"
+    );
+    assert_eq!(
+        diags.render(),
+        "conf/vipd.toml:3:8: error: `vrid` must be between 1 and 255, found 300\n\
+         3 | vrid = 300\n  \
+           |        ^^^\n"
+    );
+}
+
+proptest! {
+    /// Damaging a valid file anywhere gives diagnostics or a config, never a
+    /// panic, and every diagnostic points inside the file.
+    #[test]
+    fn damaged_files_never_panic(at in 0usize..2000, len in 0usize..20, junk in "\\PC{0,8}") {
+        let full = include_str!("../config/full.toml");
+        let mut at = at.min(full.len());
+        while !full.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut end = (at + len).min(full.len());
+        while !full.is_char_boundary(end) {
+            end -= 1;
+        }
+        let text = format!("{}{junk}{}", &full[..at], &full[end..]);
+        if let Err(diags) = config::parse(&text, "f.toml") {
+            prop_assert!(!diags.is_empty());
+            let lines = text.lines().count().max(1);
+            for d in &diags {
+                prop_assert!(d.line >= 1 && d.line <= lines + 1, "{d}");
+                prop_assert!(d.column >= 1);
+                let _ = d.render();
+            }
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Valid configurations: the shipped examples, defaults, and the accepted
+//! spellings of each key.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use vipd::config::{self, AddressFamily, Config, TrackedCheck, TrackedInterface};
+use vipd::wire::{Centis, Version};
+
+fn parse(text: &str) -> Config {
+    match config::parse(text, "test.toml") {
+        Ok(config) => config,
+        Err(diags) => panic!("expected a valid config, got:\n{}", diags.render()),
+    }
+}
+
+const MINIMAL: &str = r#"
+[instances.web]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+"#;
+
+#[test]
+fn every_example_in_config_dir_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let origin = path.display().to_string();
+        let config = config::parse(&text, &origin)
+            .unwrap_or_else(|d| panic!("{origin} does not validate:\n{}", d.render()));
+        assert!(!config.instances.is_empty(), "{origin} has no instance");
+        seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    seen.sort();
+    for required in [
+        "full.toml",
+        "ipv6.toml",
+        "minimal.toml",
+        "postgres-pair-a.toml",
+        "postgres-pair-b.toml",
+        "unicast.toml",
+        "v2-auth.toml",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == required),
+            "missing config/{required}"
+        );
+    }
+}
+
+#[test]
+fn defaults_are_applied() {
+    let config = parse(MINIMAL);
+    let g = &config.global;
+    assert_eq!(g.node_name, None);
+    assert_eq!(g.control_socket, Path::new("/run/vipd/vipd.sock"));
+    assert_eq!(g.metrics_listen, None);
+    assert_eq!(g.script_user, None);
+    assert!(g.script_security);
+    assert_eq!(g.hook_timeout, Duration::from_secs(60));
+
+    let web = &config.instances["web"];
+    assert_eq!(web.name, "web");
+    assert_eq!(web.interface, "eth0");
+    assert_eq!(web.vrid, 51);
+    assert_eq!(web.priority, 100);
+    assert_eq!(web.version, Version::V3);
+    assert_eq!(web.advert_interval, Centis(100));
+    assert!(web.preempt);
+    assert_eq!(web.preempt_delay, Duration::ZERO);
+    assert_eq!(web.family, AddressFamily::Ipv4);
+    assert_eq!(web.virtual_ips, ["192.0.2.50/24".parse().unwrap()]);
+    assert_eq!(web.unicast_src_ip, None);
+    assert!(web.unicast_peers.is_empty());
+    assert!(!web.is_unicast());
+    assert_eq!(
+        web.destinations(),
+        ["224.0.0.18".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(web.auth_pass, None);
+    assert!(web.track_checks.is_empty());
+    assert!(web.track_interfaces.is_empty());
+    assert_eq!(web.garp_repeat, 5);
+    assert_eq!(web.garp_delay, Duration::from_secs(5));
+    assert_eq!(web.garp_refresh, None);
+    assert!(web.hooks.is_empty());
+    assert_eq!(web.hook_timeout, Duration::from_secs(60));
+    assert_eq!(web.sync_group, None);
+    assert!(!web.is_address_owner());
+    assert!(config.checks.is_empty());
+    assert!(config.sync_groups.is_empty());
+}
+
+#[test]
+fn check_defaults_and_timeout_follows_interval() {
+    let config = parse(
+        r#"
+[checks.a]
+command = ["/bin/true"]
+[checks.b]
+command = ["/usr/bin/test", "-e", "/run/ok"]
+interval = "3s"
+[instances.web]
+interface = "eth0"
+vrid = 1
+virtual_ips = ["192.0.2.1"]
+"#,
+    );
+    let a = &config.checks["a"];
+    assert_eq!(a.command.program(), "/bin/true");
+    assert!(a.command.args().is_empty());
+    assert_eq!(a.interval, Duration::from_secs(1));
+    assert_eq!(a.timeout, Duration::from_secs(1));
+    assert_eq!((a.rise, a.fall, a.weight), (1, 1, 0));
+    let b = &config.checks["b"];
+    assert_eq!(b.command.args(), ["-e", "/run/ok"]);
+    assert_eq!(b.timeout, Duration::from_secs(3));
+}
+
+#[test]
+fn track_checks_accepts_names_and_tables() {
+    let config = parse(
+        r#"
+[checks.pg_alive]
+command = ["/usr/lib/vipd/check-postgres.sh"]
+weight = -30
+[checks.app_http]
+command = ["/usr/lib/vipd/check-app.sh"]
+weight = -20
+[checks.disk]
+command = ["/usr/lib/vipd/check-disk.sh"]
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_checks = ["pg_alive", { name = "app_http", weight = -50 }, { name = "disk" }]
+track_interfaces = ["eth1", { name = "eth2", weight = -20 }]
+"#,
+    );
+    let db = &config.instances["db"];
+    let tracked = |name: &str, weight| TrackedCheck {
+        name: name.into(),
+        weight,
+    };
+    assert_eq!(
+        db.track_checks,
+        [
+            tracked("pg_alive", -30), // the check's own weight
+            tracked("app_http", -50), // overridden
+            tracked("disk", 0),       // table without weight: the check's
+        ]
+    );
+    assert_eq!(
+        db.track_interfaces,
+        [
+            TrackedInterface {
+                name: "eth1".into(),
+                weight: 0
+            },
+            TrackedInterface {
+                name: "eth2".into(),
+                weight: -20
+            },
+        ]
+    );
+}
+
+#[test]
+fn addresses_without_prefix_are_host_routes() {
+    let v4 = parse(MINIMAL.replace("192.0.2.50/24", "192.0.2.50").as_str());
+    assert_eq!(v4.instances["web"].virtual_ips[0].prefix_len(), 32);
+
+    let v6 = parse(
+        r#"
+[instances.web6]
+interface = "eth0"
+vrid = 61
+virtual_ips = ["2001:db8::50", "2001:db8::51/64"]
+unicast_peers = ["2001:db8::2"]
+"#,
+    );
+    let web6 = &v6.instances["web6"];
+    assert_eq!(web6.family, AddressFamily::Ipv6);
+    assert_eq!(web6.virtual_ips[0].prefix_len(), 128);
+    assert_eq!(web6.virtual_ips[1].prefix_len(), 64);
+    assert_eq!(
+        web6.destinations(),
+        ["2001:db8::2".parse::<IpAddr>().unwrap()]
+    );
+}
+
+#[test]
+fn durations_accept_strings_and_seconds() {
+    let config = parse(
+        r#"
+[global]
+hook_timeout = 90
+[instances.web]
+interface = "eth0"
+vrid = 51
+advert_interval = 0.25
+preempt_delay = "1m 30s"
+garp_delay = 0
+garp_refresh = "10s"
+virtual_ips = ["192.0.2.50"]
+"#,
+    );
+    let web = &config.instances["web"];
+    assert_eq!(web.advert_interval, Centis(25));
+    assert_eq!(web.preempt_delay, Duration::from_secs(90));
+    assert_eq!(web.garp_delay, Duration::ZERO);
+    assert_eq!(web.garp_refresh, Some(Duration::from_secs(10)));
+    // An instance without its own hook_timeout inherits the global one.
+    assert_eq!(web.hook_timeout, Duration::from_secs(90));
+}
+
+#[test]
+fn v2_interval_is_kept_in_centiseconds() {
+    let config = parse(
+        r#"
+[instances.legacy]
+interface = "eth0"
+vrid = 81
+version = 2
+advert_interval = "3s"
+auth_pass = "12345678"
+virtual_ips = ["192.0.2.80/24"]
+"#,
+    );
+    let legacy = &config.instances["legacy"];
+    assert_eq!(legacy.version, Version::V2);
+    assert_eq!(legacy.advert_interval, Centis(300));
+    assert_eq!(legacy.advert_interval.whole_secs(), Some(3));
+    assert_eq!(legacy.auth_pass.as_deref(), Some("12345678"));
+}
+
+#[test]
+fn v3_interval_limits_are_inclusive() {
+    for (text, centis) in [("10ms", 1), ("40950ms", 4095), ("40.95s", 4095)] {
+        let config = parse(&MINIMAL.replace(
+            "vrid = 51",
+            &format!("vrid = 51\nadvert_interval = \"{text}\""),
+        ));
+        assert_eq!(config.instances["web"].advert_interval, Centis(centis));
+    }
+}
+
+#[test]
+fn sync_groups_link_back_to_instances() {
+    let config = parse(
+        r#"
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+[instances.app]
+interface = "eth0"
+vrid = 52
+virtual_ips = ["192.0.2.51/24"]
+[instances.other]
+interface = "eth1"
+vrid = 51
+virtual_ips = ["198.51.100.1/24"]
+[sync_groups.pg]
+instances = ["db", "app"]
+notify_master = ["/usr/lib/vipd/group-master.sh", "pg"]
+"#,
+    );
+    let pg = &config.sync_groups["pg"];
+    assert_eq!(pg.instances, ["db", "app"]);
+    assert_eq!(
+        pg.hooks.master.as_ref().unwrap().as_slice(),
+        ["/usr/lib/vipd/group-master.sh", "pg"]
+    );
+    assert_eq!(config.instances["db"].sync_group.as_deref(), Some("pg"));
+    assert_eq!(config.instances["app"].sync_group.as_deref(), Some("pg"));
+    // Same vrid on another interface is a different virtual router.
+    assert_eq!(config.instances["other"].sync_group, None);
+}
+
+#[test]
+fn same_vrid_in_both_families_is_allowed() {
+    parse(
+        r#"
+[instances.v4]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+[instances.v6]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["2001:db8::50/64"]
+"#,
+    );
+}
+
+#[test]
+fn empty_hook_array_means_no_hook() {
+    let config = parse(&MINIMAL.replace(
+        "vrid = 51",
+        "vrid = 51\nnotify_master = []\nnotify = [\"/usr/lib/vipd/notify.sh\"]",
+    ));
+    let hooks = &config.instances["web"].hooks;
+    assert_eq!(hooks.master, None);
+    assert_eq!(
+        hooks.notify.as_ref().unwrap().program(),
+        "/usr/lib/vipd/notify.sh"
+    );
+}
+
+#[test]
+fn listing_shows_effective_values() {
+    let listing = parse(MINIMAL).to_string();
+    for expected in [
+        "instance web: vrid 51 on eth0, VRRPv3 IPv4",
+        "priority         100",
+        "advert_interval  1.00s",
+        "advertise to     multicast 224.0.0.18",
+        "garp             5 at once, 5 more after 5s",
+    ] {
+        assert!(
+            listing.contains(expected),
+            "{expected:?} not in:\n{listing}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn vrid_and_priority_accepted_exactly_in_range(vrid in -5i64..300, priority in -5i64..300) {
+        let text = format!(
+            "[instances.web]\ninterface = \"eth0\"\nvrid = {vrid}\npriority = {priority}\nvirtual_ips = [\"192.0.2.1\"]\n"
+        );
+        let result = config::parse(&text, "p.toml");
+        let ok = (1..=255).contains(&vrid) && (1..=255).contains(&priority);
+        prop_assert_eq!(result.is_ok(), ok);
+        if let Ok(config) = result {
+            prop_assert_eq!(i64::from(config.instances["web"].vrid), vrid);
+            prop_assert_eq!(i64::from(config.instances["web"].priority), priority);
+        }
+    }
+
+    #[test]
+    fn v3_interval_accepted_exactly_when_whole_centiseconds(ms in 0u64..42_000) {
+        let text = format!(
+            "[instances.web]\ninterface = \"eth0\"\nvrid = 1\nadvert_interval = \"{ms}ms\"\nvirtual_ips = [\"192.0.2.1\"]\n"
+        );
+        let result = config::parse(&text, "p.toml");
+        prop_assert_eq!(result.is_ok(), ms % 10 == 0 && (10..=40_950).contains(&ms));
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = config::parse(&text, "p.toml");
+    }
+}
