@@ -9,6 +9,7 @@ pub mod netlink;
 mod process;
 mod ratelimit;
 mod runtime;
+mod sdnotify;
 pub mod socket;
 mod vips;
 pub mod watch;

@@ -125,8 +125,11 @@ impl Netlink {
             warn!("cannot enlarge netlink notification buffer: {e}");
         }
         // The events connection keeps running while `messages` is alive,
-        // even though its handle is dropped here.
-        tokio::spawn(events_conn);
+        // even though its handle is dropped here. Unconstrained so that one
+        // poll reads the socket dry (tokio's budget would stop it after 128
+        // reads): overrun recovery relies on everything queued with the
+        // overrun being forwarded together with it.
+        tokio::spawn(tokio::task::unconstrained(events_conn));
 
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(pump_events(handle.clone(), messages, tx));
@@ -553,8 +556,9 @@ async fn pump_events(
                 // What is still queued was read along with the overrun and
                 // may predate the lost messages; replayed after the dump it
                 // would undo newer state. The dump supersedes all of it.
-                // (The connection task reads the socket dry before
-                // forwarding, so this empties what the kernel had queued.)
+                // (The connection task reads the socket dry, then forwards
+                // the batch, so on a current-thread runtime this empties
+                // everything the kernel had queued.)
                 let mut stale = 0usize;
                 while let Some(Some(_)) = messages.next().now_or_never() {
                     stale += 1;

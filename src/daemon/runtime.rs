@@ -318,6 +318,10 @@ impl Daemon {
     }
 
     async fn serve(mut self, mut signals: mpsc::UnboundedReceiver<i32>) -> ExitCode {
+        // Sockets are open and stale VIPs are gone: tell systemd we are ready.
+        if let Err(e) = super::sdnotify::notify("READY=1") {
+            tracing::warn!("cannot notify systemd: {e}");
+        }
         let outputs = self.node.handle_all(self.now(), Event::Startup);
         self.execute(outputs);
         loop {
@@ -352,6 +356,7 @@ impl Daemon {
     }
 
     async fn shutdown(mut self) {
+        let _ = super::sdnotify::notify("STOPPING=1");
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
         for task in &self.background {
@@ -369,6 +374,7 @@ impl Daemon {
         }
         for slot in &mut self.slots {
             slot.hooks.finish().await;
+            slot.log_summary();
         }
         for hooks in &mut self.group_hooks {
             hooks.finish().await;
@@ -572,6 +578,24 @@ impl Daemon {
 }
 
 impl Slot {
+    fn log_summary(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (c, h, v) = (&self.counters, &self.hooks.stats, &self.vip_stats);
+        tracing::info!(
+            "instance {}: adverts sent {} received {} dropped {:?}; transitions {}; announcements {}; \
+             hooks run {} failed {} timed out {}",
+            self.name,
+            c.adverts_sent,
+            c.adverts_received,
+            c.dropped,
+            c.transitions,
+            v.announcements.load(Relaxed),
+            h.runs.load(Relaxed),
+            h.failures.load(Relaxed),
+            h.timeouts.load(Relaxed),
+        );
+    }
+
     fn send_vip(&self, command: VipCommand) {
         if let Some(tx) = &self.vip_tx {
             let _ = tx.send(command);
