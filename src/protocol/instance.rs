@@ -118,6 +118,11 @@ pub enum Reason {
     MasterResigned {
         from: IpAddr,
     },
+    /// We outrank the current master and preempt mode let us take over.
+    Preempted {
+        master: IpAddr,
+        priority: u8,
+    },
     /// A better master was heard.
     HigherPriority {
         from: IpAddr,
@@ -160,6 +165,9 @@ impl fmt::Display for Reason {
                 write!(f, "no advert heard for {:.2} s", silent_for.as_secs_f64())
             }
             Reason::MasterResigned { from } => write!(f, "priority 0 received from {from}"),
+            Reason::Preempted { master, priority } => {
+                write!(f, "preempting lower priority {priority} master {master}")
+            }
             Reason::HigherPriority { from, priority } => {
                 write!(f, "higher priority {priority} from {from}")
             }
@@ -555,6 +563,12 @@ impl Instance {
                     DownCause::Resigned(from) => Reason::MasterResigned { from },
                     DownCause::Silence => {
                         let last = self.heard.filter(|h| h.at >= self.backup_since);
+                        // A lower master we kept hearing but discarded: preemption.
+                        let mdi = self.master_down_interval();
+                        if let Some(h) = last.filter(|h| h.priority < self.priority() && now - h.at < mdi) {
+                            let reason = Reason::Preempted { master: h.address, priority: h.priority };
+                            return self.become_master(now, reason, out);
+                        }
                         Reason::MasterDown {
                             last_master: last.map(|h| h.address),
                             silent_for: now - last.map_or(self.backup_since, |h| h.at),
