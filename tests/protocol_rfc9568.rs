@@ -279,8 +279,12 @@ fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
         Centis::ONE_SECOND,
         "nor teach its interval"
     );
-    inst.handle(due, Event::Timer);
+    let actions = inst.handle(due, Event::Timer);
     assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::Preempted { master: ip(PEER_HIGH), priority: 100 }
+    );
 }
 
 #[test]
