@@ -27,13 +27,24 @@ impl Announcer {
     }
 
     pub fn garp(&self, ip: Ipv4Addr) -> io::Result<()> {
-        self.send(&GarpRepr { sender_mac: self.mac, ip }.to_frame())
+        self.send(
+            &GarpRepr {
+                sender_mac: self.mac,
+                ip,
+            }
+            .to_frame(),
+        )
     }
 
     /// `src` is one of our link-local addresses (RFC 4861 7.2.6 requires a
     /// link-local source for neighbour advertisements).
     pub fn unsolicited_na(&self, src: Ipv6Addr, target: Ipv6Addr) -> io::Result<()> {
-        let na = UnsolicitedNaRepr { src_mac: self.mac, src_ip: src, target, router: false };
+        let na = UnsolicitedNaRepr {
+            src_mac: self.mac,
+            src_ip: src,
+            target,
+            router: false,
+        };
         self.send(&na.to_frame())
     }
 

@@ -18,7 +18,11 @@ pub struct CheckResult {
     pub outcome: Outcome,
 }
 
-pub fn spawn(check: &Check, run_as: RunAs, results: mpsc::UnboundedSender<CheckResult>) -> JoinHandle<()> {
+pub fn spawn(
+    check: &Check,
+    run_as: RunAs,
+    results: mpsc::UnboundedSender<CheckResult>,
+) -> JoinHandle<()> {
     let name = check.name.clone();
     let argv = check.command.as_slice().to_vec();
     let (interval, timeout) = (check.interval, check.timeout);
@@ -30,7 +34,13 @@ pub fn spawn(check: &Check, run_as: RunAs, results: mpsc::UnboundedSender<CheckR
         loop {
             ticks.tick().await;
             let outcome = process::run(&argv, &env, run_as, timeout).await;
-            if results.send(CheckResult { name: name.clone(), outcome }).is_err() {
+            if results
+                .send(CheckResult {
+                    name: name.clone(),
+                    outcome,
+                })
+                .is_err()
+            {
                 return;
             }
         }

@@ -68,12 +68,31 @@ struct Runner {
 }
 
 impl HookQueue {
-    pub fn spawn(owner: Owner, name: &str, hooks: Hooks, vips: String, timeout: Duration, run_as: RunAs) -> HookQueue {
+    pub fn spawn(
+        owner: Owner,
+        name: &str,
+        hooks: Hooks,
+        vips: String,
+        timeout: Duration,
+        run_as: RunAs,
+    ) -> HookQueue {
         let stats = Arc::new(HookStats::default());
         let (tx, rx) = mpsc::unbounded_channel();
-        let runner = Runner { owner, name: name.to_owned(), hooks, vips, timeout, run_as, stats: stats.clone() };
+        let runner = Runner {
+            owner,
+            name: name.to_owned(),
+            hooks,
+            vips,
+            timeout,
+            run_as,
+            stats: stats.clone(),
+        };
         let task = tokio::spawn(runner.serve(rx));
-        HookQueue { tx: Some(tx), task: Some(task), stats }
+        HookQueue {
+            tx: Some(tx),
+            task: Some(task),
+            stats,
+        }
     }
 
     pub fn push(&self, job: Job) {
@@ -106,7 +125,10 @@ impl Runner {
                     newer.to
                 );
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                job = Job { from: job.from, ..newer };
+                job = Job {
+                    from: job.from,
+                    ..newer
+                };
             }
             self.run(&job).await;
         }
@@ -145,7 +167,12 @@ impl Runner {
     async fn run_one(&self, argv: Vec<String>, env: &BTreeMap<&str, String>) {
         self.stats.runs.fetch_add(1, Ordering::Relaxed);
         let outcome = process::run(&argv, env, self.run_as, self.timeout).await;
-        let what = format!("{} {}: hook {}", self.owner.word().to_lowercase(), self.name, argv.join(" "));
+        let what = format!(
+            "{} {}: hook {}",
+            self.owner.word().to_lowercase(),
+            self.name,
+            argv.join(" ")
+        );
         match outcome {
             Outcome::Exited(Some(0)) => tracing::debug!("{what} succeeded"),
             Outcome::Exited(code) => {

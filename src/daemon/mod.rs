@@ -10,6 +10,7 @@ mod process;
 mod ratelimit;
 mod runtime;
 mod sdnotify;
+mod security;
 pub mod socket;
 mod vips;
 pub mod watch;

@@ -21,7 +21,10 @@ impl RunAs {
     /// Looks `script_user` up in the user database.
     pub fn user(name: &str) -> Result<RunAs, String> {
         match User::from_name(name) {
-            Ok(Some(user)) => Ok(RunAs { uid: Some(user.uid.as_raw()), gid: Some(user.gid.as_raw()) }),
+            Ok(Some(user)) => Ok(RunAs {
+                uid: Some(user.uid.as_raw()),
+                gid: Some(user.gid.as_raw()),
+            }),
             Ok(None) => Err(format!("script_user {name:?} does not exist")),
             Err(e) => Err(format!("cannot look up script_user {name:?}: {e}")),
         }
@@ -45,7 +48,12 @@ impl Outcome {
 }
 
 /// Runs `argv` with `env` added, as `run_as`, for at most `timeout`.
-pub async fn run(argv: &[String], env: &BTreeMap<&str, String>, run_as: RunAs, timeout: Duration) -> Outcome {
+pub async fn run(
+    argv: &[String],
+    env: &BTreeMap<&str, String>,
+    run_as: RunAs,
+    timeout: Duration,
+) -> Outcome {
     let Some((program, args)) = argv.split_first() else {
         return Outcome::SpawnFailed("empty command".into());
     };

@@ -14,7 +14,10 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(period: Duration) -> RateLimiter {
-        RateLimiter { period, seen: HashMap::new() }
+        RateLimiter {
+            period,
+            seen: HashMap::new(),
+        }
     }
 
     /// Returns `Some(suppressed_since_last_line)` when a line may be logged now.

@@ -26,8 +26,8 @@ use super::socket::{self, Datagram, VrrpSocket};
 use super::vips::{AnnouncePlan, VipCommand, VipStats, VipWorker};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, CheckTracker, Event, Health, HealthTracker, Instance, Member, Node, Output, Params, Report, State,
-    SyncGroup, Time, Transition,
+    Action, CheckTracker, Event, Health, HealthTracker, Instance, Member, Node, Output, Params,
+    Report, State, SyncGroup, Time, Transition,
 };
 use crate::wire::{self, AdvertRepr, Auth, Family};
 
@@ -39,7 +39,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Runs the daemon until SIGTERM or SIGINT. Exit status 0 after a clean stop,
 /// 1 when start-up fails.
 pub fn run(config: Config) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");
@@ -68,18 +71,23 @@ pub fn run(config: Config) -> ExitCode {
 fn forward_signals() -> io::Result<mpsc::UnboundedReceiver<i32>> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     let (tx, rx) = mpsc::unbounded_channel();
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        for signal in signals.forever() {
-            if tx.send(signal).is_err() {
-                break;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(signal).is_err() {
+                    break;
+                }
             }
-        }
-    })?;
+        })?;
     Ok(rx)
 }
 
 enum Input {
-    Packet { socket: usize, received: io::Result<Result<Datagram, wire::Error>> },
+    Packet {
+        socket: usize,
+        received: io::Result<Result<Datagram, wire::Error>>,
+    },
     Net(NetEvent),
     Check(CheckResult),
 }
@@ -134,12 +142,40 @@ impl Daemon {
         let (input_tx, inputs) = mpsc::unbounded_channel();
         let mut background = Vec::new();
 
+        if config.global.script_security {
+            let programs = config
+                .checks
+                .values()
+                .map(|c| c.command.program())
+                .chain(
+                    config
+                        .instances
+                        .values()
+                        .flat_map(|i| hook_programs(&i.hooks)),
+                )
+                .chain(
+                    config
+                        .sync_groups
+                        .values()
+                        .flat_map(|g| hook_programs(&g.hooks)),
+                );
+            let problems = super::security::unsafe_programs(programs);
+            if !problems.is_empty() {
+                return Err(format!(
+                    "script_security: refusing to start: {}; fix the permissions or set script_security = false",
+                    problems.join("; ")
+                ));
+            }
+        }
         let run_as = match &config.global.script_user {
             Some(user) => RunAs::user(user)?,
             None => RunAs::default(),
         };
-        let all_vips: Vec<IpAddr> =
-            config.instances.values().flat_map(|i| i.virtual_ips.iter().map(IpNet::addr)).collect();
+        let all_vips: Vec<IpAddr> = config
+            .instances
+            .values()
+            .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
+            .collect();
 
         let mut sockets: Vec<SocketEntry> = Vec::new();
         let mut socket_keys: Vec<(u32, Family)> = Vec::new();
@@ -163,7 +199,10 @@ impl Daemon {
                 (Some(src), _, _) => src,
                 (None, Family::Ipv6, Some(ll)) => IpAddr::V6(ll),
                 _ => primary_ipv4(&info, &all_vips).ok_or_else(|| {
-                    format!("instance {name}: {} has no IPv4 address to send adverts from", cfg.interface)
+                    format!(
+                        "instance {name}: {} has no IPv4 address to send adverts from",
+                        cfg.interface
+                    )
                 })?,
             };
             remove_stale_vips(&netlink, name, &info, &cfg.virtual_ips).await;
@@ -172,13 +211,19 @@ impl Daemon {
             let socket = match socket_keys.iter().position(|k| *k == key) {
                 Some(i) => i,
                 None => {
-                    let wants_group = config
-                        .instances
-                        .values()
-                        .any(|i| i.interface == cfg.interface && family_of(i) == family && i.unicast_peers.is_empty());
+                    let wants_group = config.instances.values().any(|i| {
+                        i.interface == cfg.interface
+                            && family_of(i) == family
+                            && i.unicast_peers.is_empty()
+                    });
                     let s = VrrpSocket::open(family, &cfg.interface, info.index, wants_group)
-                        .map_err(|e| format!("instance {name}: VRRP socket on {}: {e}", cfg.interface))?;
-                    sockets.push(SocketEntry { socket: Arc::new(s), ifname: cfg.interface.clone() });
+                        .map_err(|e| {
+                            format!("instance {name}: VRRP socket on {}: {e}", cfg.interface)
+                        })?;
+                    sockets.push(SocketEntry {
+                        socket: Arc::new(s),
+                        ifname: cfg.interface.clone(),
+                    });
                     socket_keys.push(key);
                     sockets.len() - 1
                 }
@@ -187,10 +232,9 @@ impl Daemon {
                 Some(a) => a.clone(),
                 None => {
                     let mac = info.mac.unwrap_or([0; 6]);
-                    let a = Arc::new(
-                        Announcer::open(info.index, mac)
-                            .map_err(|e| format!("instance {name}: packet socket on {}: {e}", cfg.interface))?,
-                    );
+                    let a = Arc::new(Announcer::open(info.index, mac).map_err(|e| {
+                        format!("instance {name}: packet socket on {}: {e}", cfg.interface)
+                    })?);
                     announcers.insert(info.index, a.clone());
                     a
                 }
@@ -224,12 +268,28 @@ impl Daemon {
                 vips: cfg.virtual_ips.clone(),
                 announcer,
                 link_local,
-                plan: AnnouncePlan { repeat: cfg.garp_repeat, delay: cfg.garp_delay, refresh: cfg.garp_refresh },
+                plan: AnnouncePlan {
+                    repeat: cfg.garp_repeat,
+                    delay: cfg.garp_delay,
+                    refresh: cfg.garp_refresh,
+                },
                 stats: vip_stats.clone(),
             }
             .spawn();
-            let vips_text = cfg.virtual_ips.iter().map(|v| v.addr().to_string()).collect::<Vec<_>>().join(" ");
-            let hooks = HookQueue::spawn(Owner::Instance, name, cfg.hooks.clone(), vips_text, cfg.hook_timeout, run_as);
+            let vips_text = cfg
+                .virtual_ips
+                .iter()
+                .map(|v| v.addr().to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let hooks = HookQueue::spawn(
+                Owner::Instance,
+                name,
+                cfg.hooks.clone(),
+                vips_text,
+                cfg.hook_timeout,
+                run_as,
+            );
 
             let params = Params {
                 version: cfg.version,
@@ -241,7 +301,10 @@ impl Daemon {
                 virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
                 auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
             };
-            members.push(Member { name: name.clone(), instance: Instance::new(params, tracker.health()) });
+            members.push(Member {
+                name: name.clone(),
+                instance: Instance::new(params, tracker.health()),
+            });
             tracing::info!(
                 "instance {name}: VRRPv{} vrid {} on {} from {src}, priority {}",
                 cfg.version.number(),
@@ -269,9 +332,19 @@ impl Daemon {
         let mut group_hooks = Vec::new();
         for (name, group) in &config.sync_groups {
             let members = group.instances.iter().filter_map(|m| index_of(m)).collect();
-            groups.push(SyncGroup { name: name.clone(), members });
+            groups.push(SyncGroup {
+                name: name.clone(),
+                members,
+            });
             let hook_timeout = config.global.hook_timeout;
-            group_hooks.push(HookQueue::spawn(Owner::Group, name, group.hooks.clone(), String::new(), hook_timeout, run_as));
+            group_hooks.push(HookQueue::spawn(
+                Owner::Group,
+                name,
+                group.hooks.clone(),
+                String::new(),
+                hook_timeout,
+                run_as,
+            ));
         }
 
         for (index, entry) in sockets.iter().enumerate() {
@@ -280,7 +353,14 @@ impl Daemon {
                 loop {
                     let received = socket.recv().await;
                     let fatal = received.is_err();
-                    if tx.send(Input::Packet { socket: index, received }).is_err() || fatal {
+                    if tx
+                        .send(Input::Packet {
+                            socket: index,
+                            received,
+                        })
+                        .is_err()
+                        || fatal
+                    {
                         // Back off so a persistent socket error cannot spin the loop.
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
@@ -290,10 +370,17 @@ impl Daemon {
         background.push(forward(net_events, input_tx.clone(), Input::Net));
         let (check_tx, check_rx) = mpsc::unbounded_channel();
         background.push(forward(check_rx, input_tx.clone(), Input::Check));
-        let tracked: std::collections::BTreeSet<&String> =
-            config.instances.values().flat_map(|i| i.track_checks.iter().map(|t| &t.name)).collect();
+        let tracked: std::collections::BTreeSet<&String> = config
+            .instances
+            .values()
+            .flat_map(|i| i.track_checks.iter().map(|t| &t.name))
+            .collect();
         for name in tracked {
-            background.push(checks::spawn(&config.checks[name], run_as, check_tx.clone()));
+            background.push(checks::spawn(
+                &config.checks[name],
+                run_as,
+                check_tx.clone(),
+            ));
         }
 
         Ok(Daemon {
@@ -369,7 +456,10 @@ impl Daemon {
             slot.vip_tx = None;
             workers.extend(slot.vip_task.take());
         }
-        if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(workers)).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(workers))
+            .await
+            .is_err()
+        {
             tracing::warn!("address removal did not finish within {SHUTDOWN_GRACE:?}");
         }
         for slot in &mut self.slots {
@@ -413,12 +503,20 @@ impl Daemon {
             if slot.socket != socket || slot.cfg.vrid != advert.vrid {
                 continue;
             }
-            if !slot.cfg.unicast_peers.is_empty() && !slot.cfg.unicast_peers.contains(&datagram.src) {
+            if !slot.cfg.unicast_peers.is_empty() && !slot.cfg.unicast_peers.contains(&datagram.src)
+            {
                 self.count_dropped(index, datagram.src, "unknown_peer");
                 continue;
             }
             self.slots[index].counters.adverts_received += 1;
-            let outputs = self.node.handle(now, index, Event::Advert { src: datagram.src, advert: &advert });
+            let outputs = self.node.handle(
+                now,
+                index,
+                Event::Advert {
+                    src: datagram.src,
+                    advert: &advert,
+                },
+            );
             self.execute(outputs);
         }
     }
@@ -454,7 +552,11 @@ impl Daemon {
             NetEvent::Link { name, up, .. } => {
                 for index in 0..self.slots.len() {
                     if self.slots[index].tracker.link(&name, up) {
-                        tracing::info!("instance {}: link {name} {}", self.slots[index].name, if up { "up" } else { "down" });
+                        tracing::info!(
+                            "instance {}: link {name} {}",
+                            self.slots[index].name,
+                            if up { "up" } else { "down" }
+                        );
                         self.refresh_health(index);
                     }
                 }
@@ -466,12 +568,19 @@ impl Daemon {
                     }
                 }
             }
-            NetEvent::AddressRemoved { index: ifindex, addr } => {
+            NetEvent::AddressRemoved {
+                index: ifindex,
+                addr,
+            } => {
                 for index in 0..self.slots.len() {
                     let slot = &self.slots[index];
-                    let ours = slot.ifindex == ifindex && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
+                    let ours = slot.ifindex == ifindex
+                        && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
                     if ours && self.node.instance(index).state() == State::Master {
-                        tracing::warn!("instance {}: {addr} was removed by someone else; restoring it", slot.name);
+                        tracing::warn!(
+                            "instance {}: {addr} was removed by someone else; restoring it",
+                            slot.name
+                        );
                         let slot = &mut self.slots[index];
                         slot.counters.vip_restores += 1;
                         slot.send_vip(VipCommand::Add);
@@ -488,7 +597,12 @@ impl Daemon {
         for index in 0..self.slots.len() {
             if self.slots[index].tracker.check_result(&result.name, ok) {
                 let verdict = if ok { "succeeding" } else { "failing" };
-                tracing::info!("instance {}: check {} now {verdict} ({:?})", self.slots[index].name, result.name, result.outcome);
+                tracing::info!(
+                    "instance {}: check {} now {verdict} ({:?})",
+                    self.slots[index].name,
+                    result.name,
+                    result.outcome
+                );
                 self.refresh_health(index);
             }
         }
@@ -508,7 +622,11 @@ impl Daemon {
                 Output::Instance(index, action) => self.perform(index, action),
                 Output::Group(group, transition) => {
                     let name = &self.node.groups()[group].name;
-                    tracing::info!("sync group {name}: {} -> {}", transition.from, transition.to);
+                    tracing::info!(
+                        "sync group {name}: {} -> {}",
+                        transition.from,
+                        transition.to
+                    );
                     self.group_hooks[group].push(job(&transition));
                 }
             }
@@ -534,7 +652,9 @@ impl Daemon {
                 );
                 slot.hooks.push(job(&t));
             }
-            Action::Report(Report::Dropped { from, reason }) => self.count_dropped(index, from, reason.label()),
+            Action::Report(Report::Dropped { from, reason }) => {
+                self.count_dropped(index, from, reason.label())
+            }
             Action::Report(Report::LowerPriorityMaster { from, priority }) => {
                 let slot = &mut self.slots[index];
                 slot.counters.lower_priority_masters += 1;
@@ -569,7 +689,11 @@ impl Daemon {
                     slot.counters.send_errors += 1;
                     let key = format!("{}:send", slot.name);
                     if let Some(suppressed) = self.log_limit.allow(&key) {
-                        tracing::warn!("instance {}: cannot send advert to {dst}: {e}{}", slot.name, suppressed_note(suppressed));
+                        tracing::warn!(
+                            "instance {}: cannot send advert to {dst}: {e}{}",
+                            slot.name,
+                            suppressed_note(suppressed)
+                        );
                     }
                 }
             }
@@ -603,8 +727,25 @@ impl Slot {
     }
 }
 
+fn hook_programs(hooks: &config::Hooks) -> impl Iterator<Item = &str> {
+    [
+        &hooks.master,
+        &hooks.backup,
+        &hooks.fault,
+        &hooks.stop,
+        &hooks.notify,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|argv| argv.program())
+}
+
 fn job(t: &Transition) -> Job {
-    Job { from: t.from, to: t.to, priority: t.priority }
+    Job {
+        from: t.from,
+        to: t.to,
+        priority: t.priority,
+    }
 }
 
 fn forward<T: Send + 'static>(
@@ -622,7 +763,11 @@ fn forward<T: Send + 'static>(
 }
 
 fn suppressed_note(n: u64) -> String {
-    if n == 0 { String::new() } else { format!(" ({n} similar messages suppressed)") }
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} similar messages suppressed)")
+    }
 }
 
 fn family_of(cfg: &config::Instance) -> Family {
@@ -634,7 +779,10 @@ fn family_of(cfg: &config::Instance) -> Family {
 
 /// The first IPv4 address on the interface that is not a VIP of ours.
 fn primary_ipv4(info: &InterfaceInfo, vips: &[IpAddr]) -> Option<IpAddr> {
-    info.addresses.iter().map(IpNet::addr).find(|a| a.is_ipv4() && !vips.contains(a))
+    info.addresses
+        .iter()
+        .map(IpNet::addr)
+        .find(|a| a.is_ipv4() && !vips.contains(a))
 }
 
 fn link_local_of(info: &InterfaceInfo) -> Option<Ipv6Addr> {
@@ -664,7 +812,10 @@ async fn wait_for_link_local(netlink: &Netlink, info: &InterfaceInfo) -> Option<
 async fn remove_stale_vips(netlink: &Netlink, name: &str, info: &InterfaceInfo, vips: &[IpNet]) {
     for vip in vips {
         if info.addresses.iter().any(|a| a.addr() == vip.addr()) {
-            tracing::warn!("instance {name}: removing {vip} left on {} by a previous run", info.name);
+            tracing::warn!(
+                "instance {name}: removing {vip} left on {} by a previous run",
+                info.name
+            );
             if let Err(e) = netlink.remove_address(info.index, *vip).await {
                 tracing::error!("instance {name}: cannot remove stale {vip}: {e}");
             }

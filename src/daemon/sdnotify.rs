@@ -8,7 +8,9 @@ use std::os::unix::net::{SocketAddr, UnixDatagram};
 /// Sends `state` (e.g. "READY=1") if we run under a notify-aware supervisor;
 /// does nothing otherwise.
 pub fn notify(state: &str) -> io::Result<()> {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return Ok(()) };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return Ok(());
+    };
     let path = path.to_string_lossy().into_owned();
     // A leading '@' names a socket in the abstract namespace.
     let addr = match path.strip_prefix('@') {

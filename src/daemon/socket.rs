@@ -19,7 +19,9 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::wire::{self, Family, IpEnvelope, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, VRRP_PROTOCOL, VRRP_TTL};
+use crate::wire::{
+    self, Family, IpEnvelope, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, VRRP_PROTOCOL, VRRP_TTL,
+};
 
 /// The largest datagram we accept: 255 IPv6 addresses plus headers fit easily.
 pub const MAX_DATAGRAM: usize = 4096;
@@ -41,19 +43,33 @@ pub struct Datagram {
 
 impl Datagram {
     pub fn envelope(&self) -> IpEnvelope<'_> {
-        IpEnvelope { src: self.src, dst: self.dst, ttl: self.ttl, payload: &self.payload }
+        IpEnvelope {
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+            payload: &self.payload,
+        }
     }
 }
 
 impl VrrpSocket {
     /// Opens the socket on `ifname`; `join_group` is false for unicast-only
     /// instances, which must not listen to the multicast group.
-    pub fn open(family: Family, ifname: &str, ifindex: u32, join_group: bool) -> io::Result<VrrpSocket> {
+    pub fn open(
+        family: Family,
+        ifname: &str,
+        ifindex: u32,
+        join_group: bool,
+    ) -> io::Result<VrrpSocket> {
         let domain = match family {
             Family::Ipv4 => Domain::IPV4,
             Family::Ipv6 => Domain::IPV6,
         };
-        let socket = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(VRRP_PROTOCOL))))?;
+        let socket = Socket::new(
+            domain,
+            Type::RAW,
+            Some(Protocol::from(i32::from(VRRP_PROTOCOL))),
+        )?;
         socket.set_nonblocking(true)?;
         socket.bind_device(Some(ifname.as_bytes()))?;
         match family {
@@ -63,7 +79,10 @@ impl VrrpSocket {
                 socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
                 socket.set_ttl_v4(u32::from(VRRP_TTL))?;
                 if join_group {
-                    socket.join_multicast_v4_n(&VRRP_IPV4_GROUP, &InterfaceIndexOrAddress::Index(ifindex))?;
+                    socket.join_multicast_v4_n(
+                        &VRRP_IPV4_GROUP,
+                        &InterfaceIndexOrAddress::Index(ifindex),
+                    )?;
                 }
             }
             Family::Ipv6 => {
@@ -73,8 +92,12 @@ impl VrrpSocket {
                 socket.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
                 socket.set_multicast_if_v6(ifindex)?;
                 socket.set_recv_hoplimit_v6(true)?;
-                nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::Ipv6RecvPacketInfo, &true)
-                    .map_err(io::Error::from)?;
+                nix::sys::socket::setsockopt(
+                    &socket,
+                    nix::sys::socket::sockopt::Ipv6RecvPacketInfo,
+                    &true,
+                )
+                .map_err(io::Error::from)?;
                 if join_group {
                     socket.join_multicast_v6(&VRRP_IPV6_GROUP, ifindex)?;
                 }
@@ -83,7 +106,11 @@ impl VrrpSocket {
         // SAFETY: the AsyncFd owns the socket, so the descriptor stays open for
         // exactly as long as it is registered.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
-        Ok(VrrpSocket { fd, family, ifindex })
+        Ok(VrrpSocket {
+            fd,
+            family,
+            ifindex,
+        })
     }
 
     pub fn family(&self) -> Family {
@@ -121,9 +148,17 @@ impl VrrpSocket {
                 // ancillary data.
                 let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
                 let mut iov = [IoSliceMut::new(&mut buf)];
-                let msg = recvmsg::<SockaddrIn6>(socket.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
-                    .map_err(io::Error::from)?;
-                let src = msg.address.map(|a| IpAddr::V6(a.ip())).ok_or_else(|| invalid("no source"))?;
+                let msg = recvmsg::<SockaddrIn6>(
+                    socket.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::empty(),
+                )
+                .map_err(io::Error::from)?;
+                let src = msg
+                    .address
+                    .map(|a| IpAddr::V6(a.ip()))
+                    .ok_or_else(|| invalid("no source"))?;
                 let mut ttl = 0u8;
                 let mut dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
                 for c in msg.cmsgs().map_err(io::Error::from)? {
@@ -136,7 +171,12 @@ impl VrrpSocket {
                     }
                 }
                 let n = msg.bytes;
-                Ok(Ok(Datagram { src, dst, ttl, payload: buf[..n].to_vec() }))
+                Ok(Ok(Datagram {
+                    src,
+                    dst,
+                    ttl,
+                    payload: buf[..n].to_vec(),
+                }))
             }
         }
     }
@@ -150,19 +190,35 @@ impl VrrpSocket {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 let info = libc::in_pktinfo {
                     ipi_ifindex: self.ifindex as libc::c_int,
-                    ipi_spec_dst: libc::in_addr { s_addr: u32::from(src).to_be() },
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(src).to_be(),
+                    },
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
                 let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-                sendmsg(fd, &iov, &[ControlMessage::Ipv4PacketInfo(&info)], MsgFlags::MSG_DONTWAIT, Some(&to))
+                sendmsg(
+                    fd,
+                    &iov,
+                    &[ControlMessage::Ipv4PacketInfo(&info)],
+                    MsgFlags::MSG_DONTWAIT,
+                    Some(&to),
+                )
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr { s6_addr: src.octets() },
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: src.octets(),
+                    },
                     ipi6_ifindex: self.ifindex,
                 };
                 let to = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, self.ifindex));
-                sendmsg(fd, &iov, &[ControlMessage::Ipv6PacketInfo(&info)], MsgFlags::MSG_DONTWAIT, Some(&to))
+                sendmsg(
+                    fd,
+                    &iov,
+                    &[ControlMessage::Ipv6PacketInfo(&info)],
+                    MsgFlags::MSG_DONTWAIT,
+                    Some(&to),
+                )
             }
             _ => return Err(invalid("source and destination families differ")),
         };

@@ -73,7 +73,14 @@ impl VipWorker {
                     if let Some(task) = later.take() {
                         task.abort();
                     }
-                    announce(&self.announcer, &self.vips, self.link_local, self.plan.repeat, &self.stats, &self.name);
+                    announce(
+                        &self.announcer,
+                        &self.vips,
+                        self.link_local,
+                        self.plan.repeat,
+                        &self.stats,
+                        &self.name,
+                    );
                     later = Some(self.schedule_followups());
                 }
             }

@@ -12,7 +12,10 @@ use super::socket::{Datagram, VrrpSocket};
 use crate::wire::{AdvertRepr, Auth, Family};
 
 pub fn run(interface: &str) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("vipd watch: cannot start the async runtime: {e}");
@@ -40,11 +43,15 @@ async fn watch(interface: &str) -> ExitCode {
     let (v4, v6) = match (open(Family::Ipv4), open(Family::Ipv6)) {
         (Ok(v4), Ok(v6)) => (v4, v6),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("vipd watch: cannot open VRRP sockets on {interface}: {e} (needs CAP_NET_RAW)");
+            eprintln!(
+                "vipd watch: cannot open VRRP sockets on {interface}: {e} (needs CAP_NET_RAW)"
+            );
             return ExitCode::from(1);
         }
     };
-    eprintln!("vipd watch: listening for VRRP on {interface} (IPv4 224.0.0.18, IPv6 ff02::12); Ctrl-C to stop");
+    eprintln!(
+        "vipd watch: listening for VRRP on {interface} (IPv4 224.0.0.18, IPv6 ff02::12); Ctrl-C to stop"
+    );
     let start = Instant::now();
     loop {
         let received = tokio::select! {
@@ -61,7 +68,10 @@ async fn watch(interface: &str) -> ExitCode {
             }
         };
         let mut out = std::io::stdout().lock();
-        if writeln!(out, "{:>10.3} {line}", start.elapsed().as_secs_f64()).and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "{:>10.3} {line}", start.elapsed().as_secs_f64())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return ExitCode::SUCCESS; // stdout closed (e.g. piped into head)
         }
     }
@@ -77,7 +87,10 @@ pub fn describe(datagram: &Datagram) -> String {
     };
     match envelope.advert() {
         Ok(advert) => format!("{head}{ttl_note} {}", summary(&advert)),
-        Err(e) => format!("{head}{ttl_note} INVALID: {e} ({} bytes)", datagram.payload.len()),
+        Err(e) => format!(
+            "{head}{ttl_note} INVALID: {e} ({} bytes)",
+            datagram.payload.len()
+        ),
     }
 }
 
@@ -100,6 +113,3 @@ fn summary(a: &AdvertRepr) -> String {
         addresses.join(", ")
     )
 }
-
-
-
