@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# vipd notify_master hook: this node now holds the VIP.
+#  1. If the local PostgreSQL is a standby, promote it and wait until it
+#     accepts writes. If it was fenced read-only, lift the fence.
+#  2. Start the app.
+# Idempotent: running it twice is harmless.
+set -u
+. "$(dirname "$(readlink -f "$0")")/roles-common.sh"
+
+if ! pg_query 'select 1' >/dev/null 2>&1; then
+    log "PostgreSQL is not running here: cannot become primary"
+    exit 1
+fi
+if pg_in_recovery; then
+    log "promoting the local standby"
+    pg_query "select pg_promote(wait => true, wait_seconds => $PG_PROMOTE_TIMEOUT)" >/dev/null ||
+        log "pg_promote did not confirm; waiting for writes anyway"
+fi
+if [ "$(pg_query "select current_setting('default_transaction_read_only')")" = "on" ]; then
+    log "lifting the read-only fence"
+    pg_query 'alter system reset default_transaction_read_only' >/dev/null
+    pg_query 'select pg_reload_conf()' >/dev/null
+fi
+deadline=$((SECONDS + PG_PROMOTE_TIMEOUT))
+until pg_writable 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        log "PostgreSQL did not accept writes within ${PG_PROMOTE_TIMEOUT}s"
+        exit 1
+    fi
+    sleep 0.1
+done
+log "PostgreSQL is primary and accepts writes"
+run_cmd "$APP_START_CMD" || { log "app start failed"; exit 1; }
+exit 0
