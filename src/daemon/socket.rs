@@ -23,6 +23,9 @@ use crate::wire::{
     self, Family, IpEnvelope, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, VRRP_PROTOCOL, VRRP_TTL,
 };
 
+/// IP precedence 6 (network control) in the TOS / traffic class byte.
+const NETWORK_CONTROL: u32 = 0xc0;
+
 /// The largest datagram we accept: 255 IPv6 addresses plus headers fit easily.
 pub const MAX_DATAGRAM: usize = 4096;
 
@@ -78,6 +81,8 @@ impl VrrpSocket {
                 socket.set_multicast_loop_v4(false)?;
                 socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
                 socket.set_ttl_v4(u32::from(VRRP_TTL))?;
+                // Network control precedence, as keepalived and FRR send.
+                socket.set_tos_v4(NETWORK_CONTROL)?;
                 if join_group {
                     socket.join_multicast_v4_n(
                         &VRRP_IPV4_GROUP,
@@ -90,6 +95,7 @@ impl VrrpSocket {
                 socket.set_multicast_loop_v6(false)?;
                 socket.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
                 socket.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                socket.set_tclass_v6(NETWORK_CONTROL)?;
                 socket.set_multicast_if_v6(ifindex)?;
                 socket.set_recv_hoplimit_v6(true)?;
                 nix::sys::socket::setsockopt(
