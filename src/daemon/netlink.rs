@@ -14,7 +14,9 @@ use std::pin::pin;
 use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use ipnet::IpNet;
 use nix::errno::Errno;
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_core::{
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
+};
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
@@ -222,22 +224,15 @@ impl Netlink {
         iface: String,
     ) -> Result<InterfaceInfo, NetlinkError> {
         let mut info = interface_from_link(&link);
-        let dump = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(info.index)
-            .execute();
-        let mut dump = pin!(dump);
-        while let Some(msg) = dump
-            .try_next()
+        let addresses = dump_addresses(&self.handle)
             .await
-            .map_err(|e| lookup_error(iface.clone(), e))?
-        {
-            if let Some((_, net)) = usable_address(&msg) {
-                info.addresses.push(net);
-            }
-        }
+            .map_err(|e| lookup_error(iface, e))?;
+        info.addresses = addresses
+            .iter()
+            .filter_map(usable_address)
+            .filter(|&(index, _)| index == info.index)
+            .map(|(_, net)| net)
+            .collect();
         Ok(info)
     }
 
@@ -248,20 +243,14 @@ impl Netlink {
         index: u32,
         ip: IpAddr,
     ) -> Result<Vec<AddressMessage>, rtnetlink::Error> {
-        let dump = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute();
-        let mut dump = pin!(dump);
-        let mut found = Vec::new();
-        while let Some(msg) = dump.try_next().await? {
-            if address_from_message(&msg).is_some_and(|(_, net)| net.addr() == ip) {
-                found.push(deletion_for(&msg));
-            }
-        }
-        Ok(found)
+        let addresses = dump_addresses(&self.handle).await?;
+        Ok(addresses
+            .iter()
+            .filter(|msg| {
+                address_from_message(msg).is_some_and(|(i, net)| i == index && net.addr() == ip)
+            })
+            .map(deletion_for)
+            .collect())
     }
 
     /// "eth0 (ifindex 3)" for error messages; just the index if the name
@@ -272,6 +261,60 @@ impl Netlink {
             _ => format!("ifindex {index}"),
         }
     }
+}
+
+/// How often a dump is retried when the kernel reports it was interrupted.
+const DUMP_ATTEMPTS: u32 = 5;
+
+/// Dumps a kernel table. A dump spans several reads; if the table changes
+/// in between, the kernel flags the dump `NLM_F_DUMP_INTR` and entries may
+/// have been skipped (the resume offset shifted). rtnetlink's own dump
+/// streams drop that flag, so dumps are done here and retried.
+async fn dump(
+    handle: &Handle,
+    request: RouteNetlinkMessage,
+) -> Result<Vec<RouteNetlinkMessage>, rtnetlink::Error> {
+    let mut attempt = 1;
+    loop {
+        let mut message = NetlinkMessage::from(request.clone());
+        message.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let mut replies = pin!(handle.clone().request(message)?);
+        let mut interrupted = false;
+        let mut entries = Vec::new();
+        while let Some(reply) = replies.next().await {
+            interrupted |= reply.header.flags & NLM_F_DUMP_INTR != 0;
+            match reply.payload {
+                NetlinkPayload::InnerMessage(entry) => entries.push(entry),
+                NetlinkPayload::Error(e) if e.code.is_some() => {
+                    return Err(rtnetlink::Error::NetlinkError(e));
+                }
+                _ => {}
+            }
+        }
+        if !interrupted {
+            return Ok(entries);
+        }
+        if attempt == DUMP_ATTEMPTS {
+            warn!("netlink dump kept changing under us; using the last one");
+            return Ok(entries);
+        }
+        attempt += 1;
+    }
+}
+
+async fn dump_addresses(handle: &Handle) -> Result<Vec<AddressMessage>, rtnetlink::Error> {
+    let replies = dump(
+        handle,
+        RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+    )
+    .await?;
+    Ok(replies
+        .into_iter()
+        .filter_map(|reply| match reply {
+            RouteNetlinkMessage::NewAddress(a) => Some(a),
+            _ => None,
+        })
+        .collect())
 }
 
 async fn first<T>(
@@ -506,17 +549,17 @@ impl Snapshot {
 
     async fn read(handle: &Handle) -> Result<Snapshot, rtnetlink::Error> {
         let mut snapshot = Snapshot::default();
-        let mut links = pin!(handle.link().get().execute());
-        while let Some(link) = links.try_next().await? {
-            let info = interface_from_link(&link);
-            snapshot.links.insert(info.index, (info.name, info.up));
-        }
-        let mut addresses = pin!(handle.address().get().execute());
-        while let Some(msg) = addresses.try_next().await? {
-            if let Some(entry) = usable_address(&msg) {
-                snapshot.addresses.insert(entry);
+        for reply in dump(handle, RouteNetlinkMessage::GetLink(LinkMessage::default())).await? {
+            if let RouteNetlinkMessage::NewLink(link) = reply {
+                let info = interface_from_link(&link);
+                snapshot.links.insert(info.index, (info.name, info.up));
             }
         }
+        snapshot.addresses = dump_addresses(handle)
+            .await?
+            .iter()
+            .filter_map(usable_address)
+            .collect();
         Ok(snapshot)
     }
 }

@@ -22,7 +22,7 @@ use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink};
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
-use super::socket::{self, Datagram, VrrpSocket};
+use super::socket::{Datagram, VrrpSocket};
 use super::vips::{AnnouncePlan, VipCommand, VipStats, VipWorker};
 use crate::config::{self, Config};
 use crate::protocol::{
@@ -673,12 +673,7 @@ impl Daemon {
     fn send_advert(&mut self, index: usize, advert: &AdvertRepr) {
         let slot = &mut self.slots[index];
         let socket = &self.sockets[slot.socket].socket;
-        let destinations: Vec<IpAddr> = if slot.cfg.unicast_peers.is_empty() {
-            vec![socket::group(socket.family())]
-        } else {
-            slot.cfg.unicast_peers.clone()
-        };
-        for dst in destinations {
+        for dst in slot.cfg.destinations() {
             let sent = advert
                 .to_bytes(slot.src, dst)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))

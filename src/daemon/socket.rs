@@ -236,14 +236,6 @@ impl VrrpSocket {
     }
 }
 
-/// The multicast group adverts of this family go to.
-pub fn group(family: Family) -> IpAddr {
-    match family {
-        Family::Ipv4 => IpAddr::V4(VRRP_IPV4_GROUP),
-        Family::Ipv6 => IpAddr::V6(VRRP_IPV6_GROUP),
-    }
-}
-
 fn invalid(e: impl ToString) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
