@@ -3,10 +3,10 @@
 //! and the pure core in [`crate::protocol`], and does nothing else.
 
 pub mod announce;
-mod checks;
-mod hooks;
+pub mod checks;
+pub mod hooks;
 pub mod netlink;
-mod process;
+pub mod process;
 mod ratelimit;
 mod runtime;
 mod sdnotify;
