@@ -199,8 +199,13 @@ fn hooks_run_one_at_a_time_and_a_backlog_collapses_to_the_latest_state() {
             to: State::Backup,
             priority: 1,
         });
-        // Let the first hook start, then pile three transitions up behind it.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Once the first hook has started, pile three transitions up behind it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !fs::read_to_string(&out).is_ok_and(|t| t.contains("start 1"))
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         q.push(Job {
             from: State::Backup,
             to: State::Master,
