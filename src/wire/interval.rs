@@ -27,7 +27,11 @@ impl Centis {
 
     /// Whole seconds, if this interval is a whole number of seconds.
     pub const fn whole_secs(self) -> Option<u16> {
-        if self.0 % 100 == 0 { Some(self.0 / 100) } else { None }
+        if self.0 % 100 == 0 {
+            Some(self.0 / 100)
+        } else {
+            None
+        }
     }
 
     pub const fn as_duration(self) -> Duration {
@@ -62,7 +66,10 @@ mod tests {
 
     #[test]
     fn converts_exact_durations_only() {
-        assert_eq!(Centis::from_duration(Duration::from_millis(1230)), Some(Centis(123)));
+        assert_eq!(
+            Centis::from_duration(Duration::from_millis(1230)),
+            Some(Centis(123))
+        );
         assert_eq!(Centis::from_duration(Duration::from_millis(1235)), None);
         assert_eq!(Centis(123).as_duration(), Duration::from_millis(1230));
         assert_eq!(Centis(150).whole_secs(), None);

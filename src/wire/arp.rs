@@ -1,0 +1,101 @@
+//! Gratuitous ARP, sent by a new master so neighbours and switches move the
+//! virtual IPv4 address to its MAC.
+//!
+//! We send the request form (RFC 5227 "ARP Announcement"): operation 1,
+//! sender IP = target IP = the VIP, target MAC all zeroes (RFC 5227 2.3),
+//! to the Ethernet broadcast address. Hosts update an existing cache entry
+//! from it and nobody replies.
+
+use core::net::Ipv4Addr;
+
+use pnet::packet::MutablePacket;
+use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
+use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+
+use super::{Error, GarpDefect};
+
+/// Ethernet header (14) + ARP for Ethernet/IPv4 (28), before any padding.
+pub const GARP_FRAME_LEN: usize = 42;
+pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+
+const ETHERNET_HEADER_LEN: usize = 14;
+
+/// A gratuitous ARP announcing that `ip` is now at `sender_mac`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GarpRepr {
+    pub sender_mac: [u8; 6],
+    pub ip: Ipv4Addr,
+}
+
+impl GarpRepr {
+    pub const fn frame_len(&self) -> usize {
+        GARP_FRAME_LEN
+    }
+
+    /// Writes the whole Ethernet frame into the first
+    /// [`frame_len`](Self::frame_len) bytes of `buf` (the NIC pads it to the
+    /// Ethernet minimum).
+    pub fn emit_frame(&self, buf: &mut [u8]) -> Result<(), Error> {
+        let frame = buf.get_mut(..GARP_FRAME_LEN).ok_or(Error::BufferTooSmall)?;
+        let mut eth = MutableEthernetPacket::new(frame).ok_or(Error::BufferTooSmall)?;
+        eth.set_destination(BROADCAST_MAC.into());
+        eth.set_source(self.sender_mac.into());
+        eth.set_ethertype(EtherTypes::Arp);
+        let mut arp = MutableArpPacket::new(eth.payload_mut()).ok_or(Error::BufferTooSmall)?;
+        arp.set_hardware_type(ArpHardwareTypes::Ethernet);
+        arp.set_protocol_type(EtherTypes::Ipv4);
+        arp.set_hw_addr_len(6);
+        arp.set_proto_addr_len(4);
+        arp.set_operation(ArpOperations::Request);
+        arp.set_sender_hw_addr(self.sender_mac.into());
+        arp.set_sender_proto_addr(self.ip);
+        arp.set_target_hw_addr([0; 6].into());
+        arp.set_target_proto_addr(self.ip);
+        Ok(())
+    }
+
+    pub fn to_frame(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; GARP_FRAME_LEN];
+        // Cannot fail: the buffer is exactly frame_len() bytes.
+        let _ = self.emit_frame(&mut buf);
+        buf
+    }
+
+    /// Parses an Ethernet frame and checks that it is a gratuitous ARP in
+    /// the request form. Trailing bytes (Ethernet padding) are ignored, and
+    /// so is the target hardware address, as RFC 5227 tells receivers to:
+    /// keepalived fills it with ff:ff:ff:ff:ff:ff where we send zeroes.
+    pub fn parse_frame(frame: &[u8]) -> Result<GarpRepr, Error> {
+        let eth = EthernetPacket::new(frame).ok_or(Error::Truncated)?;
+        if eth.get_ethertype() != EtherTypes::Arp {
+            return Err(Error::UnexpectedEtherType(eth.get_ethertype().0));
+        }
+        let payload = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
+        let arp = ArpPacket::new(payload).ok_or(Error::Truncated)?;
+        let defect = |d| Err(Error::NotGratuitous(d));
+        if arp.get_hardware_type() != ArpHardwareTypes::Ethernet
+            || arp.get_protocol_type() != EtherTypes::Ipv4
+            || arp.get_hw_addr_len() != 6
+            || arp.get_proto_addr_len() != 4
+        {
+            return defect(GarpDefect::NotEthernetIpv4);
+        }
+        if <[u8; 6]>::from(eth.get_destination()) != BROADCAST_MAC {
+            return defect(GarpDefect::NotBroadcast);
+        }
+        if arp.get_operation() != ArpOperations::Request {
+            return defect(GarpDefect::NotRequest);
+        }
+        if arp.get_sender_proto_addr() != arp.get_target_proto_addr() {
+            return defect(GarpDefect::SenderNotTarget);
+        }
+        let sender_mac: [u8; 6] = arp.get_sender_hw_addr().into();
+        if <[u8; 6]>::from(eth.get_source()) != sender_mac {
+            return defect(GarpDefect::SourceMacMismatch);
+        }
+        Ok(GarpRepr {
+            sender_mac,
+            ip: arp.get_sender_proto_addr(),
+        })
+    }
+}
