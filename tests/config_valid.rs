@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use vipd::config::{self, AddressFamily, Config, TrackedCheck, TrackedInterface};
+use vipd::config::{self, Config, Family, TrackedCheck, TrackedInterface};
 use vipd::wire::{Centis, Version};
 
 fn parse(text: &str) -> Config {
@@ -76,7 +76,7 @@ fn defaults_are_applied() {
     assert_eq!(web.advert_interval, Centis(100));
     assert!(web.preempt);
     assert_eq!(web.preempt_delay, Duration::ZERO);
-    assert_eq!(web.family, AddressFamily::Ipv4);
+    assert_eq!(web.family, Family::Ipv4);
     assert_eq!(web.virtual_ips, ["192.0.2.50/24".parse().unwrap()]);
     assert_eq!(web.unicast_src_ip, None);
     assert!(web.unicast_peers.is_empty());
@@ -189,7 +189,7 @@ unicast_peers = ["2001:db8::2"]
 "#,
     );
     let web6 = &v6.instances["web6"];
-    assert_eq!(web6.family, AddressFamily::Ipv6);
+    assert_eq!(web6.family, Family::Ipv6);
     assert_eq!(web6.virtual_ips[0].prefix_len(), 128);
     assert_eq!(web6.virtual_ips[1].prefix_len(), 64);
     assert_eq!(

@@ -31,13 +31,14 @@ mod validate;
 
 use core::fmt;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::wire::{Centis, Version};
+pub use crate::wire::Family;
+use crate::wire::{Centis, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, Version};
 
 pub use diag::{Diagnostic, Diagnostics};
 
@@ -53,10 +54,6 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vipd/vipd.sock";
 /// Default time a notify hook may run before it is killed.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
-/// VRRP's multicast group for IPv4 (RFC 9568 section 5.1.1.2).
-pub const MULTICAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// VRRP's multicast group for IPv6 (RFC 9568 section 5.1.2.2).
-pub const MULTICAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 /// Largest weight of a check or tracked interface, as in keepalived.
 pub const MAX_WEIGHT: i16 = 253;
 
@@ -117,7 +114,7 @@ pub struct Instance {
     pub preempt: bool,
     pub preempt_delay: Duration,
     /// The address family of every address below.
-    pub family: AddressFamily,
+    pub family: Family,
     /// Non-empty, no duplicates; an address written without a prefix gets /32 or /128.
     pub virtual_ips: Vec<IpNet>,
     pub unicast_src_ip: Option<IpAddr>,
@@ -152,8 +149,8 @@ impl Instance {
     /// The multicast group for this instance's family (used when not unicast).
     pub fn multicast_group(&self) -> IpAddr {
         match self.family {
-            AddressFamily::Ipv4 => IpAddr::V4(MULTICAST_V4),
-            AddressFamily::Ipv6 => IpAddr::V6(MULTICAST_V6),
+            Family::Ipv4 => IpAddr::V4(VRRP_IPV4_GROUP),
+            Family::Ipv6 => IpAddr::V6(VRRP_IPV6_GROUP),
         }
     }
 
@@ -250,29 +247,5 @@ impl fmt::Display for Argv {
             }
         }
         Ok(())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AddressFamily {
-    Ipv4,
-    Ipv6,
-}
-
-impl AddressFamily {
-    pub fn of(addr: IpAddr) -> AddressFamily {
-        match addr {
-            IpAddr::V4(_) => AddressFamily::Ipv4,
-            IpAddr::V6(_) => AddressFamily::Ipv6,
-        }
-    }
-}
-
-impl fmt::Display for AddressFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AddressFamily::Ipv4 => "IPv4",
-            AddressFamily::Ipv6 => "IPv6",
-        })
     }
 }

@@ -17,8 +17,8 @@ use super::de::{Read, closest, read_table};
 use super::diag::{Collector, Diagnostics};
 use super::raw::{Dur, RawArgv, RawCheck, RawGlobal, RawInstance, RawSyncGroup, RawTrack};
 use super::{
-    AddressFamily, Argv, Check, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Global,
-    Hooks, Instance, MAX_WEIGHT, SyncGroup, TrackedCheck, TrackedInterface,
+    Argv, Check, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Family, Global, Hooks,
+    Instance, MAX_WEIGHT, SyncGroup, TrackedCheck, TrackedInterface,
 };
 use crate::wire::{Centis, Version};
 
@@ -232,7 +232,7 @@ fn read_entry<'de, T: Deserialize<'de>>(
 struct Facts {
     name: String,
     interface: Option<String>,
-    family: Option<AddressFamily>,
+    family: Option<Family>,
     vrid: Option<(u8, Range<usize>)>,
     vips: Vec<(IpAddr, Range<usize>)>,
 }
@@ -241,7 +241,7 @@ struct Facts {
 #[derive(Default)]
 struct Vips {
     /// The family of the first good address.
-    family: Option<AddressFamily>,
+    family: Option<Family>,
     /// All addresses, if all are good.
     nets: Option<Vec<IpNet>>,
     /// The good addresses with their spans, for cross-instance checks.
@@ -616,11 +616,11 @@ impl Validator<'_, '_> {
                 ok = false;
                 continue;
             }
-            let family = AddressFamily::of(addr);
+            let family = Family::of(addr);
             match first {
                 None => {
                     first = Some(net);
-                    if version == Some(Version::V2) && family == AddressFamily::Ipv6 {
+                    if version == Some(Version::V2) && family == Family::Ipv6 {
                         self.c.error(
                             item.span(),
                             format!("VRRPv2 is IPv4-only: {addr} needs version = 3"),
@@ -628,13 +628,13 @@ impl Validator<'_, '_> {
                         ok = false;
                     }
                 }
-                Some(f) if AddressFamily::of(f.addr()) != family => {
+                Some(f) if Family::of(f.addr()) != family => {
                     self.c.error(
                         item.span(),
                         format!(
                             "`virtual_ips` mixes address families: {addr} is {family} but {} is {}; use one instance per family",
                             f.addr(),
-                            AddressFamily::of(f.addr())
+                            Family::of(f.addr())
                         ),
                     );
                     ok = false;
@@ -651,7 +651,7 @@ impl Validator<'_, '_> {
             nets.push(net);
             facts.push((addr, item.span()));
         }
-        let family = first.map(|n| AddressFamily::of(n.addr()));
+        let family = first.map(|n| Family::of(n.addr()));
         Vips {
             family,
             nets: ok.then_some(nets),
@@ -662,7 +662,7 @@ impl Validator<'_, '_> {
     fn peers(
         &mut self,
         raw: Option<&[Spanned<String>]>,
-        family: Option<AddressFamily>,
+        family: Option<Family>,
         src: Option<IpAddr>,
     ) -> Option<Vec<IpAddr>> {
         let mut ok = true;
@@ -716,17 +716,17 @@ impl Validator<'_, '_> {
     fn same_family(
         &mut self,
         addr: IpAddr,
-        family: Option<AddressFamily>,
+        family: Option<Family>,
         span: &Range<usize>,
         key: &str,
     ) -> bool {
         match family {
-            Some(f) if f != AddressFamily::of(addr) => {
+            Some(f) if f != Family::of(addr) => {
                 self.c.error(
                     span.clone(),
                     format!(
                         "`{key}`: {addr} is {} but the virtual IPs are {f}",
-                        AddressFamily::of(addr)
+                        Family::of(addr)
                     ),
                 );
                 false
@@ -917,7 +917,7 @@ impl Validator<'_, '_> {
     /// Checks that need all instances: a vrid is unique per link and family,
     /// and an address is carried by one instance only.
     fn across_instances(&mut self, facts: &[Facts]) {
-        let mut vrids: BTreeMap<(&str, AddressFamily, u8), &str> = BTreeMap::new();
+        let mut vrids: BTreeMap<(&str, Family, u8), &str> = BTreeMap::new();
         let mut vips: BTreeMap<IpAddr, &str> = BTreeMap::new();
         // Entries come sorted by name; report the later one in the file.
         let mut order: Vec<&Facts> = facts.iter().collect();

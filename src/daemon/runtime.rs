@@ -188,7 +188,7 @@ impl Daemon {
                 .interface(&cfg.interface)
                 .await
                 .map_err(|e| format!("instance {name}: interface {}: {e}", cfg.interface))?;
-            let family = family_of(cfg);
+            let family = cfg.family;
             let link_local = match family {
                 Family::Ipv6 => Some(wait_for_link_local(&netlink, &info).await.ok_or_else(|| {
                     format!("instance {name}: no IPv6 link-local address on {} after {LINK_LOCAL_WAIT:?}", cfg.interface)
@@ -213,7 +213,7 @@ impl Daemon {
                 None => {
                     let wants_group = config.instances.values().any(|i| {
                         i.interface == cfg.interface
-                            && family_of(i) == family
+                            && i.family == family
                             && i.unicast_peers.is_empty()
                     });
                     let s = VrrpSocket::open(family, &cfg.interface, info.index, wants_group)
@@ -762,13 +762,6 @@ fn suppressed_note(n: u64) -> String {
         String::new()
     } else {
         format!(" ({n} similar messages suppressed)")
-    }
-}
-
-fn family_of(cfg: &config::Instance) -> Family {
-    match cfg.family {
-        config::AddressFamily::Ipv4 => Family::Ipv4,
-        config::AddressFamily::Ipv6 => Family::Ipv6,
     }
 }
 

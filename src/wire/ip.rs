@@ -34,7 +34,7 @@ const IPV6_HEADER_LEN: usize = 40;
 const IPV4_FRAGMENT_MASK: u16 = 0x3fff;
 
 /// An IP address family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
     Ipv4,
     Ipv6,
@@ -54,6 +54,15 @@ impl Family {
             Family::Ipv4 => 4,
             Family::Ipv6 => 16,
         }
+    }
+}
+
+impl core::fmt::Display for Family {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        })
     }
 }
 
