@@ -95,6 +95,11 @@ impl HookQueue {
         }
     }
 
+    /// A sender for jobs, for a worker that must order hooks after its own work.
+    pub fn sender(&self) -> Option<mpsc::UnboundedSender<Job>> {
+        self.tx.clone()
+    }
+
     pub fn push(&self, job: Job) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(job);

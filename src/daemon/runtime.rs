@@ -260,22 +260,6 @@ impl Daemon {
                 }
             }
 
-            let vip_stats = Arc::new(VipStats::default());
-            let (vip_tx, vip_task) = VipWorker {
-                name: name.clone(),
-                netlink: netlink.clone(),
-                ifindex: info.index,
-                vips: cfg.virtual_ips.clone(),
-                announcer,
-                link_local,
-                plan: AnnouncePlan {
-                    repeat: cfg.garp_repeat,
-                    delay: cfg.garp_delay,
-                    refresh: cfg.garp_refresh,
-                },
-                stats: vip_stats.clone(),
-            }
-            .spawn();
             let vips_text = cfg
                 .virtual_ips
                 .iter()
@@ -290,6 +274,23 @@ impl Daemon {
                 cfg.hook_timeout,
                 run_as,
             );
+            let vip_stats = Arc::new(VipStats::default());
+            let (vip_tx, vip_task) = VipWorker {
+                name: name.clone(),
+                netlink: netlink.clone(),
+                ifindex: info.index,
+                vips: cfg.virtual_ips.clone(),
+                announcer,
+                link_local,
+                plan: AnnouncePlan {
+                    repeat: cfg.garp_repeat,
+                    delay: cfg.garp_delay,
+                    refresh: cfg.garp_refresh,
+                },
+                stats: vip_stats.clone(),
+                hooks: hooks.sender(),
+            }
+            .spawn();
 
             let params = Params {
                 version: cfg.version,
@@ -650,7 +651,7 @@ impl Daemon {
                     t.priority,
                     t.reason
                 );
-                slot.hooks.push(job(&t));
+                slot.send_vip(VipCommand::Hooks(job(&t)));
             }
             Action::Report(Report::Dropped { from, reason }) => {
                 self.count_dropped(index, from, reason.label())

@@ -12,14 +12,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::announce::Announcer;
+use super::hooks::Job;
 use super::netlink::Netlink;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum VipCommand {
     Add,
     Remove,
     /// Announce now, again after the configured delay, then on each refresh.
     Announce,
+    /// Queue the transition's hooks once the address work before it is done,
+    /// so notify_master sees the VIPs and notify_stop sees them gone.
+    Hooks(Job),
 }
 
 /// How a new master announces itself (keepalived's garp_master_* settings).
@@ -50,6 +54,7 @@ pub struct VipWorker {
     pub link_local: Option<Ipv6Addr>,
     pub plan: AnnouncePlan,
     pub stats: Arc<VipStats>,
+    pub hooks: Option<mpsc::UnboundedSender<Job>>,
 }
 
 impl VipWorker {
@@ -68,6 +73,11 @@ impl VipWorker {
                         task.abort();
                     }
                     self.remove().await;
+                }
+                VipCommand::Hooks(job) => {
+                    if let Some(hooks) = &self.hooks {
+                        let _ = hooks.send(job);
+                    }
                 }
                 VipCommand::Announce => {
                     if let Some(task) = later.take() {
