@@ -53,12 +53,45 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
+    /// Show what the running daemon is doing: per instance the state,
+    /// priorities, the master heard, the VIPs held, the last transition and
+    /// counters.
+    Status {
+        /// Print the stable JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The control socket (default: `control_socket` from the config file).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// The configuration file naming the control socket.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "/etc/vipd/vipd.toml"
+        )]
+        config: PathBuf,
+    },
     /// Print every VRRP advert seen on an interface, decoded, with what is
     /// wrong with invalid ones.
     Watch {
         /// The interface to listen on.
         #[arg(short, long, value_name = "IF")]
         interface: String,
+    },
+    /// Translate a keepalived.conf into vipd's TOML (on stdout), listing on
+    /// stderr each keepalived setting that cannot be carried over.
+    #[command(after_help = "Exit status:\n  \
+            0  translated (stderr lists what was not carried over or was changed)\n  \
+            1  the file has no VRRP instance that vipd can run\n  \
+            2  a file cannot be read or parsed")]
+    ImportKeepalived {
+        /// The keepalived configuration file; its includes are followed.
+        file: PathBuf,
+        /// keepalived's config id (its -i option), which selects `@ID` lines.
+        /// Default: the host name up to its first dot, as in keepalived.
+        #[arg(long, value_name = "ID")]
+        config_id: Option<String>,
     },
 }
 
@@ -71,6 +104,12 @@ enum LogFormat {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Watch { interface } => vipd::daemon::watch::run(&interface),
+        Command::Status {
+            json,
+            socket,
+            config,
+        } => status(json, socket, &config),
+        Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
         Command::Check { config: path } => match load(&path) {
             Ok(config) => {
                 let count =
@@ -120,6 +159,43 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// `vipd status`: asks the daemon over its control socket.
+fn status(json: bool, socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
+    let socket = socket.unwrap_or_else(|| {
+        std::fs::read_to_string(config_path)
+            .ok()
+            .and_then(|text| config::parse(&text, &config_path.display().to_string()).ok())
+            .map_or_else(
+                || PathBuf::from(config::DEFAULT_CONTROL_SOCKET),
+                |c| c.global.control_socket,
+            )
+    });
+    let answer = match vipd::daemon::control::query(&socket, "status") {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!(
+                "vipd status: cannot reach the daemon at {}: {e}",
+                socket.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    if json {
+        println!("{answer}");
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::from_str::<vipd::daemon::control::Status>(&answer) {
+        Ok(status) => {
+            print!("{}", vipd::daemon::control::render_table(&status));
+            ExitCode::SUCCESS
+        }
+        Err(_) => {
+            eprintln!("vipd status: unexpected answer from the daemon: {answer}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Reads and validates the file, printing any problem to stderr. The node
 /// name defaults to the hostname, resolved here because config is pure.
 fn load(path: &Path) -> Result<Config, ExitCode> {
@@ -152,4 +228,50 @@ fn hostname() -> Option<String> {
         .ok()?;
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// `import-keepalived`: the importer is pure, so the files are read here.
+fn import_keepalived(file: &Path, config_id: Option<String>) -> ExitCode {
+    let config_id =
+        config_id.or_else(|| hostname().and_then(|h| h.split('.').next().map(str::to_owned)));
+    let options = vipd::import::Options { config_id };
+    match vipd::import::translate_with(file, &options, &FileLoader) {
+        Ok(t) => {
+            print!("{}", t.toml);
+            for warning in &t.warnings {
+                eprintln!("{warning}");
+            }
+            eprintln!(
+                "vipd: imported {} instance(s), {} check(s) and {} sync group(s) from {}; {} note(s) above",
+                t.instances,
+                t.checks,
+                t.sync_groups,
+                file.display(),
+                t.warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            for warning in err.warnings() {
+                eprintln!("{warning}");
+            }
+            eprintln!("vipd: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Reads keepalived files and lists directories for `include` wildcards.
+struct FileLoader;
+
+impl vipd::import::Loader for FileLoader {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        std::fs::read_dir(dir)?
+            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect()
+    }
 }

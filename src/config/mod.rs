@@ -75,6 +75,8 @@ pub struct Global {
     /// This node's name; `None` means the hostname, which the caller resolves.
     pub node_name: Option<String>,
     pub control_socket: PathBuf,
+    /// Group given read-write access to the control socket (mode 0660).
+    pub control_group: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
     /// Checks and hooks run as this user; `None` means the daemon's own user.
     pub script_user: Option<String>,

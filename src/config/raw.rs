@@ -17,6 +17,7 @@ use toml::Spanned;
 pub(super) struct RawGlobal {
     pub node_name: Option<Spanned<String>>,
     pub control_socket: Option<Spanned<String>>,
+    pub control_group: Option<Spanned<String>>,
     pub metrics_listen: Option<Spanned<String>>,
     pub script_user: Option<Spanned<String>>,
     pub script_security: Option<bool>,

@@ -65,6 +65,13 @@ impl Display for Global {
             self.node_name.as_deref().unwrap_or("(the hostname)"),
         )?;
         row(f, "control_socket", self.control_socket.display())?;
+        row(
+            f,
+            "control_group",
+            self.control_group
+                .as_deref()
+                .unwrap_or("(the daemon's group)"),
+        )?;
         match self.metrics_listen {
             Some(addr) => row(f, "metrics_listen", addr)?,
             None => row(f, "metrics_listen", "off")?,

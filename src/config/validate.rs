@@ -336,6 +336,10 @@ impl Validator<'_, '_> {
             },
             None => Some(None),
         };
+        let control_group = raw
+            .control_group
+            .as_ref()
+            .and_then(|g| self.non_empty(g, "control_group"));
         let script_user = raw
             .script_user
             .as_ref()
@@ -344,6 +348,7 @@ impl Validator<'_, '_> {
         Some(Global {
             node_name,
             control_socket: control_socket?,
+            control_group,
             metrics_listen: metrics_listen?,
             script_user,
             script_security: raw.script_security.unwrap_or(true),

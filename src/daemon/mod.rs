@@ -4,6 +4,7 @@
 
 pub mod announce;
 pub mod checks;
+pub mod control;
 pub mod hooks;
 pub mod netlink;
 pub mod process;

@@ -233,6 +233,9 @@ impl Netlink {
             .filter(|&(index, _)| index == info.index)
             .map(|(_, net)| net)
             .collect();
+        // A dump that had to be repeated lists some addresses twice.
+        info.addresses.sort();
+        info.addresses.dedup();
         Ok(info)
     }
 
@@ -243,14 +246,20 @@ impl Netlink {
         index: u32,
         ip: IpAddr,
     ) -> Result<Vec<AddressMessage>, rtnetlink::Error> {
-        let addresses = dump_addresses(&self.handle).await?;
-        Ok(addresses
-            .iter()
-            .filter(|msg| {
-                address_from_message(msg).is_some_and(|(i, net)| i == index && net.addr() == ip)
-            })
-            .map(deletion_for)
-            .collect())
+        let mut found: Vec<AddressMessage> = Vec::new();
+        for msg in dump_addresses(&self.handle).await? {
+            let matches =
+                address_from_message(&msg).is_some_and(|(i, net)| i == index && net.addr() == ip);
+            // A repeated dump can list the same address twice.
+            if matches
+                && !found
+                    .iter()
+                    .any(|f| f.header.prefix_len == msg.header.prefix_len)
+            {
+                found.push(deletion_for(&msg));
+            }
+        }
+        Ok(found)
     }
 
     /// "eth0 (ifindex 3)" for error messages; just the index if the name
@@ -267,20 +276,24 @@ impl Netlink {
 const DUMP_ATTEMPTS: u32 = 5;
 
 /// Dumps a kernel table. A dump spans several reads; if the table changes
-/// in between, the kernel flags the dump `NLM_F_DUMP_INTR` and entries may
-/// have been skipped (the resume offset shifted). rtnetlink's own dump
-/// streams drop that flag, so dumps are done here and retried.
+/// in between, the kernel flags it `NLM_F_DUMP_INTR` and entries may have
+/// been skipped, because the resume offset shifted (seen in practice with
+/// address deletions). rtnetlink's dump streams drop that flag, so dumps
+/// are done here and repeated, and the result is the union of all attempts:
+/// a skip loses an entry that still exists, which the union recovers, while
+/// an entry that vanished between attempts is stale only until its
+/// notification. Callers must therefore tolerate repeated entries.
 async fn dump(
     handle: &Handle,
     request: RouteNetlinkMessage,
 ) -> Result<Vec<RouteNetlinkMessage>, rtnetlink::Error> {
+    let mut entries = Vec::new();
     let mut attempt = 1;
     loop {
         let mut message = NetlinkMessage::from(request.clone());
         message.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
         let mut replies = pin!(handle.clone().request(message)?);
         let mut interrupted = false;
-        let mut entries = Vec::new();
         while let Some(reply) = replies.next().await {
             interrupted |= reply.header.flags & NLM_F_DUMP_INTR != 0;
             match reply.payload {
@@ -295,7 +308,9 @@ async fn dump(
             return Ok(entries);
         }
         if attempt == DUMP_ATTEMPTS {
-            warn!("netlink dump kept changing under us; using the last one");
+            warn!(
+                "netlink dump kept changing under us; using the union of {DUMP_ATTEMPTS} attempts"
+            );
             return Ok(entries);
         }
         attempt += 1;

@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipnet::IpNet;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::announce::Announcer;
 use super::checks::{self, CheckResult};
+use super::control::{self, InstanceStatus};
 use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink};
 use super::process::RunAs;
@@ -116,6 +117,7 @@ struct Slot {
     vip_stats: Arc<VipStats>,
     hooks: HookQueue,
     counters: Counters,
+    last_transition: Option<(SystemTime, Instant, Transition)>,
 }
 
 struct SocketEntry {
@@ -133,6 +135,8 @@ struct Daemon {
     background: Vec<JoinHandle<()>>,
     invalid: BTreeMap<&'static str, u64>,
     log_limit: RateLimiter,
+    node_name: String,
+    control: mpsc::UnboundedReceiver<control::Request>,
 }
 
 impl Daemon {
@@ -325,6 +329,7 @@ impl Daemon {
                 vip_stats,
                 hooks,
                 counters: Counters::default(),
+                last_transition: None,
             });
         }
 
@@ -384,6 +389,18 @@ impl Daemon {
             ));
         }
 
+        let (control_tx, control) = mpsc::unbounded_channel();
+        let socket_path = &config.global.control_socket;
+        match control::serve(
+            socket_path,
+            config.global.control_group.as_deref(),
+            control_tx,
+        ) {
+            Ok(task) => background.push(task),
+            // Status is for operators; failing over is the job. Keep going.
+            Err(e) => tracing::warn!("{e}; `vipd status` will not work"),
+        }
+
         Ok(Daemon {
             epoch,
             node: Node::new(members, groups),
@@ -394,7 +411,113 @@ impl Daemon {
             background,
             invalid: BTreeMap::new(),
             log_limit: RateLimiter::new(Duration::from_secs(10)),
+            node_name: config.global.node_name.clone().unwrap_or_default(),
+            control,
         })
+    }
+
+    /// The snapshot `vipd status` shows.
+    fn status(&self) -> control::Status {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.now();
+        let instances = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                let instance = self.node.instance(index);
+                let (c, h, v) = (&slot.counters, &slot.hooks.stats, &slot.vip_stats);
+                InstanceStatus {
+                    name: slot.name.clone(),
+                    interface: slot.cfg.interface.clone(),
+                    vrid: slot.cfg.vrid,
+                    version: slot.cfg.version.number(),
+                    state: instance.state().to_string(),
+                    priority: control::PriorityStatus {
+                        configured: slot.cfg.priority,
+                        effective: instance.priority(),
+                        adjustments: slot
+                            .tracker
+                            .adjustments()
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                    },
+                    fault: instance.fault_reason().map(str::to_owned),
+                    master: instance.heard_master().map(|m| control::MasterStatus {
+                        address: m.address.to_string(),
+                        priority: m.priority,
+                        interval_ms: m.interval.as_duration().as_millis() as u64,
+                        seconds_since_heard: (now - m.at).as_secs_f64(),
+                    }),
+                    vips: slot
+                        .cfg
+                        .virtual_ips
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    holds_vips: instance.state() == State::Master,
+                    last_transition: slot.last_transition.as_ref().map(|(wall, at, t)| {
+                        control::TransitionStatus {
+                            from: t.from.to_string(),
+                            to: t.to.to_string(),
+                            reason: t.reason.to_string(),
+                            unix_time: wall
+                                .duration_since(UNIX_EPOCH)
+                                .map_or(0.0, |d| d.as_secs_f64()),
+                            seconds_ago: at.elapsed().as_secs_f64(),
+                        }
+                    }),
+                    counters: control::Counters {
+                        adverts_sent: c.adverts_sent,
+                        adverts_received: c.adverts_received,
+                        advert_send_errors: c.send_errors,
+                        adverts_dropped: c
+                            .dropped
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .collect(),
+                        transitions: c.transitions,
+                        split_brain_events: c.lower_priority_masters,
+                        vip_restores: c.vip_restores,
+                        announcements: v.announcements.load(Relaxed),
+                        announce_errors: v.announce_errors.load(Relaxed),
+                        hook_runs: h.runs.load(Relaxed),
+                        hook_failures: h.failures.load(Relaxed),
+                        hook_timeouts: h.timeouts.load(Relaxed),
+                        hooks_skipped: h.skipped.load(Relaxed),
+                    },
+                }
+            })
+            .collect();
+        let sync_groups = self
+            .node
+            .groups()
+            .iter()
+            .enumerate()
+            .map(|(g, group)| control::GroupStatus {
+                name: group.name.clone(),
+                state: self.node.group_state(g).to_string(),
+                instances: group
+                    .members
+                    .iter()
+                    .map(|&m| self.slots[m].name.clone())
+                    .collect(),
+            })
+            .collect();
+        control::Status {
+            node: self.node_name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            uptime_seconds: self.epoch.elapsed().as_secs_f64(),
+            instances,
+            sync_groups,
+            invalid_packets: self
+                .invalid
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+        }
     }
 
     fn now(&self) -> Time {
@@ -437,6 +560,11 @@ impl Daemon {
                     self.execute(outputs);
                 }
                 Some(input) = self.inputs.recv() => self.on_input(input),
+                Some(request) = self.control.recv() => {
+                    let control::Command::Status = request.command;
+                    let answer = serde_json::to_string_pretty(&self.status()).unwrap_or_default();
+                    let _ = request.reply.send(answer);
+                }
             }
         }
         self.shutdown().await;
@@ -643,6 +771,7 @@ impl Daemon {
             Action::Transition(t) => {
                 let slot = &mut self.slots[index];
                 slot.counters.transitions += 1;
+                slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
                 tracing::info!(
                     "instance {}: {} -> {} (priority {}): {}",
                     slot.name,

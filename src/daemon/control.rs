@@ -1,0 +1,283 @@
+//! The control socket: `vipd status` asks the running daemon what it is doing.
+//!
+//! One request per connection: the client writes a command line ("status"),
+//! the daemon answers with one JSON document and closes. The protocol loop
+//! builds the answer, so it is always consistent with the state machine.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// What a client may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Status,
+}
+
+pub struct Request {
+    pub command: Command,
+    pub reply: oneshot::Sender<String>,
+}
+
+/// `vipd status --json`: a stable document (fields are only ever added).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub node: String,
+    pub version: String,
+    pub pid: u32,
+    pub uptime_seconds: f64,
+    pub instances: Vec<InstanceStatus>,
+    pub sync_groups: Vec<GroupStatus>,
+    /// Packets that could not be attributed to an instance, by reason.
+    pub invalid_packets: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub state: String,
+    pub priority: PriorityStatus,
+    pub fault: Option<String>,
+    /// The master most recently heard (none while we are master and unchallenged).
+    pub master: Option<MasterStatus>,
+    pub vips: Vec<String>,
+    pub holds_vips: bool,
+    pub last_transition: Option<TransitionStatus>,
+    pub counters: Counters,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorityStatus {
+    pub configured: u8,
+    pub effective: u8,
+    /// What moves the effective priority, e.g. "check pg_alive -30".
+    pub adjustments: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterStatus {
+    pub address: String,
+    pub priority: u8,
+    pub interval_ms: u64,
+    pub seconds_since_heard: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionStatus {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    /// Wall-clock time of the transition, seconds since the Unix epoch.
+    pub unix_time: f64,
+    pub seconds_ago: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub advert_send_errors: u64,
+    /// Adverts dropped by this instance, by reason.
+    pub adverts_dropped: BTreeMap<String, u64>,
+    pub transitions: u64,
+    /// Times we were master and heard another, lower-priority master.
+    pub split_brain_events: u64,
+    pub vip_restores: u64,
+    pub announcements: u64,
+    pub announce_errors: u64,
+    pub hook_runs: u64,
+    pub hook_failures: u64,
+    pub hook_timeouts: u64,
+    pub hooks_skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub state: String,
+    pub instances: Vec<String>,
+}
+
+/// Listens on `path` (replacing a stale socket), mode 0660 and, if given,
+/// owned by `group`.
+pub fn serve(
+    path: &Path,
+    group: Option<&str>,
+    requests: mpsc::UnboundedSender<Request>,
+) -> Result<JoinHandle<()>, String> {
+    let shown = path.display();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("control socket directory {}: {e}", dir.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(format!(
+                "control socket {shown}: cannot remove the old one: {e}"
+            ));
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("control socket {shown}: {e}"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("control socket {shown}: {e}"))?;
+    if let Some(group) = group {
+        let gid = nix::unistd::Group::from_name(group)
+            .map_err(|e| format!("control_group {group:?}: {e}"))?
+            .ok_or_else(|| format!("control_group {group:?} does not exist"))?
+            .gid;
+        nix::unistd::chown(path, None, Some(gid))
+            .map_err(|e| format!("control socket {shown}: chown: {e}"))?;
+    }
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let requests = requests.clone();
+            // Each client on its own task: a slow client never stalls the loop.
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), answer(stream, requests)).await;
+            });
+        }
+    }))
+}
+
+async fn answer(
+    mut stream: tokio::net::UnixStream,
+    requests: mpsc::UnboundedSender<Request>,
+) -> io::Result<()> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 256 && stream.read(&mut byte).await? == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    let response = match String::from_utf8_lossy(&line).trim() {
+        "status" => {
+            let (reply, answer) = oneshot::channel();
+            let _ = requests.send(Request {
+                command: Command::Status,
+                reply,
+            });
+            answer
+                .await
+                .unwrap_or_else(|_| error_json("daemon is shutting down"))
+        }
+        other => error_json(&format!("unknown command {other:?}")),
+    };
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn error_json(message: &str) -> String {
+    serde_json::json!({ "error": message }).to_string()
+}
+
+/// Client side: sends `command` and returns the daemon's answer.
+pub fn query(path: &Path, command: &str) -> io::Result<String> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(format!("{command}\n").as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// The compact table `vipd status` prints.
+pub fn render_table(status: &Status) -> String {
+    let mut rows = vec![[
+        "INSTANCE".to_owned(),
+        "STATE".into(),
+        "PRIO".into(),
+        "MASTER HEARD".into(),
+        "VIPS".into(),
+        "LAST CHANGE".into(),
+    ]];
+    for i in &status.instances {
+        let master = i.master.as_ref().map_or("-".to_owned(), |m| {
+            format!(
+                "{} prio {} ({:.1}s ago)",
+                m.address, m.priority, m.seconds_since_heard
+            )
+        });
+        let vips = if i.holds_vips {
+            i.vips.join(",")
+        } else {
+            "-".to_owned()
+        };
+        let change = i.last_transition.as_ref().map_or("-".to_owned(), |t| {
+            format!(
+                "{:.1}s ago: {} -> {}: {}",
+                t.seconds_ago, t.from, t.to, t.reason
+            )
+        });
+        let state = match &i.fault {
+            Some(why) => format!("{} ({why})", i.state),
+            None => i.state.clone(),
+        };
+        rows.push([
+            i.name.clone(),
+            state,
+            format!("{}/{}", i.priority.effective, i.priority.configured),
+            master,
+            vips,
+            change,
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "node {} (vipd {}, up {:.0}s)\n",
+        status.node, status.version, status.uptime_seconds
+    );
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| {
+                if c == 5 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    for i in &status.instances {
+        if !i.priority.adjustments.is_empty() {
+            out.push_str(&format!(
+                "{}: priority {}: {}\n",
+                i.name,
+                i.priority.effective,
+                i.priority.adjustments.join(", ")
+            ));
+        }
+    }
+    for g in &status.sync_groups {
+        out.push_str(&format!(
+            "sync group {}: {} ({})\n",
+            g.name,
+            g.state,
+            g.instances.join(", ")
+        ));
+    }
+    out
+}
