@@ -47,7 +47,7 @@ colour = "blue"
 "#;
     assert_eq!(
         error(text),
-        "2:1: unknown key `colour` in [global]; expected one of: node_name, control_socket, \
+        "2:1: unknown key `colour` in [global]; expected one of: node_name, control_socket, control_group, \
          metrics_listen, script_user, script_security, hook_timeout"
     );
 }
