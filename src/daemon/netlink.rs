@@ -45,7 +45,8 @@ pub struct InterfaceInfo {
     pub name: String,
     /// Ethernet address, when the link has a 6-byte hardware address.
     pub mac: Option<[u8; 6]>,
-    /// Administratively up and operationally usable (see [`link_is_up`]).
+    /// Administratively up and operationally usable: `IFF_UP` and
+    /// `IFF_RUNNING` (carrier present, not dormant).
     pub up: bool,
     /// Usable addresses. IPv6 addresses still in duplicate address detection
     /// (tentative) or that failed it are left out: nothing can be sent from

@@ -191,7 +191,7 @@ impl Daemon {
             let info = netlink
                 .interface(&cfg.interface)
                 .await
-                .map_err(|e| format!("instance {name}: interface {}: {e}", cfg.interface))?;
+                .map_err(|e| format!("instance {name}: {e}"))?;
             let family = cfg.family;
             let link_local = match family {
                 Family::Ipv6 => Some(wait_for_link_local(&netlink, &info).await.ok_or_else(|| {
