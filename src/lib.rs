@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod import;
 pub mod protocol;
 pub mod sim;
 pub mod wire;

@@ -1,0 +1,97 @@
+//! The vipd configuration being built, shaped like vipd's TOML sections.
+//! `None` means "leave the key out": vipd's default is what keepalived did.
+
+use core::time::Duration;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::report::Location;
+
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    pub global: Global,
+    pub checks: Vec<Check>,
+    pub instances: Vec<Instance>,
+    pub sync_groups: Vec<SyncGroup>,
+    /// `vrrp_instance` blocks left out, with the reason, for comments.
+    pub skipped: Vec<(Location, String, String)>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Global {
+    pub node_name: Option<String>,
+    pub script_user: Option<String>,
+    pub script_security: Option<bool>,
+}
+
+#[derive(Debug)]
+pub(super) struct Check {
+    /// The vipd name; the keepalived name is in `source`.
+    pub name: String,
+    pub source: Origin,
+    pub command: Vec<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub rise: Option<u32>,
+    pub fall: Option<u32>,
+    pub weight: Option<i16>,
+}
+
+#[derive(Debug)]
+pub(super) struct Instance {
+    pub name: String,
+    pub source: Origin,
+    pub interface: String,
+    pub vrid: u8,
+    pub priority: u8,
+    pub version: u8,
+    /// Where `version` came from, for a comment next to it.
+    pub version_from: &'static str,
+    pub advert_interval: Duration,
+    pub preempt: bool,
+    pub preempt_delay: Option<Duration>,
+    pub virtual_ips: Vec<IpNet>,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peers: Vec<IpAddr>,
+    pub auth_pass: Option<String>,
+    pub track_checks: Vec<Track>,
+    pub track_interfaces: Vec<Track>,
+    pub garp_repeat: Option<u32>,
+    pub garp_delay: Option<Duration>,
+    pub garp_refresh: Option<Duration>,
+    pub hooks: Hooks,
+}
+
+/// A tracked check or interface; no weight means the check's own (checks)
+/// or 0 (interfaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Track {
+    pub name: String,
+    pub weight: Option<i16>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Hooks {
+    pub master: Option<Vec<String>>,
+    pub backup: Option<Vec<String>>,
+    pub fault: Option<Vec<String>>,
+    pub stop: Option<Vec<String>>,
+    pub notify: Option<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub(super) struct SyncGroup {
+    pub name: String,
+    pub source: Origin,
+    pub instances: Vec<String>,
+    pub hooks: Hooks,
+}
+
+/// The keepalived block a vipd table came from.
+#[derive(Debug, Clone)]
+pub(super) struct Origin {
+    pub at: Location,
+    /// `vrrp_instance VI_1` and so on.
+    pub block: String,
+}
