@@ -613,7 +613,7 @@ impl Validator<'_, '_> {
                 continue;
             };
             let addr = net.addr();
-            if let Some(why) = unusable(addr) {
+            if let Some(why) = super::rules::unusable_address(addr) {
                 self.c.error(
                     item.span(),
                     format!("`virtual_ips`: {addr} cannot be a virtual IP ({why})"),
@@ -708,7 +708,7 @@ impl Validator<'_, '_> {
             );
             return None;
         };
-        if let Some(why) = unusable(addr) {
+        if let Some(why) = super::rules::unusable_address(addr) {
             self.c.error(
                 raw.span(),
                 format!("`{key}`: {addr} cannot be used here ({why})"),
@@ -1088,16 +1088,8 @@ impl Validator<'_, '_> {
         Some(v.get_ref().clone())
     }
 
-    /// Linux's rules for an interface name (dev_valid_name): 1 to 15 bytes,
-    /// not "." or "..", no '/', ':' or whitespace.
     fn interface_name(&mut self, name: &str, span: &Range<usize>, key: &str) -> Option<String> {
-        let bad = name.is_empty()
-            || name.len() > 15
-            || name == "."
-            || name == ".."
-            || name
-                .chars()
-                .any(|c| c == '/' || c == ':' || c.is_whitespace());
+        let bad = !super::rules::valid_interface_name(name);
         if bad {
             self.c.error(
                 span.clone(),
@@ -1136,20 +1128,5 @@ fn track_parts(item: &Spanned<RawTrack>) -> (&str, Range<usize>, Option<&Spanned
     match item.get_ref() {
         RawTrack::Name(name) => (name, item.span(), None),
         RawTrack::Table(t) => (t.name.get_ref(), t.name.span(), t.weight.as_ref()),
-    }
-}
-
-/// Why an address cannot be announced, if it cannot.
-fn unusable(addr: IpAddr) -> Option<&'static str> {
-    if addr.is_unspecified() {
-        Some("unspecified address")
-    } else if addr.is_multicast() {
-        Some("multicast address")
-    } else if addr.is_loopback() {
-        Some("loopback address")
-    } else if addr == IpAddr::from([255, 255, 255, 255]) {
-        Some("broadcast address")
-    } else {
-        None
     }
 }

@@ -172,7 +172,7 @@ fn settle(
     report: &mut Report,
 ) -> Result<Instance, String> {
     let interface = match d.interface {
-        Some(name) if values::valid_interface(name) => name.to_owned(),
+        Some(name) if crate::config::rules::valid_interface_name(name) => name.to_owned(),
         Some(name) => return Err(format!("{name:?} is not a valid interface name")),
         None => return Err("no `interface`; vipd needs the interface to advertise on".to_owned()),
     };
@@ -336,7 +336,7 @@ fn virtual_ips(entries: &[&Node], interface: &str, report: &mut Report) -> Vec<I
             );
             continue;
         };
-        if let Some(why) = values::unusable(net.addr()) {
+        if let Some(why) = crate::config::rules::unusable_address(net.addr()) {
             report.warn(
                 &entry.at,
                 entry.text(),
@@ -478,7 +478,7 @@ fn address(item: &Node, ipv6: bool, report: &mut Report) -> Option<IpAddr> {
     let addr = item.arg(0).and_then(|a| a.parse::<IpAddr>().ok());
     match addr {
         None => report.warn(&item.at, item.text(), "not an IP address; not carried over"),
-        Some(a) if values::unusable(a).is_some() => {
+        Some(a) if crate::config::rules::unusable_address(a).is_some() => {
             report.warn(&item.at, item.text(), "vipd cannot send from this address; not carried over");
         }
         Some(a) if a.is_ipv6() != ipv6 => report.warn(
@@ -499,7 +499,7 @@ fn peers(entries: &[&Node], ipv6: bool, src: Option<IpAddr>, report: &mut Report
             report.warn(at, entry.text(), "not an IP address; not carried over");
             continue;
         };
-        if values::unusable(addr).is_some() || addr.is_ipv6() != ipv6 {
+        if crate::config::rules::unusable_address(addr).is_some() || addr.is_ipv6() != ipv6 {
             report.warn(
                 at,
                 entry.text(),

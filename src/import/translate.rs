@@ -780,7 +780,7 @@ pub(super) fn track_script(
 /// One `track_interface` entry: `NAME [weight N [reverse]]`.
 pub(super) fn track_interface(entry: &Node, report: &mut Report) -> Option<Track> {
     let name = entry.keyword();
-    if !values::valid_interface(name) {
+    if !crate::config::rules::valid_interface_name(name) {
         report.warn(
             &entry.at,
             entry.text(),

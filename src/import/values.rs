@@ -42,32 +42,6 @@ pub(super) fn network(text: &str) -> Option<IpNet> {
         .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-/// Why vipd refuses an address as a virtual IP or peer, if it does.
-pub(super) fn unusable(addr: IpAddr) -> Option<&'static str> {
-    if addr.is_unspecified() {
-        Some("unspecified address")
-    } else if addr.is_multicast() {
-        Some("multicast address")
-    } else if addr.is_loopback() {
-        Some("loopback address")
-    } else if addr == IpAddr::from([255, 255, 255, 255]) {
-        Some("broadcast address")
-    } else {
-        None
-    }
-}
-
-/// Linux's rules for an interface name, which vipd checks too.
-pub(super) fn valid_interface(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 15
-        && name != "."
-        && name != ".."
-        && !name
-            .chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace())
-}
-
 /// vipd names allow ASCII letters, digits, `_`, `-` and `.`; anything else
 /// becomes `_`.
 pub(super) fn vipd_name(name: &str) -> String {
@@ -190,13 +164,10 @@ mod tests {
     }
 
     #[test]
-    fn names_and_interfaces() {
+    fn names() {
         assert_eq!(vipd_name("VI_1"), "VI_1");
         assert_eq!(vipd_name("web vip/1"), "web_vip_1");
         assert_eq!(vipd_name(""), "unnamed");
-        assert!(valid_interface("eth0.1"));
-        assert!(!valid_interface("eth0:1"));
-        assert!(!valid_interface("a-very-long-interface"));
     }
 
     #[test]
