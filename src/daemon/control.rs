@@ -37,6 +37,7 @@ pub struct Status {
     pub uptime_seconds: f64,
     pub instances: Vec<InstanceStatus>,
     pub sync_groups: Vec<GroupStatus>,
+    pub checks: Vec<CheckStatus>,
     /// Packets that could not be attributed to an instance, by reason.
     pub invalid_packets: BTreeMap<String, u64>,
 }
@@ -92,6 +93,8 @@ pub struct Counters {
     /// Adverts dropped by this instance, by reason.
     pub adverts_dropped: BTreeMap<String, u64>,
     pub transitions: u64,
+    /// Transitions by the state entered.
+    pub transitions_to: BTreeMap<String, u64>,
     /// Times we were master and heard another, lower-priority master.
     pub split_brain_events: u64,
     pub vip_restores: u64,
@@ -101,6 +104,16 @@ pub struct Counters {
     pub hook_failures: u64,
     pub hook_timeouts: u64,
     pub hooks_skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    pub name: String,
+    /// After rise/fall: what the tracking instances act on.
+    pub healthy: bool,
+    pub runs: u64,
+    pub failures: u64,
+    pub timeouts: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

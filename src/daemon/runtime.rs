@@ -100,6 +100,7 @@ pub struct Counters {
     pub adverts_received: u64,
     pub send_errors: u64,
     pub transitions: u64,
+    pub transitions_to: BTreeMap<&'static str, u64>,
     pub dropped: BTreeMap<&'static str, u64>,
     pub lower_priority_masters: u64,
     pub vip_restores: u64,
@@ -137,6 +138,14 @@ struct Daemon {
     log_limit: RateLimiter,
     node_name: String,
     control: mpsc::UnboundedReceiver<control::Request>,
+    checks: BTreeMap<String, CheckCounters>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct CheckCounters {
+    runs: u64,
+    failures: u64,
+    timeouts: u64,
 }
 
 impl Daemon {
@@ -394,11 +403,17 @@ impl Daemon {
         match control::serve(
             socket_path,
             config.global.control_group.as_deref(),
-            control_tx,
+            control_tx.clone(),
         ) {
             Ok(task) => background.push(task),
             // Status is for operators; failing over is the job. Keep going.
             Err(e) => tracing::warn!("{e}; `vipd status` will not work"),
+        }
+        if let Some(addr) = config.global.metrics_listen {
+            match super::metrics::serve(addr, control_tx).await {
+                Ok(task) => background.push(task),
+                Err(e) => tracing::warn!("{e}; metrics will not be served"),
+            }
         }
 
         Ok(Daemon {
@@ -413,6 +428,7 @@ impl Daemon {
             log_limit: RateLimiter::new(Duration::from_secs(10)),
             node_name: config.global.node_name.clone().unwrap_or_default(),
             control,
+            checks: BTreeMap::new(),
         })
     }
 
@@ -478,6 +494,7 @@ impl Daemon {
                             .map(|(k, v)| ((*k).to_owned(), *v))
                             .collect(),
                         transitions: c.transitions,
+                        transitions_to: c.transitions_to.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
                         split_brain_events: c.lower_priority_masters,
                         vip_restores: c.vip_restores,
                         announcements: v.announcements.load(Relaxed),
@@ -505,8 +522,25 @@ impl Daemon {
                     .collect(),
             })
             .collect();
+        let checks = self
+            .checks
+            .iter()
+            .map(|(name, c)| control::CheckStatus {
+                name: name.clone(),
+                healthy: self
+                    .slots
+                    .iter()
+                    .flat_map(|s| s.tracker.checks())
+                    .find(|t| t.name == *name)
+                    .is_none_or(|t| t.healthy()),
+                runs: c.runs,
+                failures: c.failures,
+                timeouts: c.timeouts,
+            })
+            .collect();
         control::Status {
             node: self.node_name.clone(),
+            checks,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
             uptime_seconds: self.epoch.elapsed().as_secs_f64(),
@@ -723,6 +757,10 @@ impl Daemon {
 
     fn on_check(&mut self, result: CheckResult) {
         let ok = result.outcome.success();
+        let counters = self.checks.entry(result.name.clone()).or_default();
+        counters.runs += 1;
+        counters.failures += u64::from(!ok);
+        counters.timeouts += u64::from(result.outcome == super::process::Outcome::TimedOut);
         for index in 0..self.slots.len() {
             if self.slots[index].tracker.check_result(&result.name, ok) {
                 let verdict = if ok { "succeeding" } else { "failing" };
@@ -771,6 +809,7 @@ impl Daemon {
             Action::Transition(t) => {
                 let slot = &mut self.slots[index];
                 slot.counters.transitions += 1;
+                *slot.counters.transitions_to.entry(t.to.keepalived_name()).or_default() += 1;
                 slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
                 tracing::info!(
                     "instance {}: {} -> {} (priority {}): {}",

@@ -1,0 +1,156 @@
+//! The Prometheus text rendered from a status snapshot.
+
+use std::collections::BTreeMap;
+
+use vipd::daemon::control::{
+    CheckStatus, Counters, InstanceStatus, MasterStatus, PriorityStatus, Status,
+};
+use vipd::daemon::metrics::render;
+
+fn status() -> Status {
+    let counters = Counters {
+        adverts_sent: 42,
+        adverts_received: 7,
+        adverts_dropped: BTreeMap::from([
+            ("address_mismatch".to_owned(), 3),
+            ("auth_mismatch".to_owned(), 1),
+        ]),
+        transitions: 2,
+        transitions_to: BTreeMap::from([("BACKUP".to_owned(), 1), ("MASTER".to_owned(), 1)]),
+        split_brain_events: 4,
+        announcements: 10,
+        hook_runs: 5,
+        hook_failures: 1,
+        hook_timeouts: 2,
+        ..Counters::default()
+    };
+    Status {
+        node: "db-a".into(),
+        version: "0.1.0".into(),
+        pid: 1,
+        uptime_seconds: 10.0,
+        instances: vec![InstanceStatus {
+            name: "db".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            state: "MASTER".into(),
+            priority: PriorityStatus {
+                configured: 150,
+                effective: 120,
+                adjustments: vec!["check pg -30".into()],
+            },
+            fault: None,
+            master: Some(MasterStatus {
+                address: "192.0.2.12".into(),
+                priority: 100,
+                interval_ms: 1000,
+                seconds_since_heard: 0.5,
+            }),
+            vips: vec!["192.0.2.50/24".into()],
+            holds_vips: true,
+            last_transition: None,
+            counters,
+        }],
+        sync_groups: vec![],
+        checks: vec![CheckStatus {
+            name: "pg".into(),
+            healthy: false,
+            runs: 10,
+            failures: 4,
+            timeouts: 1,
+        }],
+        invalid_packets: BTreeMap::from([("bad_checksum".to_owned(), 6)]),
+    }
+}
+
+fn has(text: &str, line: &str) {
+    assert!(
+        text.lines().any(|l| l == line),
+        "missing line {line:?} in:\n{text}"
+    );
+}
+
+#[test]
+fn instance_state_priority_and_counters() {
+    let text = render(&status());
+    has(
+        &text,
+        r#"vipd_instance_state{vrrp_instance="db",state="MASTER"} 1"#,
+    );
+    has(
+        &text,
+        r#"vipd_instance_state{vrrp_instance="db",state="BACKUP"} 0"#,
+    );
+    has(
+        &text,
+        r#"vipd_instance_priority{vrrp_instance="db",kind="effective"} 120"#,
+    );
+    has(&text, r#"vipd_instance_holds_vips{vrrp_instance="db"} 1"#);
+    has(
+        &text,
+        r#"vipd_master_last_heard_seconds{vrrp_instance="db"} 0.5"#,
+    );
+    has(
+        &text,
+        r#"vipd_transitions_total{vrrp_instance="db",to="MASTER"} 1"#,
+    );
+    has(
+        &text,
+        r#"vipd_transitions_total{vrrp_instance="db",to="FAULT"} 0"#,
+    );
+    has(&text, r#"vipd_adverts_sent_total{vrrp_instance="db"} 42"#);
+    has(
+        &text,
+        r#"vipd_adverts_dropped_total{vrrp_instance="db",reason="auth_mismatch"} 1"#,
+    );
+    has(&text, r#"vipd_foreign_adverts_total{vrrp_instance="db"} 3"#);
+    has(
+        &text,
+        r#"vipd_split_brain_events_total{vrrp_instance="db"} 4"#,
+    );
+    has(
+        &text,
+        r#"vipd_hook_runs_total{vrrp_instance="db",outcome="ok"} 2"#,
+    );
+    has(
+        &text,
+        r#"vipd_hook_runs_total{vrrp_instance="db",outcome="timeout"} 2"#,
+    );
+    has(
+        &text,
+        r#"vipd_invalid_packets_total{reason="bad_checksum"} 6"#,
+    );
+}
+
+#[test]
+fn check_health_and_results() {
+    let text = render(&status());
+    has(&text, r#"vipd_check_healthy{check="pg"} 0"#);
+    has(&text, r#"vipd_check_runs_total{check="pg",result="ok"} 6"#);
+    has(
+        &text,
+        r#"vipd_check_runs_total{check="pg",result="failed"} 3"#,
+    );
+    has(
+        &text,
+        r#"vipd_check_runs_total{check="pg",result="timeout"} 1"#,
+    );
+}
+
+#[test]
+fn every_metric_has_help_and_type() {
+    let text = render(&status());
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .collect();
+    assert!(families.len() >= 15, "{families:?}");
+    for family in families {
+        let name = family.split_whitespace().next().unwrap();
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}"
+        );
+    }
+}
