@@ -460,12 +460,16 @@ impl Daemon {
                             .collect(),
                     },
                     fault: instance.fault_reason().map(str::to_owned),
-                    master: instance.heard_master().map(|m| control::MasterStatus {
-                        address: m.address.to_string(),
-                        priority: m.priority,
-                        interval_ms: m.interval.as_duration().as_millis() as u64,
-                        seconds_since_heard: (now - m.at).as_secs_f64(),
-                    }),
+                    // A master hears itself; what it heard as a backup is history.
+                    master: instance
+                        .heard_master()
+                        .filter(|_| instance.state() != State::Master)
+                        .map(|m| control::MasterStatus {
+                            address: m.address.to_string(),
+                            priority: m.priority,
+                            interval_ms: m.interval.as_duration().as_millis() as u64,
+                            seconds_since_heard: (now - m.at).as_secs_f64(),
+                        }),
                     vips: slot
                         .cfg
                         .virtual_ips
@@ -494,7 +498,11 @@ impl Daemon {
                             .map(|(k, v)| ((*k).to_owned(), *v))
                             .collect(),
                         transitions: c.transitions,
-                        transitions_to: c.transitions_to.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+                        transitions_to: c
+                            .transitions_to
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .collect(),
                         split_brain_events: c.lower_priority_masters,
                         vip_restores: c.vip_restores,
                         announcements: v.announcements.load(Relaxed),
@@ -809,7 +817,11 @@ impl Daemon {
             Action::Transition(t) => {
                 let slot = &mut self.slots[index];
                 slot.counters.transitions += 1;
-                *slot.counters.transitions_to.entry(t.to.keepalived_name()).or_default() += 1;
+                *slot
+                    .counters
+                    .transitions_to
+                    .entry(t.to.keepalived_name())
+                    .or_default() += 1;
                 slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
                 tracing::info!(
                     "instance {}: {} -> {} (priority {}): {}",
