@@ -283,7 +283,10 @@ fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
     assert_eq!(inst.state(), State::Master);
     assert_eq!(
         transitions(&actions)[0].reason,
-        Reason::Preempted { master: ip(PEER_HIGH), priority: 100 }
+        Reason::Preempted {
+            master: ip(PEER_HIGH),
+            priority: 100
+        }
     );
 }
 

@@ -488,9 +488,11 @@ impl Instance {
             return;
         }
         let better_or_equal = advert.priority >= self.priority();
+        // RFC 9568 6.1: the address owner preempts whatever Preempt_Mode says.
+        let preempt = self.params.preempt || self.is_owner();
         if better_or_equal {
             self.preempt_hold_until = None;
-        } else if self.params.preempt && self.params.preempt_delay > Duration::ZERO {
+        } else if preempt && self.params.preempt_delay > Duration::ZERO {
             // keepalived's preempt_delay: a lower-priority master is tolerated
             // until the delay since start-up (or since we first saw it) passes.
             let hold = *self
@@ -501,7 +503,7 @@ impl Instance {
                 return;
             }
         }
-        if !self.params.preempt || better_or_equal {
+        if !preempt || better_or_equal {
             self.accept_master(now, advert);
         }
         // Otherwise discard: our Master_Down_Timer runs out and we preempt.
@@ -565,8 +567,13 @@ impl Instance {
                         let last = self.heard.filter(|h| h.at >= self.backup_since);
                         // A lower master we kept hearing but discarded: preemption.
                         let mdi = self.master_down_interval();
-                        if let Some(h) = last.filter(|h| h.priority < self.priority() && now - h.at < mdi) {
-                            let reason = Reason::Preempted { master: h.address, priority: h.priority };
+                        if let Some(h) =
+                            last.filter(|h| h.priority < self.priority() && now - h.at < mdi)
+                        {
+                            let reason = Reason::Preempted {
+                                master: h.address,
+                                priority: h.priority,
+                            };
                             return self.become_master(now, reason, out);
                         }
                         Reason::MasterDown {

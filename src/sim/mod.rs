@@ -1,1 +1,429 @@
-//! Deterministic simulator (being written).
+//! A deterministic multi-node simulator driving the real protocol core.
+//!
+//! Several nodes, each running a [`protocol::Node`](crate::protocol::Node),
+//! share one simulated L2 segment. Time is virtual: a binary heap of jobs
+//! ordered by (time, sequence number) decides what happens next, so a
+//! [`Config`] plus its seed and the injected [`Fault`]s reproduce a run
+//! exactly. Everything observable goes into a [`Timeline`].
+//!
+//! - [`rng`]: the seeded PRNG.
+//! - [`scenario`]: nodes, network and faults as plain data.
+//! - [`segment`]: delay, jitter, loss and partitions.
+//! - [`timeline`]: the record of a run and the queries on it.
+//! - [`check`]: invariants over a timeline, shared by the property tests.
+//!
+//! No I/O, no clock, no threads.
+
+pub mod check;
+pub mod rng;
+pub mod scenario;
+pub mod segment;
+pub mod timeline;
+
+use core::cmp::Ordering;
+use core::time::Duration;
+use std::collections::BinaryHeap;
+
+pub use check::{Contender, Violation};
+pub use rng::Rng;
+pub use scenario::{Config, Fault, InstanceSpec, Network, NodeSpec};
+pub use segment::Segment;
+pub use timeline::{Entry, Record, Sent, Span, Timeline, View};
+
+use crate::protocol::{Action, Event, Health, Instance, Member, Node, Output, State, Time};
+use crate::wire::AdvertRepr;
+
+/// Something due at a point in virtual time.
+#[derive(Debug, Clone)]
+enum Job {
+    Deliver {
+        from: usize,
+        to: usize,
+        advert: AdvertRepr,
+    },
+    /// Valid only while `generation` matches the node's armed timer.
+    Timer {
+        node: usize,
+        generation: u64,
+    },
+    Inject(Fault),
+}
+
+#[derive(Debug, Clone)]
+struct Queued {
+    at: Time,
+    seq: u64,
+    job: Job,
+}
+
+// The heap is a max-heap: invert so the earliest (time, seq) pops first.
+impl Ord for Queued {
+    fn cmp(&self, other: &Queued) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Queued) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Queued) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+#[derive(Debug, Clone)]
+struct SimNode {
+    /// `None` while the machine is down (never booted or crashed).
+    core: Option<Node>,
+    /// Per instance; survives restarts, like the checks that produce it.
+    health: Vec<Health>,
+    /// The deadline a Timer job is queued for, and that job's generation.
+    armed: Option<Time>,
+    generation: u64,
+}
+
+/// The simulated segment and its nodes.
+///
+/// ```
+/// use std::time::Duration;
+/// use vipd::protocol::Time;
+/// use vipd::sim::{Config, Fault, InstanceSpec, Network, NodeSpec, Sim};
+/// use vipd::wire::{Auth, Centis, Family, Version};
+///
+/// let node = |priority| NodeSpec::single(InstanceSpec::new(priority, Centis::ONE_SECOND));
+/// let mut sim = Sim::new(Config {
+///     version: Version::V3,
+///     family: Family::Ipv4,
+///     auth: Auth::None,
+///     nodes: vec![node(100), node(200)],
+///     network: Network::fixed(Duration::from_millis(1)),
+///     seed: 7,
+/// });
+/// let secs = |s| Time::from_duration(Duration::from_secs(s));
+/// sim.schedule(secs(10), Fault::Crash(1));
+/// sim.run_until(secs(20));
+/// let view = sim.timeline().view(0);
+/// assert_eq!(view.masters_at(secs(9)), vec![1]);
+/// assert_eq!(view.masters_at(secs(20)), vec![0]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sim {
+    config: Config,
+    now: Time,
+    queue: BinaryHeap<Queued>,
+    seq: u64,
+    step: u64,
+    nodes: Vec<SimNode>,
+    segment: Segment,
+    timeline: Timeline,
+}
+
+impl Sim {
+    /// Builds the segment and schedules every node's boot.
+    pub fn new(config: Config) -> Sim {
+        let nodes = (0..config.nodes.len())
+            .map(|n| SimNode {
+                core: None,
+                health: (0..config.nodes[n].instances.len())
+                    .map(|i| config.initial_health(n, i))
+                    .collect(),
+                armed: None,
+                generation: 0,
+            })
+            .collect();
+        let segment = Segment::new(config.nodes.len(), config.network, config.seed);
+        let mut sim = Sim {
+            now: Time::ZERO,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            step: 0,
+            nodes,
+            segment,
+            timeline: Timeline::new(),
+            config,
+        };
+        for n in 0..sim.nodes.len() {
+            if let Some(at) = sim.config.nodes[n].boot_at {
+                sim.schedule(at, Fault::Restart(n));
+            }
+        }
+        sim
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The longest one-way delay of the segment.
+    pub fn max_delay(&self) -> Duration {
+        self.segment.max_delay()
+    }
+
+    pub fn is_up(&self, node: usize) -> bool {
+        self.nodes[node].core.is_some()
+    }
+
+    /// The running protocol node, `None` while the machine is down.
+    pub fn node(&self, node: usize) -> Option<&Node> {
+        self.nodes[node].core.as_ref()
+    }
+
+    /// The instance, `None` while its node is down.
+    pub fn instance(&self, node: usize, instance: usize) -> Option<&Instance> {
+        self.node(node).map(|n| n.instance(instance))
+    }
+
+    /// The health the simulator feeds this instance (kept while down).
+    pub fn health(&self, node: usize, instance: usize) -> &Health {
+        &self.nodes[node].health[instance]
+    }
+
+    /// The nodes currently competing for `instance`: up, in Backup or Master.
+    pub fn contenders(&self, instance: usize) -> Vec<Contender> {
+        (0..self.nodes.len())
+            .filter_map(|n| {
+                let inst = self.instance(n, instance)?;
+                matches!(inst.state(), State::Backup | State::Master).then(|| Contender {
+                    node: n,
+                    priority: inst.priority(),
+                    preempt: inst.params().preempt,
+                    preempt_delay: inst.params().preempt_delay,
+                    address: inst.params().primary_address,
+                })
+            })
+            .collect()
+    }
+
+    /// Injects `fault` at `at` (not before the current time).
+    pub fn schedule(&mut self, at: Time, fault: Fault) {
+        self.enqueue(at.max(self.now), Job::Inject(fault));
+    }
+
+    /// Injects `fault` at the current time, after everything already run
+    /// (after [`Sim::run_until`]`(t)`, that is everything due at or before t).
+    pub fn inject(&mut self, fault: Fault) {
+        self.step += 1;
+        self.apply_fault(fault);
+    }
+
+    /// Runs every job due at or before `t`, then sets the clock to `t`.
+    pub fn run_until(&mut self, t: Time) {
+        while self.queue.peek().is_some_and(|q| q.at <= t) {
+            let Some(q) = self.queue.pop() else { break };
+            self.now = q.at;
+            self.step += 1;
+            match q.job {
+                Job::Deliver { from, to, advert } => self.deliver(from, to, &advert),
+                Job::Timer { node, generation } => self.timer(node, generation),
+                Job::Inject(fault) => self.apply_fault(fault),
+            }
+        }
+        self.now = self.now.max(t);
+        self.timeline.extend_to(self.now);
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    fn enqueue(&mut self, at: Time, job: Job) {
+        self.seq += 1;
+        self.queue.push(Queued {
+            at,
+            seq: self.seq,
+            job,
+        });
+    }
+
+    fn record(&mut self, record: Record) {
+        self.timeline.push(self.now, self.step, record);
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, advert: &AdvertRepr) {
+        // Checked again on arrival: a cut made while the packet was in flight drops it.
+        if !self.segment.can_hear(from, to) {
+            return;
+        }
+        let src = self.config.address(from);
+        let Some(core) = self.nodes[to].core.as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        // Like the daemon, hand an advert only to the instances of its VRID.
+        for index in 0..core.members().len() {
+            if core.instance(index).params().vrid == advert.vrid {
+                out.extend(core.handle(self.now, index, Event::Advert { src, advert }));
+            }
+        }
+        self.apply_outputs(to, out);
+    }
+
+    fn timer(&mut self, node: usize, generation: u64) {
+        let sim_node = &mut self.nodes[node];
+        if sim_node.generation != generation {
+            return; // Superseded by a later deadline or a crash.
+        }
+        sim_node.armed = None;
+        let Some(core) = sim_node.core.as_mut() else {
+            return;
+        };
+        let out = core.poll(self.now);
+        self.apply_outputs(node, out);
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        self.record(Record::Injected(fault.clone()));
+        match fault {
+            Fault::Crash(n) => self.crash(n),
+            Fault::Restart(n) => {
+                self.crash(n);
+                let members = (0..self.config.nodes[n].instances.len())
+                    .map(|i| Member {
+                        name: format!("VI_{i}"),
+                        instance: Instance::new(
+                            self.config.params(n, i),
+                            self.nodes[n].health[i].clone(),
+                        ),
+                    })
+                    .collect();
+                let mut core = Node::new(members, self.config.nodes[n].sync_groups.clone());
+                let out = core.handle_all(self.now, Event::Startup);
+                self.nodes[n].core = Some(core);
+                self.apply_outputs(n, out);
+            }
+            Fault::Shutdown(n) => {
+                if let Some(core) = self.nodes[n].core.as_mut() {
+                    let out = core.handle_all(self.now, Event::Shutdown);
+                    self.apply_outputs(n, out);
+                }
+            }
+            Fault::Partition(groups) => self.segment.partition(&groups),
+            Fault::Heal => self.segment.heal(),
+            Fault::Health {
+                node,
+                instance,
+                health,
+            } => {
+                self.nodes[node].health[instance] = health.clone();
+                if let Some(core) = self.nodes[node].core.as_mut() {
+                    let out = core.set_health(self.now, instance, &health);
+                    self.apply_outputs(node, out);
+                }
+            }
+            Fault::Loss(p) => self.segment.set_loss(p),
+        }
+    }
+
+    /// Stops the machine dead; its queued timer becomes stale.
+    fn crash(&mut self, n: usize) {
+        let node = &mut self.nodes[n];
+        node.core = None;
+        node.armed = None;
+        node.generation += 1;
+    }
+
+    fn apply_outputs(&mut self, node: usize, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Instance(instance, action) => self.apply_action(node, instance, action),
+                Output::Group(group, transition) => self.record(Record::Group {
+                    node,
+                    group,
+                    transition,
+                }),
+            }
+        }
+        self.rearm(node);
+    }
+
+    fn apply_action(&mut self, node: usize, instance: usize, action: Action) {
+        let record = match action {
+            Action::SendAdvert(advert) => self.send(node, instance, advert),
+            Action::AddVips => Record::Vips {
+                node,
+                instance,
+                held: true,
+            },
+            Action::RemoveVips => Record::Vips {
+                node,
+                instance,
+                held: false,
+            },
+            Action::Announce => Record::Announce { node, instance },
+            Action::Transition(transition) => Record::Transition {
+                node,
+                instance,
+                transition,
+            },
+            Action::Report(report) => Record::Report {
+                node,
+                instance,
+                report,
+            },
+        };
+        self.record(record);
+    }
+
+    /// Puts one copy of the advert on the wire to every other live node.
+    fn send(&mut self, from: usize, instance: usize, advert: AdvertRepr) -> Record {
+        let mut arrivals = Vec::new();
+        for to in 0..self.nodes.len() {
+            if to == from || !self.is_up(to) {
+                continue;
+            }
+            if let Some(at) = self.segment.transmit(self.now, from, to) {
+                arrivals.push((to, at));
+                self.enqueue(
+                    at,
+                    Job::Deliver {
+                        from,
+                        to,
+                        advert: advert.clone(),
+                    },
+                );
+            }
+        }
+        Record::Advert {
+            node: from,
+            instance,
+            priority: advert.priority,
+            interval: advert.max_advert_interval,
+            arrivals,
+        }
+    }
+
+    /// Queues a Timer job for the node's earliest deadline if that changed.
+    fn rearm(&mut self, n: usize) {
+        let deadline = self.nodes[n].core.as_ref().and_then(Node::deadline);
+        let node = &mut self.nodes[n];
+        if deadline == node.armed {
+            return;
+        }
+        node.armed = deadline;
+        node.generation += 1;
+        let generation = node.generation;
+        if let Some(at) = deadline {
+            self.enqueue(
+                at.max(self.now),
+                Job::Timer {
+                    node: n,
+                    generation,
+                },
+            );
+        }
+    }
+}

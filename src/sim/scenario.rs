@@ -1,0 +1,209 @@
+//! What to simulate: the nodes and their VRRP settings, the segment, and the
+//! faults that can be injected. Plain data, so a scenario can be printed.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::time::Duration;
+
+use crate::protocol::{Health, Params, SyncGroup, Time};
+use crate::wire::{Auth, Centis, Family, Version};
+
+/// The settings of one VRRP instance on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    pub vrid: u8,
+    /// Effective priority at boot (later changed with [`Fault::Health`]).
+    pub priority: u8,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    pub advert_interval: Centis,
+}
+
+impl InstanceSpec {
+    /// VRID 51, preemption on, no preempt delay.
+    pub fn new(priority: u8, advert_interval: Centis) -> InstanceSpec {
+        InstanceSpec {
+            vrid: 51,
+            priority,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            advert_interval,
+        }
+    }
+
+    pub fn preempt(mut self, preempt: bool) -> InstanceSpec {
+        self.preempt = preempt;
+        self
+    }
+
+    pub fn preempt_delay(mut self, delay: Duration) -> InstanceSpec {
+        self.preempt_delay = delay;
+        self
+    }
+}
+
+/// One machine on the segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Instance `k` of every node carries the virtual address [`Config::vip`]`(k)`.
+    pub instances: Vec<InstanceSpec>,
+    pub sync_groups: Vec<SyncGroup>,
+    /// When the node first boots; `None` leaves it down until a [`Fault::Restart`].
+    pub boot_at: Option<Time>,
+}
+
+impl NodeSpec {
+    /// A node with one instance, booting at time zero.
+    pub fn single(instance: InstanceSpec) -> NodeSpec {
+        NodeSpec {
+            instances: vec![instance],
+            sync_groups: Vec::new(),
+            boot_at: Some(Time::ZERO),
+        }
+    }
+
+    pub fn boot_at(mut self, at: Option<Time>) -> NodeSpec {
+        self.boot_at = at;
+        self
+    }
+}
+
+/// The segment's latency and loss. Every packet takes `base_delay` plus a
+/// uniformly drawn jitter in `0..=jitter`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Network {
+    pub base_delay: Duration,
+    pub jitter: Duration,
+    /// Probability that one receiver misses one packet, while loss is on.
+    pub loss: f64,
+}
+
+impl Network {
+    pub fn fixed(delay: Duration) -> Network {
+        Network {
+            base_delay: delay,
+            jitter: Duration::ZERO,
+            loss: 0.0,
+        }
+    }
+
+    /// The longest one-way delay a delivered packet can take.
+    pub fn max_delay(&self) -> Duration {
+        self.base_delay + self.jitter
+    }
+}
+
+/// A whole scenario's static part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub version: Version,
+    pub family: Family,
+    /// VRRPv2 password shared by all nodes (ignored by v3).
+    pub auth: Auth,
+    pub nodes: Vec<NodeSpec>,
+    pub network: Network,
+    /// Seeds the segment's jitter and loss.
+    pub seed: u64,
+}
+
+impl Config {
+    /// Node `i`'s primary address: 192.0.2.(10+i) or 2001:db8::(10+i) in hex
+    /// digits, so a higher index always means a higher address (the tie-break).
+    pub fn address(&self, node: usize) -> IpAddr {
+        let i = u8::try_from(node).expect("at most 200 nodes");
+        match self.family {
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + i)),
+            Family::Ipv6 => IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0x10 + u16::from(i),
+            )),
+        }
+    }
+
+    /// The virtual address of instance `k`: 192.0.2.(50+k) or 2001:db8::(50+k).
+    pub fn vip(&self, instance: usize) -> IpAddr {
+        let k = u8::try_from(instance).expect("at most 200 instances");
+        match self.family {
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 50 + k)),
+            Family::Ipv6 => IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0x50 + u16::from(k),
+            )),
+        }
+    }
+
+    /// The node index whose primary address is `addr`.
+    pub fn node_of(&self, addr: IpAddr) -> Option<usize> {
+        (0..self.nodes.len()).find(|&n| self.address(n) == addr)
+    }
+
+    /// The protocol parameters of one instance of one node.
+    pub fn params(&self, node: usize, instance: usize) -> Params {
+        let spec = &self.nodes[node].instances[instance];
+        Params {
+            version: self.version,
+            vrid: spec.vrid,
+            advert_interval: spec.advert_interval,
+            preempt: spec.preempt,
+            preempt_delay: spec.preempt_delay,
+            primary_address: self.address(node),
+            virtual_ips: vec![self.vip(instance)],
+            auth: self.auth,
+        }
+    }
+
+    /// The health every instance boots with: up, at its configured priority.
+    pub fn initial_health(&self, node: usize, instance: usize) -> Health {
+        Health::up(self.nodes[node].instances[instance].priority)
+    }
+}
+
+/// Something injected into a running simulation at a chosen time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The node stops dead: no priority-0 advert, its VIPs vanish with it, and
+    /// packets it already sent stay in flight.
+    Crash(usize),
+    /// Boots the node with fresh instances (Initialize, then Startup), after a
+    /// silent crash if it is running. Health set by [`Fault::Health`] persists.
+    Restart(usize),
+    /// Graceful stop: RFC 9568 Shutdown, so a master resigns with priority 0.
+    Shutdown(usize),
+    /// Nodes in different groups cannot hear each other; nodes in no group
+    /// form one more group together. Replaces any earlier partition.
+    Partition(Vec<Vec<usize>>),
+    /// Everyone hears everyone again.
+    Heal,
+    /// New effective priority or fault condition for one instance.
+    Health {
+        node: usize,
+        instance: usize,
+        health: Health,
+    },
+    /// Sets the per-receiver loss probability (0 turns loss off).
+    Loss(f64),
+}
+
+impl Fault {
+    /// The node this fault is about, if it is about one.
+    pub fn node(&self) -> Option<usize> {
+        match self {
+            Fault::Crash(n)
+            | Fault::Restart(n)
+            | Fault::Shutdown(n)
+            | Fault::Health { node: n, .. } => Some(*n),
+            Fault::Partition(_) | Fault::Heal | Fault::Loss(_) => None,
+        }
+    }
+}
