@@ -577,6 +577,10 @@ impl Daemon {
         }
         let outputs = self.node.handle_all(self.now(), Event::Startup);
         self.execute(outputs);
+        // Pinged from this loop, so a stalled protocol loop gets restarted.
+        let watchdog_period = super::sdnotify::watchdog_interval();
+        let mut watchdog =
+            tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
             let deadline = self.node.deadline().map(|d| self.instant(d));
             let timer = async {
@@ -600,6 +604,9 @@ impl Daemon {
                 () = timer => {
                     let outputs = self.node.poll(self.now());
                     self.execute(outputs);
+                }
+                _ = watchdog.tick(), if watchdog_period.is_some() => {
+                    let _ = super::sdnotify::notify("WATCHDOG=1");
                 }
                 Some(input) = self.inputs.recv() => self.on_input(input),
                 Some(request) = self.control.recv() => {
