@@ -302,9 +302,9 @@ port_unblock() { bridge -n "$(ns sw)" link set dev "p-$1" state 3; }
 # instance "vip". String-valued keys (interface, advert_interval,
 # preempt_delay, auth_pass) are quoted here; every other value is TOML as
 # written (numbers, booleans, arrays). KEY=- leaves the key out. extra=TEXT
-# appends raw TOML lines to the instance.
+# appends raw TOML lines to the instance; global=TEXT adds lines to [global].
 vipd_conf() {
-    local node="$1" kv key val extra=""
+    local node="$1" kv key val extra="" global=""
     shift
     local -A c=(
         [interface]=eth0 [vrid]=51 [priority]=100 [version]=3
@@ -314,7 +314,11 @@ vipd_conf() {
     for kv in "$@"; do
         key="${kv%%=*}"
         val="${kv#*=}"
-        if [[ "$key" == extra ]]; then extra+="$val"$'\n'; else c[$key]="$val"; fi
+        case "$key" in
+            extra) extra+="$val"$'\n' ;;
+            global) global+="$val"$'\n' ;;
+            *) c[$key]="$val" ;;
+        esac
     done
     mkdir -p "$VT_TMP/$node"
     {
@@ -322,6 +326,7 @@ vipd_conf() {
         echo "[global]"
         echo "node_name = \"$node\""
         echo "control_socket = \"$VT_TMP/$node/vipd.sock\""
+        printf '%s' "$global"
         echo
         echo "[instances.vip]"
         for key in interface vrid priority version advert_interval preempt preempt_delay \
