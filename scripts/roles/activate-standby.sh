@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# vipd notify_backup / notify_fault hook: this node does not hold the VIP.
+# vipd notify_backup / notify_fault / notify_stop hook: this node does not
+# hold the VIP.
 #  1. Stop the app.
-#  2. If the local PostgreSQL is a primary, fence it so it cannot take writes
-#     that the new primary would never see: FENCE_MODE=stop stops it,
-#     FENCE_MODE=readonly makes it refuse writes and ends open sessions.
+#  2. If this node just gave up the VIP (VIPD_PREV_STATE=MASTER) and the local
+#     PostgreSQL is a primary, fence it so it cannot take writes that the new
+#     primary would never see: FENCE_MODE=stop stops it, FENCE_MODE=readonly
+#     makes it refuse writes and ends open sessions.
 #  3. Log how to bring it back as a standby of the new primary.
-# A standby is left running: it is what we want on a backup node.
+# A standby is left running: it is what we want on a backup node. A primary
+# is not fenced when this node did not hold the VIP (vipd starting up enters
+# BACKUP first: fencing then would stop the primary it is about to serve).
+# Run without VIPD_PREV_STATE (not by vipd), it fences as if it had held it.
 # Idempotent: running it twice is harmless.
 set -u
 . "$(dirname "$(readlink -f "$0")")/roles-common.sh"
@@ -20,6 +25,13 @@ if [ "$recovery" = "t" ]; then
     log "PostgreSQL is a standby: nothing to fence"
     exit 0
 fi
+case "${VIPD_PREV_STATE-MASTER}" in
+    MASTER) ;;
+    *)
+        log "PostgreSQL is a primary, but this node did not hold the VIP (${VIPD_PREV_STATE} -> ${VIPD_STATE:-?}): not fencing"
+        exit 0
+        ;;
+esac
 
 case "$FENCE_MODE" in
     readonly)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings and helpers for vipd's shipped role scripts. Sourced, not run.
 #
 # Settings come from the environment, or from the file named by
@@ -5,6 +6,16 @@
 # VAR=value lines. Environment variables win over the file.
 
 _roles_conf=${VIPD_ROLES_CONF:-/etc/vipd/roles.conf}
+if [ -r "$_roles_conf" ] && [ "$(id -u)" -eq 0 ]; then
+    # The file's commands (APP_START_CMD, ...) run as root: like vipd's
+    # script_security, refuse a file that anyone but root could change.
+    _conf_meta=$(stat -L -c '%u %a' "$_roles_conf")
+    _conf_mode=$((8#${_conf_meta#* }))
+    if [ "${_conf_meta%% *}" != 0 ] || [ $((_conf_mode & 8#022)) -ne 0 ]; then
+        echo "vipd-roles[$(basename "$0")]: refusing $_roles_conf: it must be owned by root and not group- or world-writable" >&2
+        exit 1
+    fi
+fi
 if [ -r "$_roles_conf" ]; then
     # Only pick up variables the environment did not set.
     while IFS='=' read -r _key _value; do
@@ -27,6 +38,7 @@ fi
 : "${PGDATA:=}"                             # needed only for FENCE_MODE=stop
 : "${PG_PROMOTE_TIMEOUT:=30}"               # seconds to wait for a promotion
 : "${FENCE_MODE:=stop}"                     # stop | readonly
+: "${PG_SYNC_AFTER_PROMOTE:=off}"           # off | keep: synchronous_standby_names on a promoted standby
 : "${APP_START_CMD:=}"                      # e.g. "systemctl start myapp"
 : "${APP_STOP_CMD:=}"                       # e.g. "systemctl stop myapp"
 : "${APP_HEALTH_URL:=http://127.0.0.1:8080/health}"
