@@ -102,7 +102,11 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        restore_default_sigpipe();
+    }
+    match cli.command {
         Command::Watch { interface } => vipd::daemon::watch::run(&interface),
         Command::Status {
             json,
@@ -157,6 +161,15 @@ fn init_logging(format: LogFormat) {
         (LogFormat::Text, true) => builder.without_time().init(),
         (LogFormat::Text, false) => builder.init(),
     }
+}
+
+/// Printing commands end quietly when their reader goes away (`vipd check |
+/// head`), like other command-line tools. The daemon keeps Rust's default of
+/// ignoring SIGPIPE: a client hanging up must never kill it.
+fn restore_default_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: no other thread exists yet and SIG_DFL installs no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// `vipd status`: asks the daemon over its control socket.

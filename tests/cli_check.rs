@@ -43,7 +43,7 @@ fn check_good_file_prints_instances_and_exits_0() {
         "priority         150",
         "virtual_ips      192.0.2.50/24",
         "advertise to     multicast 224.0.0.18",
-        "track_checks     pg_alive -60",
+        "track_checks     pg_alive fault",
         "notify_master    /usr/lib/vipd/activate-primary.sh",
         "sync_group pg",
     ] {

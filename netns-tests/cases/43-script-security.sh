@@ -45,7 +45,7 @@ chmod 755 "$ROLES_DIR/activate-primary.sh"
 
 step "a world-writable (not sticky) directory on the scripts' path"
 chmod 777 "$ROLES_DIR"
-refused "world-writable directory" "$ROLES_DIR \(on the path of script $ROLES_DIR/[a-z-]*\.sh\) is writable by everyone"
+refused "world-writable directory" "$ROLES_DIR is writable by everyone \(on the path of /[^)]*\.sh\)"
 chmod 755 "$ROLES_DIR"
 
 step "the permissions put right: the same config starts"

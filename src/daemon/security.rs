@@ -3,7 +3,7 @@
 //! user or writable by group or others could be swapped for something else by
 //! that user, who would then run code as vipd's script user.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -11,59 +11,63 @@ const GROUP_WRITE: u32 = 0o020;
 const OTHER_WRITE: u32 = 0o002;
 const STICKY: u32 = 0o1000;
 
-/// Checks every program; returns one message per unsafe one, naming the
-/// file or directory at fault.
+/// Checks every program; returns one message per unsafe file or directory,
+/// naming the scripts it endangers.
 pub fn unsafe_programs<'a>(programs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let unique: BTreeSet<&str> = programs.into_iter().collect();
-    unique
+    let mut findings: BTreeMap<(PathBuf, String), Vec<&str>> = BTreeMap::new();
+    for program in unique {
+        if let Err((path, problem)) = check_program(Path::new(program)) {
+            findings.entry((path, problem)).or_default().push(program);
+        }
+    }
+    findings
         .into_iter()
-        .filter_map(|p| check_program(Path::new(p)).err())
+        .map(|((path, problem), scripts)| {
+            if scripts.len() == 1 && Path::new(scripts[0]) == path {
+                format!("script {} {problem}", path.display())
+            } else {
+                format!(
+                    "{} {problem} (on the path of {})",
+                    path.display(),
+                    scripts.join(", ")
+                )
+            }
+        })
         .collect()
 }
 
-fn check_program(program: &Path) -> Result<(), String> {
+/// The first unsafe path on the way to `program`, and what is wrong with it.
+fn check_program(program: &Path) -> Result<(), (PathBuf, String)> {
     let resolved = program
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", program.display()))?;
-    check_one(&resolved, program, false)?;
+        .map_err(|e| (program.to_path_buf(), format!("cannot be checked: {e}")))?;
+    check_one(&resolved, false).map_err(|p| (program.to_path_buf(), p))?;
     // Both the path as written (its symlinks live in those directories) and the
     // resolved one must be safe.
     for path in [program.to_path_buf(), resolved.clone()] {
         for dir in path.ancestors().skip(1) {
-            check_one(dir, program, true)?;
+            check_one(dir, true).map_err(|p| (dir.to_path_buf(), p))?;
         }
     }
     Ok(())
 }
 
-fn check_one(path: &Path, program: &Path, is_dir: bool) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn check_one(path: &Path, is_dir: bool) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be checked: {e}"))?;
     let mode = meta.mode();
-    let what = describe(path, program);
     if meta.uid() != 0 {
-        return Err(format!("{what} is owned by uid {}, not root", meta.uid()));
+        return Err(format!("is owned by uid {}, not root", meta.uid()));
     }
     if mode & GROUP_WRITE != 0 && meta.gid() != 0 {
-        return Err(format!("{what} is writable by group gid {}", meta.gid()));
+        return Err(format!("is writable by group gid {}", meta.gid()));
     }
     // A sticky world-writable directory (like /tmp) lets others create files
     // but not replace root's: the root-owned entries in it stay safe.
     if mode & OTHER_WRITE != 0 && !(is_dir && mode & STICKY != 0) {
-        return Err(format!("{what} is writable by everyone"));
+        return Err("is writable by everyone".to_owned());
     }
     Ok(())
-}
-
-fn describe(path: &Path, program: &Path) -> String {
-    if path == program {
-        format!("script {}", program.display())
-    } else {
-        format!(
-            "{} (on the path of script {})",
-            PathBuf::from(path).display(),
-            program.display()
-        )
-    }
 }
 
 #[cfg(test)]
