@@ -32,6 +32,9 @@ use tracing::{debug, warn};
 /// costs a full resync, so ask for more. Capped by `net.core.rmem_max`.
 const EVENT_RCVBUF: i32 = 1 << 20;
 
+/// Serialises dumps on the shared request socket (see [`dump`]).
+static DUMP_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Access to the kernel's interfaces and addresses.
 #[derive(Debug, Clone)]
 pub struct Netlink {
@@ -288,6 +291,10 @@ async fn dump(
     handle: &Handle,
     request: RouteNetlinkMessage,
 ) -> Result<Vec<RouteNetlinkMessage>, rtnetlink::Error> {
+    // The kernel runs one dump at a time per netlink socket and answers a
+    // concurrent one with EBUSY; the VIP workers of several instances share
+    // the request socket, so their dumps take turns.
+    let _turn = DUMP_TURN.lock().await;
     let mut entries = Vec::new();
     let mut attempt = 1;
     loop {
