@@ -1,9 +1,6 @@
 //! RFC 3768 (VRRPv2) requirements that no other test pinned down, found while
 //! writing docs/conformance.md. Each test names the clause it checks; the
 //! table in docs/conformance.md points here.
-//!
-//! Tests marked `#[ignore]` fail today: they document a vipd deviation that
-//! is reported, not fixed here (`cargo test -- --ignored` shows them).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -173,7 +170,6 @@ fn s6_1_master_down_interval_with_one_second_adverts() {
 }
 
 #[test]
-#[ignore = "vipd deviation, reported: for VRRPv2 vipd scales Skew_Time by the advert interval (the RFC 9568 formula); RFC 3768 6.1 defines it as (256 - Priority) / 256 seconds"]
 fn s6_1_skew_time_does_not_scale_with_the_v2_interval() {
     let mut inst = Instance::new(params(Centis::from_secs(2), Auth::None), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
@@ -185,7 +181,6 @@ fn s6_1_skew_time_does_not_scale_with_the_v2_interval() {
 // and the local router is not the IP Address owner (Priority equals 255)" --------
 
 #[test]
-#[ignore = "vipd deviation, reported: an address owner (priority 255) processes adverts; RFC 3768 7.1 has it discard them"]
 fn s7_1_the_address_owner_discards_adverts() {
     let mut inst = Instance::new(params(Centis::ONE_SECOND, Auth::None), Health::up(255));
     inst.handle(at(0.0), Event::Startup);

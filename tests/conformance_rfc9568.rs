@@ -1,9 +1,6 @@
 //! RFC 9568 (VRRPv3) requirements that no other test pinned down, found while
 //! writing docs/conformance.md. Each test names the clause it checks; the
 //! table in docs/conformance.md points here.
-//!
-//! Tests marked `#[ignore]` fail today: they document a vipd deviation that
-//! is reported, not fixed here (`cargo test -- --ignored` shows them).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -198,7 +195,6 @@ fn s6_4_3_lower_priority_advert_does_not_change_the_adver_timer_interval() {
 // ---- 5.2.5 / 7.1: an advertisement without addresses ---------------------------
 
 #[test]
-#[ignore = "vipd deviation, reported: a count-0 advert with priority 255 is processed (RFC 9568 5.2.5, erratum 8299: MUST be ignored)"]
 fn s5_2_5_count_zero_is_ignored_even_from_an_owner() {
     let (mut inst, t) = master("192.0.2.10", 100, &["192.0.2.50"]);
     let owner = advert(255, Centis::ONE_SECOND, &[]);
@@ -219,7 +215,7 @@ fn s5_2_5_count_zero_from_a_non_owner_is_dropped() {
         actions,
         vec![Action::Report(Report::Dropped {
             from: ip("192.0.2.20"),
-            reason: DropReason::AddressMismatch
+            reason: DropReason::NoAddresses
         })]
     );
     assert_eq!(inst.state(), State::Master);

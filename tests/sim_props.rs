@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use vipd::protocol::timers::{master_down_interval, skew_time};
+use vipd::protocol::timers::{master_down_interval, master_down_interval_for, skew_time, skew_time_for};
 use vipd::protocol::{Health, State, Time};
 use vipd::sim::{
     Config, Contender, Fault, InstanceSpec, Network, NodeSpec, Rng, Sim, View, Violation, check,
@@ -183,6 +183,16 @@ struct Cx {
 }
 
 impl Cx {
+    /// Master_Down_Interval as the segment's VRRP version defines it.
+    fn mdi(&self, priority: u8, interval: Centis) -> Duration {
+        master_down_interval_for(self.sim.config().version, priority, interval)
+    }
+
+    /// Skew_Time as the segment's VRRP version defines it.
+    fn skew(&self, priority: u8, interval: Centis) -> Duration {
+        skew_time_for(self.sim.config().version, priority, interval)
+    }
+
     /// The longest advert interval on the segment. A v3 backup times its
     /// master with the master's interval, so general bounds use the longest.
     fn interval(&self) -> Centis {
@@ -265,7 +275,7 @@ impl Cx {
     fn settle_after(&self, t: Time, contenders: &[Contender]) -> Time {
         let mdi = contenders
             .iter()
-            .map(|c| master_down_interval(c.priority, self.interval()))
+            .map(|c| self.mdi(c.priority, self.interval()))
             .max()
             .unwrap_or_default();
         let hold = contenders
@@ -325,6 +335,13 @@ impl Run {
 /// Priorities repeat so address tie-breaks happen; 255 is the address owner.
 const PRIORITIES: [u8; 7] = [1, 50, 100, 100, 150, 200, 254];
 
+/// Only node 0 may be the address owner. Two owners of one address is a
+/// misconfiguration in which RFC 3768/9568 7.1 make each ignore the other's
+/// adverts, so both stay master and no election property can hold.
+fn owner_cap(node: usize, max: u8) -> u8 {
+    if node == 0 { max } else { max.min(254) }
+}
+
 fn random_priority(rng: &mut Rng, max: u8) -> u8 {
     if max == 255 && rng.chance(0.05) {
         255
@@ -373,7 +390,8 @@ fn random_config(rng: &mut Rng, max_priority: u8, mixed: bool) -> Config {
     let together = rng.chance(0.3);
     let nodes = intervals
         .iter()
-        .map(|&interval| {
+        .enumerate()
+        .map(|(node, &interval)| {
             let i = interval.as_duration();
             let preempt = match preempt_mode {
                 0 => true,
@@ -385,7 +403,7 @@ fn random_config(rng: &mut Rng, max_priority: u8, mixed: bool) -> Config {
             } else {
                 Duration::ZERO
             };
-            let spec = InstanceSpec::new(random_priority(rng, max_priority), interval)
+            let spec = InstanceSpec::new(random_priority(rng, owner_cap(node, max_priority)), interval)
                 .preempt(preempt)
                 .preempt_delay(delay);
             let boot = if together {
@@ -452,7 +470,7 @@ fn random_fault(rng: &mut Rng, n: usize) -> Fault {
         7 => Fault::Health {
             node,
             instance: 0,
-            health: random_health(rng, 255, true),
+            health: random_health(rng, owner_cap(node, 255), true),
         },
         8 => Fault::Loss(rng.between(5, 60) as f64 / 100.0),
         _ => Fault::Loss(0.0),
@@ -532,7 +550,7 @@ fn master_crash(seed: u64) -> Run {
             .at;
         let mdi = backups
             .iter()
-            .map(|c| master_down_interval(c.priority, cx.interval_of(master)))
+            .map(|c| cx.mdi(c.priority, cx.interval_of(master)))
             .min()
             .unwrap_or_default();
         let (lo, hi) = (last + cx.base() + mdi, last + cx.d() + mdi);
@@ -570,7 +588,7 @@ fn graceful_shutdown(seed: u64) -> Run {
         let backups = cx.sim.contenders(0);
         let skew = backups
             .iter()
-            .map(|c| skew_time(c.priority, cx.interval_of(master)))
+            .map(|c| cx.skew(c.priority, cx.interval_of(master)))
             .min()
             .unwrap_or_default();
         let (lo, hi) = (at + cx.base() + skew, at + cx.d() + skew);
@@ -720,7 +738,7 @@ fn preempt_off_keeps_master(mut rng: Rng) -> Run {
             };
             cx.sim.schedule(at, fault);
         }
-        let end = quiet + 2 * master_down_interval(1, cx.interval());
+        let end = quiet + 2 * cx.mdi(1, cx.interval());
         cx.note(format!(
             "n{master} must stay master from {settled} to {end}"
         ));
@@ -758,7 +776,7 @@ fn preempt_delay_honoured(mut rng: Rng) -> Run {
         let spec = cx.sim.config().nodes[late].instances[0].clone();
         let hold = boot + spec.preempt_delay;
         let end =
-            hold + 2 * cx.i() + master_down_interval(spec.priority, cx.interval()) + 4 * cx.d();
+            hold + 2 * cx.i() + cx.mdi(spec.priority, cx.interval()) + 4 * cx.d();
         cx.sim.run_until(end);
         // RFC 9568 6.4.1: the Master_Down_Timer starts on our own interval;
         // 6.4.2: every accepted advert restarts it on the master's interval.
@@ -769,12 +787,12 @@ fn preempt_delay_honoured(mut rng: Rng) -> Run {
             .arrivals(master, late)
             .filter(|&t| t >= boot)
             .collect();
-        let mut due = boot + master_down_interval(spec.priority, spec.advert_interval);
+        let mut due = boot + cx.mdi(spec.priority, spec.advert_interval);
         for t in arrivals {
             if t >= due || t >= hold {
                 break;
             }
-            due = t + master_down_interval(spec.priority, cx.interval_of(master));
+            due = t + cx.mdi(spec.priority, cx.interval_of(master));
         }
         cx.note(format!(
             "n{late} boots at {boot}, holds until {hold}, due {due}"

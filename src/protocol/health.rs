@@ -1,9 +1,13 @@
-//! Effective priority: configured priority adjusted by tracked checks and
-//! interfaces, with keepalived's semantics.
+//! Effective priority: configured priority adjusted by tracked checks,
+//! interfaces, files and processes, with keepalived's semantics.
 //!
 //! - A check with a positive weight adds it while healthy; a negative weight is
 //!   subtracted while failing; weight 0 means "failing puts the instance in Fault".
-//! - Tracked interfaces work the same way with up/down for healthy/failing.
+//! - Tracked interfaces and processes work the same way, with up/down for
+//!   healthy/failing.
+//! - A tracked file holds an integer: value x weight is added (the value
+//!   limited to -254..=254 first, the product to -254..=253). A product below
+//!   -253 is a Fault, and so is any non-zero value with weight 0.
 //! - The instance's own interface going down is always a Fault.
 //! - The result is clamped to 1..=254; an address owner (255) is never adjusted,
 //!   though a weight-0 failure still faults it.
@@ -88,6 +92,26 @@ struct InterfaceTracker {
     up: bool,
 }
 
+/// A tracked file and the integer it last held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileTracker {
+    name: String,
+    weight: i32,
+    value: i64,
+}
+
+/// A tracked process: up while enough matching processes run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProcessTracker {
+    name: String,
+    weight: i32,
+    up: bool,
+}
+
+/// The largest value read from a tracked file that counts; larger ones are
+/// limited to it (either sign), as keepalived does.
+pub const FILE_VALUE_LIMIT: i64 = 254;
+
 /// Computes an instance's [`Health`] from everything it tracks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthTracker {
@@ -96,6 +120,8 @@ pub struct HealthTracker {
     interface_up: bool,
     checks: Vec<CheckTracker>,
     interfaces: Vec<InterfaceTracker>,
+    files: Vec<FileTracker>,
+    processes: Vec<ProcessTracker>,
 }
 
 impl HealthTracker {
@@ -106,6 +132,8 @@ impl HealthTracker {
             interface_up: true,
             checks: Vec::new(),
             interfaces: Vec::new(),
+            files: Vec::new(),
+            processes: Vec::new(),
         }
     }
 
@@ -117,6 +145,26 @@ impl HealthTracker {
     /// Tracks another interface; interfaces are assumed up until told otherwise.
     pub fn with_interface(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
         self.interfaces.push(InterfaceTracker {
+            name: name.into(),
+            weight,
+            up: true,
+        });
+        self
+    }
+
+    /// Tracks a file; its value is 0 (no effect) until told otherwise.
+    pub fn with_file(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
+        self.files.push(FileTracker {
+            name: name.into(),
+            weight,
+            value: 0,
+        });
+        self
+    }
+
+    /// Tracks a process; it is assumed up until told otherwise.
+    pub fn with_process(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
+        self.processes.push(ProcessTracker {
             name: name.into(),
             weight,
             up: true,
@@ -159,6 +207,28 @@ impl HealthTracker {
         relevant
     }
 
+    /// Records the value read from the named tracked file; returns true if
+    /// this tracker tracks it.
+    pub fn file_value(&mut self, name: &str, value: i64) -> bool {
+        let mut relevant = false;
+        for tracked in self.files.iter_mut().filter(|f| f.name == name) {
+            tracked.value = value;
+            relevant = true;
+        }
+        relevant
+    }
+
+    /// Records whether the named tracked process is up (its quorum met);
+    /// returns true if this tracker tracks it.
+    pub fn process_up(&mut self, name: &str, up: bool) -> bool {
+        let mut relevant = false;
+        for tracked in self.processes.iter_mut().filter(|p| p.name == name) {
+            tracked.up = up;
+            relevant = true;
+        }
+        relevant
+    }
+
     pub fn health(&self) -> Health {
         Health {
             priority: self.effective_priority(),
@@ -176,6 +246,23 @@ impl HealthTracker {
         if let Some(c) = self.checks.iter().find(|c| c.weight == 0 && !c.healthy) {
             return Some(format!("check {} failing", c.name));
         }
+        if let Some(f) = self
+            .files
+            .iter()
+            .find(|f| file_adjustment(f.weight, f.value).is_none())
+        {
+            return Some(if f.weight == 0 {
+                format!("tracked file {} value {}", f.name, f.value)
+            } else {
+                format!(
+                    "tracked file {} value {} x weight {} is below -253",
+                    f.name, f.value, f.weight
+                )
+            });
+        }
+        if let Some(p) = self.processes.iter().find(|p| p.weight == 0 && !p.up) {
+            return Some(format!("process {} not running", p.name));
+        }
         None
     }
 
@@ -185,8 +272,17 @@ impl HealthTracker {
         }
         let from_checks = self.checks.iter().map(|c| adjustment(c.weight, c.healthy));
         let from_links = self.interfaces.iter().map(|i| adjustment(i.weight, i.up));
-        let total: i32 = i32::from(self.base_priority) + from_checks.chain(from_links).sum::<i32>();
-        total.clamp(1, 254) as u8
+        let from_files = self
+            .files
+            .iter()
+            .map(|f| file_adjustment(f.weight, f.value).unwrap_or(0));
+        let from_processes = self.processes.iter().map(|p| adjustment(p.weight, p.up));
+        let sum: i32 = from_checks
+            .chain(from_links)
+            .chain(from_files)
+            .chain(from_processes)
+            .sum();
+        (i32::from(self.base_priority) + sum).clamp(1, 254) as u8
     }
 
     /// Human-readable list of what currently moves the priority, for status output.
@@ -194,19 +290,40 @@ impl HealthTracker {
         let checks = self
             .checks
             .iter()
-            .map(|c| (format!("check {}", c.name), c.weight, c.healthy));
+            .map(|c| (format!("check {}", c.name), adjustment(c.weight, c.healthy)));
         let links = self
             .interfaces
             .iter()
-            .map(|i| (format!("interface {}", i.name), i.weight, i.up));
+            .map(|i| (format!("interface {}", i.name), adjustment(i.weight, i.up)));
+        let files = self.files.iter().map(|f| {
+            let delta = file_adjustment(f.weight, f.value).unwrap_or(0);
+            (format!("file {}", f.name), delta)
+        });
+        let processes = self
+            .processes
+            .iter()
+            .map(|p| (format!("process {}", p.name), adjustment(p.weight, p.up)));
         checks
             .chain(links)
-            .filter_map(|(what, weight, ok)| {
-                let delta = adjustment(weight, ok);
-                (delta != 0).then_some(Adjustment { what, delta })
-            })
+            .chain(files)
+            .chain(processes)
+            .filter(|(_, delta)| *delta != 0)
+            .map(|(what, delta)| Adjustment { what, delta })
             .collect()
     }
+}
+
+/// keepalived's rule for a tracked file: `None` means Fault. With weight 0
+/// any non-zero value is a Fault; otherwise the value (limited to
+/// -254..=254) times the weight, limited to -254..=253, where -254 (a product
+/// below -253) is a Fault.
+fn file_adjustment(weight: i32, value: i64) -> Option<i32> {
+    let value = value.clamp(-FILE_VALUE_LIMIT, FILE_VALUE_LIMIT) as i32;
+    if weight == 0 {
+        return (value == 0).then_some(0);
+    }
+    let delta = value.saturating_mul(weight).clamp(-254, 253);
+    (delta >= -253).then_some(delta)
 }
 
 /// keepalived's rule: positive weights count while healthy, negative while failing.

@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use super::health::Health;
 use super::time::Time;
-use super::timers::{master_down_interval, skew_time};
+use super::timers::{master_down_interval_for, skew_time_for};
 use crate::wire::{self, AdvertRepr, Auth, Centis, Version};
 
 /// Settings of one virtual router that the protocol needs.
@@ -201,6 +201,10 @@ pub enum DropReason {
     AuthMismatch,
     /// VRRPv2 advert interval differs from ours (RFC 3768 7.1: MUST discard).
     IntervalMismatch,
+    /// We are the address owner (priority 255), which ignores adverts.
+    LocalOwner,
+    /// The advert carries no address (RFC 9568 5.2.5: at least one).
+    NoAddresses,
     /// The address list differs: someone else uses our VRID (dropped unless
     /// the sender is the address owner, RFC 3768 7.1).
     AddressMismatch,
@@ -216,6 +220,8 @@ impl DropReason {
             DropReason::AuthMismatch => "auth_mismatch",
             DropReason::IntervalMismatch => "interval_mismatch",
             DropReason::AddressMismatch => "address_mismatch",
+            DropReason::LocalOwner => "local_owner",
+            DropReason::NoAddresses => "no_addresses",
         }
     }
 }
@@ -293,11 +299,11 @@ impl Instance {
 
     /// Master_Down_Interval with the current priority and learned interval.
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(self.priority(), self.master_adver_interval)
+        master_down_interval_for(self.params.version, self.priority(), self.master_adver_interval)
     }
 
     pub fn skew_time(&self) -> Duration {
-        skew_time(self.priority(), self.master_adver_interval)
+        skew_time_for(self.params.version, self.priority(), self.master_adver_interval)
     }
 
     pub fn heard_master(&self) -> Option<HeardMaster> {
@@ -459,6 +465,14 @@ impl Instance {
     fn validate(&self, src: IpAddr, advert: &AdvertRepr) -> Option<DropReason> {
         if src == self.params.primary_address {
             return Some(DropReason::OwnAdvert);
+        }
+        // RFC 3768 7.1 / RFC 9568 7.1: the address owner does not process adverts.
+        if self.is_owner() {
+            return Some(DropReason::LocalOwner);
+        }
+        // RFC 9568 5.2.5 (erratum 8299): an advert must carry at least one address.
+        if advert.addresses.is_empty() {
+            return Some(DropReason::NoAddresses);
         }
         if advert.vrid != self.params.vrid {
             return Some(DropReason::WrongVrid);

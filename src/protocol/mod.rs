@@ -1,7 +1,7 @@
 //! The pure VRRP protocol core: no sockets, no clock, no async.
 //!
 //! - [`instance`]: one virtual router's state machine (RFC 9568 section 6).
-//! - [`health`]: effective priority from checks and interfaces.
+//! - [`health`]: effective priority from checks, interfaces, files and processes.
 //! - [`node`]: all instances of a node, with sync groups.
 //! - [`timers`]: Skew_Time and Master_Down_Interval arithmetic.
 //! - [`time`]: the virtual time every input carries.
@@ -12,7 +12,7 @@ pub mod node;
 pub mod time;
 pub mod timers;
 
-pub use health::{Adjustment, CheckTracker, Health, HealthTracker};
+pub use health::{Adjustment, CheckTracker, FILE_VALUE_LIMIT, Health, HealthTracker};
 pub use instance::{
     Action, DropReason, Event, HeardMaster, Instance, Params, Reason, Report, State, Transition,
 };

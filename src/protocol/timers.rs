@@ -7,7 +7,7 @@
 
 use core::time::Duration;
 
-use crate::wire::Centis;
+use crate::wire::{Centis, Version};
 
 const NANOS_PER_CENTI: u64 = 10_000_000;
 
@@ -21,6 +21,21 @@ pub fn skew_time(priority: u8, master_adver_interval: Centis) -> Duration {
 /// Master_Down_Interval: (3 * Master_Adver_Interval) + Skew_Time.
 pub fn master_down_interval(priority: u8, master_adver_interval: Centis) -> Duration {
     3 * master_adver_interval.as_duration() + skew_time(priority, master_adver_interval)
+}
+
+/// Skew_Time as each version defines it: RFC 3768 6.1 fixes VRRPv2's at
+/// (256 - Priority) / 256 seconds whatever the interval; RFC 9568 scales it
+/// with Master_Adver_Interval.
+pub fn skew_time_for(version: Version, priority: u8, master_adver_interval: Centis) -> Duration {
+    match version {
+        Version::V2 => skew_time(priority, Centis::ONE_SECOND),
+        Version::V3 => skew_time(priority, master_adver_interval),
+    }
+}
+
+/// Master_Down_Interval as each version defines it (see [`skew_time_for`]).
+pub fn master_down_interval_for(version: Version, priority: u8, master_adver_interval: Centis) -> Duration {
+    3 * master_adver_interval.as_duration() + skew_time_for(version, priority, master_adver_interval)
 }
 
 #[cfg(test)]
