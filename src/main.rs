@@ -116,15 +116,23 @@ fn main() -> ExitCode {
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
         Command::Check { config: path } => match load(&path) {
             Ok(config) => {
-                let count =
-                    |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-                println!(
-                    "{}: OK: {}, {}, {}\n",
-                    path.display(),
-                    count(config.instances.len(), "instance"),
-                    count(config.checks.len(), "check"),
-                    count(config.sync_groups.len(), "sync group"),
-                );
+                let count = |n: usize, one: &str, many: &str| {
+                    format!("{n} {}", if n == 1 { one } else { many })
+                };
+                let mut parts = vec![
+                    count(config.instances.len(), "instance", "instances"),
+                    count(config.checks.len(), "check", "checks"),
+                    count(config.sync_groups.len(), "sync group", "sync groups"),
+                ];
+                // Mentioned only when used, so the usual summary stays short.
+                let (files, processes) = (config.track_files.len(), config.track_processes.len());
+                if files > 0 {
+                    parts.push(count(files, "tracked file", "tracked files"));
+                }
+                if processes > 0 {
+                    parts.push(count(processes, "tracked process", "tracked processes"));
+                }
+                println!("{}: OK: {}\n", path.display(), parts.join(", "));
                 print!("{config}");
                 ExitCode::SUCCESS
             }

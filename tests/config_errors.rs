@@ -717,3 +717,136 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn unknown_names_in_track_files_and_track_processes() {
+    let text = r#"[track_files.maintenance]
+path = "/etc/vipd/maintenance"
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_files = ["maintenanse", { name = "disk", weight = -1 }, "maintenance", "maintenance"]
+track_processes = ["postgres"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "8:16: `track_files`: no tracked file named `maintenanse`; did you mean `maintenance`?",
+            "8:40: `track_files`: no tracked file named `disk`; defined tracked files: maintenance",
+            "8:78: `track_files` lists `maintenance` twice",
+            "9:20: `track_processes`: no tracked process named `postgres`; no tracked processes \
+             are defined (add a [track_processes.NAME] table)",
+        ]
+    );
+}
+
+#[test]
+fn track_file_table_errors() {
+    let text = r#"[track_files.rel]
+path = "etc/vipd/maintenance"
+weight = -300
+
+[track_files.nopath]
+weight = 2
+
+[track_files.typo]
+file = "/etc/vipd/x"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "2:8: `path` must be an absolute path, found \"etc/vipd/maintenance\"",
+            "3:10: `weight` must be between -253 and 253, found -300",
+            "5:14: tracked file `nopath` is missing required key `path` (the file holding the \
+             value, like \"/etc/vipd/maintenance\")",
+            // Not also "missing `path`": the keepalived spelling says it.
+            "9:1: unknown key `file` in [track_files.typo]; keepalived's track_file `file` is \
+             `path` here",
+        ]
+    );
+}
+
+#[test]
+fn track_process_table_errors() {
+    let text = r#"[track_processes.long]
+process = "postgres-replica-7"
+
+[track_processes.quorums]
+process = "haproxy"
+quorum = 3
+quorum_max = 2
+
+[track_processes.zero]
+process = "haproxy"
+quorum = 0
+fork_delay = 1
+
+[track_processes.empty]
+process = ""
+args = "--all"
+quorum = -1
+
+[track_processes.none]
+weight = 5
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "2:11: `process`: \"postgres-replica-7\" is 18 bytes but the kernel keeps only the \
+             first 15 of a process name (/proc/PID/comm); set full_command = true to match the \
+             command line instead",
+            "7:14: `quorum_max` must be at least `quorum` (3), found 2",
+            "11:10: `quorum` = 0 needs a `quorum_max` (without it the process always counts as \
+             running)",
+            "12:1: unknown key `fork_delay` in [track_processes.zero]; vipd has one `delay` for \
+             both directions, keepalived's `fork_delay` and `terminate_delay`",
+            "15:11: `process` must not be empty",
+            "16:8: wrong type for `args`: expected an array, found string \"--all\"",
+            "17:10: `quorum` must be between 0 and 65535, found -1",
+            "19:18: tracked process `none` is missing required key `process` (the process name \
+             to look for, like \"postgres\")",
+        ]
+    );
+}
+
+#[test]
+fn long_process_name_is_fine_with_full_command() {
+    let text = r#"[track_processes.long]
+process = "postgres-replica-7"
+full_command = true
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_processes = [{ name = "long", weight = 254 }]
+"#;
+    assert_eq!(
+        error(text),
+        "9:46: `weight` must be between -253 and 253, found 254"
+    );
+}
+
+#[test]
+fn keepalived_track_names_point_to_vipd_keys() {
+    let text = r#"[vrrp_track_process]
+x = 1
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_file = ["maintenance"]
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "1:2: unknown section `vrrp_track_process`; keepalived's `vrrp_track_process` is \
+             [track_processes.NAME] here",
+            "8:1: unknown key `track_file` in [instances.db]; keepalived's `track_file` is \
+             `track_files` here",
+        ]
+    );
+}

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use vipd::config::{self, Config, Family, TrackedCheck, TrackedInterface};
+use vipd::config::{
+    self, Config, Family, TrackProcess, TrackedCheck, TrackedFile, TrackedInterface, TrackedProcess,
+};
 use vipd::wire::{Centis, Version};
 
 fn parse(text: &str) -> Config {
@@ -88,6 +90,8 @@ fn defaults_are_applied() {
     assert_eq!(web.auth_pass, None);
     assert!(web.track_checks.is_empty());
     assert!(web.track_interfaces.is_empty());
+    assert!(web.track_files.is_empty());
+    assert!(web.track_processes.is_empty());
     assert_eq!(web.garp_repeat, 5);
     assert_eq!(web.garp_delay, Duration::from_secs(5));
     assert_eq!(web.garp_refresh, None);
@@ -97,6 +101,8 @@ fn defaults_are_applied() {
     assert!(!web.is_address_owner());
     assert!(config.checks.is_empty());
     assert!(config.sync_groups.is_empty());
+    assert!(config.track_files.is_empty());
+    assert!(config.track_processes.is_empty());
 }
 
 #[test]
@@ -172,6 +178,123 @@ track_interfaces = ["eth1", { name = "eth2", weight = -20 }]
             },
         ]
     );
+}
+
+#[test]
+fn track_files_and_processes_with_defaults_and_overrides() {
+    let config = parse(
+        r#"
+[track_files.maintenance]
+path = "/etc/vipd/maintenance-weight"
+[track_files.load]
+path = "/run/vipd/load"
+weight = -2
+
+[track_processes.postgres]
+process = "postgres"
+weight = -50
+quorum = 1
+delay = "0s"
+[track_processes.workers]
+process = "/usr/sbin/pg_worker"
+full_command = true
+args = ["--pool", "a b"]
+quorum = 2
+quorum_max = 4
+delay = "1.5s"
+[track_processes.not_twice]
+process = "rogue"
+quorum = 0
+quorum_max = 0
+weight = 0
+
+[instances.db]
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.50/24"]
+track_files = ["maintenance", { name = "load", weight = 3 }, { name = "load2" }]
+track_processes = [{ name = "postgres", weight = -60 }, "workers", { name = "not_twice" }]
+
+[track_files.load2]
+path = "/run/vipd/load2"
+weight = 0
+"#,
+    );
+    let m = &config.track_files["maintenance"];
+    assert_eq!(m.path, Path::new("/etc/vipd/maintenance-weight"));
+    assert_eq!(m.weight, 1, "a file's weight defaults to 1");
+    assert_eq!(config.track_files["load"].weight, -2);
+
+    let pg = &config.track_processes["postgres"];
+    assert_eq!(
+        *pg,
+        TrackProcess {
+            name: "postgres".into(),
+            process: "postgres".into(),
+            args: None,
+            full_command: false,
+            weight: -50,
+            quorum: 1,
+            quorum_max: None,
+            delay: Duration::ZERO,
+        }
+    );
+    let w = &config.track_processes["workers"];
+    assert!(w.full_command);
+    assert_eq!(
+        w.args.as_deref(),
+        Some(&["--pool".to_owned(), "a b".to_owned()][..])
+    );
+    assert_eq!((w.quorum, w.quorum_max), (2, Some(4)));
+    assert_eq!(w.delay, Duration::from_millis(1500));
+    assert_eq!(w.weight, 1, "a process's weight defaults to 1");
+    assert!(!w.quorum_met(1) && w.quorum_met(2) && w.quorum_met(4) && !w.quorum_met(5));
+    let n = &config.track_processes["not_twice"];
+    assert!(n.quorum_met(0) && !n.quorum_met(1));
+
+    let db = &config.instances["db"];
+    let file = |name: &str, weight| TrackedFile {
+        name: name.into(),
+        weight,
+    };
+    assert_eq!(
+        db.track_files,
+        [file("maintenance", 1), file("load", 3), file("load2", 0)]
+    );
+    let process = |name: &str, weight| TrackedProcess {
+        name: name.into(),
+        weight,
+    };
+    assert_eq!(
+        db.track_processes,
+        [
+            process("postgres", -60),
+            process("workers", 1),
+            process("not_twice", 0)
+        ]
+    );
+
+    let listing = config.to_string();
+    for expected in [
+        "track_file maintenance",
+        "  path             /etc/vipd/maintenance-weight",
+        "  weight           1 (priority change: value x 1)",
+        "track_process workers",
+        "  process          \"/usr/sbin/pg_worker\" (argv[0])",
+        "  args             [\"--pool\", \"a b\"] (exactly)",
+        "  up when          2 to 4 running",
+        "  delay            1s 500ms",
+        "track_process postgres",
+        "  process          \"postgres\" (/proc/PID/comm)",
+        "  up when          at least 1 running",
+        "  track_files      maintenance x1, load x3, load2 fault unless 0",
+        "  track_processes  postgres -60, workers +1, not_twice fault",
+    ] {
+        assert!(
+            listing.lines().any(|l| l == expected),
+            "{expected:?} not in:\n{listing}"
+        );
+    }
 }
 
 #[test]

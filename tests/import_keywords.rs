@@ -539,6 +539,163 @@ fn track_interface() {
 }
 
 #[test]
+fn track_file_becomes_a_tracked_file() {
+    let t = import(
+        "track_file maint {\n  file /etc/keepalived/maint\n  weight -2 reverse\n  init_file 0 overwrite\n}\nvrrp_track_file rel {\n  file maint.txt\n}\ntrack_file big {\n  file \"/run/big\"\n  weight 1000\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress { 192.0.2.50 }\n  track_file {\n    maint\n    big weight 254\n    rel\n    later\n    nosuch\n  }\n}\ntrack_file later {\n  file /run/later\n}\n",
+    );
+    let c = config(&t);
+    let maint = &c.track_files["maint"];
+    assert_eq!(maint.path, Path::new("/etc/keepalived/maint"));
+    assert_eq!(maint.weight, -2);
+    assert_eq!(c.track_files["big"].weight, 253);
+    assert!(
+        c.track_files.contains_key("later"),
+        "defined, just not tracked"
+    );
+    assert!(!c.track_files.contains_key("rel"));
+    let tracked: Vec<(&str, i16)> = c.instances["VI_1"]
+        .track_files
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(tracked, [("maint", -2), ("big", 253)]);
+    assert!(t.toml.contains(
+        "[track_files.maint]\npath = \"/etc/keepalived/maint\"  # keepalived: file\nweight = -2\n"
+    ));
+    assert!(
+        t.toml
+            .contains("track_files = [\"maint\", { name = \"big\", weight = 253 }]")
+    );
+    let notes: Vec<String> = warnings(&t)
+        .into_iter()
+        .filter(|w| !w.contains("version") && !w.contains("state"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "k.conf:3: weight -2 reverse: vipd cannot reverse a weight; `reverse` is dropped, which inverts this weight's effect: review it",
+            "k.conf:4: init_file 0 overwrite: vipd never creates or writes the file; create it before vipd starts (a missing file counts as 0)",
+            "k.conf:6: vrrp_track_file rel: not carried over, and instances tracking it will not",
+            "k.conf:7: file maint.txt: vipd needs an absolute path (keepalived resolves a relative one against its working directory)",
+            "k.conf:11: weight 1000: vipd's weights go from -253 to 253; using 253",
+            "k.conf:19: big weight 254: vipd's weights go from -253 to 253; using 253",
+            "k.conf:20: rel: track_file rel is not carried over, so neither is tracking it",
+            "k.conf:21: later: track_file later is defined only later (k.conf:25); keepalived ignores this reference, so does this import (move the track_file up if you meant it)",
+            "k.conf:22: nosuch: no track_file named nosuch; keepalived ignores it, so does this import",
+        ]
+    );
+}
+
+#[test]
+fn track_process_becomes_a_tracked_process() {
+    let t = import(
+        "vrrp_track_process pg {\n  process postgres\n  weight -50\n  quorum 2\n  quorum_max 4\n  delay 1.5\n}\nvrrp_track_process haproxy {\n  process /usr/sbin/haproxy -f /etc/haproxy/haproxy.cfg\n  fork_delay 1\n  terminate_delay 3\n}\nvrrp_track_process partial {\n  process \"python3\" /opt/app.py\n  param_match partial\n}\nvrrp_track_process bare {\n  process nginx\n  param_match\n  full_command\n}\nvrrp_track_process rogue {\n  process rogue\n  quorum_max 0\n  weight 0\n}\nvrrp_track_process long {\n  process postgres-replica-7\n}\nvrrp_track_process noproc {\n  weight 3\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress { 192.0.2.50 }\n  track_process {\n    pg weight -60\n    haproxy\n    partial\n    bare\n    rogue\n    long\n    noproc\n  }\n}\n",
+    );
+    let c = config(&t);
+    let p = &c.track_processes;
+    let pg = &p["pg"];
+    assert_eq!(
+        (pg.process.as_str(), pg.full_command, &pg.args),
+        ("postgres", false, &None)
+    );
+    assert_eq!((pg.weight, pg.quorum, pg.quorum_max), (-50, 2, Some(4)));
+    assert_eq!(pg.delay, Duration::from_millis(1500));
+    let h = &p["haproxy"];
+    assert!(
+        h.full_command,
+        "parameters mean the command line is matched"
+    );
+    assert_eq!(h.process, "/usr/sbin/haproxy");
+    assert_eq!(
+        h.args.as_deref(),
+        Some(&["-f".to_owned(), "/etc/haproxy/haproxy.cfg".to_owned()][..])
+    );
+    assert_eq!(h.delay, Duration::from_secs(3), "the longer delay");
+    assert_eq!(h.weight, 1, "keepalived's default weight");
+    assert_eq!(
+        (p["partial"].args.as_deref(), p["partial"].full_command),
+        (None, true)
+    );
+    assert_eq!(
+        p["bare"].args.as_deref(),
+        Some(&[][..]),
+        "no parameters allowed"
+    );
+    assert!(p["bare"].full_command);
+    let rogue = &p["rogue"];
+    assert_eq!(
+        (rogue.quorum, rogue.quorum_max, rogue.weight),
+        (0, Some(0), 0)
+    );
+    assert!(p["long"].full_command);
+    assert!(!p.contains_key("noproc"));
+    let tracked: Vec<(&str, i16)> = c.instances["VI_1"]
+        .track_processes
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(
+        tracked,
+        [
+            ("pg", -60),
+            ("haproxy", 1),
+            ("partial", 1),
+            ("bare", 1),
+            ("rogue", 0),
+            ("long", 1)
+        ]
+    );
+    let notes: Vec<String> = warnings(&t)
+        .into_iter()
+        .filter(|w| !w.contains("version"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "k.conf:8: vrrp_track_process haproxy: vipd has one `delay` for both directions; using the longer, 3s",
+            "k.conf:15: param_match partial: vipd matches the arguments exactly or not at all; the arguments are not carried over, so any arguments match: review it",
+            "k.conf:27: vrrp_track_process long: the kernel keeps only 15 bytes of a process name; matched against the command line instead (full_command = true)",
+            "k.conf:30: vrrp_track_process noproc: has no `process`; not carried over, and instances tracking it will not",
+            "k.conf:44: noproc: vrrp_track_process noproc is not carried over, so neither is tracking it",
+        ]
+    );
+}
+
+#[test]
+fn tracked_files_and_processes_in_sync_groups() {
+    let t = import(
+        "track_file maint {\n  file /run/maint\n  weight 0\n}\nvrrp_track_process pg {\n  process postgres\n  weight -50\n}\nvrrp_sync_group G {\n  group {\n    A\n    B\n  }\n  track_file {\n    maint\n  }\n}\nvrrp_instance A {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress { 192.0.2.50 }\n  track_process {\n    pg\n    pg weight 0\n  }\n}\nvrrp_instance B {\n  interface eth0\n  virtual_router_id 52\n  virtual_ipaddress { 192.0.2.51 }\n}\n",
+    );
+    let c = config(&t);
+    for name in ["A", "B"] {
+        let files: Vec<(&str, i16)> = c.instances[name]
+            .track_files
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight))
+            .collect();
+        assert_eq!(files, [("maint", 0)], "instance {name}");
+    }
+    let a: Vec<(&str, i16)> = c.instances["A"]
+        .track_processes
+        .iter()
+        .map(|t| (t.name.as_str(), t.weight))
+        .collect();
+    assert_eq!(
+        a,
+        [("pg", 0)],
+        "only the weight-0 entry counts in a sync group"
+    );
+    assert_warned(
+        &t,
+        "k.conf:15: maint: vipd has no group-level tracking; carried over onto each member (A, B)",
+    );
+    assert_warned(
+        &t,
+        "k.conf:23: pg: keepalived ignores a tracked process with a weight in a sync group member (this instance is in `G`, without sync_group_tracking_weight); not carried over",
+    );
+}
+
+#[test]
 fn notify_hooks() {
     let t = import(&instance(
         "    notify_master \"/usr/lib/vipd/up.sh master 'with space'\"\n    notify_backup /usr/lib/vipd/down.sh\n    notify_fault /usr/lib/vipd/down.sh root\n    notify_stop /usr/lib/vipd/stop.sh\n    notify /usr/lib/vipd/notify.sh\n    notify /usr/lib/vipd/other.sh",
@@ -583,7 +740,7 @@ fn garp_settings() {
 #[test]
 fn unsupported_instance_keywords_are_reported_with_the_reason() {
     let t = import(&instance(
-        "    use_vmac\n    smtp_alert\n    dont_track_primary\n    virtual_routes {\n        0.0.0.0/0 via 192.0.2.1\n    }\n    track_file {\n        f\n    }\n    no_accept\n    frobnicate 3",
+        "    use_vmac\n    smtp_alert\n    dont_track_primary\n    virtual_routes {\n        0.0.0.0/0 via 192.0.2.1\n    }\n    track_bfd {\n        b\n    }\n    no_accept\n    frobnicate 3",
     ));
     config(&t);
     assert_eq!(
@@ -593,7 +750,7 @@ fn unsupported_instance_keywords_are_reported_with_the_reason() {
             "k.conf:7: smtp_alert: email alerts are not supported; send them from a notify hook",
             "k.conf:8: dont_track_primary: vipd always puts an instance in Fault when its own interface goes down",
             "k.conf:9: virtual_routes: vipd moves addresses only, not routes or rules; add them from notify_master and remove them from notify_backup, or with the system's network configuration",
-            "k.conf:12: track_file: vipd tracks checks and interfaces only; write a check that tests the same thing",
+            "k.conf:12: track_bfd: BFD is not supported",
             "k.conf:15: no_accept: vipd installs no firewall rules, so the addresses always accept traffic",
             "k.conf:16: frobnicate 3: no vipd equivalent (or not a keepalived keyword)",
         ]

@@ -61,6 +61,8 @@ fn status() -> Status {
             timeouts: 1,
         }],
         invalid_packets: BTreeMap::from([("bad_checksum".to_owned(), 6)]),
+        tracked_files: vec![],
+        tracked_processes: vec![],
     }
 }
 

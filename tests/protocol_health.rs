@@ -117,3 +117,131 @@ fn adjustments_explain_the_effective_priority() {
     let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
     assert_eq!(lines, vec!["check pg -30", "interface eth1 +10"]);
 }
+
+#[test]
+fn tracked_file_adds_value_times_weight() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_file("maintenance", 1)
+        .with_file("load", -10);
+    assert_eq!(t.health().priority, 100, "files start at value 0");
+    assert!(t.file_value("maintenance", 30));
+    assert_eq!(t.health().priority, 130);
+    assert!(t.file_value("load", 2));
+    assert_eq!(t.health().priority, 110, "2 x -10");
+    assert!(t.file_value("maintenance", -5));
+    assert_eq!(t.health().priority, 75, "a negative value lowers it");
+    assert!(
+        !t.file_value("other", 3),
+        "untracked files are not relevant"
+    );
+    assert_eq!(t.health().fault, None);
+    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    assert_eq!(lines, vec!["file maintenance -5", "file load -20"]);
+}
+
+#[test]
+fn tracked_file_with_weight_zero_faults_on_any_non_zero_value() {
+    let mut t = HealthTracker::new(100, "eth0").with_file("maintenance", 0);
+    t.file_value("maintenance", 3);
+    assert_eq!(
+        t.health().fault.as_deref(),
+        Some("tracked file maintenance value 3")
+    );
+    t.file_value("maintenance", -1);
+    assert!(t.health().fault.is_some());
+    t.file_value("maintenance", 0);
+    assert_eq!(t.health(), vipd::protocol::Health::up(100));
+}
+
+#[test]
+fn tracked_file_value_and_product_are_limited_and_below_minus_253_faults() {
+    let mut t = HealthTracker::new(100, "eth0").with_file("f", 1);
+    t.file_value("f", 1_000_000);
+    assert_eq!(
+        t.health().priority,
+        254,
+        "value limited to 254, sum clamped"
+    );
+    assert_eq!(t.adjustments()[0].delta, 253, "product limited to 253");
+    t.file_value("f", -253);
+    assert_eq!(
+        t.health().priority,
+        1,
+        "-253 still only lowers the priority"
+    );
+    assert_eq!(t.health().fault, None);
+    t.file_value("f", -254);
+    assert_eq!(
+        t.health().fault.as_deref(),
+        Some("tracked file f value -254 x weight 1 is below -253")
+    );
+    let mut w = HealthTracker::new(100, "eth0").with_file("f", 100);
+    w.file_value("f", -3);
+    assert!(w.health().fault.is_some(), "-300 is below -253");
+    w.file_value("f", 2);
+    assert_eq!(w.health().priority, 254, "+200, clamped to 254");
+}
+
+#[test]
+fn address_owner_ignores_file_and_process_weights_but_faults() {
+    let mut t = HealthTracker::new(255, "eth0")
+        .with_file("f", -50)
+        .with_process("db", -100)
+        .with_process("vital", 0);
+    t.file_value("f", 1);
+    t.process_up("db", false);
+    assert_eq!(t.health(), vipd::protocol::Health::up(255));
+    t.process_up("vital", false);
+    assert_eq!(
+        t.health().fault.as_deref(),
+        Some("process vital not running")
+    );
+}
+
+#[test]
+fn tracked_process_weights_follow_up_and_down() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_process("postgres", -60)
+        .with_process("haproxy", 10)
+        .with_process("sshd", 0);
+    assert_eq!(t.health().priority, 110, "processes start up");
+    assert!(t.process_up("postgres", false));
+    assert_eq!(t.health().priority, 50);
+    t.process_up("haproxy", false);
+    assert_eq!(t.health().priority, 40);
+    assert_eq!(t.health().fault, None);
+    assert!(!t.process_up("nginx", false));
+    t.process_up("sshd", false);
+    assert_eq!(
+        t.health().fault.as_deref(),
+        Some("process sshd not running")
+    );
+    t.process_up("sshd", true);
+    t.process_up("postgres", true);
+    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[test]
+fn adjustments_list_checks_interfaces_files_then_processes() {
+    let mut t = HealthTracker::new(100, "eth0")
+        .with_process("db", -40)
+        .with_file("maint", -1)
+        .with_interface("eth1", -5)
+        .with_check(CheckTracker::new("pg", -30, 1, 1));
+    t.check_result("pg", false);
+    t.link("eth1", false);
+    t.file_value("maint", 7);
+    t.process_up("db", false);
+    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "check pg -30",
+            "interface eth1 -5",
+            "file maint -7",
+            "process db -40"
+        ]
+    );
+    assert_eq!(t.health().priority, 18);
+}

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use vipd::protocol::timers::{master_down_interval, master_down_interval_for, skew_time, skew_time_for};
+use vipd::protocol::timers::{
+    master_down_interval, master_down_interval_for, skew_time, skew_time_for,
+};
 use vipd::protocol::{Health, State, Time};
 use vipd::sim::{
     Config, Contender, Fault, InstanceSpec, Network, NodeSpec, Rng, Sim, View, Violation, check,
@@ -403,9 +405,12 @@ fn random_config(rng: &mut Rng, max_priority: u8, mixed: bool) -> Config {
             } else {
                 Duration::ZERO
             };
-            let spec = InstanceSpec::new(random_priority(rng, owner_cap(node, max_priority)), interval)
-                .preempt(preempt)
-                .preempt_delay(delay);
+            let spec = InstanceSpec::new(
+                random_priority(rng, owner_cap(node, max_priority)),
+                interval,
+            )
+            .preempt(preempt)
+            .preempt_delay(delay);
             let boot = if together {
                 Time::ZERO
             } else {
@@ -775,8 +780,7 @@ fn preempt_delay_honoured(mut rng: Rng) -> Run {
         cx.sim.inject(Fault::Restart(late));
         let spec = cx.sim.config().nodes[late].instances[0].clone();
         let hold = boot + spec.preempt_delay;
-        let end =
-            hold + 2 * cx.i() + cx.mdi(spec.priority, cx.interval()) + 4 * cx.d();
+        let end = hold + 2 * cx.i() + cx.mdi(spec.priority, cx.interval()) + 4 * cx.d();
         cx.sim.run_until(end);
         // RFC 9568 6.4.1: the Master_Down_Timer starts on our own interval;
         // 6.4.2: every accepted advert restarts it on the master's interval.

@@ -178,6 +178,19 @@ fn keepalived_hint(key: &str) -> Option<(&'static str, &'static str)> {
             "track_interfaces",
             "keepalived's `track_interface` is `track_interfaces` here",
         ),
+        "track_file" => (
+            "track_files",
+            "keepalived's `track_file` is `track_files` here",
+        ),
+        "track_process" => (
+            "track_processes",
+            "keepalived's `track_process` is `track_processes` here",
+        ),
+        "file" => ("path", "keepalived's track_file `file` is `path` here"),
+        "fork_delay" | "terminate_delay" => (
+            "delay",
+            "vipd has one `delay` for both directions, keepalived's `fork_delay` and `terminate_delay`",
+        ),
         "authentication" | "auth_type" => (
             "auth_pass",
             "write `auth_pass = \"...\"` (version = 2 only) instead of an `authentication` block",

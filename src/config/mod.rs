@@ -68,6 +68,10 @@ pub struct Config {
     pub instances: BTreeMap<String, Instance>,
     /// Sync groups by name.
     pub sync_groups: BTreeMap<String, SyncGroup>,
+    /// Tracked files by name.
+    pub track_files: BTreeMap<String, TrackFile>,
+    /// Tracked processes by name.
+    pub track_processes: BTreeMap<String, TrackProcess>,
 }
 
 /// The `[global]` table.
@@ -103,6 +107,52 @@ pub struct Check {
     pub weight: i16,
 }
 
+/// A file holding an integer (`[track_files.NAME]`), keepalived's
+/// `track_file`. Instances tracking it get value x weight added to their
+/// priority; see [`crate::protocol::HealthTracker`] for the exact rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    pub name: String,
+    /// Absolute path. A missing or unreadable file, or one that does not
+    /// start with a decimal integer, reads as 0.
+    pub path: PathBuf,
+    /// Default weight for instances tracking this file (default 1). Zero:
+    /// a non-zero value puts the instance in Fault.
+    pub weight: i16,
+}
+
+/// Processes whose presence is tracked (`[track_processes.NAME]`),
+/// keepalived's `vrrp_track_process`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcess {
+    pub name: String,
+    /// Matched exactly against /proc/PID/comm, or with `full_command`
+    /// against argv[0] (its basename, unless this contains a '/').
+    pub process: String,
+    /// When set, argv[1..] must equal these exactly.
+    pub args: Option<Vec<String>>,
+    pub full_command: bool,
+    /// Default weight for instances tracking it (default 1); like a check's.
+    pub weight: i16,
+    /// Up while at least `quorum` and at most `quorum_max` processes match.
+    pub quorum: u32,
+    pub quorum_max: Option<u32>,
+    /// How long a change between up and down must last before it counts.
+    pub delay: Duration,
+}
+
+impl TrackProcess {
+    /// Whether `running` matching processes make the process up.
+    pub fn quorum_met(&self, running: usize) -> bool {
+        let running = u64::try_from(running).unwrap_or(u64::MAX);
+        running >= u64::from(self.quorum)
+            && self.quorum_max.is_none_or(|max| running <= u64::from(max))
+    }
+}
+
+/// The most of a process name the kernel keeps in /proc/PID/comm.
+pub const COMM_MAX: usize = 15;
+
 /// A VRRP instance (`[instances.NAME]`), keepalived's `vrrp_instance`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -127,6 +177,8 @@ pub struct Instance {
     pub auth_pass: Option<String>,
     pub track_checks: Vec<TrackedCheck>,
     pub track_interfaces: Vec<TrackedInterface>,
+    pub track_files: Vec<TrackedFile>,
+    pub track_processes: Vec<TrackedProcess>,
     /// Gratuitous ARPs / unsolicited NAs sent at once on becoming master.
     pub garp_repeat: u32,
     /// Delay before a second burst of `garp_repeat`; zero means no second burst.
@@ -183,6 +235,24 @@ pub struct TrackedInterface {
     pub name: String,
     /// Non-zero: added to the priority while the link is down (negative) or
     /// up (positive). Zero: a down link puts the instance in Fault.
+    pub weight: i16,
+}
+
+/// An instance's use of a tracked file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedFile {
+    pub name: String,
+    /// Effective weight: the instance's override, else the file's own.
+    pub weight: i16,
+}
+
+/// An instance's use of a tracked process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedProcess {
+    pub name: String,
+    /// Effective weight: the instance's override, else the process's own.
+    /// Positive: added while up; negative: added while down; zero: down
+    /// puts the instance in Fault.
     pub weight: i16,
 }
 

@@ -35,6 +35,25 @@ pub(super) struct RawCheck {
     pub weight: Option<Spanned<i64>>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTrackFile {
+    pub path: Option<Spanned<String>>,
+    pub weight: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTrackProcess {
+    pub process: Option<Spanned<String>>,
+    pub args: Option<Spanned<Vec<String>>>,
+    pub full_command: Option<bool>,
+    pub weight: Option<Spanned<i64>>,
+    pub quorum: Option<Spanned<i64>>,
+    pub quorum_max: Option<Spanned<i64>>,
+    pub delay: Option<Spanned<Dur>>,
+}
+
 // The notify_* keys are repeated in instances and sync groups rather than
 // flattened: serde's flatten buffers values and loses their spans.
 
@@ -54,6 +73,8 @@ pub(super) struct RawInstance {
     pub auth_pass: Option<Spanned<String>>,
     pub track_checks: Option<Vec<Spanned<RawTrack>>>,
     pub track_interfaces: Option<Vec<Spanned<RawTrack>>>,
+    pub track_files: Option<Vec<Spanned<RawTrack>>>,
+    pub track_processes: Option<Vec<Spanned<RawTrack>>>,
     pub garp_repeat: Option<Spanned<i64>>,
     pub garp_delay: Option<Spanned<Dur>>,
     pub garp_refresh: Option<Spanned<Dur>>,
@@ -149,7 +170,8 @@ impl<'de> Deserialize<'de> for RawArgv {
     }
 }
 
-/// An entry of `track_checks` or `track_interfaces`: `"name"` or
+/// An entry of `track_checks`, `track_interfaces`, `track_files` or
+/// `track_processes`: `"name"` or
 /// `{ name = "name", weight = -20 }`.
 ///
 /// Hand-written rather than `serde(untagged)` so a wrong entry says what the

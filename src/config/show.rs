@@ -4,7 +4,7 @@
 use core::fmt::{self, Display, Formatter, Write as _};
 use core::time::Duration;
 
-use super::{Config, Global, Hooks, Instance, SyncGroup};
+use super::{Config, Global, Hooks, Instance, SyncGroup, TrackFile, TrackProcess};
 use crate::wire::Version;
 
 fn row(f: &mut Formatter<'_>, key: &str, value: impl Display) -> fmt::Result {
@@ -154,6 +154,18 @@ impl Display for Instance {
             .map(|t| format!("{} {}", t.name, weight(t.weight)))
             .collect();
         row(f, "track_interfaces", list(&ifaces))?;
+        let files: Vec<String> = self
+            .track_files
+            .iter()
+            .map(|t| format!("{} {}", t.name, file_weight(t.weight)))
+            .collect();
+        row(f, "track_files", list(&files))?;
+        let processes: Vec<String> = self
+            .track_processes
+            .iter()
+            .map(|t| format!("{} {}", t.name, weight(t.weight)))
+            .collect();
+        row(f, "track_processes", list(&processes))?;
         let second = if self.garp_delay.is_zero() {
             String::new()
         } else {
@@ -175,6 +187,66 @@ impl Display for Instance {
             "sync_group",
             self.sync_group.as_deref().unwrap_or("none"),
         )
+    }
+}
+
+/// A file's weight multiplies its value; 0 makes any non-zero value a fault.
+fn file_weight(w: i16) -> String {
+    if w == 0 {
+        "fault unless 0".to_owned()
+    } else {
+        format!("x{w}")
+    }
+}
+
+impl Display for TrackFile {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "track_file {}", self.name)?;
+        row(f, "path", self.path.display())?;
+        if self.weight == 0 {
+            row(
+                f,
+                "weight",
+                "0 (a non-zero value puts tracking instances in fault)",
+            )
+        } else {
+            row(
+                f,
+                "weight",
+                format_args!("{} (priority change: value x {})", self.weight, self.weight),
+            )
+        }
+    }
+}
+
+impl Display for TrackProcess {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "track_process {}", self.name)?;
+        let what = if self.full_command {
+            if self.process.contains('/') {
+                "argv[0]"
+            } else {
+                "basename of argv[0]"
+            }
+        } else {
+            "/proc/PID/comm"
+        };
+        row(f, "process", format_args!("{:?} ({what})", self.process))?;
+        match &self.args {
+            Some(args) => row(f, "args", format_args!("{args:?} (exactly)"))?,
+            None => row(f, "args", "any")?,
+        }
+        let quorum = match self.quorum_max {
+            Some(max) => format!("{} to {max} running", self.quorum),
+            None => format!("at least {} running", self.quorum),
+        };
+        row(f, "up when", quorum)?;
+        row(f, "delay", dur(self.delay))?;
+        if self.weight == 0 {
+            row(f, "weight", "0 (down puts tracking instances in fault)")
+        } else {
+            row(f, "weight", weight(self.weight))
+        }
     }
 }
 
@@ -209,6 +281,14 @@ impl Display for Config {
             } else {
                 row(f, "weight", weight(check.weight))?;
             }
+        }
+        for file in self.track_files.values() {
+            writeln!(f)?;
+            write!(f, "{file}")?;
+        }
+        for process in self.track_processes.values() {
+            writeln!(f)?;
+            write!(f, "{process}")?;
         }
         for instance in self.instances.values() {
             writeln!(f)?;

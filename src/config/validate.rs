@@ -15,14 +15,27 @@ use toml::de::{DeTable, DeValue};
 
 use super::de::{Read, closest, read_table};
 use super::diag::{Collector, Diagnostics};
-use super::raw::{Dur, RawArgv, RawCheck, RawGlobal, RawInstance, RawSyncGroup, RawTrack};
+use super::raw::{
+    Dur, RawArgv, RawCheck, RawGlobal, RawInstance, RawSyncGroup, RawTrack, RawTrackFile,
+    RawTrackProcess,
+};
 use super::{
-    Argv, Check, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Family, Global, Hooks,
-    Instance, MAX_WEIGHT, SyncGroup, TrackedCheck, TrackedInterface,
+    Argv, COMM_MAX, Check, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Family, Global,
+    Hooks, Instance, MAX_WEIGHT, SyncGroup, TrackFile, TrackProcess, TrackedCheck, TrackedFile,
+    TrackedInterface, TrackedProcess,
 };
 use crate::wire::{Centis, Version};
 
-const SECTIONS: [&str; 4] = ["global", "checks", "instances", "sync_groups"];
+const SECTIONS: [&str; 6] = [
+    "global",
+    "checks",
+    "track_files",
+    "track_processes",
+    "instances",
+    "sync_groups",
+];
+/// Largest `quorum` and `quorum_max` of a tracked process.
+const MAX_QUORUM: i64 = 65535;
 const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 const DEFAULT_GARP_REPEAT: u32 = 5;
 const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
@@ -85,6 +98,9 @@ fn looks_like_keepalived(text: &str) -> bool {
                 "vrrp_instance",
                 "vrrp_script",
                 "vrrp_sync_group",
+                "vrrp_track_file",
+                "track_file",
+                "vrrp_track_process",
             ]
             .iter()
             .any(|block| line.starts_with(block))
@@ -93,7 +109,7 @@ fn looks_like_keepalived(text: &str) -> bool {
 
 /// One `[section.NAME]` table as read by the first pass.
 struct Entry<T> {
-    /// "check", "instance" or "sync group", for messages.
+    /// "check", "tracked file", "instance" ..., for messages.
     kind: &'static str,
     name: String,
     /// The `NAME` in the header: where "missing key" errors point.
@@ -107,11 +123,15 @@ struct Entry<T> {
 struct File {
     global: Option<Entry<RawGlobal>>,
     checks: Vec<Entry<RawCheck>>,
+    track_files: Vec<Entry<RawTrackFile>>,
+    track_processes: Vec<Entry<RawTrackProcess>>,
     instances: Vec<Entry<RawInstance>>,
     sync_groups: Vec<Entry<RawSyncGroup>>,
     /// Names defined, even if their table had errors: a reference to them is
     /// not "unknown".
     check_names: BTreeSet<String>,
+    file_names: BTreeSet<String>,
+    process_names: BTreeSet<String>,
     instance_names: BTreeSet<String>,
 }
 
@@ -120,7 +140,7 @@ fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
         let section = key.get_ref().as_ref();
         match section {
             "global" => file.global = read_entry(c, "[global]", key, value, "global"),
-            "checks" | "instances" | "sync_groups" => {
+            "checks" | "track_files" | "track_processes" | "instances" | "sync_groups" => {
                 let Some(entries) = as_table(c, key, value, section) else {
                     continue;
                 };
@@ -131,6 +151,26 @@ fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
                             file.check_names.insert(name.get_ref().to_string());
                             file.checks
                                 .extend(read_entry(c, &title, name, value, "check"));
+                        }
+                        "track_files" => {
+                            file.file_names.insert(name.get_ref().to_string());
+                            file.track_files.extend(read_entry(
+                                c,
+                                &title,
+                                name,
+                                value,
+                                "tracked file",
+                            ));
+                        }
+                        "track_processes" => {
+                            file.process_names.insert(name.get_ref().to_string());
+                            file.track_processes.extend(read_entry(
+                                c,
+                                &title,
+                                name,
+                                value,
+                                "tracked process",
+                            ));
                         }
                         "instances" => {
                             file.instance_names.insert(name.get_ref().to_string());
@@ -158,6 +198,12 @@ fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
                     }
                     "vrrp_sync_group" => {
                         "; keepalived's `vrrp_sync_group` is [sync_groups.NAME] here".to_owned()
+                    }
+                    "vrrp_track_file" | "track_file" => {
+                        format!("; keepalived's `{other}` is [track_files.NAME] here")
+                    }
+                    "vrrp_track_process" | "track_process" => {
+                        format!("; keepalived's `{other}` is [track_processes.NAME] here")
                     }
                     _ => match closest(other, &SECTIONS) {
                         Some(near) => format!("; did you mean `{near}`?"),
@@ -267,11 +313,31 @@ impl Validator<'_, '_> {
             }
         }
 
+        let mut track_files = BTreeMap::new();
+        for entry in &file.track_files {
+            self.name(&entry.name, &entry.name_span, "tracked file");
+            if let Some(f) = self.track_file(entry) {
+                track_files.insert(entry.name.clone(), f);
+            }
+        }
+        let mut track_processes = BTreeMap::new();
+        for entry in &file.track_processes {
+            self.name(&entry.name, &entry.name_span, "tracked process");
+            if let Some(p) = self.track_process(entry) {
+                track_processes.insert(entry.name.clone(), p);
+            }
+        }
+
+        let defined = Defined {
+            checks: Known::new(&file.check_names, &checks, |c| c.weight),
+            files: Known::new(&file.file_names, &track_files, |f| f.weight),
+            processes: Known::new(&file.process_names, &track_processes, |p| p.weight),
+        };
         let mut instances = BTreeMap::new();
         let mut facts = Vec::new();
         for entry in &file.instances {
             self.name(&entry.name, &entry.name_span, "instance");
-            let (instance, f) = self.instance(entry, &global, &checks, &file.check_names);
+            let (instance, f) = self.instance(entry, &global, &defined);
             facts.push(f);
             if let Some(instance) = instance {
                 instances.insert(entry.name.clone(), instance);
@@ -298,6 +364,8 @@ impl Validator<'_, '_> {
             checks,
             instances,
             sync_groups,
+            track_files,
+            track_processes,
         })
     }
 
@@ -390,8 +458,7 @@ impl Validator<'_, '_> {
         &mut self,
         entry: &Entry<RawInstance>,
         global: &Option<Global>,
-        checks: &BTreeMap<String, Check>,
-        check_names: &BTreeSet<String>,
+        defined: &Defined<'_>,
     ) -> (Option<Instance>, Facts) {
         let raw = &entry.read.value;
         let dropped = &entry.read.dropped;
@@ -472,8 +539,29 @@ impl Validator<'_, '_> {
         let unicast_peers = self.peers(raw.unicast_peers.as_deref(), family, unicast_src_ip);
 
         let auth_pass = self.auth_pass(entry, version);
-        let track_checks = self.track_checks(raw.track_checks.as_deref(), checks, check_names);
+        let track_checks = self
+            .track_named(raw.track_checks.as_deref(), &CHECK_REFS, &defined.checks)
+            .map(|list| {
+                let tracked = |(name, weight)| TrackedCheck { name, weight };
+                list.into_iter().map(tracked).collect()
+            });
         let track_interfaces = self.track_interfaces(raw.track_interfaces.as_deref());
+        let track_files = self
+            .track_named(raw.track_files.as_deref(), &FILE_REFS, &defined.files)
+            .map(|list| {
+                let tracked = |(name, weight)| TrackedFile { name, weight };
+                list.into_iter().map(tracked).collect()
+            });
+        let track_processes = self
+            .track_named(
+                raw.track_processes.as_deref(),
+                &PROCESS_REFS,
+                &defined.processes,
+            )
+            .map(|list| {
+                let tracked = |(name, weight)| TrackedProcess { name, weight };
+                list.into_iter().map(tracked).collect()
+            });
 
         let garp_repeat = match &raw.garp_repeat {
             Some(n) => self.int(n, "garp_repeat", 1, 255, "").map(|n| n as u32),
@@ -523,6 +611,8 @@ impl Validator<'_, '_> {
                 auth_pass: auth_pass?,
                 track_checks: track_checks?,
                 track_interfaces: track_interfaces?,
+                track_files: track_files?,
+                track_processes: track_processes?,
                 garp_repeat: garp_repeat?,
                 garp_delay: garp_delay?,
                 garp_refresh: garp_refresh?,
@@ -771,12 +861,15 @@ impl Validator<'_, '_> {
         Some(Some(pass.get_ref().clone()))
     }
 
-    fn track_checks(
+    /// `track_checks`, `track_files` or `track_processes`: references to
+    /// named tables, each with the table's weight unless overridden.
+    fn track_named(
         &mut self,
         raw: Option<&[Spanned<RawTrack>]>,
-        checks: &BTreeMap<String, Check>,
-        check_names: &BTreeSet<String>,
-    ) -> Option<Vec<TrackedCheck>> {
+        refs: &Refs,
+        known: &Known,
+    ) -> Option<Vec<(String, i16)>> {
+        let key = refs.key;
         let mut ok = true;
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
@@ -784,38 +877,142 @@ impl Validator<'_, '_> {
             let (name, span, weight) = track_parts(item);
             let weight = match weight {
                 Some(w) => self.weight(Some(w), "weight"),
-                // The check's own weight; if that check is broken it has
+                // The table's own weight; if that table is broken it has
                 // been reported already.
-                None => checks.get(name).map(|c| c.weight),
+                None => known.weights.get(name).copied(),
             };
-            if !check_names.contains(name) {
-                let defined: Vec<&str> = check_names.iter().map(String::as_str).collect();
+            if !known.names.contains(name) {
+                let defined: Vec<&str> = known.names.iter().map(String::as_str).collect();
                 let hint = match closest(name, &defined) {
                     Some(near) => format!("; did you mean `{near}`?"),
-                    None if defined.is_empty() => {
-                        "; no checks are defined (add a [checks.NAME] table)".to_owned()
-                    }
-                    None => format!("; defined checks: {}", defined.join(", ")),
+                    None if defined.is_empty() => format!(
+                        "; no {} are defined (add a [{}.NAME] table)",
+                        refs.plural, refs.section
+                    ),
+                    None => format!("; defined {}: {}", refs.plural, defined.join(", ")),
                 };
                 self.c.error(
                     span,
-                    format!("`track_checks`: no check named `{name}`{hint}"),
+                    format!("`{key}`: no {} named `{name}`{hint}", refs.noun),
                 );
                 ok = false;
             } else if !seen.insert(name) {
-                self.c
-                    .error(span, format!("`track_checks` lists `{name}` twice"));
+                self.c.error(span, format!("`{key}` lists `{name}` twice"));
                 ok = false;
             } else if let Some(weight) = weight {
-                out.push(TrackedCheck {
-                    name: name.to_owned(),
-                    weight,
-                });
+                out.push((name.to_owned(), weight));
             } else {
                 ok = false;
             }
         }
         ok.then_some(out)
+    }
+
+    fn track_file(&mut self, entry: &Entry<RawTrackFile>) -> Option<TrackFile> {
+        let raw = &entry.read.value;
+        let path = match &raw.path {
+            Some(p) if !Path::new(p.get_ref()).is_absolute() => {
+                self.c.error(
+                    p.span(),
+                    format!("`path` must be an absolute path, found {:?}", p.get_ref()),
+                );
+                None
+            }
+            Some(p) => Some(PathBuf::from(p.get_ref())),
+            None if entry.read.dropped.contains("path") => None,
+            None => {
+                self.missing(
+                    entry,
+                    "path",
+                    "the file holding the value, like \"/etc/vipd/maintenance\"",
+                );
+                None
+            }
+        };
+        let weight = self.weight_or(raw.weight.as_ref(), 1);
+        Some(TrackFile {
+            name: entry.name.clone(),
+            path: path?,
+            weight: weight?,
+        })
+    }
+
+    fn track_process(&mut self, entry: &Entry<RawTrackProcess>) -> Option<TrackProcess> {
+        let raw = &entry.read.value;
+        let full_command = raw.full_command.unwrap_or(false);
+        let process = match &raw.process {
+            Some(p) if p.get_ref().is_empty() => {
+                self.c.error(p.span(), "`process` must not be empty");
+                None
+            }
+            Some(p) if !full_command && p.get_ref().len() > COMM_MAX => {
+                self.c.error(
+                    p.span(),
+                    format!(
+                        "`process`: {:?} is {} bytes but the kernel keeps only the first {COMM_MAX} of a process name (/proc/PID/comm); set full_command = true to match the command line instead",
+                        p.get_ref(),
+                        p.get_ref().len()
+                    ),
+                );
+                None
+            }
+            Some(p) => Some(p.get_ref().clone()),
+            None if entry.read.dropped.contains("process") => None,
+            None => {
+                self.missing(
+                    entry,
+                    "process",
+                    "the process name to look for, like \"postgres\"",
+                );
+                None
+            }
+        };
+        let weight = self.weight_or(raw.weight.as_ref(), 1);
+        let quorum = match &raw.quorum {
+            Some(q) => self.int(q, "quorum", 0, MAX_QUORUM, "").map(|n| n as u32),
+            None if entry.read.dropped.contains("quorum") => None,
+            None => Some(1),
+        };
+        let quorum_max = match &raw.quorum_max {
+            Some(q) => self
+                .int(q, "quorum_max", 0, MAX_QUORUM, "")
+                .map(|n| Some(n as u32)),
+            None => Some(None),
+        };
+        // Cross-checks only between values that are themselves good.
+        if let (Some(q), Some(Some(max))) = (quorum, quorum_max)
+            && max < q
+        {
+            let span = raw
+                .quorum_max
+                .as_ref()
+                .map(Spanned::span)
+                .unwrap_or_default();
+            self.c.error(
+                span,
+                format!("`quorum_max` must be at least `quorum` ({q}), found {max}"),
+            );
+            return None;
+        }
+        if let (Some(0), Some(None)) = (quorum, quorum_max) {
+            let span = raw.quorum.as_ref().map(Spanned::span).unwrap_or_default();
+            self.c.error(
+                span,
+                "`quorum` = 0 needs a `quorum_max` (without it the process always counts as running)",
+            );
+            return None;
+        }
+        let delay = duration(&raw.delay, Duration::ZERO);
+        Some(TrackProcess {
+            name: entry.name.clone(),
+            process: process?,
+            args: raw.args.as_ref().map(|a| a.get_ref().clone()),
+            full_command,
+            weight: weight?,
+            quorum: quorum?,
+            quorum_max: quorum_max?,
+            delay: delay?,
+        })
     }
 
     fn track_interfaces(
@@ -1058,6 +1255,14 @@ impl Validator<'_, '_> {
         }
     }
 
+    /// `weight` with `default` when it is not given.
+    fn weight_or(&mut self, v: Option<&Spanned<i64>>, default: i16) -> Option<i16> {
+        match v {
+            Some(v) => self.weight(Some(v), "weight"),
+            None => Some(default),
+        }
+    }
+
     fn weight(&mut self, v: Option<&Spanned<i64>>, key: &str) -> Option<i16> {
         let Some(v) = v else { return Some(0) };
         let max = i64::from(MAX_WEIGHT);
@@ -1129,4 +1334,55 @@ fn track_parts(item: &Spanned<RawTrack>) -> (&str, Range<usize>, Option<&Spanned
         RawTrack::Name(name) => (name, item.span(), None),
         RawTrack::Table(t) => (t.name.get_ref(), t.name.span(), t.weight.as_ref()),
     }
+}
+
+/// How messages name the tables a `track_*` key refers to.
+struct Refs {
+    key: &'static str,
+    noun: &'static str,
+    plural: &'static str,
+    section: &'static str,
+}
+
+const CHECK_REFS: Refs = Refs {
+    key: "track_checks",
+    noun: "check",
+    plural: "checks",
+    section: "checks",
+};
+const FILE_REFS: Refs = Refs {
+    key: "track_files",
+    noun: "tracked file",
+    plural: "tracked files",
+    section: "track_files",
+};
+const PROCESS_REFS: Refs = Refs {
+    key: "track_processes",
+    noun: "tracked process",
+    plural: "tracked processes",
+    section: "track_processes",
+};
+
+/// The tables of one kind an instance may refer to: every name defined
+/// (even with errors) and the weights of the good ones.
+struct Known<'a> {
+    names: &'a BTreeSet<String>,
+    weights: BTreeMap<&'a str, i16>,
+}
+
+impl<'a> Known<'a> {
+    fn new<T>(
+        names: &'a BTreeSet<String>,
+        good: &'a BTreeMap<String, T>,
+        weight: fn(&T) -> i16,
+    ) -> Known<'a> {
+        let weights = good.iter().map(|(k, v)| (k.as_str(), weight(v))).collect();
+        Known { names, weights }
+    }
+}
+
+struct Defined<'a> {
+    checks: Known<'a>,
+    files: Known<'a>,
+    processes: Known<'a>,
 }

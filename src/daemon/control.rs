@@ -40,6 +40,12 @@ pub struct Status {
     pub checks: Vec<CheckStatus>,
     /// Packets that could not be attributed to an instance, by reason.
     pub invalid_packets: BTreeMap<String, u64>,
+    /// Tracked files some instance tracks, with the value last read.
+    #[serde(default)]
+    pub tracked_files: Vec<TrackedFileStatus>,
+    /// Tracked processes some instance tracks.
+    #[serde(default)]
+    pub tracked_processes: Vec<TrackedProcessStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +120,24 @@ pub struct CheckStatus {
     pub runs: u64,
     pub failures: u64,
     pub timeouts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedFileStatus {
+    pub name: String,
+    pub path: String,
+    pub value: i64,
+    /// Why the value counts as 0 (missing, unreadable, not an integer), if so.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedProcessStatus {
+    pub name: String,
+    /// Quorum met (after `delay`).
+    pub up: bool,
+    /// Matching processes at the last scan.
+    pub running: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -283,6 +307,23 @@ pub fn render_table(status: &Status) -> String {
                 i.priority.adjustments.join(", ")
             ));
         }
+    }
+    for f in &status.tracked_files {
+        let note = f
+            .problem
+            .as_ref()
+            .map_or(String::new(), |p| format!(", {p}"));
+        out.push_str(&format!(
+            "tracked file {}: value {} ({}{note})\n",
+            f.name, f.value, f.path
+        ));
+    }
+    for p in &status.tracked_processes {
+        let state = if p.up { "up" } else { "down" };
+        out.push_str(&format!(
+            "tracked process {}: {state}, {} running\n",
+            p.name, p.running
+        ));
     }
     for g in &status.sync_groups {
         out.push_str(&format!(

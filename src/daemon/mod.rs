@@ -14,6 +14,7 @@ mod runtime;
 mod sdnotify;
 mod security;
 pub mod socket;
+pub mod tracked;
 mod vips;
 pub mod watch;
 

@@ -24,6 +24,7 @@ use super::netlink::{InterfaceInfo, NetEvent, Netlink};
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::{Datagram, VrrpSocket};
+use super::tracked::{self, TrackedUpdate};
 use super::vips::{AnnouncePlan, VipCommand, VipStats, VipWorker};
 use crate::config::{self, Config};
 use crate::protocol::{
@@ -91,6 +92,7 @@ enum Input {
     },
     Net(NetEvent),
     Check(CheckResult),
+    Tracked(TrackedUpdate),
 }
 
 /// Per-instance counters (exported by status and metrics).
@@ -139,6 +141,7 @@ struct Daemon {
     node_name: String,
     control: mpsc::UnboundedReceiver<control::Request>,
     checks: BTreeMap<String, CheckCounters>,
+    tracked: tracked::Latest,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -195,6 +198,15 @@ impl Daemon {
         let mut announcers: BTreeMap<u32, Arc<Announcer>> = BTreeMap::new();
         let mut slots = Vec::new();
         let mut members = Vec::new();
+        // Tracked files and processes: read once now, so the first advert
+        // already carries their weights; then polled on their own thread.
+        let mut watcher = tracked::Watcher::new(&config);
+        let first_reading = watcher.poll(std::time::Instant::now());
+        let mut tracked_latest = tracked::Latest::default();
+        for update in &first_reading {
+            tracing::info!("{}", update.describe());
+            tracked_latest.record(update);
+        }
 
         for (name, cfg) in &config.instances {
             let info = netlink
@@ -271,6 +283,15 @@ impl Daemon {
                 } else {
                     tracker.link(&tracked.name, false);
                 }
+            }
+            for t in &cfg.track_files {
+                tracker = tracker.with_file(&t.name, i32::from(t.weight));
+            }
+            for t in &cfg.track_processes {
+                tracker = tracker.with_process(&t.name, i32::from(t.weight));
+            }
+            for update in &first_reading {
+                update.apply(&mut tracker);
             }
 
             let vips_text = cfg
@@ -398,6 +419,11 @@ impl Daemon {
             ));
         }
 
+        let (tracked_tx, tracked_rx) = mpsc::unbounded_channel();
+        background.push(forward(tracked_rx, input_tx.clone(), Input::Tracked));
+        tracked::spawn(watcher, tracked_tx)
+            .map_err(|e| format!("cannot start the tracked file and process thread: {e}"))?;
+
         let (control_tx, control) = mpsc::unbounded_channel();
         let socket_path = &config.global.control_socket;
         match control::serve(
@@ -429,6 +455,7 @@ impl Daemon {
             node_name: config.global.node_name.clone().unwrap_or_default(),
             control,
             checks: BTreeMap::new(),
+            tracked: tracked_latest,
         })
     }
 
@@ -559,6 +586,8 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
+            tracked_files: self.tracked.files(),
+            tracked_processes: self.tracked.processes(),
         }
     }
 
@@ -663,6 +692,7 @@ impl Daemon {
             },
             Input::Net(event) => self.on_net_event(event),
             Input::Check(result) => self.on_check(result),
+            Input::Tracked(update) => self.on_tracked(&update),
         }
     }
 
@@ -785,6 +815,18 @@ impl Daemon {
                     result.name,
                     result.outcome
                 );
+                self.refresh_health(index);
+            }
+        }
+    }
+
+    /// A tracked file or process changed: every instance tracking it
+    /// re-evaluates its health.
+    fn on_tracked(&mut self, update: &TrackedUpdate) {
+        tracing::info!("{}", update.describe());
+        self.tracked.record(update);
+        for index in 0..self.slots.len() {
+            if update.apply(&mut self.slots[index].tracker) {
                 self.refresh_health(index);
             }
         }

@@ -50,6 +50,31 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
         w.opt_num("weight", c.weight.map(i64::from));
     }
 
+    for f in &out.track_files {
+        w.blank();
+        w.comment(&format!("{}: {}", f.source.at, f.source.block));
+        w.line(&format!("[track_files.{}]", key(&f.name)));
+        w.key("path", &string(&f.path), "keepalived: file");
+        w.opt_num("weight", f.weight.map(i64::from));
+    }
+
+    for p in &out.track_processes {
+        w.blank();
+        w.comment(&format!("{}: {}", p.source.at, p.source.block));
+        w.line(&format!("[track_processes.{}]", key(&p.name)));
+        w.key("process", &string(&p.process), "");
+        if let Some(args) = &p.args {
+            w.key("args", &array(args), "");
+        }
+        if p.full_command {
+            w.key("full_command", "true", "");
+        }
+        w.opt_num("weight", p.weight.map(i64::from));
+        w.opt_num("quorum", p.quorum.map(i64::from));
+        w.opt_num("quorum_max", p.quorum_max.map(i64::from));
+        w.opt_duration("delay", p.delay);
+    }
+
     for i in &out.instances {
         w.blank();
         w.comment(&format!("{}: {}", i.source.at, i.source.block));
@@ -82,6 +107,12 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
         }
         if !i.track_interfaces.is_empty() {
             w.key("track_interfaces", &tracks(&i.track_interfaces), "");
+        }
+        if !i.track_files.is_empty() {
+            w.key("track_files", &tracks(&i.track_files), "");
+        }
+        if !i.track_processes.is_empty() {
+            w.key("track_processes", &tracks(&i.track_processes), "");
         }
         w.opt_num("garp_repeat", i.garp_repeat.map(i64::from));
         w.opt_duration("garp_delay", i.garp_delay);

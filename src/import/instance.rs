@@ -14,7 +14,9 @@ use super::keywords::{self, Context};
 use super::model::{Hooks, Instance, Origin, Track};
 use super::parser::Node;
 use super::report::{Location, Report};
-use super::translate::{Scope, garp_repeat, hook, track_interface, track_script};
+use super::translate::{
+    FILE, PROCESS, Scope, garp_repeat, hook, track_interface, track_ref, track_script,
+};
 use super::values;
 
 /// What the block says, before it is settled.
@@ -35,6 +37,8 @@ struct Draft<'n> {
     auth_pass: Option<&'n Node>,
     track_checks: Vec<Track>,
     track_interfaces: Vec<(Track, &'n Node)>,
+    track_files: Vec<Track>,
+    track_processes: Vec<Track>,
     garp_repeat: Option<u32>,
     garp_delay: Option<Duration>,
     garp_refresh: Option<Option<Duration>>,
@@ -138,6 +142,26 @@ fn read<'n>(d: &mut Draft<'n>, item: &'n Node, scope: &Scope<'_>, report: &mut R
             for entry in item.children() {
                 if let Some(track) = track_interface(entry, report) {
                     d.track_interfaces.push((track, entry));
+                }
+            }
+        }
+        ("track_file" | "track_process", _) => {
+            let (kind, known, list) = if item.keyword() == "track_file" {
+                (&FILE, scope.files, &mut d.track_files)
+            } else {
+                (&PROCESS, scope.processes, &mut d.track_processes)
+            };
+            for entry in item.children() {
+                if let Some(track) = track_ref(
+                    entry,
+                    kind,
+                    &known.defined,
+                    &known.lines,
+                    scope.membership,
+                    report,
+                ) && !list.iter().any(|t| t.name == track.name)
+                {
+                    list.push(track);
                 }
             }
         }
@@ -249,6 +273,8 @@ fn settle(
         auth_pass,
         track_checks: d.track_checks,
         track_interfaces,
+        track_files: d.track_files,
+        track_processes: d.track_processes,
         garp_repeat: d.garp_repeat.or(scope.defaults.garp_repeat),
         garp_delay: d.garp_delay.or(scope.defaults.garp_delay),
         garp_refresh: d.garp_refresh.unwrap_or(scope.defaults.garp_refresh),

@@ -7,6 +7,8 @@ pub(super) enum Context {
     Top,
     Global,
     Script,
+    /// Inside `track_file` and `vrrp_track_process` blocks.
+    Tracked,
     Instance,
     SyncGroup,
 }
@@ -18,8 +20,6 @@ const PROCESS: &str =
     "keepalived process setting; vipd has no equivalent (use systemd for process settings)";
 const STATIC: &str = "vipd manages only the virtual addresses; configure static addresses, routes and rules with the system's network configuration";
 const ROUTES: &str = "vipd moves addresses only, not routes or rules; add them from notify_master and remove them from notify_backup, or with the system's network configuration";
-const TRACK_OTHER: &str =
-    "vipd tracks checks and interfaces only; write a check that tests the same thing";
 const GARP_TUNING: &str = "vipd has no equivalent gratuitous ARP setting; it uses garp_repeat, garp_delay and garp_refresh";
 const VMAC: &str =
     "vipd does not create a VRRP MAC interface; the addresses go on the instance's interface";
@@ -58,7 +58,6 @@ pub(super) fn reason(context: Context, keyword: &str) -> &'static str {
         (Context::Top, "static_ipaddress" | "static_routes" | "static_rules" | "track_group") => {
             STATIC
         }
-        (Context::Top, "vrrp_track_file" | "track_file" | "vrrp_track_process") => TRACK_OTHER,
         (Context::Top, "garp_group") => GARP_TUNING,
         (Context::Top, "linkbeat_interfaces") => {
             "vipd follows link state from the kernel's netlink events"
@@ -114,7 +113,6 @@ pub(super) fn reason(context: Context, keyword: &str) -> &'static str {
         (Context::Instance, "virtual_ipaddress_excluded") => {
             "vipd announces every address it adds; move these to virtual_ipaddress on all nodes at once, or add them from notify hooks"
         }
-        (Context::Instance | Context::SyncGroup, "track_file" | "track_process") => TRACK_OTHER,
         (Context::Instance, "dont_track_primary") => {
             "vipd always puts an instance in Fault when its own interface goes down"
         }

@@ -33,6 +33,7 @@ mod model;
 mod parser;
 mod report;
 mod source;
+mod tracked;
 mod translate;
 mod values;
 

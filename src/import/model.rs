@@ -12,6 +12,8 @@ use super::report::Location;
 pub(super) struct Output {
     pub global: Global,
     pub checks: Vec<Check>,
+    pub track_files: Vec<TrackFile>,
+    pub track_processes: Vec<TrackProcess>,
     pub instances: Vec<Instance>,
     pub sync_groups: Vec<SyncGroup>,
     /// `vrrp_instance` blocks left out, with the reason, for comments.
@@ -38,6 +40,29 @@ pub(super) struct Check {
     pub weight: Option<i16>,
 }
 
+/// `track_file NAME { ... }` as `[track_files.NAME]`.
+#[derive(Debug)]
+pub(super) struct TrackFile {
+    pub name: String,
+    pub source: Origin,
+    pub path: String,
+    pub weight: Option<i16>,
+}
+
+/// `vrrp_track_process NAME { ... }` as `[track_processes.NAME]`.
+#[derive(Debug)]
+pub(super) struct TrackProcess {
+    pub name: String,
+    pub source: Origin,
+    pub process: String,
+    pub args: Option<Vec<String>>,
+    pub full_command: bool,
+    pub weight: Option<i16>,
+    pub quorum: Option<u32>,
+    pub quorum_max: Option<u32>,
+    pub delay: Option<Duration>,
+}
+
 #[derive(Debug)]
 pub(super) struct Instance {
     pub name: String,
@@ -57,14 +82,16 @@ pub(super) struct Instance {
     pub auth_pass: Option<String>,
     pub track_checks: Vec<Track>,
     pub track_interfaces: Vec<Track>,
+    pub track_files: Vec<Track>,
+    pub track_processes: Vec<Track>,
     pub garp_repeat: Option<u32>,
     pub garp_delay: Option<Duration>,
     pub garp_refresh: Option<Duration>,
     pub hooks: Hooks,
 }
 
-/// A tracked check or interface; no weight means the check's own (checks)
-/// or 0 (interfaces).
+/// A tracked check, interface, file or process; no weight means the
+/// table's own (checks, files, processes) or 0 (interfaces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Track {
     pub name: String,

@@ -1,5 +1,6 @@
 //! keepalived's statement tree to vipd's sections: `global_defs`,
-//! `vrrp_script` and `vrrp_sync_group` here, `vrrp_instance` in
+//! `vrrp_script` and `vrrp_sync_group` here, `track_file` and
+//! `vrrp_track_process` in [`tracked`](super::tracked), `vrrp_instance` in
 //! [`instance`](super::instance), then the checks that need every instance
 //! (an address or vrid used twice, sync group members).
 //!
@@ -16,6 +17,7 @@ use super::keywords::{self, Context};
 use super::model::{Check, Hooks, Origin, Output, SyncGroup, Track};
 use super::parser::Node;
 use super::report::{Location, Report};
+use super::tracked;
 use super::values;
 
 /// The translation and how many `vrrp_instance` blocks the files declare.
@@ -33,14 +35,44 @@ pub(super) struct Defaults {
     pub garp_refresh: Option<Duration>,
 }
 
-/// A `vrrp_script` as instances see it.
+/// A `vrrp_script`, `track_file` or `vrrp_track_process` as instances see it.
 #[derive(Debug, Clone)]
 pub(super) enum Script {
-    /// Carried over as `[checks.NAME]` with this effective weight.
+    /// Carried over as `[checks.NAME]` (or `[track_files.NAME]`, ...) with
+    /// this effective weight.
     Carried { name: String, weight: i16 },
     /// Defined, but not carried over (reported where it is defined).
     Dropped,
 }
+
+/// Tracked files or processes: those defined so far, and where each is
+/// defined (the first definition counts).
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    pub defined: HashMap<String, Script>,
+    pub lines: HashMap<String, Location>,
+}
+
+/// The kind of block a tracking entry refers to, for messages.
+pub(super) struct Kind {
+    /// The keepalived block keyword, like `vrrp_script`.
+    pub block: &'static str,
+    /// What is tracked, like "script".
+    pub noun: &'static str,
+}
+
+pub(super) const SCRIPT: Kind = Kind {
+    block: "vrrp_script",
+    noun: "script",
+};
+pub(super) const FILE: Kind = Kind {
+    block: "track_file",
+    noun: "file",
+};
+pub(super) const PROCESS: Kind = Kind {
+    block: "vrrp_track_process",
+    noun: "process",
+};
 
 /// Which sync group a `vrrp_instance` belongs to, from a first pass.
 #[derive(Debug, Clone)]
@@ -57,6 +89,8 @@ pub(super) struct Scope<'a> {
     pub scripts: &'a HashMap<String, Script>,
     /// Where every script is defined, to explain a reference made too early.
     pub script_lines: &'a HashMap<String, Location>,
+    pub files: &'a Known,
+    pub processes: &'a Known,
     pub membership: Option<&'a Membership>,
 }
 
@@ -66,7 +100,15 @@ pub(super) fn translate(tree: &[Node], report: &mut Report) -> Translated {
         out: Output::default(),
         defaults: Defaults::default(),
         scripts: HashMap::new(),
-        script_lines: script_lines(tree),
+        script_lines: definition_lines(tree, &["vrrp_script"]),
+        files: Known {
+            lines: definition_lines(tree, &["track_file", "vrrp_track_file"]),
+            ..Known::default()
+        },
+        processes: Known {
+            lines: definition_lines(tree, &["vrrp_track_process"]),
+            ..Known::default()
+        },
         membership: membership(tree),
         instance_names_declared: tree
             .iter()
@@ -87,6 +129,8 @@ pub(super) fn translate(tree: &[Node], report: &mut Report) -> Translated {
         match node.keyword() {
             "global_defs" => {}
             "vrrp_script" => t.vrrp_script(node),
+            "track_file" | "vrrp_track_file" => t.track_file(node),
+            "vrrp_track_process" => t.track_process(node),
             "vrrp_instance" => t.vrrp_instance(node),
             "vrrp_sync_group" => t.vrrp_sync_group(node),
             other => t.drop(node, keywords::reason(Context::Top, other)),
@@ -107,6 +151,8 @@ struct Translator<'r> {
     /// keepalived script name to its fate, for scripts seen so far.
     scripts: HashMap<String, Script>,
     script_lines: HashMap<String, Location>,
+    files: Known,
+    processes: Known,
     membership: HashMap<String, Membership>,
     /// Names of every `vrrp_instance` in the files.
     instance_names_declared: HashSet<String>,
@@ -128,12 +174,15 @@ struct GroupDraft {
     hooks: Hooks,
     track_scripts: Vec<(Track, Location, String)>,
     track_interfaces: Vec<(Track, Location, String)>,
+    track_files: Vec<(Track, Location, String)>,
+    track_processes: Vec<(Track, Location, String)>,
 }
 
-/// Where each `vrrp_script` is defined (the first definition counts).
-fn script_lines(tree: &[Node]) -> HashMap<String, Location> {
+/// Where each block of these kinds is defined, by name (the first
+/// definition counts).
+fn definition_lines(tree: &[Node], blocks: &[&str]) -> HashMap<String, Location> {
     let mut lines = HashMap::new();
-    for node in tree.iter().filter(|n| n.keyword() == "vrrp_script") {
+    for node in tree.iter().filter(|n| blocks.contains(&n.keyword())) {
         if let Some(name) = node.arg(0) {
             lines
                 .entry(name.to_owned())
@@ -371,6 +420,67 @@ impl Translator<'_> {
         self.out.checks.push(check);
     }
 
+    fn track_file(&mut self, node: &Node) {
+        let Some(keepalived_name) = node.arg(0) else {
+            self.drop(node, "a track_file needs a name; keepalived skips it too");
+            return;
+        };
+        if self.files.defined.contains_key(keepalived_name) {
+            self.drop(
+                node,
+                "defined twice; keepalived uses the first definition, so does this import",
+            );
+            return;
+        }
+        let Some(mut file) = tracked::track_file(node, self.report) else {
+            self.files
+                .defined
+                .insert(keepalived_name.to_owned(), Script::Dropped);
+            return;
+        };
+        file.name = self.claim("track_files", &node.at, &node.text(), keepalived_name);
+        let carried = Script::Carried {
+            name: file.name.clone(),
+            weight: file.weight.unwrap_or(1),
+        };
+        self.files
+            .defined
+            .insert(keepalived_name.to_owned(), carried);
+        self.out.track_files.push(file);
+    }
+
+    fn track_process(&mut self, node: &Node) {
+        let Some(keepalived_name) = node.arg(0) else {
+            self.drop(
+                node,
+                "a vrrp_track_process needs a name; keepalived skips it too",
+            );
+            return;
+        };
+        if self.processes.defined.contains_key(keepalived_name) {
+            self.drop(
+                node,
+                "defined twice; keepalived uses the first definition, so does this import",
+            );
+            return;
+        }
+        let Some(mut process) = tracked::track_process(node, self.report) else {
+            self.processes
+                .defined
+                .insert(keepalived_name.to_owned(), Script::Dropped);
+            return;
+        };
+        process.name = self.claim("track_processes", &node.at, &node.text(), keepalived_name);
+        let carried = Script::Carried {
+            name: process.name.clone(),
+            weight: process.weight.unwrap_or(1),
+        };
+        self.processes
+            .defined
+            .insert(keepalived_name.to_owned(), carried);
+        self.out.track_processes.push(process);
+    }
+
     fn vrrp_instance(&mut self, node: &Node) {
         self.declared_instances += 1;
         let Some(keepalived_name) = node.arg(0) else {
@@ -393,6 +503,8 @@ impl Translator<'_> {
             defaults: &self.defaults,
             scripts: &self.scripts,
             script_lines: &self.script_lines,
+            files: &self.files,
+            processes: &self.processes,
             membership: self.membership.get(keepalived_name),
         };
         match instance::translate(node, &scope, self.report) {
@@ -444,6 +556,8 @@ impl Translator<'_> {
             hooks: Hooks::default(),
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
         };
         let mut have_list = false;
         for item in node.children() {
@@ -484,6 +598,20 @@ impl Translator<'_> {
                             draft
                                 .track_interfaces
                                 .push((track, entry.at.clone(), entry.text()));
+                        }
+                    }
+                }
+                "track_file" | "track_process" => {
+                    let (kind, known, list) = if item.keyword() == "track_file" {
+                        (&FILE, &self.files, &mut draft.track_files)
+                    } else {
+                        (&PROCESS, &self.processes, &mut draft.track_processes)
+                    };
+                    for entry in item.children() {
+                        if let Some(track) =
+                            track_ref(entry, kind, &known.defined, &known.lines, None, self.report)
+                        {
+                            list.push((track, entry.at.clone(), entry.text()));
                         }
                     }
                 }
@@ -636,6 +764,35 @@ impl Translator<'_> {
                 ),
             );
         }
+        let named = [
+            (&draft.track_files, Field::Files),
+            (&draft.track_processes, Field::Processes),
+        ];
+        for (list, field) in named {
+            for (track, at, text) in list {
+                for inst in self
+                    .out
+                    .instances
+                    .iter_mut()
+                    .filter(|i| members.contains(&i.name))
+                {
+                    let tracks = match field {
+                        Field::Files => &mut inst.track_files,
+                        Field::Processes => &mut inst.track_processes,
+                    };
+                    if !tracks.iter().any(|t| t.name == track.name) {
+                        tracks.push(track.clone());
+                    }
+                }
+                self.report.warn(
+                    at,
+                    text.as_str(),
+                    format!(
+                        "vipd has no group-level tracking; carried over onto each member ({joined})"
+                    ),
+                );
+            }
+        }
         for (track, at, text) in &draft.track_interfaces {
             for inst in self
                 .out
@@ -658,6 +815,12 @@ impl Translator<'_> {
             );
         }
     }
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Files,
+    Processes,
 }
 
 /// `vrrp_instance NAME` to `NAME`.
@@ -717,32 +880,48 @@ pub(super) fn track_script(
     membership: Option<&Membership>,
     report: &mut Report,
 ) -> Option<Track> {
+    track_ref(entry, &SCRIPT, scripts, script_lines, membership, report)
+}
+
+/// One `track_script`, `track_file` or `track_process` entry, `NAME [weight
+/// N [reverse]]`, resolved against the `kind` blocks defined so far.
+pub(super) fn track_ref(
+    entry: &Node,
+    kind: &Kind,
+    defined: &HashMap<String, Script>,
+    lines: &HashMap<String, Location>,
+    membership: Option<&Membership>,
+    report: &mut Report,
+) -> Option<Track> {
     let name = entry.keyword();
-    let (check, default_weight) = match scripts.get(name) {
+    let block = kind.block;
+    let (vipd_name, default_weight) = match defined.get(name) {
         Some(Script::Carried { name, weight }) => (name.clone(), *weight),
         Some(Script::Dropped) => {
             report.warn(
                 &entry.at,
                 entry.text(),
-                format!("vrrp_script {name} is not carried over, so neither is tracking it"),
+                format!("{block} {name} is not carried over, so neither is tracking it"),
             );
             return None;
         }
         None => {
-            let why = match script_lines.get(name) {
+            let why = match lines.get(name) {
                 Some(at) => format!(
-                    "vrrp_script {name} is defined only later ({at}); keepalived ignores this reference, so does this import (move the vrrp_script up if you meant it)"
+                    "{block} {name} is defined only later ({at}); keepalived ignores this reference, so does this import (move the {block} up if you meant it)"
                 ),
-                None => format!(
-                    "no vrrp_script named {name}; keepalived ignores it, so does this import"
-                ),
+                None => {
+                    format!("no {block} named {name}; keepalived ignores it, so does this import")
+                }
             };
             report.warn(&entry.at, entry.text(), why);
             return None;
         }
     };
     let explicit = match (entry.arg(0), entry.arg(1)) {
-        (Some("weight"), Some(w)) => weight(w, entry, report),
+        // keepalived allows files and processes -254..=254, scripts -253..=253.
+        (Some("weight"), Some(w)) if kind.block == SCRIPT.block => weight(w, entry, report),
+        (Some("weight"), Some(w)) => tracked::wide_weight(w, entry, report),
         (Some(other), _) => {
             report.warn(
                 &entry.at,
@@ -765,14 +944,14 @@ pub(super) fn track_script(
             &entry.at,
             entry.text(),
             format!(
-                "keepalived ignores a tracked script with a weight in a sync group member (this instance is in `{}`, without sync_group_tracking_weight); not carried over",
-                m.group
+                "keepalived ignores a tracked {} with a weight in a sync group member (this instance is in `{}`, without sync_group_tracking_weight); not carried over",
+                kind.noun, m.group
             ),
         );
         return None;
     }
     Some(Track {
-        name: check,
+        name: vipd_name,
         weight: explicit,
     })
 }

@@ -299,11 +299,19 @@ impl Instance {
 
     /// Master_Down_Interval with the current priority and learned interval.
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval_for(self.params.version, self.priority(), self.master_adver_interval)
+        master_down_interval_for(
+            self.params.version,
+            self.priority(),
+            self.master_adver_interval,
+        )
     }
 
     pub fn skew_time(&self) -> Duration {
-        skew_time_for(self.params.version, self.priority(), self.master_adver_interval)
+        skew_time_for(
+            self.params.version,
+            self.priority(),
+            self.master_adver_interval,
+        )
     }
 
     pub fn heard_master(&self) -> Option<HeardMaster> {

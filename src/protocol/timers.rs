@@ -34,8 +34,13 @@ pub fn skew_time_for(version: Version, priority: u8, master_adver_interval: Cent
 }
 
 /// Master_Down_Interval as each version defines it (see [`skew_time_for`]).
-pub fn master_down_interval_for(version: Version, priority: u8, master_adver_interval: Centis) -> Duration {
-    3 * master_adver_interval.as_duration() + skew_time_for(version, priority, master_adver_interval)
+pub fn master_down_interval_for(
+    version: Version,
+    priority: u8,
+    master_adver_interval: Centis,
+) -> Duration {
+    3 * master_adver_interval.as_duration()
+        + skew_time_for(version, priority, master_adver_interval)
 }
 
 #[cfg(test)]
