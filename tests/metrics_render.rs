@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use vipd::daemon::control::{
-    CheckStatus, Counters, InstanceStatus, MasterStatus, PriorityStatus, Status,
+    CheckStatus, Counters, InstanceStatus, MasterStatus, PriorityStatus, Status, TrackedFileStatus,
+    TrackedProcessStatus,
 };
 use vipd::daemon::metrics::render;
 
@@ -61,8 +62,17 @@ fn status() -> Status {
             timeouts: 1,
         }],
         invalid_packets: BTreeMap::from([("bad_checksum".to_owned(), 6)]),
-        tracked_files: vec![],
-        tracked_processes: vec![],
+        tracked_files: vec![TrackedFileStatus {
+            name: "maintenance".into(),
+            path: "/etc/vipd/maintenance".into(),
+            value: -3,
+            problem: None,
+        }],
+        tracked_processes: vec![TrackedProcessStatus {
+            name: "postgres".into(),
+            up: true,
+            running: 4,
+        }],
     }
 }
 
@@ -137,6 +147,17 @@ fn check_health_and_results() {
     has(
         &text,
         r#"vipd_check_runs_total{check="pg",result="timeout"} 1"#,
+    );
+}
+
+#[test]
+fn tracked_files_and_processes() {
+    let text = render(&status());
+    has(&text, r#"vipd_tracked_file_value{file="maintenance"} -3"#);
+    has(&text, r#"vipd_tracked_process_up{process="postgres"} 1"#);
+    has(
+        &text,
+        r#"vipd_tracked_process_running{process="postgres"} 4"#,
     );
 }
 

@@ -204,6 +204,34 @@ pub fn render(status: &Status) -> String {
                 .inc_by(n);
         }
     }
+    let file_value = gauge(
+        &mut registry,
+        "tracked_file_value",
+        "The integer read from a tracked file (0 when missing or unreadable)",
+    );
+    for f in &status.tracked_files {
+        file_value
+            .get_or_create(&labels(&[("file", &f.name)]))
+            .set(f.value);
+    }
+    let process_up = gauge(
+        &mut registry,
+        "tracked_process_up",
+        "1 while a tracked process has its quorum of running processes",
+    );
+    let process_running = gauge(
+        &mut registry,
+        "tracked_process_running",
+        "Processes matching a tracked process at the last scan",
+    );
+    for p in &status.tracked_processes {
+        process_up
+            .get_or_create(&labels(&[("process", &p.name)]))
+            .set(i64::from(p.up));
+        process_running
+            .get_or_create(&labels(&[("process", &p.name)]))
+            .set(i64::try_from(p.running).unwrap_or(i64::MAX));
+    }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
