@@ -183,3 +183,24 @@ fn two_faulted_members_keep_the_group_down_until_both_recover() {
     n.set_health(t, 1, &Health::up(100));
     assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
 }
+
+#[test]
+fn a_rebuilt_node_keeps_states_and_reports_no_group_transition() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let due = n.deadline().unwrap();
+    n.poll(due);
+    assert_eq!(n.group_state(0), State::Master);
+    // A reload takes the node apart and puts it back together.
+    let (members, group_states) = n.into_parts();
+    let groups = vec![SyncGroup {
+        name: "pg".into(),
+        members: vec![0, 1],
+    }];
+    let mut n = Node::with_group_states(members, groups, &group_states);
+    assert_eq!(states(&n), vec![State::Master; 3]);
+    let later = due + Duration::from_secs(1);
+    let out = n.poll(later);
+    assert!(group_transitions(&out).is_empty(), "{out:?}");
+    assert_eq!(n.group_state(0), State::Master);
+}

@@ -26,6 +26,7 @@
 mod de;
 mod diag;
 mod raw;
+pub mod reload;
 pub mod rules;
 mod show;
 mod validate;

@@ -60,6 +60,35 @@ impl Node {
         }
     }
 
+    /// Takes the node apart for a reload: the members keep their state, and
+    /// each group's last reported state goes with its name.
+    pub fn into_parts(self) -> (Vec<Member>, Vec<(String, State)>) {
+        let states = self
+            .groups
+            .iter()
+            .map(|g| g.name.clone())
+            .zip(self.group_state)
+            .collect();
+        (self.members, states)
+    }
+
+    /// Like [`Node::new`], but groups known before a reload start from their
+    /// last reported state, so the reload does not report them (or run their
+    /// hooks) again.
+    pub fn with_group_states(
+        members: Vec<Member>,
+        groups: Vec<SyncGroup>,
+        states: &[(String, State)],
+    ) -> Node {
+        let mut node = Node::new(members, groups);
+        for (g, group) in node.groups.iter().enumerate() {
+            if let Some((_, state)) = states.iter().find(|(name, _)| *name == group.name) {
+                node.group_state[g] = *state;
+            }
+        }
+        node
+    }
+
     pub fn members(&self) -> &[Member] {
         &self.members
     }
