@@ -1,0 +1,142 @@
+//! The snapshot `vipd status` and the metrics show, built from the protocol
+//! loop's own state so it is always consistent with the state machine.
+
+use std::time::UNIX_EPOCH;
+
+use super::{Daemon, control};
+use crate::daemon::control::InstanceStatus;
+use crate::protocol::State;
+
+impl Daemon {
+    /// The snapshot `vipd status` shows.
+    pub(super) fn status(&self) -> control::Status {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.now();
+        let instances = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                let instance = self.node.instance(index);
+                let (c, h, v) = (&slot.counters, &slot.hooks.stats, &slot.vip_stats);
+                InstanceStatus {
+                    name: slot.name.clone(),
+                    interface: slot.cfg.interface.clone(),
+                    vrid: slot.cfg.vrid,
+                    version: slot.cfg.version.number(),
+                    state: instance.state().to_string(),
+                    priority: control::PriorityStatus {
+                        configured: slot.cfg.priority,
+                        effective: instance.priority(),
+                        adjustments: slot
+                            .tracker
+                            .adjustments()
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                    },
+                    fault: instance.fault_reason().map(str::to_owned),
+                    // A master hears itself; what it heard as a backup is history.
+                    master: instance
+                        .heard_master()
+                        .filter(|_| instance.state() != State::Master)
+                        .map(|m| control::MasterStatus {
+                            address: m.address.to_string(),
+                            priority: m.priority,
+                            interval_ms: m.interval.as_duration().as_millis() as u64,
+                            seconds_since_heard: (now - m.at).as_secs_f64(),
+                        }),
+                    vips: slot
+                        .cfg
+                        .virtual_ips
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                    holds_vips: instance.state() == State::Master,
+                    last_transition: slot.last_transition.as_ref().map(|(wall, at, t)| {
+                        control::TransitionStatus {
+                            from: t.from.to_string(),
+                            to: t.to.to_string(),
+                            reason: t.reason.to_string(),
+                            unix_time: wall
+                                .duration_since(UNIX_EPOCH)
+                                .map_or(0.0, |d| d.as_secs_f64()),
+                            seconds_ago: at.elapsed().as_secs_f64(),
+                        }
+                    }),
+                    counters: control::Counters {
+                        adverts_sent: c.adverts_sent,
+                        adverts_received: c.adverts_received,
+                        advert_send_errors: c.send_errors,
+                        adverts_dropped: c
+                            .dropped
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .collect(),
+                        transitions: c.transitions,
+                        transitions_to: c
+                            .transitions_to
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .collect(),
+                        split_brain_events: c.lower_priority_masters,
+                        vip_restores: c.vip_restores,
+                        announcements: v.announcements.load(Relaxed),
+                        announce_errors: v.announce_errors.load(Relaxed),
+                        hook_runs: h.runs.load(Relaxed),
+                        hook_failures: h.failures.load(Relaxed),
+                        hook_timeouts: h.timeouts.load(Relaxed),
+                        hooks_skipped: h.skipped.load(Relaxed),
+                    },
+                }
+            })
+            .collect();
+        let sync_groups = self
+            .node
+            .groups()
+            .iter()
+            .enumerate()
+            .map(|(g, group)| control::GroupStatus {
+                name: group.name.clone(),
+                state: self.node.group_state(g).to_string(),
+                instances: group
+                    .members
+                    .iter()
+                    .map(|&m| self.slots[m].name.clone())
+                    .collect(),
+            })
+            .collect();
+        let checks = self
+            .checks
+            .iter()
+            .map(|(name, c)| control::CheckStatus {
+                name: name.clone(),
+                healthy: self
+                    .slots
+                    .iter()
+                    .flat_map(|s| s.tracker.checks())
+                    .find(|t| t.name == *name)
+                    .is_none_or(|t| t.healthy()),
+                runs: c.runs,
+                failures: c.failures,
+                timeouts: c.timeouts,
+            })
+            .collect();
+        control::Status {
+            node: self.node_name.clone(),
+            checks,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            uptime_seconds: self.epoch.elapsed().as_secs_f64(),
+            instances,
+            sync_groups,
+            invalid_packets: self
+                .invalid
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            tracked_files: self.tracked.files(),
+            tracked_processes: self.tracked.processes(),
+        }
+    }
+}
