@@ -72,6 +72,21 @@ enum Command {
         )]
         config: PathBuf,
     },
+    /// Make the running daemon re-read its configuration (like SIGHUP). An
+    /// invalid file changes nothing; its errors are printed.
+    Reload {
+        /// The control socket (default: `control_socket` from the config file).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// The configuration file naming the control socket.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE",
+            default_value = "/etc/vipd/vipd.toml"
+        )]
+        config: PathBuf,
+    },
     /// Print every VRRP advert seen on an interface, decoded, with what is
     /// wrong with invalid ones.
     Watch {
@@ -113,6 +128,7 @@ fn main() -> ExitCode {
             socket,
             config,
         } => status(json, socket, &config),
+        Command::Reload { socket, config } => reload(socket, &config),
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
         Command::Check { config: path } => match load(&path) {
             Ok(config) => {
@@ -144,7 +160,7 @@ fn main() -> ExitCode {
         } => match load(&path) {
             Ok(config) => {
                 init_logging(log_format);
-                vipd::daemon::run(config)
+                vipd::daemon::run(config, path)
             }
             Err(code) => code,
         },
@@ -180,9 +196,9 @@ fn restore_default_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
-/// `vipd status`: asks the daemon over its control socket.
-fn status(json: bool, socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
-    let socket = socket.unwrap_or_else(|| {
+/// The control socket: given, or named by the config file, or the default.
+fn control_socket(socket: Option<PathBuf>, config_path: &Path) -> PathBuf {
+    socket.unwrap_or_else(|| {
         std::fs::read_to_string(config_path)
             .ok()
             .and_then(|text| config::parse(&text, &config_path.display().to_string()).ok())
@@ -190,7 +206,46 @@ fn status(json: bool, socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
                 || PathBuf::from(config::DEFAULT_CONTROL_SOCKET),
                 |c| c.global.control_socket,
             )
-    });
+    })
+}
+
+/// `vipd reload`: exit 0 when applied, 2 when refused (errors printed).
+fn reload(socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
+    let socket = control_socket(socket, config_path);
+    let answer = match vipd::daemon::control::query(&socket, "reload") {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!(
+                "vipd reload: cannot reach the daemon at {}: {e}",
+                socket.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match serde_json::from_str::<vipd::daemon::control::ReloadOutcome>(&answer) {
+        Ok(outcome) if outcome.applied => {
+            for line in &outcome.messages {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(outcome) => {
+            eprintln!("vipd reload: nothing changed; the daemon keeps its running configuration:");
+            for line in &outcome.messages {
+                eprintln!("{line}");
+            }
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(_) => {
+            eprintln!("vipd reload: unexpected answer from the daemon: {answer}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `vipd status`: asks the daemon over its control socket.
+fn status(json: bool, socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
+    let socket = control_socket(socket, config_path);
     let answer = match vipd::daemon::control::query(&socket, "status") {
         Ok(answer) => answer,
         Err(e) => {

@@ -21,6 +21,17 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     Status,
+    /// Re-read the configuration file (like SIGHUP), answering a [`ReloadOutcome`].
+    Reload,
+}
+
+/// What `vipd reload` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadOutcome {
+    /// False: nothing was changed and `messages` says why.
+    pub applied: bool,
+    /// The changes made, or the errors found.
+    pub messages: Vec<String>,
 }
 
 pub struct Request {
@@ -203,18 +214,23 @@ async fn answer(
     while line.len() < 256 && stream.read(&mut byte).await? == 1 && byte[0] != b'\n' {
         line.push(byte[0]);
     }
-    let response = match String::from_utf8_lossy(&line).trim() {
-        "status" => {
+    let command = match String::from_utf8_lossy(&line).trim() {
+        "status" => Some(Command::Status),
+        "reload" => Some(Command::Reload),
+        _ => None,
+    };
+    let response = match command {
+        Some(command) => {
             let (reply, answer) = oneshot::channel();
-            let _ = requests.send(Request {
-                command: Command::Status,
-                reply,
-            });
+            let _ = requests.send(Request { command, reply });
             answer
                 .await
                 .unwrap_or_else(|_| error_json("daemon is shutting down"))
         }
-        other => error_json(&format!("unknown command {other:?}")),
+        None => error_json(&format!(
+            "unknown command {:?}",
+            String::from_utf8_lossy(&line)
+        )),
     };
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await

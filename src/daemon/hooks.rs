@@ -95,6 +95,15 @@ impl HookQueue {
         }
     }
 
+    /// A queue that runs nothing (what a removed instance leaves behind).
+    pub fn idle() -> HookQueue {
+        HookQueue {
+            tx: None,
+            task: None,
+            stats: Arc::new(HookStats::default()),
+        }
+    }
+
     /// A sender for jobs, for a worker that must order hooks after its own work.
     pub fn sender(&self) -> Option<mpsc::UnboundedSender<Job>> {
         self.tx.clone()

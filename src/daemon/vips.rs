@@ -24,6 +24,8 @@ pub enum VipCommand {
     /// Queue the transition's hooks once the address work before it is done,
     /// so notify_master sees the VIPs and notify_stop sees them gone.
     Hooks(Job),
+    /// Hand later transitions' hooks to another queue (a reload).
+    SetHooks(Option<mpsc::UnboundedSender<Job>>),
 }
 
 /// How a new master announces itself (keepalived's garp_master_* settings).
@@ -63,7 +65,7 @@ impl VipWorker {
         (tx, tokio::spawn(self.serve(rx)))
     }
 
-    async fn serve(self, mut rx: mpsc::UnboundedReceiver<VipCommand>) {
+    async fn serve(mut self, mut rx: mpsc::UnboundedReceiver<VipCommand>) {
         let mut later: Option<JoinHandle<()>> = None;
         while let Some(command) = rx.recv().await {
             match command {
@@ -74,6 +76,7 @@ impl VipWorker {
                     }
                     self.remove().await;
                 }
+                VipCommand::SetHooks(hooks) => self.hooks = hooks,
                 VipCommand::Hooks(job) => {
                     if let Some(hooks) = &self.hooks {
                         let _ = hooks.send(job);

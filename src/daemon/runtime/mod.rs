@@ -33,6 +33,7 @@ use crate::protocol::{
 };
 use crate::wire::{self, AdvertRepr, Auth, Family};
 
+mod reload;
 mod status;
 
 /// How long an IPv6 instance waits at start-up for its link-local address.
@@ -42,7 +43,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the daemon until SIGTERM or SIGINT. Exit status 0 after a clean stop,
 /// 1 when start-up fails.
-pub fn run(config: Config) -> ExitCode {
+pub fn run(config: Config, config_path: std::path::PathBuf) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -61,7 +62,7 @@ pub fn run(config: Config) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        match Daemon::start(config).await {
+        match Daemon::start(config, config_path).await {
             Ok(daemon) => daemon.serve(signals).await,
             Err(e) => {
                 tracing::error!("{e}");
@@ -142,6 +143,10 @@ struct Daemon {
     log_limit: RateLimiter,
     node_name: String,
     control: mpsc::UnboundedReceiver<control::Request>,
+    /// The running configuration and where it came from, for reloads.
+    config: Config,
+    config_path: std::path::PathBuf,
+    run_as: RunAs,
     checks: BTreeMap<String, CheckCounters>,
     tracked: tracked::Latest,
 }
@@ -154,30 +159,14 @@ struct CheckCounters {
 }
 
 impl Daemon {
-    async fn start(config: Config) -> Result<Daemon, String> {
+    async fn start(config: Config, config_path: std::path::PathBuf) -> Result<Daemon, String> {
         let epoch = Instant::now();
         let (netlink, net_events) = Netlink::open().await.map_err(|e| format!("netlink: {e}"))?;
         let (input_tx, inputs) = mpsc::unbounded_channel();
         let mut background = Vec::new();
 
         if config.global.script_security {
-            let programs = config
-                .checks
-                .values()
-                .map(|c| c.command.program())
-                .chain(
-                    config
-                        .instances
-                        .values()
-                        .flat_map(|i| hook_programs(&i.hooks)),
-                )
-                .chain(
-                    config
-                        .sync_groups
-                        .values()
-                        .flat_map(|g| hook_programs(&g.hooks)),
-                );
-            let problems = super::security::unsafe_programs(programs);
+            let problems = unsafe_scripts(&config);
             if !problems.is_empty() {
                 return Err(format!(
                     "script_security: refusing to start: {}; fix the permissions or set script_security = false",
@@ -328,16 +317,7 @@ impl Daemon {
             }
             .spawn();
 
-            let params = Params {
-                version: cfg.version,
-                vrid: cfg.vrid,
-                advert_interval: cfg.advert_interval,
-                preempt: cfg.preempt,
-                preempt_delay: cfg.preempt_delay,
-                primary_address: src,
-                virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
-                auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
-            };
+            let params = params(cfg, src);
             members.push(Member {
                 name: name.clone(),
                 instance: Instance::new(params, tracker.health()),
@@ -455,9 +435,12 @@ impl Daemon {
             invalid: BTreeMap::new(),
             log_limit: RateLimiter::new(Duration::from_secs(10)),
             node_name: config.global.node_name.clone().unwrap_or_default(),
+            config_path,
+            run_as,
             control,
             checks: BTreeMap::new(),
             tracked: tracked_latest,
+            config,
         })
     }
 
@@ -494,7 +477,7 @@ impl Daemon {
                 biased;
                 Some(signal) = signals.recv() => {
                     if signal == SIGHUP {
-                        tracing::warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+                        self.reload();
                     } else {
                         tracing::info!("signal {signal}: shutting down");
                         break;
@@ -509,9 +492,11 @@ impl Daemon {
                 }
                 Some(input) = self.inputs.recv() => self.on_input(input),
                 Some(request) = self.control.recv() => {
-                    let control::Command::Status = request.command;
-                    let answer = serde_json::to_string_pretty(&self.status()).unwrap_or_default();
-                    let _ = request.reply.send(answer);
+                    let answer = match request.command {
+                        control::Command::Status => serde_json::to_string_pretty(&self.status()),
+                        control::Command::Reload => serde_json::to_string_pretty(&self.reload()),
+                    };
+                    let _ = request.reply.send(answer.unwrap_or_default());
                 }
             }
         }
@@ -819,6 +804,41 @@ impl Slot {
         if let Some(tx) = &self.vip_tx {
             let _ = tx.send(command);
         }
+    }
+}
+
+/// `script_security`: every check and hook program anyone but root could change.
+fn unsafe_scripts(config: &Config) -> Vec<String> {
+    let programs = config
+        .checks
+        .values()
+        .map(|c| c.command.program())
+        .chain(
+            config
+                .instances
+                .values()
+                .flat_map(|i| hook_programs(&i.hooks)),
+        )
+        .chain(
+            config
+                .sync_groups
+                .values()
+                .flat_map(|g| hook_programs(&g.hooks)),
+        );
+    super::security::unsafe_programs(programs)
+}
+
+/// The protocol's view of an instance's settings.
+fn params(cfg: &config::Instance, src: IpAddr) -> Params {
+    Params {
+        version: cfg.version,
+        vrid: cfg.vrid,
+        advert_interval: cfg.advert_interval,
+        preempt: cfg.preempt,
+        preempt_delay: cfg.preempt_delay,
+        primary_address: src,
+        virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
+        auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
     }
 }
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Reload without flapping (SIGHUP and `vipd reload`):
+# - the same file again: no transition, no hook, VIP and adverts continue;
+# - a lower priority that still wins: applied in place, still master, the
+#   peer hears the new priority; a priority below the peer's: the peer takes
+#   over (preemption), which is the change asked for, not a flap;
+# - an invalid file: refused with file:line:column, the old config keeps running.
+source "$(dirname "$0")/../lib.sh"
+
+topo_up n1 n2
+n1_notify="$(make_notify n1)"
+n2_notify="$(make_notify n2)"
+start_vipd n1 priority=150 advert_interval=200ms "notify=$n1_notify"
+start_vipd n2 priority=100 advert_interval=200ms "notify=$n2_notify"
+wait_until "n1 holds $VIP4" 5 only_holder n1
+wait_until "n2 reported BACKUP" 5 grep -q " BACKUP " "$VT_TMP/n2/notify.log"
+
+reload() { nsx n1 "$VIPD_BIN" reload --socket "$VT_TMP/n1/vipd.sock"; }
+status_field() {
+    nsx "$1" "$VIPD_BIN" status --json --socket "$VT_TMP/$1/vipd.sock" |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"i": d["instances"][0]}))' "$2"
+}
+sent() { status_field n1 'i["counters"]["adverts_sent"]'; }
+# How many log lines match: SIGHUP must add one of its own.
+log_count() { log_since_start n1 | grep -cE -- "$1" || true; }
+log_grew() { (($(log_count "$1") > $2)); }
+transitions() { status_field "$1" 'i["counters"]["transitions"]'; }
+
+step "the same file again"
+hooks_before="$(wc -l <"$VT_TMP/n1/notify.log")"
+t1="$(transitions n1)"
+out="$(reload)" || fail "vipd reload of an unchanged file" "exit 0" "$out"
+assert_eq "reload output" "no change" "$out"
+seen="$(log_count "reload of .*: no change")"
+kill -HUP "${VIPD_PID[n1]}"
+wait_until "n1 logged the SIGHUP reload" 5 log_grew "reload of .*: no change" "$seen"
+sent_before="$(sent)"
+more_adverts() { (($(sent) >= sent_before + 5)); }
+wait_until "n1 keeps advertising" 5 more_adverts
+stays_true "n1 keeps the VIP" 1 only_holder n1
+assert_eq "n1 transitions after two reloads" "$t1" "$(transitions n1)"
+assert_eq "n1 hooks run by the reloads" "$hooks_before" "$(wc -l <"$VT_TMP/n1/notify.log")"
+
+step "priority 150 -> 120: still above n2"
+vipd_conf n1 priority=120 advert_interval=200ms "notify=$n1_notify"
+out="$(reload)" || fail "vipd reload of a new priority" "exit 0" "$out"
+grep -q "instance vip updated (health)" <<<"$out" || fail "reload output" "instance vip updated (health)" "$out"
+assert_eq "n1 effective priority" 120 "$(status_field n1 'i["priority"]["effective"]')"
+heard_120() { [[ "$(status_field n2 'i["master"]["priority"]')" == 120 ]]; }
+wait_until "n2 hears priority 120 from n1" 5 heard_120
+assert_eq "n1 state" "MASTER" "$(status_field n1 'i["state"]')"
+assert_eq "n1 transitions (none for the new priority)" "$t1" "$(transitions n1)"
+assert_eq "n1 hooks run by the reload" "$hooks_before" "$(wc -l <"$VT_TMP/n1/notify.log")"
+
+step "an invalid file"
+cp "$VT_TMP/n1/vipd.toml" "$VT_TMP/n1/vipd.good"
+printf '[instances.vip]\nvrid = 300\n' >"$VT_TMP/n1/vipd.toml"
+if out="$(reload 2>&1)"; then fail "vipd reload of an invalid file" "a non-zero exit" "exit 0: $out"; fi
+grep -q "vipd.toml:2:8:" <<<"$out" || fail "reload error names file:line:column" "vipd.toml:2:8:" "$out"
+ok "vipd reload refused it: $(grep -m1 'vipd.toml:' <<<"$out")"
+seen="$(log_count "reload of .* refused: .*vipd.toml:2:8")"
+kill -HUP "${VIPD_PID[n1]}"
+wait_until "SIGHUP with the invalid file logged the error" 5 log_grew "reload of .* refused: .*vipd.toml:2:8" "$seen"
+stays_true "n1 keeps running its old configuration as master" 1 only_holder n1
+assert_eq "n1 still advertises priority 120" 120 "$(status_field n1 'i["priority"]["effective"]')"
+cp "$VT_TMP/n1/vipd.good" "$VT_TMP/n1/vipd.toml"
+
+step "priority 120 -> 90: below n2, which preempts"
+vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify"
+out="$(reload)" || fail "vipd reload of a lower priority" "exit 0" "$out"
+wait_until "n2 takes the VIP over" 5 only_holder n2
+assert_eq "n1 state" "BACKUP" "$(status_field n1 'i["state"]')"
+ok "n1 went BACKUP once: $(transitions n1) transitions in all"
