@@ -104,6 +104,9 @@ impl Daemon {
             self.rebuild_node(&removed);
         }
         self.config = new;
+        if changes.is_empty() {
+            changes.push("no change to the running instances".to_owned());
+        }
         Ok(changes)
     }
 
