@@ -4,7 +4,8 @@
 # - a lower priority that still wins: applied in place, still master, the
 #   peer hears the new priority; a priority below the peer's: the peer takes
 #   over (preemption), which is the change asked for, not a flap;
-# - an invalid file: refused with file:line:column, the old config keeps running.
+# - an invalid file: refused with file:line:column, the old config keeps running;
+# - a second VIP on both nodes: the master adds it without a transition.
 source "$(dirname "$0")/../lib.sh"
 
 topo_up n1 n2
@@ -65,9 +66,22 @@ stays_true "n1 keeps running its old configuration as master" 1 only_holder n1
 assert_eq "n1 still advertises priority 120" 120 "$(status_field n1 'i["priority"]["effective"]')"
 cp "$VT_TMP/n1/vipd.good" "$VT_TMP/n1/vipd.toml"
 
+step "a second VIP on both nodes, in place"
+two='["192.0.2.50/24", "192.0.2.51/24"]'
+vipd_conf n1 priority=120 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two"
+vipd_conf n2 priority=100 advert_interval=200ms "notify=$n2_notify" "virtual_ips=$two"
+out="$(reload)" || fail "vipd reload of n1 with a second VIP" "exit 0" "$out"
+out2="$(nsx n2 "$VIPD_BIN" reload --socket "$VT_TMP/n2/vipd.sock")" || fail "vipd reload of n2" "exit 0" "$out2"
+wait_until "n1 holds 192.0.2.51 too" 5 only_holder n1 192.0.2.51
+stays_true "n1 keeps both VIPs and n2 neither" 1 only_holder n1
+assert_eq "n1 transitions (none for the new VIP)" "$t1" "$(transitions n1)"
+assert_eq "adverts dropped by n2 for another address set" 0 \
+    "$(status_field n2 'i["counters"]["adverts_dropped"].get("address_mismatch", 0)')"
+
 step "priority 120 -> 90: below n2, which preempts"
-vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify"
+vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two"
 out="$(reload)" || fail "vipd reload of a lower priority" "exit 0" "$out"
 wait_until "n2 takes the VIP over" 5 only_holder n2
+wait_until "n2 takes the second VIP over" 5 only_holder n2 192.0.2.51
 assert_eq "n1 state" "BACKUP" "$(status_field n1 'i["state"]')"
 ok "n1 went BACKUP once: $(transitions n1) transitions in all"

@@ -26,6 +26,13 @@ pub enum VipCommand {
     Hooks(Job),
     /// Hand later transitions' hooks to another queue (a reload).
     SetHooks(Option<mpsc::UnboundedSender<Job>>),
+    /// New addresses and announcement settings (a reload). While `holding`,
+    /// addresses no longer configured go, new ones come and are announced.
+    Reconfigure {
+        vips: Vec<IpNet>,
+        plan: AnnouncePlan,
+        holding: bool,
+    },
 }
 
 /// How a new master announces itself (keepalived's garp_master_* settings).
@@ -77,6 +84,38 @@ impl VipWorker {
                     self.remove().await;
                 }
                 VipCommand::SetHooks(hooks) => self.hooks = hooks,
+                VipCommand::Reconfigure {
+                    vips,
+                    plan,
+                    holding,
+                } => {
+                    self.plan = plan;
+                    let gone: Vec<IpNet> = self
+                        .vips
+                        .iter()
+                        .filter(|v| !vips.contains(v))
+                        .copied()
+                        .collect();
+                    let new: Vec<IpNet> = vips
+                        .iter()
+                        .filter(|v| !self.vips.contains(v))
+                        .copied()
+                        .collect();
+                    self.vips = vips;
+                    if holding {
+                        self.change(&gone, &new).await;
+                        if !new.is_empty() {
+                            announce(
+                                &self.announcer,
+                                &new,
+                                self.link_local,
+                                self.plan.repeat,
+                                &self.stats,
+                                &self.name,
+                            );
+                        }
+                    }
+                }
                 VipCommand::Hooks(job) => {
                     if let Some(hooks) = &self.hooks {
                         let _ = hooks.send(job);
@@ -100,6 +139,22 @@ impl VipWorker {
         }
         if let Some(task) = later {
             task.abort();
+        }
+    }
+
+    /// Removes `gone` and adds `new` (a reload while master).
+    async fn change(&self, gone: &[IpNet], new: &[IpNet]) {
+        for vip in gone {
+            if let Err(e) = self.netlink.remove_address(self.ifindex, *vip).await {
+                self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("instance {}: cannot remove {vip}: {e}", self.name);
+            }
+        }
+        for vip in new {
+            if let Err(e) = self.netlink.add_address(self.ifindex, *vip).await {
+                self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("instance {}: cannot add {vip}: {e}", self.name);
+            }
         }
     }
 

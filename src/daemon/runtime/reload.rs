@@ -4,11 +4,11 @@
 //! carries it out on the running daemon. An invalid file changes nothing.
 //! Unchanged instances are not touched at all: no transition, no hook, no
 //! extra advert. Priority and tracking weights, advert interval, preemption,
-//! password and hooks change in place; removed instances resign (priority 0)
-//! and drop their VIPs. Changes that need new sockets, workers or watchers
-//! (added or re-identified instances, other VIPs or peers, new tracked
-//! objects, checks, sync groups, listeners) are refused for now with a clear
-//! message, and the running configuration stays.
+//! password, hooks, VIPs, unicast peers and announcement settings change in
+//! place; removed instances resign (priority 0) and drop their VIPs. Changes
+//! that need new sockets, workers or watchers (added or re-identified
+//! instances, new tracked objects, checks, sync groups, listeners) are refused
+//! for now with a clear message, and the running configuration stays.
 
 use std::collections::BTreeSet;
 
@@ -17,8 +17,8 @@ use crate::config::reload::{Aspect, InstanceChange, plan};
 use crate::config::{self, Config};
 use crate::daemon::control::ReloadOutcome;
 use crate::daemon::hooks::{HookQueue, Owner};
-use crate::daemon::vips::VipCommand;
-use crate::protocol::{Event, TrackedKind};
+use crate::daemon::vips::{AnnouncePlan, VipCommand};
+use crate::protocol::{Event, State, TrackedKind};
 
 impl Daemon {
     /// Re-reads the configuration file and applies what it can; logs and
@@ -131,8 +131,17 @@ impl Daemon {
                 }
                 InstanceChange::Update(aspects) => {
                     for aspect in aspects {
+                        let (was, now) = (&self.config.instances[name], &new.instances[name]);
                         let ok = match aspect {
-                            Aspect::Protocol | Aspect::Hooks => true,
+                            Aspect::Protocol
+                            | Aspect::Hooks
+                            | Aspect::VirtualIps
+                            | Aspect::Announcements => true,
+                            // A source address can be set or changed; dropping it would need
+                            // the interface's primary address looked up again.
+                            Aspect::Peers => {
+                                !(was.unicast_src_ip.is_some() && now.unicast_src_ip.is_none())
+                            }
                             Aspect::Health => same_tracked_names(
                                 &self.config.instances[name],
                                 &new.instances[name],
@@ -207,8 +216,27 @@ impl Daemon {
             // Hooks already queued finish on their own.
             tokio::spawn(async move { old.finish().await });
         }
+        if aspects.contains(&Aspect::VirtualIps) || aspects.contains(&Aspect::Announcements) {
+            let holding = self.node.instance(index).state() == State::Master;
+            let plan = AnnouncePlan {
+                repeat: cfg.garp_repeat,
+                delay: cfg.garp_delay,
+                refresh: cfg.garp_refresh,
+            };
+            slot.send_vip(VipCommand::Reconfigure {
+                vips: cfg.virtual_ips.clone(),
+                plan,
+                holding,
+            });
+        }
+        if let Some(src) = cfg.unicast_src_ip {
+            slot.src = src;
+        }
         slot.cfg = cfg.clone();
-        if aspects.contains(&Aspect::Protocol) {
+        if aspects
+            .iter()
+            .any(|a| matches!(a, Aspect::Protocol | Aspect::VirtualIps | Aspect::Peers))
+        {
             let params = super::params(cfg, slot.src);
             self.node.instance_mut(index).update_params(params);
         }
