@@ -141,8 +141,11 @@ for pid in "${case_pids[@]}"; do
 done
 while read -r pid; do
     [[ -n "$pid" ]] || continue
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "LEFTOVER process $pid: $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)"
+    # An empty command line is a kernel thread that reused the PID number
+    # (or a zombie on its way out), never a process of ours.
+    cmd="$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null || true)"
+    if kill -0 "$pid" 2>/dev/null && [[ -n "$cmd" ]]; then
+        echo "LEFTOVER process $pid: $cmd"
         leftover=1
     fi
 done <"$VT_PIDLOG"

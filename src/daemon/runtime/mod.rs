@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::announce::Announcer;
 use super::checks::{self, CheckResult};
 use super::control;
 use super::hooks::{HookQueue, Job, Owner};
@@ -25,14 +24,16 @@ use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::{Datagram, VrrpSocket};
 use super::tracked::{self, TrackedUpdate};
-use super::vips::{AnnouncePlan, VipCommand, VipStats, VipWorker};
+use super::vips::{VipCommand, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, CheckTracker, Event, Health, HealthTracker, Instance, Member, Node, Output, Params,
-    Report, State, SyncGroup, Time, Transition,
+    Action, Event, Health, HealthTracker, Member, Node, Output, Params, Report, State, SyncGroup,
+    Time, Transition,
 };
-use crate::wire::{self, AdvertRepr, Auth, Family};
+use crate::wire::{self, AdvertRepr, Auth};
 
+mod build;
+use build::Edge;
 mod reload;
 mod status;
 
@@ -135,7 +136,7 @@ struct Daemon {
     epoch: Instant,
     node: Node,
     slots: Vec<Slot>,
-    sockets: Vec<SocketEntry>,
+    edge: Edge,
     group_hooks: Vec<HookQueue>,
     inputs: mpsc::UnboundedReceiver<Input>,
     background: Vec<JoinHandle<()>>,
@@ -178,15 +179,6 @@ impl Daemon {
             Some(user) => RunAs::user(user)?,
             None => RunAs::default(),
         };
-        let all_vips: Vec<IpAddr> = config
-            .instances
-            .values()
-            .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
-            .collect();
-
-        let mut sockets: Vec<SocketEntry> = Vec::new();
-        let mut socket_keys: Vec<(u32, Family)> = Vec::new();
-        let mut announcers: BTreeMap<u32, Arc<Announcer>> = BTreeMap::new();
         let mut slots = Vec::new();
         let mut members = Vec::new();
         // Tracked files and processes: read once now, so the first advert
@@ -199,150 +191,21 @@ impl Daemon {
             tracked_latest.record(update);
         }
 
+        let mut edge = Edge {
+            netlink: netlink.clone(),
+            sockets: Vec::new(),
+            socket_keys: Vec::new(),
+            joined: Vec::new(),
+            announcers: BTreeMap::new(),
+            input_tx: input_tx.clone(),
+            readers: Vec::new(),
+        };
         for (name, cfg) in &config.instances {
-            let info = netlink
-                .interface(&cfg.interface)
-                .await
-                .map_err(|e| format!("instance {name}: {e}"))?;
-            let family = cfg.family;
-            let link_local = match family {
-                Family::Ipv6 => Some(wait_for_link_local(&netlink, &info).await.ok_or_else(|| {
-                    format!("instance {name}: no IPv6 link-local address on {} after {LINK_LOCAL_WAIT:?}", cfg.interface)
-                })?),
-                Family::Ipv4 => None,
-            };
-            let src = match (cfg.unicast_src_ip, family, link_local) {
-                (Some(src), _, _) => src,
-                (None, Family::Ipv6, Some(ll)) => IpAddr::V6(ll),
-                _ => primary_ipv4(&info, &all_vips).ok_or_else(|| {
-                    format!(
-                        "instance {name}: {} has no IPv4 address to send adverts from",
-                        cfg.interface
-                    )
-                })?,
-            };
-            remove_stale_vips(&netlink, name, &info, &cfg.virtual_ips).await;
-
-            let key = (info.index, family);
-            let socket = match socket_keys.iter().position(|k| *k == key) {
-                Some(i) => i,
-                None => {
-                    let wants_group = config.instances.values().any(|i| {
-                        i.interface == cfg.interface
-                            && i.family == family
-                            && i.unicast_peers.is_empty()
-                    });
-                    let s = VrrpSocket::open(family, &cfg.interface, info.index, wants_group)
-                        .map_err(|e| {
-                            format!("instance {name}: VRRP socket on {}: {e}", cfg.interface)
-                        })?;
-                    sockets.push(SocketEntry {
-                        socket: Arc::new(s),
-                        ifname: cfg.interface.clone(),
-                    });
-                    socket_keys.push(key);
-                    sockets.len() - 1
-                }
-            };
-            let announcer = match announcers.get(&info.index) {
-                Some(a) => a.clone(),
-                None => {
-                    let mac = info.mac.unwrap_or([0; 6]);
-                    let a = Arc::new(Announcer::open(info.index, mac).map_err(|e| {
-                        format!("instance {name}: packet socket on {}: {e}", cfg.interface)
-                    })?);
-                    announcers.insert(info.index, a.clone());
-                    a
-                }
-            };
-
-            let mut tracker = HealthTracker::new(cfg.priority, &cfg.interface);
-            tracker.link(&cfg.interface, info.up);
-            for tracked in &cfg.track_checks {
-                let check = &config.checks[&tracked.name];
-                tracker = tracker.with_check(CheckTracker::new(
-                    &tracked.name,
-                    i32::from(tracked.weight),
-                    check.rise,
-                    check.fall,
-                ));
-            }
-            for tracked in &cfg.track_interfaces {
-                tracker = tracker.with_interface(&tracked.name, i32::from(tracked.weight));
-                if let Ok(other) = netlink.interface(&tracked.name).await {
-                    tracker.link(&tracked.name, other.up);
-                } else {
-                    tracker.link(&tracked.name, false);
-                }
-            }
-            for t in &cfg.track_files {
-                tracker = tracker.with_file(&t.name, i32::from(t.weight));
-            }
-            for t in &cfg.track_processes {
-                tracker = tracker.with_process(&t.name, i32::from(t.weight));
-            }
-            for update in &first_reading {
-                update.apply(&mut tracker);
-            }
-
-            let vips_text = cfg
-                .virtual_ips
-                .iter()
-                .map(|v| v.addr().to_string())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let hooks = HookQueue::spawn(
-                Owner::Instance,
-                name,
-                cfg.hooks.clone(),
-                vips_text,
-                cfg.hook_timeout,
-                run_as,
-            );
-            let vip_stats = Arc::new(VipStats::default());
-            let (vip_tx, vip_task) = VipWorker {
-                name: name.clone(),
-                netlink: netlink.clone(),
-                ifindex: info.index,
-                vips: cfg.virtual_ips.clone(),
-                announcer,
-                link_local,
-                plan: AnnouncePlan {
-                    repeat: cfg.garp_repeat,
-                    delay: cfg.garp_delay,
-                    refresh: cfg.garp_refresh,
-                },
-                stats: vip_stats.clone(),
-                hooks: hooks.sender(),
-            }
-            .spawn();
-
-            let params = params(cfg, src);
-            members.push(Member {
-                name: name.clone(),
-                instance: Instance::new(params, tracker.health()),
-            });
-            tracing::info!(
-                "instance {name}: VRRPv{} vrid {} on {} from {src}, priority {}",
-                cfg.version.number(),
-                cfg.vrid,
-                cfg.interface,
-                tracker.health().priority
-            );
-            slots.push(Slot {
-                name: name.clone(),
-                cfg: cfg.clone(),
-                ifindex: info.index,
-                src,
-                socket,
-                tracker,
-                vip_tx: Some(vip_tx),
-                vip_task: Some(vip_task),
-                vip_stats,
-                hooks,
-                counters: Counters::default(),
-                last_transition: None,
-            });
+            let (slot, member) = edge
+                .build_instance(name, cfg, &config, &first_reading, run_as)
+                .await?;
+            slots.push(slot);
+            members.push(member);
         }
 
         let index_of = |name: &str| slots.iter().position(|s: &Slot| s.name == name);
@@ -365,26 +228,6 @@ impl Daemon {
             ));
         }
 
-        for (index, entry) in sockets.iter().enumerate() {
-            let (socket, tx) = (entry.socket.clone(), input_tx.clone());
-            background.push(tokio::spawn(async move {
-                loop {
-                    let received = socket.recv().await;
-                    let fatal = received.is_err();
-                    if tx
-                        .send(Input::Packet {
-                            socket: index,
-                            received,
-                        })
-                        .is_err()
-                        || fatal
-                    {
-                        // Back off so a persistent socket error cannot spin the loop.
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }));
-        }
         background.push(forward(net_events, input_tx.clone(), Input::Net));
         let (check_tx, check_rx) = mpsc::unbounded_channel();
         background.push(forward(check_rx, input_tx.clone(), Input::Check));
@@ -428,7 +271,7 @@ impl Daemon {
             epoch,
             node: Node::new(members, groups),
             slots,
-            sockets,
+            edge,
             group_hooks,
             inputs,
             background,
@@ -508,7 +351,7 @@ impl Daemon {
         let _ = super::sdnotify::notify("STOPPING=1");
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
-        for task in &self.background {
+        for task in self.background.iter().chain(&self.edge.readers) {
             task.abort();
         }
         // Closing the command channels lets each worker finish its queue
@@ -541,7 +384,7 @@ impl Daemon {
                 Ok(Err(e)) => self.count_invalid(socket, None, e),
                 Err(e) => {
                     if self.log_limit.allow("socket-error").is_some() {
-                        tracing::error!("receiving on {}: {e}", self.sockets[socket].ifname);
+                        tracing::error!("receiving on {}: {e}", self.edge.sockets[socket].ifname);
                     }
                 }
             },
@@ -590,7 +433,7 @@ impl Daemon {
             let from = from.map_or(String::new(), |f| format!(" from {f}"));
             tracing::warn!(
                 "invalid VRRP packet{from} on {}: {e}{}",
-                self.sockets[socket].ifname,
+                self.edge.sockets[socket].ifname,
                 suppressed_note(suppressed)
             );
         }
@@ -757,7 +600,7 @@ impl Daemon {
 
     fn send_advert(&mut self, index: usize, advert: &AdvertRepr) {
         let slot = &mut self.slots[index];
-        let socket = &self.sockets[slot.socket].socket;
+        let socket = &self.edge.sockets[slot.socket].socket;
         for dst in slot.cfg.destinations() {
             let sent = advert
                 .to_bytes(slot.src, dst)
