@@ -5,7 +5,9 @@
 #   peer hears the new priority; a priority below the peer's: the peer takes
 #   over (preemption), which is the change asked for, not a flap;
 # - an invalid file: refused with file:line:column, the old config keeps running;
-# - a second VIP on both nodes: the master adds it without a transition.
+# - a second VIP on both nodes: the master adds it without a transition;
+# - an instance added (starts, takes its VIP), given a new VRID (restarted),
+#   removed (resigns, VIP gone), without disturbing the other instance.
 source "$(dirname "$0")/../lib.sh"
 
 topo_up n1 n2
@@ -77,6 +79,25 @@ stays_true "n1 keeps both VIPs and n2 neither" 1 only_holder n1
 assert_eq "n1 transitions (none for the new VIP)" "$t1" "$(transitions n1)"
 assert_eq "adverts dropped by n2 for another address set" 0 \
     "$(status_field n2 'i["counters"]["adverts_dropped"].get("address_mismatch", 0)')"
+
+step "an instance added, re-identified (new VRID), then removed"
+web() { printf '[instances.web]\ninterface = "eth0"\nvrid = %s\nadvert_interval = "200ms"\nvirtual_ips = ["192.0.2.53/24"]\n' "$1"; }
+vipd_conf n1 priority=120 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two" "extra=$(web 53)"
+out="$(reload)" || fail "vipd reload adding an instance" "exit 0" "$out"
+grep -q "instance web added" <<<"$out" || fail "reload output" "instance web added" "$out"
+wait_until "n1's new instance takes 192.0.2.53" 5 only_holder n1 192.0.2.53
+vipd_conf n1 priority=120 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two" "extra=$(web 54)"
+out="$(reload)" || fail "vipd reload with a new VRID" "exit 0" "$out"
+grep -q "instance web restarted (vrid 53 -> 54)" <<<"$out" || fail "reload output" "instance web restarted (vrid 53 -> 54)" "$out"
+wait_until "the restarted instance holds 192.0.2.53 again" 5 only_holder n1 192.0.2.53
+advertises_54() { nsx n1 "$VIPD_BIN" status --json --socket "$VT_TMP/n1/vipd.sock" | grep -q '"vrid": 54'; }
+wait_until "status shows vrid 54" 5 advertises_54
+vipd_conf n1 priority=120 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two"
+out="$(reload)" || fail "vipd reload removing an instance" "exit 0" "$out"
+grep -q "instance web removed" <<<"$out" || fail "reload output" "instance web removed" "$out"
+wait_until "192.0.2.53 is gone" 5 only_holder "" 192.0.2.53
+stays_true "the other instance kept its VIPs throughout" 1 only_holder n1
+assert_eq "transitions of instance vip through all this" "$t1" "$(transitions n1)"
 
 step "priority 120 -> 90: below n2, which preempts"
 vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two"

@@ -430,6 +430,15 @@ pub struct Latest {
 }
 
 impl Latest {
+    /// Every latest update, to bring a new tracker up to date.
+    pub fn updates(&self) -> Vec<TrackedUpdate> {
+        self.files
+            .values()
+            .chain(self.processes.values())
+            .cloned()
+            .collect()
+    }
+
     pub fn record(&mut self, update: &TrackedUpdate) {
         let (map, name) = match update {
             TrackedUpdate::File { name, .. } => (&mut self.files, name),

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    Counters, Input, LINK_LOCAL_WAIT, Slot, SocketEntry, params, primary_ipv4, remove_stale_vips,
+    Counters, Input, Slot, SocketEntry, params, primary_ipv4, remove_stale_vips,
     wait_for_link_local,
 };
 use crate::config::{self, Config};
@@ -49,6 +49,7 @@ impl Edge {
         config: &Config,
         readings: &[TrackedUpdate],
         run_as: RunAs,
+        link_local_wait: Duration,
     ) -> Result<(Slot, Member), String> {
         let netlink = &self.netlink.clone();
         let all_vips: Vec<IpAddr> = config
@@ -62,9 +63,9 @@ impl Edge {
             .map_err(|e| format!("instance {name}: {e}"))?;
         let family = cfg.family;
         let link_local = match family {
-            Family::Ipv6 => Some(wait_for_link_local(netlink, &info).await.ok_or_else(|| {
+            Family::Ipv6 => Some(wait_for_link_local(netlink, &info, link_local_wait).await.ok_or_else(|| {
                 format!(
-                    "instance {name}: no IPv6 link-local address on {} after {LINK_LOCAL_WAIT:?}",
+                    "instance {name}: no IPv6 link-local address on {} after {link_local_wait:?}",
                     cfg.interface
                 )
             })?),

@@ -202,7 +202,7 @@ impl Daemon {
         };
         for (name, cfg) in &config.instances {
             let (slot, member) = edge
-                .build_instance(name, cfg, &config, &first_reading, run_as)
+                .build_instance(name, cfg, &config, &first_reading, run_as, LINK_LOCAL_WAIT)
                 .await?;
             slots.push(slot);
             members.push(member);
@@ -320,7 +320,7 @@ impl Daemon {
                 biased;
                 Some(signal) = signals.recv() => {
                     if signal == SIGHUP {
-                        self.reload();
+                        self.reload().await;
                     } else {
                         tracing::info!("signal {signal}: shutting down");
                         break;
@@ -337,7 +337,7 @@ impl Daemon {
                 Some(request) = self.control.recv() => {
                     let answer = match request.command {
                         control::Command::Status => serde_json::to_string_pretty(&self.status()),
-                        control::Command::Reload => serde_json::to_string_pretty(&self.reload()),
+                        control::Command::Reload => serde_json::to_string_pretty(&self.reload().await),
                     };
                     let _ = request.reply.send(answer.unwrap_or_default());
                 }
@@ -744,8 +744,12 @@ fn link_local_of(info: &InterfaceInfo) -> Option<Ipv6Addr> {
 }
 
 /// A freshly created interface gets its link-local address only after DAD.
-async fn wait_for_link_local(netlink: &Netlink, info: &InterfaceInfo) -> Option<Ipv6Addr> {
-    let give_up = Instant::now() + LINK_LOCAL_WAIT;
+async fn wait_for_link_local(
+    netlink: &Netlink,
+    info: &InterfaceInfo,
+    wait: Duration,
+) -> Option<Ipv6Addr> {
+    let give_up = Instant::now() + wait;
     let mut info = info.clone();
     loop {
         if let Some(ll) = link_local_of(&info) {

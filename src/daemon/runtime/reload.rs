@@ -5,10 +5,12 @@
 //! Unchanged instances are not touched at all: no transition, no hook, no
 //! extra advert. Priority and tracking weights, advert interval, preemption,
 //! password, hooks, VIPs, unicast peers and announcement settings change in
-//! place; removed instances resign (priority 0) and drop their VIPs. Changes
-//! that need new sockets, workers or watchers (added or re-identified
-//! instances, new tracked objects, checks, sync groups, listeners) are refused
-//! for now with a clear message, and the running configuration stays.
+//! place; removed instances resign (priority 0) and drop their VIPs; added
+//! ones start in Backup; another VRID, interface, family or version restarts
+//! the instance (it resigns, then starts afresh). Changes that need new
+//! watchers (checks, tracked files or processes nothing runs yet), sync
+//! groups or listeners are refused for now with a clear message, and the
+//! running configuration stays.
 
 use std::collections::BTreeSet;
 
@@ -23,8 +25,8 @@ use crate::protocol::{Event, State, TrackedKind};
 impl Daemon {
     /// Re-reads the configuration file and applies what it can; logs and
     /// returns what happened.
-    pub(super) fn reload(&mut self) -> ReloadOutcome {
-        let outcome = match self.try_reload() {
+    pub(super) async fn reload(&mut self) -> ReloadOutcome {
+        let outcome = match self.try_reload().await {
             Ok(changes) => ReloadOutcome {
                 applied: true,
                 messages: changes,
@@ -52,7 +54,7 @@ impl Daemon {
         outcome
     }
 
-    fn try_reload(&mut self) -> Result<Vec<String>, Vec<String>> {
+    async fn try_reload(&mut self) -> Result<Vec<String>, Vec<String>> {
         let path = self.config_path.display().to_string();
         let text = std::fs::read_to_string(&self.config_path)
             .map_err(|e| vec![format!("cannot read {path}: {e}")])?;
@@ -77,6 +79,30 @@ impl Daemon {
             return Ok(vec!["no change".to_owned()]);
         }
 
+        // Build what is new first: if that fails, nothing has changed yet.
+        let readings = self.tracked.updates();
+        let mut added = Vec::new();
+        for (name, change) in &plan.instances {
+            if matches!(change, InstanceChange::Added | InstanceChange::Restart(_)) {
+                let cfg = &new.instances[name];
+                // No waiting for a link-local address: the loop must keep advertising.
+                let no_wait = std::time::Duration::ZERO;
+                let built = self
+                    .edge
+                    .build_instance(name, cfg, &new, &readings, self.run_as, no_wait)
+                    .await;
+                match built {
+                    Ok(parts) => added.push(parts),
+                    Err(e) => {
+                        for (slot, _) in added {
+                            discard(slot);
+                        }
+                        return Err(vec![e]);
+                    }
+                }
+            }
+        }
+
         let mut changes = Vec::new();
         let mut removed = BTreeSet::new();
         for (name, change) in &plan.instances {
@@ -89,6 +115,14 @@ impl Daemon {
                     removed.insert(name.clone());
                     changes.push(format!("instance {name} removed"));
                 }
+                InstanceChange::Restart(r) => {
+                    self.remove_instance(index);
+                    removed.insert(name.clone());
+                    changes.push(format!(
+                        "instance {name} restarted ({})",
+                        r.reasons.join(", ")
+                    ));
+                }
                 InstanceChange::Update(aspects) => {
                     self.update_instance(index, &new.instances[name], aspects);
                     let what: Vec<String> = aspects
@@ -97,11 +131,24 @@ impl Daemon {
                         .collect();
                     changes.push(format!("instance {name} updated ({})", what.join(", ")));
                 }
-                InstanceChange::Unchanged | InstanceChange::Added | InstanceChange::Restart(_) => {}
+                InstanceChange::Unchanged | InstanceChange::Added => {}
             }
         }
-        if !removed.is_empty() {
-            self.rebuild_node(&removed);
+        for (name, change) in &plan.instances {
+            if *change == InstanceChange::Added {
+                changes.push(format!("instance {name} added"));
+            }
+        }
+        let started: Vec<String> = added.iter().map(|(slot, _)| slot.name.clone()).collect();
+        if !removed.is_empty() || !added.is_empty() {
+            self.rebuild_node(&removed, added);
+        }
+        // New and restarted instances start as at start-up: in Backup.
+        for name in started {
+            if let Some(index) = self.slots.iter().position(|s| s.name == name) {
+                let outputs = self.node.handle(self.now(), index, Event::Startup);
+                self.execute(outputs);
+            }
         }
         self.config = new;
         if changes.is_empty() {
@@ -125,9 +172,12 @@ impl Daemon {
         }
         for (name, change) in &plan.instances {
             match change {
-                InstanceChange::Added => refused.push(format!("instance {name} added")),
-                InstanceChange::Restart(r) => {
-                    refused.push(format!("instance {name}: {}", r.reasons.join(", ")))
+                InstanceChange::Added | InstanceChange::Restart(_) => {
+                    if let Some(what) = unwatched(&self.config, &new.instances[name]) {
+                        refused.push(format!(
+                            "instance {name} tracks {what}, which nothing runs yet"
+                        ));
+                    }
                 }
                 InstanceChange::Update(aspects) => {
                     for aspect in aspects {
@@ -262,15 +312,15 @@ impl Daemon {
 
     /// Drops removed instances from the node, keeping everyone's state and
     /// the sync groups' last reported states.
-    fn rebuild_node(&mut self, removed: &BTreeSet<String>) {
+    fn rebuild_node(&mut self, removed: &BTreeSet<String>, added: Vec<(Slot, Member)>) {
         let node = std::mem::replace(&mut self.node, Node::new(Vec::new(), Vec::new()));
         let (members, group_states) = node.into_parts();
-        let kept: Vec<(Member, Slot)> = members
+        let kept = members
             .into_iter()
             .zip(std::mem::take(&mut self.slots))
             .filter(|(member, _)| !removed.contains(&member.name))
-            .collect();
-        let (members, slots): (Vec<Member>, Vec<Slot>) = kept.into_iter().unzip();
+            .chain(added.into_iter().map(|(slot, member)| (member, slot)));
+        let (members, slots): (Vec<Member>, Vec<Slot>) = kept.unzip();
         let groups = self
             .config
             .sync_groups
@@ -287,6 +337,44 @@ impl Daemon {
         self.slots = slots;
         self.node = Node::with_group_states(members, groups, &group_states);
     }
+}
+
+/// A check, file or process `cfg` tracks that no running instance tracks
+/// (so no check task or watcher runs it).
+fn unwatched(running: &Config, cfg: &config::Instance) -> Option<String> {
+    let instances = || running.instances.values();
+    let checks: BTreeSet<&String> = instances()
+        .flat_map(|i| i.track_checks.iter().map(|t| &t.name))
+        .collect();
+    let files: BTreeSet<&String> = instances()
+        .flat_map(|i| i.track_files.iter().map(|t| &t.name))
+        .collect();
+    let procs: BTreeSet<&String> = instances()
+        .flat_map(|i| i.track_processes.iter().map(|t| &t.name))
+        .collect();
+    let check = cfg
+        .track_checks
+        .iter()
+        .find(|t| !checks.contains(&t.name))
+        .map(|t| format!("check {}", t.name));
+    let file = cfg
+        .track_files
+        .iter()
+        .find(|t| !files.contains(&t.name))
+        .map(|t| format!("track_file {}", t.name));
+    let process = cfg
+        .track_processes
+        .iter()
+        .find(|t| !procs.contains(&t.name))
+        .map(|t| format!("track_process {}", t.name));
+    check.or(file).or(process)
+}
+
+/// Throws away an instance built for a reload that is not going ahead.
+fn discard(mut slot: Slot) {
+    slot.vip_tx = None;
+    let mut hooks = std::mem::replace(&mut slot.hooks, HookQueue::idle());
+    tokio::spawn(async move { hooks.finish().await });
 }
 
 /// The same objects tracked (weights may differ): their state carries over.
