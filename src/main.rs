@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use vipd::config::{self, Config};
 
 /// Exit status for a configuration that cannot be read or is invalid. Same
@@ -60,32 +60,14 @@ enum Command {
         /// Print the stable JSON document instead of a table.
         #[arg(long)]
         json: bool,
-        /// The control socket (default: `control_socket` from the config file).
-        #[arg(long, value_name = "PATH")]
-        socket: Option<PathBuf>,
-        /// The configuration file naming the control socket.
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/vipd/vipd.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        daemon: DaemonAddress,
     },
     /// Make the running daemon re-read its configuration (like SIGHUP). An
     /// invalid file changes nothing; its errors are printed.
     Reload {
-        /// The control socket (default: `control_socket` from the config file).
-        #[arg(long, value_name = "PATH")]
-        socket: Option<PathBuf>,
-        /// The configuration file naming the control socket.
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/vipd/vipd.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        daemon: DaemonAddress,
     },
     /// Print every VRRP advert seen on an interface, decoded, with what is
     /// wrong with invalid ones.
@@ -110,6 +92,37 @@ enum Command {
     },
 }
 
+/// How the client commands find the running daemon.
+#[derive(Args)]
+struct DaemonAddress {
+    /// The control socket (default: `control_socket` from the config file).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// The configuration file naming the control socket.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/vipd/vipd.toml"
+    )]
+    config: PathBuf,
+}
+
+impl DaemonAddress {
+    /// The control socket: given, or named by the config file, or the default.
+    fn socket(&self) -> PathBuf {
+        self.socket.clone().unwrap_or_else(|| {
+            std::fs::read_to_string(&self.config)
+                .ok()
+                .and_then(|text| config::parse(&text, &self.config.display().to_string()).ok())
+                .map_or_else(
+                    || PathBuf::from(config::DEFAULT_CONTROL_SOCKET),
+                    |c| c.global.control_socket,
+                )
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
     Text,
@@ -123,12 +136,8 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Watch { interface } => vipd::daemon::watch::run(&interface),
-        Command::Status {
-            json,
-            socket,
-            config,
-        } => status(json, socket, &config),
-        Command::Reload { socket, config } => reload(socket, &config),
+        Command::Status { json, daemon } => status(json, &daemon),
+        Command::Reload { daemon } => reload(&daemon),
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
         Command::Check { config: path } => match load(&path) {
             Ok(config) => {
@@ -196,22 +205,9 @@ fn restore_default_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
-/// The control socket: given, or named by the config file, or the default.
-fn control_socket(socket: Option<PathBuf>, config_path: &Path) -> PathBuf {
-    socket.unwrap_or_else(|| {
-        std::fs::read_to_string(config_path)
-            .ok()
-            .and_then(|text| config::parse(&text, &config_path.display().to_string()).ok())
-            .map_or_else(
-                || PathBuf::from(config::DEFAULT_CONTROL_SOCKET),
-                |c| c.global.control_socket,
-            )
-    })
-}
-
 /// `vipd reload`: exit 0 when applied, 2 when refused (errors printed).
-fn reload(socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
-    let socket = control_socket(socket, config_path);
+fn reload(daemon: &DaemonAddress) -> ExitCode {
+    let socket = daemon.socket();
     let answer = match vipd::daemon::control::query(&socket, "reload") {
         Ok(answer) => answer,
         Err(e) => {
@@ -244,8 +240,8 @@ fn reload(socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
 }
 
 /// `vipd status`: asks the daemon over its control socket.
-fn status(json: bool, socket: Option<PathBuf>, config_path: &Path) -> ExitCode {
-    let socket = control_socket(socket, config_path);
+fn status(json: bool, daemon: &DaemonAddress) -> ExitCode {
+    let socket = daemon.socket();
     let answer = match vipd::daemon::control::query(&socket, "status") {
         Ok(answer) => answer,
         Err(e) => {
