@@ -106,3 +106,20 @@ wait_until "n2 takes the VIP over" 5 only_holder n2
 wait_until "n2 takes the second VIP over" 5 only_holder n2 192.0.2.51
 assert_eq "n1 state" "BACKUP" "$(status_field n1 'i["state"]')"
 ok "n1 went BACKUP once: $(transitions n1) transitions in all"
+
+step "a new tracked check (+50 while healthy), its interval changed, then failing"
+flag="$VT_TMP/n1/healthy"
+touch "$flag"
+flagcheck() {
+    printf 'track_checks = ["flag"]\n\n[checks.flag]\ncommand = ["/usr/bin/test", "-e", "%s"]\ninterval = "%s"\nweight = 50\n' "$flag" "$1"
+}
+vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two" "extra=$(flagcheck 200ms)"
+out="$(reload)" || fail "vipd reload adding a tracked check" "exit 0" "$out"
+wait_until "n1 (90 + 50) preempts n2 again" 5 only_holder n1
+t2="$(transitions n1)"
+vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two" "extra=$(flagcheck 300ms)"
+out="$(reload)" || fail "vipd reload changing the check's interval" "exit 0" "$out"
+stays_true "the restarted check keeps n1 healthy and master" 1 only_holder n1
+assert_eq "n1 transitions across the check's restart" "$t2" "$(transitions n1)"
+rm -f "$flag"
+wait_until "the check fails: n1 back to 90, n2 takes over" 5 only_holder n2

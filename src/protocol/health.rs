@@ -92,15 +92,6 @@ struct InterfaceTracker {
     up: bool,
 }
 
-/// The kinds of object an instance can track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrackedKind {
-    Check,
-    Interface,
-    File,
-    Process,
-}
-
 /// A tracked file and the integer it last held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileTracker {
@@ -189,44 +180,20 @@ impl HealthTracker {
         self.base_priority = priority;
     }
 
-    /// Gives a tracked object a new weight, keeping its state (a reload);
-    /// false if nothing of that kind and name is tracked.
-    pub fn reweigh(&mut self, kind: TrackedKind, name: &str, weight: i32) -> bool {
-        let slots: Vec<&mut i32> = match kind {
-            TrackedKind::Check => self
-                .checks
-                .iter_mut()
-                .filter(|c| c.name == name)
-                .map(|c| &mut c.weight)
-                .collect(),
-            TrackedKind::Interface => self
-                .interfaces
-                .iter_mut()
-                .filter(|i| i.name == name)
-                .map(|i| &mut i.weight)
-                .collect(),
-            TrackedKind::File => self
-                .files
-                .iter_mut()
-                .filter(|f| f.name == name)
-                .map(|f| &mut f.weight)
-                .collect(),
-            TrackedKind::Process => self
-                .processes
-                .iter_mut()
-                .filter(|p| p.name == name)
-                .map(|p| &mut p.weight)
-                .collect(),
-        };
-        let found = !slots.is_empty();
-        for w in slots {
-            *w = weight;
-        }
-        found
-    }
-
     pub fn checks(&self) -> &[CheckTracker] {
         &self.checks
+    }
+
+    /// The last known state of a link this tracker follows (its own
+    /// interface or a tracked one).
+    pub fn link_state(&self, name: &str) -> Option<bool> {
+        if name == self.interface {
+            return Some(self.interface_up);
+        }
+        self.interfaces
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.up)
     }
 
     /// Feeds a result of the named check; returns true if health may have changed.

@@ -12,7 +12,7 @@ pub mod node;
 pub mod time;
 pub mod timers;
 
-pub use health::{Adjustment, CheckTracker, FILE_VALUE_LIMIT, Health, HealthTracker, TrackedKind};
+pub use health::{Adjustment, CheckTracker, FILE_VALUE_LIMIT, Health, HealthTracker};
 pub use instance::{
     Action, DropReason, Event, HeardMaster, Instance, Params, Reason, Report, State, Transition,
 };

@@ -96,34 +96,7 @@ impl Edge {
             }
         };
 
-        let mut tracker = HealthTracker::new(cfg.priority, &cfg.interface);
-        tracker.link(&cfg.interface, info.up);
-        for tracked in &cfg.track_checks {
-            let check = &config.checks[&tracked.name];
-            tracker = tracker.with_check(CheckTracker::new(
-                &tracked.name,
-                i32::from(tracked.weight),
-                check.rise,
-                check.fall,
-            ));
-        }
-        for tracked in &cfg.track_interfaces {
-            tracker = tracker.with_interface(&tracked.name, i32::from(tracked.weight));
-            if let Ok(other) = netlink.interface(&tracked.name).await {
-                tracker.link(&tracked.name, other.up);
-            } else {
-                tracker.link(&tracked.name, false);
-            }
-        }
-        for t in &cfg.track_files {
-            tracker = tracker.with_file(&t.name, i32::from(t.weight));
-        }
-        for t in &cfg.track_processes {
-            tracker = tracker.with_process(&t.name, i32::from(t.weight));
-        }
-        for update in readings {
-            update.apply(&mut tracker);
-        }
+        let tracker = build_tracker(netlink, cfg, config, readings, info.up, None).await;
 
         let vips_text = cfg
             .virtual_ips
@@ -239,4 +212,58 @@ impl Edge {
         }));
         Ok(index)
     }
+}
+
+/// An instance's health tracker as `cfg` describes it. With `carry`, the
+/// state of what the old tracker already tracked carries over (a reload):
+/// check health after rise/fall and link states; files and processes come
+/// from `readings`.
+pub(super) async fn build_tracker(
+    netlink: &Netlink,
+    cfg: &config::Instance,
+    config: &Config,
+    readings: &[TrackedUpdate],
+    interface_up: bool,
+    carry: Option<&HealthTracker>,
+) -> HealthTracker {
+    let mut tracker = HealthTracker::new(cfg.priority, &cfg.interface);
+    tracker.link(&cfg.interface, interface_up);
+    for tracked in &cfg.track_checks {
+        let check = &config.checks[&tracked.name];
+        let fresh = CheckTracker::new(
+            &tracked.name,
+            i32::from(tracked.weight),
+            check.rise,
+            check.fall,
+        );
+        let was_failing = carry
+            .and_then(|old| old.checks().iter().find(|c| c.name == tracked.name))
+            .is_some_and(|c| !c.healthy());
+        tracker = tracker.with_check(if was_failing {
+            fresh.starting_failed()
+        } else {
+            fresh
+        });
+    }
+    for tracked in &cfg.track_interfaces {
+        tracker = tracker.with_interface(&tracked.name, i32::from(tracked.weight));
+        let up = match carry.and_then(|old| old.link_state(&tracked.name)) {
+            Some(up) => up,
+            None => netlink
+                .interface(&tracked.name)
+                .await
+                .is_ok_and(|other| other.up),
+        };
+        tracker.link(&tracked.name, up);
+    }
+    for t in &cfg.track_files {
+        tracker = tracker.with_file(&t.name, i32::from(t.weight));
+    }
+    for t in &cfg.track_processes {
+        tracker = tracker.with_process(&t.name, i32::from(t.weight));
+    }
+    for update in readings {
+        update.apply(&mut tracker);
+    }
+    tracker
 }

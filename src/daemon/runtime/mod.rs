@@ -148,6 +148,13 @@ struct Daemon {
     config: Config,
     config_path: std::path::PathBuf,
     run_as: RunAs,
+    /// Running checks by name, with the definition they run.
+    check_tasks: BTreeMap<String, (config::Check, JoinHandle<()>)>,
+    check_tx: mpsc::UnboundedSender<CheckResult>,
+    /// Forwards the tracked-file thread's updates; dropping it stops the thread.
+    tracked_task: JoinHandle<()>,
+    /// The configuration a reload in progress is applying.
+    pending: Option<Config>,
     checks: BTreeMap<String, CheckCounters>,
     tracked: tracked::Latest,
 }
@@ -231,23 +238,12 @@ impl Daemon {
         background.push(forward(net_events, input_tx.clone(), Input::Net));
         let (check_tx, check_rx) = mpsc::unbounded_channel();
         background.push(forward(check_rx, input_tx.clone(), Input::Check));
-        let tracked: std::collections::BTreeSet<&String> = config
-            .instances
-            .values()
-            .flat_map(|i| i.track_checks.iter().map(|t| &t.name))
-            .collect();
-        for name in tracked {
-            background.push(checks::spawn(
-                &config.checks[name],
-                run_as,
-                check_tx.clone(),
-            ));
+        let mut check_tasks = BTreeMap::new();
+        for check in tracked_checks(&config) {
+            let task = checks::spawn(&check, run_as, check_tx.clone());
+            check_tasks.insert(check.name.clone(), (check, task));
         }
-
-        let (tracked_tx, tracked_rx) = mpsc::unbounded_channel();
-        background.push(forward(tracked_rx, input_tx.clone(), Input::Tracked));
-        tracked::spawn(watcher, tracked_tx)
-            .map_err(|e| format!("cannot start the tracked file and process thread: {e}"))?;
+        let tracked_task = start_watcher(watcher, &input_tx)?;
 
         let (control_tx, control) = mpsc::unbounded_channel();
         let socket_path = &config.global.control_socket;
@@ -283,6 +279,10 @@ impl Daemon {
             control,
             checks: BTreeMap::new(),
             tracked: tracked_latest,
+            check_tx,
+            check_tasks,
+            tracked_task,
+            pending: None,
             config,
         })
     }
@@ -351,9 +351,16 @@ impl Daemon {
         let _ = super::sdnotify::notify("STOPPING=1");
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
-        for task in self.background.iter().chain(&self.edge.readers) {
+        let checks = self.check_tasks.values().map(|(_, task)| task);
+        for task in self
+            .background
+            .iter()
+            .chain(&self.edge.readers)
+            .chain(checks)
+        {
             task.abort();
         }
+        self.tracked_task.abort();
         // Closing the command channels lets each worker finish its queue
         // (the VIP removals just sent) and exit.
         let mut workers = Vec::new();
@@ -648,6 +655,32 @@ impl Slot {
             let _ = tx.send(command);
         }
     }
+}
+
+/// The checks some instance tracks: the only ones that run.
+fn tracked_checks(config: &Config) -> Vec<config::Check> {
+    let names: std::collections::BTreeSet<&String> = config
+        .instances
+        .values()
+        .flat_map(|i| i.track_checks.iter().map(|t| &t.name))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| config.checks[name].clone())
+        .collect()
+}
+
+/// Starts the tracked file and process thread and the task forwarding its
+/// updates into the loop (aborting that task stops the thread).
+fn start_watcher(
+    watcher: tracked::Watcher,
+    input_tx: &mpsc::UnboundedSender<Input>,
+) -> Result<JoinHandle<()>, String> {
+    let (tracked_tx, tracked_rx) = mpsc::unbounded_channel();
+    let task = forward(tracked_rx, input_tx.clone(), Input::Tracked);
+    tracked::spawn(watcher, tracked_tx)
+        .map_err(|e| format!("cannot start the tracked file and process thread: {e}"))?;
+    Ok(task)
 }
 
 /// `script_security`: every check and hook program anyone but root could change.

@@ -7,12 +7,12 @@
 //! password, hooks, VIPs, unicast peers and announcement settings change in
 //! place; removed instances resign (priority 0) and drop their VIPs; added
 //! ones start in Backup; another VRID, interface, family or version restarts
-//! the instance (it resigns, then starts afresh). Changes that need new
-//! watchers (checks, tracked files or processes nothing runs yet), sync
-//! groups or listeners are refused for now with a clear message, and the
-//! running configuration stays.
+//! the instance (it resigns, then starts afresh). Checks and the tracked-file
+//! thread follow changed definitions, and trackers are rebuilt keeping what
+//! they knew. Sync-group and listener changes are refused for now with a
+//! clear message, and the running configuration stays.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Daemon, Member, Node, Slot, SyncGroup};
 use crate::config::reload::{Aspect, InstanceChange, plan};
@@ -20,7 +20,7 @@ use crate::config::{self, Config};
 use crate::daemon::control::ReloadOutcome;
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::vips::{AnnouncePlan, VipCommand};
-use crate::protocol::{Event, State, TrackedKind};
+use crate::protocol::{Event, State};
 
 impl Daemon {
     /// Re-reads the configuration file and applies what it can; logs and
@@ -103,6 +103,22 @@ impl Daemon {
             }
         }
 
+        // Checks and the tracked-file thread follow the new definitions; the
+        // new trackers take the fresh readings.
+        let retuned = self.restart_watchers(&new)?;
+        for update in self.tracked.updates() {
+            for (slot, _) in &mut added {
+                update.apply(&mut slot.tracker);
+            }
+        }
+        for (slot, member) in &mut added {
+            // Still in Initialize: this only records the health it starts with.
+            member.instance.handle(
+                crate::protocol::Time::ZERO,
+                Event::Health(&slot.tracker.health()),
+            );
+        }
+
         let mut changes = Vec::new();
         let mut removed = BTreeSet::new();
         for (name, change) in &plan.instances {
@@ -124,12 +140,17 @@ impl Daemon {
                     ));
                 }
                 InstanceChange::Update(aspects) => {
-                    self.update_instance(index, &new.instances[name], aspects);
+                    self.update_instance(index, &new.instances[name], aspects)
+                        .await;
                     let what: Vec<String> = aspects
                         .iter()
                         .map(|a| format!("{a:?}").to_lowercase())
                         .collect();
                     changes.push(format!("instance {name} updated ({})", what.join(", ")));
+                }
+                InstanceChange::Unchanged if tracks_any(&new.instances[name], &retuned) => {
+                    self.rebuild_tracker(index, &new.instances[name]).await;
+                    changes.push(format!("instance {name}: tracked definitions updated"));
                 }
                 InstanceChange::Unchanged | InstanceChange::Added => {}
             }
@@ -151,6 +172,7 @@ impl Daemon {
             }
         }
         self.config = new;
+        self.pending = None;
         if changes.is_empty() {
             changes.push("no change to the running instances".to_owned());
         }
@@ -164,21 +186,11 @@ impl Daemon {
             .iter()
             .map(|w| format!("{w} changed"))
             .collect();
-        if without_weights(&self.config) != without_weights(new) {
-            refused.push("check, track_file or track_process definitions changed".to_owned());
-        }
         if self.config.sync_groups != new.sync_groups {
             refused.push("sync groups changed".to_owned());
         }
         for (name, change) in &plan.instances {
             match change {
-                InstanceChange::Added | InstanceChange::Restart(_) => {
-                    if let Some(what) = unwatched(&self.config, &new.instances[name]) {
-                        refused.push(format!(
-                            "instance {name} tracks {what}, which nothing runs yet"
-                        ));
-                    }
-                }
                 InstanceChange::Update(aspects) => {
                     for aspect in aspects {
                         let (was, now) = (&self.config.instances[name], &new.instances[name]);
@@ -192,10 +204,7 @@ impl Daemon {
                             Aspect::Peers => {
                                 !(was.unicast_src_ip.is_some() && now.unicast_src_ip.is_none())
                             }
-                            Aspect::Health => same_tracked_names(
-                                &self.config.instances[name],
-                                &new.instances[name],
-                            ),
+                            Aspect::Health => true,
                             _ => false,
                         };
                         if !ok {
@@ -203,7 +212,10 @@ impl Daemon {
                         }
                     }
                 }
-                InstanceChange::Unchanged | InstanceChange::Removed => {}
+                InstanceChange::Unchanged
+                | InstanceChange::Removed
+                | InstanceChange::Added
+                | InstanceChange::Restart(_) => {}
             }
         }
         (!refused.is_empty()).then(|| {
@@ -214,38 +226,16 @@ impl Daemon {
         })
     }
 
-    fn update_instance(
+    async fn update_instance(
         &mut self,
         index: usize,
         cfg: &config::Instance,
         aspects: &BTreeSet<Aspect>,
     ) {
-        let slot = &mut self.slots[index];
         if aspects.contains(&Aspect::Health) {
-            slot.tracker.set_base_priority(cfg.priority);
-            let weights = cfg
-                .track_checks
-                .iter()
-                .map(|t| (TrackedKind::Check, &t.name, t.weight))
-                .chain(
-                    cfg.track_interfaces
-                        .iter()
-                        .map(|t| (TrackedKind::Interface, &t.name, t.weight)),
-                )
-                .chain(
-                    cfg.track_files
-                        .iter()
-                        .map(|t| (TrackedKind::File, &t.name, t.weight)),
-                )
-                .chain(
-                    cfg.track_processes
-                        .iter()
-                        .map(|t| (TrackedKind::Process, &t.name, t.weight)),
-                );
-            for (kind, name, weight) in weights {
-                slot.tracker.reweigh(kind, name, i32::from(weight));
-            }
+            self.rebuild_tracker(index, cfg).await;
         }
+        let slot = &mut self.slots[index];
         if aspects.contains(&Aspect::Hooks) {
             let vips = cfg
                 .virtual_ips
@@ -291,6 +281,65 @@ impl Daemon {
             self.node.instance_mut(index).update_params(params);
         }
         self.refresh_health(index);
+    }
+
+    /// Rebuilds an instance's tracker from `cfg` and the new definitions,
+    /// keeping what it already knew (check health, link states), and applies
+    /// the resulting health.
+    async fn rebuild_tracker(&mut self, index: usize, cfg: &config::Instance) {
+        let readings = self.tracked.updates();
+        let config = self.pending.clone().unwrap_or_else(|| self.config.clone());
+        let old = &self.slots[index].tracker;
+        let up = old.link_state(&cfg.interface).unwrap_or(true);
+        let tracker =
+            super::build::build_tracker(&self.edge.netlink, cfg, &config, &readings, up, Some(old))
+                .await;
+        self.slots[index].tracker = tracker;
+        self.refresh_health(index);
+    }
+
+    /// Restarts the checks whose definition changed, starts new ones, stops
+    /// those nothing tracks any more, and restarts the tracked-file thread
+    /// when its files or processes changed. Returns the names whose
+    /// definitions changed (trackers of them need rebuilding).
+    fn restart_watchers(&mut self, new: &Config) -> Result<BTreeSet<String>, Vec<String>> {
+        let mut retuned = BTreeSet::new();
+        let wanted: BTreeMap<String, config::Check> = super::tracked_checks(new)
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        let running: Vec<String> = self.check_tasks.keys().cloned().collect();
+        for name in running {
+            let keep = wanted
+                .get(&name)
+                .is_some_and(|c| same_check(c, &self.check_tasks[&name].0));
+            if !keep {
+                if let Some((_, task)) = self.check_tasks.remove(&name) {
+                    task.abort();
+                }
+                retuned.insert(name);
+            }
+        }
+        for (name, check) in wanted {
+            if !self.check_tasks.contains_key(&name) {
+                let task = crate::daemon::checks::spawn(&check, self.run_as, self.check_tx.clone());
+                self.check_tasks.insert(name, (check, task));
+            }
+        }
+        let old_watch = crate::daemon::tracked::Watcher::new(&self.config);
+        let mut new_watch = crate::daemon::tracked::Watcher::new(new);
+        if watched(&self.config) != watched(new) {
+            retuned.extend(new.track_files.keys().cloned());
+            retuned.extend(new.track_processes.keys().cloned());
+            for update in new_watch.poll(std::time::Instant::now()) {
+                self.tracked.record(&update);
+            }
+            let task = super::start_watcher(new_watch, &self.edge.input_tx).map_err(|e| vec![e])?;
+            std::mem::replace(&mut self.tracked_task, task).abort();
+        }
+        drop(old_watch);
+        self.pending = Some(new.clone());
+        Ok(retuned)
     }
 
     /// A removed instance resigns like at shutdown; its workers finish on
@@ -339,35 +388,31 @@ impl Daemon {
     }
 }
 
-/// A check, file or process `cfg` tracks that no running instance tracks
-/// (so no check task or watcher runs it).
-fn unwatched(running: &Config, cfg: &config::Instance) -> Option<String> {
-    let instances = || running.instances.values();
-    let checks: BTreeSet<&String> = instances()
-        .flat_map(|i| i.track_checks.iter().map(|t| &t.name))
-        .collect();
-    let files: BTreeSet<&String> = instances()
-        .flat_map(|i| i.track_files.iter().map(|t| &t.name))
-        .collect();
-    let procs: BTreeSet<&String> = instances()
-        .flat_map(|i| i.track_processes.iter().map(|t| &t.name))
-        .collect();
-    let check = cfg
-        .track_checks
+/// Whether `cfg` tracks any of `names` (checks, files or processes).
+fn tracks_any(cfg: &config::Instance, names: &BTreeSet<String>) -> bool {
+    cfg.track_checks
         .iter()
-        .find(|t| !checks.contains(&t.name))
-        .map(|t| format!("check {}", t.name));
-    let file = cfg
-        .track_files
-        .iter()
-        .find(|t| !files.contains(&t.name))
-        .map(|t| format!("track_file {}", t.name));
-    let process = cfg
-        .track_processes
-        .iter()
-        .find(|t| !procs.contains(&t.name))
-        .map(|t| format!("track_process {}", t.name));
-    check.or(file).or(process)
+        .map(|t| &t.name)
+        .chain(cfg.track_files.iter().map(|t| &t.name))
+        .chain(cfg.track_processes.iter().map(|t| &t.name))
+        .any(|n| names.contains(n))
+}
+
+/// Two definitions of a check that run the same way (the default weight
+/// only matters through the instances).
+fn same_check(a: &config::Check, b: &config::Check) -> bool {
+    config::Check {
+        weight: 0,
+        ..a.clone()
+    } == config::Check {
+        weight: 0,
+        ..b.clone()
+    }
+}
+
+/// What the tracked-file thread watches, weights aside.
+fn watched(c: &Config) -> impl PartialEq + use<> {
+    without_weights(c)
 }
 
 /// Throws away an instance built for a reload that is not going ahead.
@@ -375,18 +420,6 @@ fn discard(mut slot: Slot) {
     slot.vip_tx = None;
     let mut hooks = std::mem::replace(&mut slot.hooks, HookQueue::idle());
     tokio::spawn(async move { hooks.finish().await });
-}
-
-/// The same objects tracked (weights may differ): their state carries over.
-fn same_tracked_names(a: &config::Instance, b: &config::Instance) -> bool {
-    fn names<T>(items: &[T], name: impl Fn(&T) -> &String) -> BTreeSet<&String> {
-        items.iter().map(name).collect()
-    }
-    a.interface == b.interface
-        && names(&a.track_checks, |t| &t.name) == names(&b.track_checks, |t| &t.name)
-        && names(&a.track_interfaces, |t| &t.name) == names(&b.track_interfaces, |t| &t.name)
-        && names(&a.track_files, |t| &t.name) == names(&b.track_files, |t| &t.name)
-        && names(&a.track_processes, |t| &t.name) == names(&b.track_processes, |t| &t.name)
 }
 
 /// Watcher definitions with the default weights cleared: a new default
