@@ -123,3 +123,14 @@ stays_true "the restarted check keeps n1 healthy and master" 1 only_holder n1
 assert_eq "n1 transitions across the check's restart" "$t2" "$(transitions n1)"
 rm -f "$flag"
 wait_until "the check fails: n1 back to 90, n2 takes over" 5 only_holder n2
+
+step "a sync group around the instance"
+t3="$(transitions n1)"
+group="$(printf '\n[sync_groups.pair]\ninstances = ["vip"]\n')"
+vipd_conf n1 priority=90 advert_interval=200ms "notify=$n1_notify" "virtual_ips=$two" "extra=$group"
+out="$(reload)" || fail "vipd reload adding a sync group" "exit 0" "$out"
+grep -q "sync groups updated" <<<"$out" || fail "reload output" "sync groups updated" "$out"
+in_group() { nsx n1 "$VIPD_BIN" status --json --socket "$VT_TMP/n1/vipd.sock" | grep -q '"name": "pair"'; }
+wait_until "status lists sync group pair" 5 in_group
+stays_true "n2 keeps the VIP" 1 only_holder n2
+assert_eq "n1 transitions across the group change" "$t3" "$(transitions n1)"

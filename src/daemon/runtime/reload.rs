@@ -9,8 +9,9 @@
 //! ones start in Backup; another VRID, interface, family or version restarts
 //! the instance (it resigns, then starts afresh). Checks and the tracked-file
 //! thread follow changed definitions, and trackers are rebuilt keeping what
-//! they knew. Sync-group and listener changes are refused for now with a
-//! clear message, and the running configuration stays.
+//! they knew; sync groups are rebuilt keeping their last reported state.
+//! Listener changes are refused for now with a clear message, and the
+//! running configuration stays.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -161,8 +162,12 @@ impl Daemon {
             }
         }
         let started: Vec<String> = added.iter().map(|(slot, _)| slot.name.clone()).collect();
-        if !removed.is_empty() || !added.is_empty() {
+        let groups_changed = self.config.sync_groups != new.sync_groups;
+        if !removed.is_empty() || !added.is_empty() || groups_changed {
             self.rebuild_node(&removed, added);
+        }
+        if groups_changed {
+            changes.push("sync groups updated".to_owned());
         }
         // New and restarted instances start as at start-up: in Backup.
         for name in started {
@@ -186,9 +191,6 @@ impl Daemon {
             .iter()
             .map(|w| format!("{w} changed"))
             .collect();
-        if self.config.sync_groups != new.sync_groups {
-            refused.push("sync groups changed".to_owned());
-        }
         for (name, change) in &plan.instances {
             match change {
                 InstanceChange::Update(aspects) => {
@@ -204,8 +206,7 @@ impl Daemon {
                             Aspect::Peers => {
                                 !(was.unicast_src_ip.is_some() && now.unicast_src_ip.is_none())
                             }
-                            Aspect::Health => true,
-                            _ => false,
+                            Aspect::Health | Aspect::SyncGroup => true,
                         };
                         if !ok {
                             refused.push(format!("instance {name}: {aspect:?} changed"));
@@ -370,8 +371,8 @@ impl Daemon {
             .filter(|(member, _)| !removed.contains(&member.name))
             .chain(added.into_iter().map(|(slot, member)| (member, slot)));
         let (members, slots): (Vec<Member>, Vec<Slot>) = kept.unzip();
-        let groups = self
-            .config
+        let config = self.pending.clone().unwrap_or_else(|| self.config.clone());
+        let groups = config
             .sync_groups
             .iter()
             .map(|(name, group)| SyncGroup {
@@ -385,6 +386,40 @@ impl Daemon {
             .collect();
         self.slots = slots;
         self.node = Node::with_group_states(members, groups, &group_states);
+        self.rebuild_group_hooks(&config);
+    }
+
+    /// One hook queue per sync group of `config`, reusing the queues of
+    /// groups whose hooks did not change.
+    fn rebuild_group_hooks(&mut self, config: &Config) {
+        let mut old: Vec<(String, config::Hooks, HookQueue)> = self
+            .config
+            .sync_groups
+            .iter()
+            .map(|(name, g)| (name.clone(), g.hooks.clone()))
+            .zip(std::mem::take(&mut self.group_hooks))
+            .map(|((name, hooks), queue)| (name, hooks, queue))
+            .collect();
+        for (name, group) in &config.sync_groups {
+            let reuse = old
+                .iter()
+                .position(|(n, h, _)| n == name && *h == group.hooks);
+            let queue = match reuse {
+                Some(i) => old.remove(i).2,
+                None => HookQueue::spawn(
+                    Owner::Group,
+                    name,
+                    group.hooks.clone(),
+                    String::new(),
+                    config.global.hook_timeout,
+                    self.run_as,
+                ),
+            };
+            self.group_hooks.push(queue);
+        }
+        for (_, _, mut queue) in old {
+            tokio::spawn(async move { queue.finish().await });
+        }
     }
 }
 
