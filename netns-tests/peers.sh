@@ -19,7 +19,7 @@
 # by PID. No peer is ever started outside a namespace of this topology.
 #
 # Facts from netns-tests/capture-fixtures.sh and
-# /work/shared/notes/peers-in-netns.md that this file relies on:
+# ../shared/notes/peers-in-netns.md that this file relies on:
 # - keepalived -n -P -l -D -G -f CONF -p PID -r VRRP_PID runs in the
 #   foreground, VRRP only, logging to the console only; SIGKILL to the parent
 #   alone is not a crash (its VRRP child resigns), SIGKILL to the group is.
