@@ -421,64 +421,83 @@ impl Translator<'_> {
     }
 
     fn track_file(&mut self, node: &Node) {
-        let Some(keepalived_name) = node.arg(0) else {
-            self.drop(node, "a track_file needs a name; keepalived skips it too");
-            return;
-        };
-        if self.files.defined.contains_key(keepalived_name) {
-            self.drop(
-                node,
-                "defined twice; keepalived uses the first definition, so does this import",
-            );
-            return;
+        let parsed =
+            self.tracked_definition(node, "a track_file", |t| &mut t.files, tracked::track_file);
+        if let Some(mut file) = parsed {
+            file.name = self.claim_tracked(node, "track_files", |t| &mut t.files, file.weight);
+            self.out.track_files.push(file);
         }
-        let Some(mut file) = tracked::track_file(node, self.report) else {
-            self.files
-                .defined
-                .insert(keepalived_name.to_owned(), Script::Dropped);
-            return;
-        };
-        file.name = self.claim("track_files", &node.at, &node.text(), keepalived_name);
-        let carried = Script::Carried {
-            name: file.name.clone(),
-            weight: file.weight.unwrap_or(1),
-        };
-        self.files
-            .defined
-            .insert(keepalived_name.to_owned(), carried);
-        self.out.track_files.push(file);
     }
 
     fn track_process(&mut self, node: &Node) {
+        let parsed = self.tracked_definition(
+            node,
+            "a vrrp_track_process",
+            |t| &mut t.processes,
+            tracked::track_process,
+        );
+        if let Some(mut process) = parsed {
+            process.name = self.claim_tracked(
+                node,
+                "track_processes",
+                |t| &mut t.processes,
+                process.weight,
+            );
+            self.out.track_processes.push(process);
+        }
+    }
+
+    /// The steps a tracked file or process definition shares: it needs a
+    /// name, the first definition wins (as in keepalived), and one that
+    /// cannot be carried over is remembered so its users are told.
+    fn tracked_definition<T>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        known: fn(&mut Self) -> &mut Known,
+        parse: impl FnOnce(&Node, &mut Report) -> Option<T>,
+    ) -> Option<T> {
         let Some(keepalived_name) = node.arg(0) else {
             self.drop(
                 node,
-                "a vrrp_track_process needs a name; keepalived skips it too",
+                &format!("{what} needs a name; keepalived skips it too"),
             );
-            return;
+            return None;
         };
-        if self.processes.defined.contains_key(keepalived_name) {
+        if known(self).defined.contains_key(keepalived_name) {
             self.drop(
                 node,
                 "defined twice; keepalived uses the first definition, so does this import",
             );
-            return;
+            return None;
         }
-        let Some(mut process) = tracked::track_process(node, self.report) else {
-            self.processes
+        let parsed = parse(node, self.report);
+        if parsed.is_none() {
+            known(self)
                 .defined
                 .insert(keepalived_name.to_owned(), Script::Dropped);
-            return;
-        };
-        process.name = self.claim("track_processes", &node.at, &node.text(), keepalived_name);
+        }
+        parsed
+    }
+
+    /// Gives a carried-over definition its vipd name and records it.
+    fn claim_tracked(
+        &mut self,
+        node: &Node,
+        section: &'static str,
+        known: fn(&mut Self) -> &mut Known,
+        weight: Option<i16>,
+    ) -> String {
+        let keepalived_name = node.arg(0).unwrap_or_default();
+        let name = self.claim(section, &node.at, &node.text(), keepalived_name);
         let carried = Script::Carried {
-            name: process.name.clone(),
-            weight: process.weight.unwrap_or(1),
+            name: name.clone(),
+            weight: weight.unwrap_or(1),
         };
-        self.processes
+        known(self)
             .defined
             .insert(keepalived_name.to_owned(), carried);
-        self.out.track_processes.push(process);
+        name
     }
 
     fn vrrp_instance(&mut self, node: &Node) {
