@@ -176,23 +176,65 @@ fn main() -> ExitCode {
     }
 }
 
+/// The netlink crates report their own plumbing (unsolicited kernel
+/// messages dumped as structs, channels closing at shutdown) at WARN: that
+/// is for debugging them, not for operators. They are heard only when the
+/// filter names them (`VIPD_LOG=debug,netlink_proto=debug`).
+const NETLINK_CRATES: [&str; 3] = ["netlink_proto", "netlink_sys", "rtnetlink"];
+
+/// The log filter: `VIPD_LOG` (default `info`), with the netlink crates
+/// silenced unless it names them.
+fn log_filter(from_env: Option<&str>) -> String {
+    let mut filter = from_env
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .unwrap_or("info")
+        .to_owned();
+    for krate in NETLINK_CRATES {
+        if !filter.contains(krate) {
+            filter.push_str(&format!(",{krate}=off"));
+        }
+    }
+    filter
+}
+
 /// Logs go to stderr. Under systemd (JOURNAL_STREAM set) the journal adds
 /// its own timestamps, so ours are left out.
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    // netlink-proto warns about its own channels closing at shutdown: noise.
-    let filter = EnvFilter::try_from_env("VIPD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,netlink_proto=error"));
+    let from_env = std::env::var("VIPD_LOG").ok();
+    let filter = EnvFilter::try_new(log_filter(from_env.as_deref()))
+        .unwrap_or_else(|_| EnvFilter::new(log_filter(None)));
     let under_journal = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
+        // By default a failed write is reported with eprintln!, which panics
+        // when stderr itself is what failed: a dead pipe or a full disk
+        // would kill the daemon and skip its cleanup.
+        .log_internal_errors(false)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match (format, under_journal) {
         (LogFormat::Json, _) => builder.json().init(),
         (LogFormat::Text, true) => builder.without_time().init(),
         (LogFormat::Text, false) => builder.init(),
+    }
+}
+
+/// Stderr for log lines, dropping what cannot be written: losing a log line
+/// is better than losing the daemon.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
     }
 }
 
@@ -345,5 +387,26 @@ impl vipd::import::Loader for FileLoader {
         std::fs::read_dir(dir)?
             .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn the_netlink_crates_are_silenced_unless_named() {
+        assert_eq!(
+            log_filter(None),
+            "info,netlink_proto=off,netlink_sys=off,rtnetlink=off"
+        );
+        assert_eq!(
+            log_filter(Some("debug")),
+            "debug,netlink_proto=off,netlink_sys=off,rtnetlink=off"
+        );
+        assert_eq!(
+            log_filter(Some("info,netlink_proto=debug")),
+            "info,netlink_proto=debug,netlink_sys=off,rtnetlink=off"
+        );
     }
 }
