@@ -59,30 +59,18 @@ fn exit_status_is_reported() {
     let bad = script(&dir, "bad.sh", "exit 3");
     let rt = runtime();
     let env = BTreeMap::new();
-    assert_eq!(
+    let run = |argv: String| {
         rt.block_on(process::run(
-            &[ok],
+            &[argv],
             &env,
             RunAs::default(),
-            Duration::from_secs(5)
-        )),
-        Outcome::Exited(Some(0))
-    );
-    assert_eq!(
-        rt.block_on(process::run(
-            &[bad],
-            &env,
-            RunAs::default(),
-            Duration::from_secs(5)
-        )),
-        Outcome::Exited(Some(3))
-    );
-    let missing = rt.block_on(process::run(
-        &["/nonexistent/x".into()],
-        &env,
-        RunAs::default(),
-        Duration::from_secs(5),
-    ));
+            Duration::from_secs(5),
+        ))
+        .outcome
+    };
+    assert_eq!(run(ok), Outcome::Exited(0));
+    assert_eq!(run(bad), Outcome::Exited(3));
+    let missing = run("/nonexistent/x".into());
     assert!(matches!(missing, Outcome::SpawnFailed(_)), "{missing:?}");
 }
 
@@ -106,7 +94,10 @@ fn a_hanging_program_and_its_children_are_killed_at_the_timeout() {
         RunAs::default(),
         Duration::from_millis(300),
     ));
-    assert_eq!(outcome, Outcome::TimedOut);
+    assert_eq!(
+        outcome.outcome,
+        Outcome::TimedOut(Duration::from_millis(300))
+    );
     let read = |ext: &str| {
         fs::read_to_string(format!("{}.{ext}", pids.display()))
             .unwrap()
@@ -287,4 +278,226 @@ fn a_hanging_hook_is_killed_and_counted_and_the_next_one_runs() {
     );
     assert_eq!(fs::read_to_string(&out).unwrap().trim(), "BACKUP");
     assert_eq!(stats.timeouts.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+fn run_script(body: &str, tag: &str, timeout: Duration) -> process::Finished {
+    let dir = temp_dir(tag);
+    let program = script(&dir, "run.sh", body);
+    runtime().block_on(process::run(
+        &[program],
+        &BTreeMap::new(),
+        RunAs::default(),
+        timeout,
+    ))
+}
+
+#[test]
+fn thirty_megabytes_of_output_neither_block_the_program_nor_are_kept() {
+    // A pipe holds 64 KiB: undrained, the program would block until its
+    // timeout. Drained, it ends on its own; only a bounded tail is kept.
+    let finished = run_script(
+        "yes 'a line of output that goes on and on' | head -c 31457280; echo; echo the very end",
+        "30mb",
+        Duration::from_secs(600),
+    );
+    assert_eq!(finished.outcome, Outcome::Exited(0));
+    assert!(
+        finished.output.bytes > 30 * 1024 * 1024,
+        "{}",
+        finished.output.bytes
+    );
+    assert!(finished.output.lines.len() <= process::TAIL_LINES);
+    let kept: usize = finished.output.lines.iter().map(String::len).sum();
+    assert!(kept <= process::TAIL_BYTES, "{kept} bytes kept");
+    assert_eq!(finished.output.lines.last().unwrap(), "the very end");
+}
+
+#[test]
+fn the_tail_is_the_last_lines_of_stdout_and_stderr_in_order() {
+    let finished = run_script(
+        "for i in $(seq 1 25); do echo out $i; echo err $i >&2; done; exit 4",
+        "tail",
+        Duration::from_secs(30),
+    );
+    assert_eq!(finished.outcome, Outcome::Exited(4));
+    let expected: Vec<String> = (21..=25)
+        .flat_map(|i| [format!("out {i}"), format!("err {i}")])
+        .collect();
+    assert_eq!(finished.output.lines, expected);
+}
+
+#[test]
+fn a_timeout_kills_the_group_of_a_program_that_prints_without_end() {
+    let dir = temp_dir("flood-timeout");
+    let pids = dir.join("pids");
+    let flood = script(
+        &dir,
+        "flood.sh",
+        &format!(
+            "yes child & echo $! > {0}.child; echo $$ > {0}.self; yes parent",
+            pids.display()
+        ),
+    );
+    let finished = runtime().block_on(process::run(
+        &[flood],
+        &BTreeMap::new(),
+        RunAs::default(),
+        Duration::from_millis(300),
+    ));
+    assert_eq!(
+        finished.outcome,
+        Outcome::TimedOut(Duration::from_millis(300))
+    );
+    assert!(finished.output.bytes > 0);
+    assert!(finished.output.lines.len() <= process::TAIL_LINES);
+    let read = |ext: &str| {
+        fs::read_to_string(format!("{}.{ext}", pids.display()))
+            .unwrap()
+            .trim()
+            .parse::<i32>()
+            .unwrap()
+    };
+    let (child, me) = (read("child"), read("self"));
+    assert!(
+        eventually(Duration::from_secs(5), || !alive(child) && !alive(me)),
+        "process group survived its timeout"
+    );
+}
+
+#[test]
+fn a_daemon_left_holding_the_output_pipe_is_not_waited_for() {
+    let dir = temp_dir("daemonized");
+    let pid_file = dir.join("daemon.pid");
+    let program = script(
+        &dir,
+        "start.sh",
+        &format!("sleep 300 & echo $! > {}; echo started", pid_file.display()),
+    );
+    let finished = runtime().block_on(process::run(
+        &[program],
+        &BTreeMap::new(),
+        RunAs::default(),
+        Duration::from_secs(600),
+    ));
+    let daemon: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let still_running = alive(daemon);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(finished.outcome, Outcome::Exited(0));
+    assert_eq!(finished.output.lines, vec!["started"]);
+    assert!(still_running, "the run waited for the daemon to end");
+}
+
+fn hooks_toml(hooks: &str) -> Hooks {
+    let toml = format!(
+        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n{hooks}"
+    );
+    config::parse(&toml, "test.toml").unwrap().instances["db"]
+        .hooks
+        .clone()
+}
+
+#[test]
+fn a_failed_hook_keeps_the_end_of_its_output_for_status() {
+    let dir = temp_dir("hook-output");
+    let failing = script(
+        &dir,
+        "failing.sh",
+        "echo starting; echo 'cannot promote: disk full' >&2; exit 2",
+    );
+    let hooks = hooks_toml(&format!("notify_master = [\"{failing}\"]\n"));
+    let stats = runtime().block_on(async {
+        let mut q = HookQueue::spawn(
+            Owner::Instance,
+            "db",
+            hooks,
+            String::new(),
+            Duration::from_secs(30),
+            RunAs::default(),
+        );
+        q.push(Job {
+            from: State::Backup,
+            to: State::Master,
+            priority: 1,
+        });
+        q.finish().await;
+        q.stats.clone()
+    });
+    let failure = stats.last_failure().expect("the failure is kept");
+    assert_eq!(failure.command, failing);
+    assert_eq!(failure.outcome, Outcome::Exited(2));
+    assert_eq!(
+        failure.output.lines,
+        vec!["starting", "cannot promote: disk full"]
+    );
+    assert_eq!(stats.failures.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[test]
+fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() {
+    let dir = temp_dir("hook-stop");
+    let started = dir.join("started");
+    let ended = dir.join("ended");
+    let stopped = dir.join("stopped");
+    let long = script(
+        &dir,
+        "long.sh",
+        &format!(
+            "touch {}; sleep 300; touch {}",
+            started.display(),
+            ended.display()
+        ),
+    );
+    let stop = script(&dir, "stop.sh", &format!("touch {}", stopped.display()));
+    let hooks = hooks_toml(&format!(
+        "notify_master = [\"{long}\"]\nnotify_stop = [\"{stop}\"]\n"
+    ));
+    let stats = runtime().block_on(async {
+        // The hooks' own timeout is far longer than the test may take.
+        let mut q = HookQueue::spawn(
+            Owner::Instance,
+            "db",
+            hooks,
+            String::new(),
+            Duration::from_secs(3600),
+            RunAs::default(),
+        );
+        q.push(Job {
+            from: State::Backup,
+            to: State::Master,
+            priority: 1,
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !started.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(started.exists(), "the MASTER hook never started");
+        q.begin_stop(Duration::from_millis(200));
+        // Queued behind the STOP job's arrival: skipped, not run.
+        q.push(Job {
+            from: State::Master,
+            to: State::Backup,
+            priority: 1,
+        });
+        q.push(Job {
+            from: State::Master,
+            to: State::Stopped,
+            priority: 0,
+        });
+        q.finish().await;
+        q.stats.clone()
+    });
+    assert!(stopped.exists(), "notify_stop did not run");
+    assert!(!ended.exists(), "the MASTER hook ran to its end");
+    assert_eq!(stats.timeouts.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        stats.last_failure().map(|f| f.outcome),
+        Some(Outcome::CutAtShutdown(Duration::from_millis(200)))
+    );
 }

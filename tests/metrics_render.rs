@@ -52,6 +52,7 @@ fn status() -> Status {
             holds_vips: true,
             last_transition: None,
             counters,
+            last_hook_failure: None,
         }],
         sync_groups: vec![],
         checks: vec![CheckStatus {
@@ -60,6 +61,7 @@ fn status() -> Status {
             runs: 10,
             failures: 4,
             timeouts: 1,
+            last_failure: None,
         }],
         invalid_packets: BTreeMap::from([("bad_checksum".to_owned(), 6)]),
         tracked_files: vec![TrackedFileStatus {

@@ -2,20 +2,29 @@
 //! every `interval`, killed with its process group at `timeout`; a timeout counts
 //! as a failure. Results go to the protocol loop, which applies rise/fall and
 //! weights through the pure [`HealthTracker`](crate::protocol::HealthTracker).
+//! A failed run's outcome and the end of its output are logged here, at most
+//! once a minute per check.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::process::{self, Outcome, RunAs};
+use super::process::{self, FailedRun, Outcome, RunAs};
+use super::ratelimit::RateLimiter;
 use crate::config::Check;
+
+/// How often a failing check's output may be logged.
+const FAILURE_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckResult {
     pub name: String,
     pub outcome: Outcome,
+    /// The run, with the end of its output, when it failed.
+    pub failure: Option<FailedRun>,
 }
 
 pub fn spawn(
@@ -31,16 +40,23 @@ pub fn spawn(
         // A slow check delays the next run instead of bunching runs up.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let env = BTreeMap::from([("VIPD_CHECK", name.clone())]);
+        let mut log_limit = RateLimiter::new(FAILURE_LOG_PERIOD);
+        let what = format!("check {name}:");
         loop {
             ticks.tick().await;
-            let outcome = process::run(&argv, &env, run_as, timeout).await;
-            if results
-                .send(CheckResult {
-                    name: name.clone(),
-                    outcome,
-                })
-                .is_err()
-            {
+            let finished = process::run(&argv, &env, run_as, timeout).await;
+            let failure = (!finished.outcome.success()).then(|| {
+                if let Some(suppressed) = log_limit.allow(&name) {
+                    process::log_failure(&what, &finished, suppressed);
+                }
+                FailedRun::new(argv.join(" "), &finished)
+            });
+            let result = CheckResult {
+                name: name.clone(),
+                outcome: finished.outcome,
+                failure,
+            };
+            if results.send(result).is_err() {
                 return;
             }
         }

@@ -74,6 +74,9 @@ pub struct InstanceStatus {
     pub holds_vips: bool,
     pub last_transition: Option<TransitionStatus>,
     pub counters: Counters,
+    /// The latest hook run that failed or timed out.
+    #[serde(default)]
+    pub last_hook_failure: Option<RunFailure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +134,38 @@ pub struct CheckStatus {
     pub runs: u64,
     pub failures: u64,
     pub timeouts: u64,
+    /// The latest run that failed or timed out.
+    #[serde(default)]
+    pub last_failure: Option<RunFailure>,
+}
+
+/// A check or hook run that failed, with the end of what it printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFailure {
+    pub command: String,
+    /// In words: "exited with status 1", "timed out after 2s; ...".
+    pub outcome: String,
+    /// Wall-clock time it ended, seconds since the Unix epoch.
+    pub unix_time: f64,
+    /// Its last lines of stdout and stderr (a bounded tail).
+    pub output: Vec<String>,
+    /// How much it printed in all.
+    pub output_bytes: u64,
+}
+
+impl From<&crate::daemon::process::FailedRun> for RunFailure {
+    fn from(run: &crate::daemon::process::FailedRun) -> RunFailure {
+        RunFailure {
+            command: run.command.clone(),
+            outcome: run.outcome.to_string(),
+            unix_time: run
+                .at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            output: run.output.lines.clone(),
+            output_bytes: run.output.bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -341,6 +376,16 @@ pub fn render_table(status: &Status) -> String {
             p.name, p.running
         ));
     }
+    for c in status.checks.iter().filter(|c| !c.healthy) {
+        out.push_str(&format!("check {}: failing", c.name));
+        render_failure(&mut out, c.last_failure.as_ref());
+    }
+    for i in &status.instances {
+        if let Some(failure) = &i.last_hook_failure {
+            out.push_str(&format!("{}: last failed hook", i.name));
+            render_failure(&mut out, Some(failure));
+        }
+    }
     for g in &status.sync_groups {
         out.push_str(&format!(
             "sync group {}: {} ({})\n",
@@ -350,4 +395,17 @@ pub fn render_table(status: &Status) -> String {
         ));
     }
     out
+}
+
+/// ": COMMAND OUTCOME" and the run's last output lines, indented.
+fn render_failure(out: &mut String, failure: Option<&RunFailure>) {
+    match failure {
+        Some(f) => {
+            out.push_str(&format!(": {} {}\n", f.command, f.outcome));
+            for line in &f.output {
+                out.push_str(&format!("    | {line}\n"));
+            }
+        }
+        None => out.push('\n'),
+    }
 }

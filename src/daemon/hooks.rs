@@ -6,18 +6,27 @@
 //! transitions pile up while a hook runs, only the latest state's hooks run next
 //! and the skipped ones are logged. A hanging hook is killed at its timeout and
 //! never holds up the protocol loop or another instance.
+//!
+//! At shutdown ([`HookQueue::begin_stop`]) every hook gets a stop grace: one
+//! running then is killed with its process group when the grace runs out
+//! (or at its own timeout, if sooner), and the hooks that still follow
+//! (`notify_stop`, `notify ... STOP`) each get at most the same grace.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::process::{self, Outcome, RunAs};
+use super::process::{self, FailedRun, RunAs, StopSignal, Stopper};
+use super::ratelimit::RateLimiter;
 use crate::config::Hooks;
 use crate::protocol::State;
+
+/// How often a failing hook's output may be logged (per program).
+const FAILURE_LOG_PERIOD: Duration = Duration::from_secs(60);
 
 /// Whether the hooks belong to an instance or a sync group (keepalived's `$1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +57,24 @@ pub struct HookStats {
     pub failures: AtomicU64,
     pub timeouts: AtomicU64,
     pub skipped: AtomicU64,
+    /// The latest run that failed or timed out, with the end of its output.
+    pub last_failure: Mutex<Option<FailedRun>>,
+}
+
+impl HookStats {
+    pub fn last_failure(&self) -> Option<FailedRun> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// A serial hook queue for one instance or group.
 pub struct HookQueue {
     tx: Option<mpsc::UnboundedSender<Job>>,
     task: Option<JoinHandle<()>>,
+    stopper: Stopper,
     pub stats: Arc<HookStats>,
 }
 
@@ -64,7 +85,10 @@ struct Runner {
     vips: String,
     timeout: Duration,
     run_as: RunAs,
+    stop: StopSignal,
     stats: Arc<HookStats>,
+    /// Failed runs' output is logged at most once a minute per program.
+    log_limit: RateLimiter,
 }
 
 impl HookQueue {
@@ -78,6 +102,7 @@ impl HookQueue {
     ) -> HookQueue {
         let stats = Arc::new(HookStats::default());
         let (tx, rx) = mpsc::unbounded_channel();
+        let (stopper, stop) = process::stop_signal();
         let runner = Runner {
             owner,
             name: name.to_owned(),
@@ -85,12 +110,15 @@ impl HookQueue {
             vips,
             timeout,
             run_as,
+            stop,
             stats: stats.clone(),
+            log_limit: RateLimiter::new(FAILURE_LOG_PERIOD),
         };
         let task = tokio::spawn(runner.serve(rx));
         HookQueue {
             tx: Some(tx),
             task: Some(task),
+            stopper,
             stats,
         }
     }
@@ -100,6 +128,7 @@ impl HookQueue {
         HookQueue {
             tx: None,
             task: None,
+            stopper: process::stop_signal().0,
             stats: Arc::new(HookStats::default()),
         }
     }
@@ -115,7 +144,14 @@ impl HookQueue {
         }
     }
 
-    /// Lets queued hooks finish (each bounded by its timeout), then stops.
+    /// Shutdown has begun: the hook running now, and each one after it, gets
+    /// at most `grace` (see the module documentation).
+    pub fn begin_stop(&self, grace: Duration) {
+        self.stopper.stop(grace);
+    }
+
+    /// Lets queued hooks finish (each bounded by its timeout, and by the
+    /// stop grace after [`HookQueue::begin_stop`]), then stops.
     pub async fn finish(&mut self) {
         self.tx = None;
         if let Some(task) = self.task.take() {
@@ -125,7 +161,7 @@ impl HookQueue {
 }
 
 impl Runner {
-    async fn serve(self, mut rx: mpsc::UnboundedReceiver<Job>) {
+    async fn serve(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         while let Some(mut job) = rx.recv().await {
             // Collapse a backlog to its latest state: the shipped scripts are
             // idempotent, and running stale states would only flap the services.
@@ -144,11 +180,23 @@ impl Runner {
                     ..newer
                 };
             }
+            // Once shutdown has begun only the STOP hooks are worth running.
+            if self.stop.has_begun() && job.to != State::Stopped {
+                tracing::info!(
+                    "{} {}: skipping hooks for {} -> {}: shutting down",
+                    self.owner.word().to_lowercase(),
+                    self.name,
+                    job.from,
+                    job.to
+                );
+                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             self.run(&job).await;
         }
     }
 
-    async fn run(&self, job: &Job) {
+    async fn run(&mut self, job: &Job) {
         let specific = match job.to {
             State::Master => self.hooks.master.as_ref(),
             State::Backup => self.hooks.backup.as_ref(),
@@ -178,30 +226,34 @@ impl Runner {
         }
     }
 
-    async fn run_one(&self, argv: Vec<String>, env: &BTreeMap<&str, String>) {
+    async fn run_one(&mut self, argv: Vec<String>, env: &BTreeMap<&str, String>) {
         self.stats.runs.fetch_add(1, Ordering::Relaxed);
-        let outcome = process::run(&argv, env, self.run_as, self.timeout).await;
+        let finished =
+            process::run_until(&argv, env, self.run_as, self.timeout, self.stop.clone()).await;
+        let command = argv.join(" ");
         let what = format!(
-            "{} {}: hook {}",
+            "{} {}: hook {command}",
             self.owner.word().to_lowercase(),
             self.name,
-            argv.join(" ")
         );
-        match outcome {
-            Outcome::Exited(Some(0)) => tracing::debug!("{what} succeeded"),
-            Outcome::Exited(code) => {
-                self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                let status = code.map_or("a signal".to_owned(), |c| format!("status {c}"));
-                tracing::warn!("{what} failed with {status}");
-            }
-            Outcome::TimedOut => {
-                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("{what} killed after its {:?} timeout", self.timeout);
-            }
-            Outcome::SpawnFailed(e) => {
-                self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("{what} could not start: {e}");
-            }
+        if finished.outcome.success() {
+            tracing::debug!("{what} succeeded");
+            return;
         }
+        let counter = if finished.outcome.timed_out() {
+            &self.stats.timeouts
+        } else {
+            &self.stats.failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = self.log_limit.allow(&command) {
+            process::log_failure(&what, &finished, suppressed);
+        }
+        *self
+            .stats
+            .last_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(FailedRun::new(command, &finished));
     }
 }

@@ -41,6 +41,11 @@ mod status;
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for address removal before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// At shutdown, how long a running hook may go on (its timeout still
+/// applies if sooner), and the most each STOP hook after it may take. With
+/// the address removal above, stopping takes at most 5 + 2 x 5 s: the
+/// shipped unit's TimeoutStopSec (30 s) covers it.
+const HOOK_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the daemon until SIGTERM or SIGINT. Exit status 0 after a clean stop,
 /// 1 when start-up fails.
@@ -164,6 +169,7 @@ struct CheckCounters {
     runs: u64,
     failures: u64,
     timeouts: u64,
+    last_failure: Option<super::process::FailedRun>,
 }
 
 impl Daemon {
@@ -349,6 +355,9 @@ impl Daemon {
 
     async fn shutdown(mut self) {
         let _ = super::sdnotify::notify("STOPPING=1");
+        for hooks in self.slots.iter().map(|s| &s.hooks).chain(&self.group_hooks) {
+            hooks.begin_stop(HOOK_STOP_GRACE);
+        }
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
         let checks = self.check_tasks.values().map(|(_, task)| task);
@@ -374,12 +383,11 @@ impl Daemon {
         {
             tracing::warn!("address removal did not finish within {SHUTDOWN_GRACE:?}");
         }
-        for slot in &mut self.slots {
-            slot.hooks.finish().await;
+        // All queues at once: each is bounded by the stop grace, so all are.
+        let queues = self.slots.iter_mut().map(|s| &mut s.hooks);
+        futures::future::join_all(queues.chain(&mut self.group_hooks).map(HookQueue::finish)).await;
+        for slot in &self.slots {
             slot.log_summary();
-        }
-        for hooks in &mut self.group_hooks {
-            hooks.finish().await;
         }
         tracing::info!("stopped");
     }
@@ -510,12 +518,15 @@ impl Daemon {
         let counters = self.checks.entry(result.name.clone()).or_default();
         counters.runs += 1;
         counters.failures += u64::from(!ok);
-        counters.timeouts += u64::from(result.outcome == super::process::Outcome::TimedOut);
+        counters.timeouts += u64::from(result.outcome.timed_out());
+        if result.failure.is_some() {
+            counters.last_failure = result.failure;
+        }
         for index in 0..self.slots.len() {
             if self.slots[index].tracker.check_result(&result.name, ok) {
                 let verdict = if ok { "succeeding" } else { "failing" };
                 tracing::info!(
-                    "instance {}: check {} now {verdict} ({:?})",
+                    "instance {}: check {} now {verdict} ({})",
                     self.slots[index].name,
                     result.name,
                     result.outcome

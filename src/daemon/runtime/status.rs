@@ -88,6 +88,7 @@ impl Daemon {
                         hook_timeouts: h.timeouts.load(Relaxed),
                         hooks_skipped: h.skipped.load(Relaxed),
                     },
+                    last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
                 }
             })
             .collect();
@@ -120,6 +121,7 @@ impl Daemon {
                 runs: c.runs,
                 failures: c.failures,
                 timeouts: c.timeouts,
+                last_failure: c.last_failure.as_ref().map(control::RunFailure::from),
             })
             .collect();
         control::Status {
