@@ -6,6 +6,7 @@ pub mod announce;
 pub mod checks;
 pub mod control;
 pub mod hooks;
+mod lock;
 pub mod metrics;
 pub mod netlink;
 pub mod process;

@@ -50,6 +50,14 @@ const HOOK_STOP_GRACE: Duration = Duration::from_secs(5);
 /// Runs the daemon until SIGTERM or SIGINT. Exit status 0 after a clean stop,
 /// 1 when start-up fails.
 pub fn run(config: Config, config_path: std::path::PathBuf) -> ExitCode {
+    // Before anything else: a second daemon must not touch addresses or sockets.
+    let _lock = match super::lock::acquire(&config.global.control_socket) {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
