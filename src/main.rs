@@ -29,6 +29,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate a configuration file and print every effective setting.
+    /// Also makes the start-up checks `vipd run` makes (programs exist and
+    /// are executable, script_security, script_user), and warns about
+    /// interfaces that do not exist.
     Check {
         /// The configuration file.
         #[arg(
@@ -38,6 +41,10 @@ enum Command {
             default_value = "/etc/vipd/vipd.toml"
         )]
         config: PathBuf,
+        /// Check only the file, not the programs, users and interfaces it
+        /// names on this machine (to check a file meant for another one).
+        #[arg(long)]
+        file_only: bool,
     },
     /// Validate a configuration file, then run the VRRP instances it defines.
     Run {
@@ -139,7 +146,16 @@ fn main() -> ExitCode {
         Command::Status { json, daemon } => status(json, &daemon),
         Command::Reload { daemon } => reload(&daemon),
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
-        Command::Check { config: path } => match load(&path) {
+        Command::Check {
+            config: path,
+            file_only,
+        } => match load(&path).and_then(|c| {
+            if file_only {
+                Ok(c)
+            } else {
+                preflight(&path, c)
+            }
+        }) {
             Ok(config) => {
                 let count = |n: usize, one: &str, many: &str| {
                     format!("{n} {}", if n == 1 { one } else { many })
@@ -308,6 +324,27 @@ fn status(json: bool, daemon: &DaemonAddress) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `vipd check`: the start-up checks `vipd run` makes (programs, script
+/// security, script user), with the same messages; then the warnings.
+fn preflight(path: &Path, config: Config) -> Result<Config, ExitCode> {
+    if let Err(problems) = vipd::daemon::preflight::check(&config) {
+        for problem in &problems {
+            eprintln!("vipd: {problem}");
+        }
+        let n = problems.len();
+        eprintln!(
+            "vipd: {}: vipd run would refuse to start: {n} problem{}",
+            path.display(),
+            if n == 1 { "" } else { "s" }
+        );
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    for warning in vipd::daemon::preflight::warnings(&config) {
+        eprintln!("vipd: warning: {warning}");
+    }
+    Ok(config)
 }
 
 /// Reads and validates the file, printing any problem to stderr. The node

@@ -33,7 +33,13 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn check_good_file_prints_instances_and_exits_0() {
-    let out = vipd(&["check", "--config", &example("postgres-pair-a.toml")]);
+    // --file-only: the example's scripts are not installed on this machine.
+    let out = vipd(&[
+        "check",
+        "--file-only",
+        "--config",
+        &example("postgres-pair-a.toml"),
+    ]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     for expected in [
@@ -131,4 +137,133 @@ fn help_documents_exit_codes() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Exit status:"), "{stdout}");
     assert!(stdout.contains("2  the configuration file cannot be read or is invalid"));
+}
+
+/// The problems `vipd check` lists (its "vipd: " lines, without the summary).
+fn check_problems(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("vipd: "))
+        .filter(|l| !l.contains("would refuse to start") && !l.starts_with("warning: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `vipd check` exits 2 listing `expected` problems, and `vipd run` on the
+/// same file exits 1 logging each of them in the same words, having touched
+/// nothing (the file's control socket is never created).
+fn check_and_run_refuse(test: &str, file_text: &str, expected: &[String]) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let socket = dir.join("vipd.sock");
+    let file_text = format!(
+        "[global]\ncontrol_socket = \"{}\"\n{file_text}",
+        socket.display()
+    );
+    let path = temp_file(test, &file_text);
+    let checked = vipd(&["check", "--config", path.to_str().unwrap()]);
+    let stderr = text(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(2), "{stderr}");
+    assert!(checked.stdout.is_empty());
+    assert_eq!(check_problems(&stderr), expected, "{stderr}");
+    assert!(
+        stderr.contains("vipd run would refuse to start"),
+        "{stderr}"
+    );
+
+    let ran = vipd(&["run", "--config", path.to_str().unwrap()]);
+    let log = text(&ran.stderr);
+    assert_eq!(ran.status.code(), Some(1), "{log}");
+    for problem in expected {
+        assert!(log.contains(problem.as_str()), "{problem:?} not in:\n{log}");
+    }
+    assert!(!socket.exists(), "run created its control socket");
+}
+
+fn executable(dir: &Path, name: &str, mode: u32) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path.display().to_string()
+}
+
+const INSTANCE: &str =
+    "[instances.db]\ninterface = \"lo\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n";
+
+#[test]
+fn check_refuses_missing_and_non_executable_programs_as_run_does() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("programs-scripts");
+    let plain = executable(&dir, "not-executable.sh", 0o644);
+    let text = format!(
+        "script_security = false\n\
+         [checks.pg]\ncommand = [\"/nonexistent/vipd-check.sh\"]\n\
+         {INSTANCE}track_checks = [\"pg\"]\nnotify_master = [\"{plain}\"]\n"
+    );
+    check_and_run_refuse(
+        "check_programs",
+        &text,
+        &[
+            "check pg: /nonexistent/vipd-check.sh does not exist".to_owned(),
+            format!("instance db notify_master: {plain} is not executable"),
+        ],
+    );
+}
+
+#[test]
+fn check_applies_script_security_as_run_does() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("security-scripts");
+    let open = executable(&dir, "world-writable.sh", 0o777);
+    let file_text = format!("{INSTANCE}notify = [\"{open}\"]\n");
+    let path = temp_file("check_security_probe", &file_text);
+    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
+    let problems = check_problems(&text(&out.stderr));
+    // Which path is reported first depends on who owns the directories
+    // above the target dir; the script itself is always unsafe.
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problem = &problems[0];
+    assert!(
+        problem.starts_with("script_security: refusing to start: ") && problem.contains(&open),
+        "{problem}"
+    );
+    check_and_run_refuse("check_security", &file_text, std::slice::from_ref(problem));
+}
+
+#[test]
+fn check_refuses_an_unknown_script_user_as_run_does() {
+    let text = format!("script_user = \"vipd-no-such-user\"\nscript_security = false\n{INSTANCE}");
+    check_and_run_refuse(
+        "check_script_user",
+        &text,
+        &["script_user \"vipd-no-such-user\" does not exist".to_owned()],
+    );
+}
+
+#[test]
+fn check_accepts_usable_programs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("usable-scripts");
+    let ok = executable(&dir, "ok.sh", 0o755);
+    let path = temp_file(
+        "check_usable",
+        &format!("[global]\nscript_security = false\n{INSTANCE}notify = [\"{ok}\"]\n"),
+    );
+    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("OK: 1 instance"));
+}
+
+#[test]
+fn check_warns_about_an_interface_that_does_not_exist() {
+    let path = temp_file(
+        "check_no_interface",
+        "[instances.db]\ninterface = \"vipdnosuch0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n",
+    );
+    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("vipd: warning: instance db: interface vipdnosuch0 does not exist"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("OK: 1 instance"));
 }

@@ -9,6 +9,7 @@ pub mod hooks;
 mod lock;
 pub mod metrics;
 pub mod netlink;
+pub mod preflight;
 pub mod process;
 mod ratelimit;
 mod runtime;

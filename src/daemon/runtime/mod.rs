@@ -20,6 +20,7 @@ use super::checks::{self, CheckResult};
 use super::control;
 use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink};
+use super::preflight::unsafe_scripts;
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::{Datagram, VrrpSocket};
@@ -183,23 +184,11 @@ struct CheckCounters {
 impl Daemon {
     async fn start(config: Config, config_path: std::path::PathBuf) -> Result<Daemon, String> {
         let epoch = Instant::now();
+        // The same checks as `vipd check`, before touching anything.
+        let run_as = super::preflight::check(&config).map_err(|problems| problems.join("; "))?;
         let (netlink, net_events) = Netlink::open().await.map_err(|e| format!("netlink: {e}"))?;
         let (input_tx, inputs) = mpsc::unbounded_channel();
         let mut background = Vec::new();
-
-        if config.global.script_security {
-            let problems = unsafe_scripts(&config);
-            if !problems.is_empty() {
-                return Err(format!(
-                    "script_security: refusing to start: {}; fix the permissions or set script_security = false",
-                    problems.join("; ")
-                ));
-            }
-        }
-        let run_as = match &config.global.script_user {
-            Some(user) => RunAs::user(user)?,
-            None => RunAs::default(),
-        };
         let mut slots = Vec::new();
         let mut members = Vec::new();
         // Tracked files and processes: read once now, so the first advert
@@ -702,27 +691,6 @@ fn start_watcher(
     Ok(task)
 }
 
-/// `script_security`: every check and hook program anyone but root could change.
-fn unsafe_scripts(config: &Config) -> Vec<String> {
-    let programs = config
-        .checks
-        .values()
-        .map(|c| c.command.program())
-        .chain(
-            config
-                .instances
-                .values()
-                .flat_map(|i| hook_programs(&i.hooks)),
-        )
-        .chain(
-            config
-                .sync_groups
-                .values()
-                .flat_map(|g| hook_programs(&g.hooks)),
-        );
-    super::security::unsafe_programs(programs)
-}
-
 /// The protocol's view of an instance's settings.
 fn params(cfg: &config::Instance, src: IpAddr) -> Params {
     Params {
@@ -735,19 +703,6 @@ fn params(cfg: &config::Instance, src: IpAddr) -> Params {
         virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
         auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
     }
-}
-
-fn hook_programs(hooks: &config::Hooks) -> impl Iterator<Item = &str> {
-    [
-        &hooks.master,
-        &hooks.backup,
-        &hooks.fault,
-        &hooks.stop,
-        &hooks.notify,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|argv| argv.program())
 }
 
 fn job(t: &Transition) -> Job {
