@@ -264,8 +264,22 @@ fn restore_default_sigpipe() {
 }
 
 /// `vipd reload`: exit 0 when applied, 2 when refused (errors printed).
+/// The file is validated here first: its errors, with file:line:column, are
+/// what the operator needs, and only a valid file names the control socket.
 fn reload(daemon: &DaemonAddress) -> ExitCode {
-    let socket = daemon.socket();
+    let config = match load(&daemon.config) {
+        Ok(config) => config,
+        Err(code) => {
+            eprintln!(
+                "vipd reload: nothing sent to the daemon; it keeps its running configuration"
+            );
+            return code;
+        }
+    };
+    let socket = daemon
+        .socket
+        .clone()
+        .unwrap_or(config.global.control_socket);
     let answer = match vipd::daemon::control::query(&socket, "reload") {
         Ok(answer) => answer,
         Err(e) => {

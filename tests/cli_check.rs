@@ -267,3 +267,45 @@ fn check_warns_about_an_interface_that_does_not_exist() {
     );
     assert!(text(&out.stdout).contains("OK: 1 instance"));
 }
+
+#[test]
+fn reload_with_an_invalid_file_prints_its_errors_and_sends_nothing() {
+    let socket = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reload_invalid/vipd.sock");
+    let path = temp_file(
+        "reload_invalid",
+        &format!(
+            "[global]\ncontrol_socket = \"{}\"\n[instances.db]\ninterface = \"eth0\"\nvrid = 300\nvirtual_ips = [\"192.0.2.50/24\"]\n",
+            socket.display()
+        ),
+    );
+    let out = vipd(&["reload", "--config", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:5:8: error: `vrid` must be between 1 and 255, found 300",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot reach"), "{stderr}");
+}
+
+#[test]
+fn reload_asks_the_control_socket_the_file_names() {
+    let socket = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reload_socket/no-daemon.sock");
+    let path = temp_file(
+        "reload_socket",
+        &format!(
+            "[global]\ncontrol_socket = \"{}\"\n[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n",
+            socket.display()
+        ),
+    );
+    let out = vipd(&["reload", "--config", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the daemon at {}", socket.display())),
+        "{stderr}"
+    );
+}
