@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -205,14 +205,21 @@ pub fn serve(
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("control socket directory {}: {e}", dir.display()))?;
     }
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
+    // Only a socket left by an earlier run is removed (the daemon lock says
+    // no live daemon owns it). Where there is none, no unlink is tried: on a
+    // read-only file system it would fail, blaming an old socket that is not
+    // there.
+    match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
+        Err(e) => return Err(format!("control socket {shown}: {e}")),
+        Ok(meta) if !meta.file_type().is_socket() => {
             return Err(format!(
-                "control socket {shown}: cannot remove the old one: {e}"
+                "control socket {shown}: the path exists and is not a socket; not replacing it"
             ));
         }
+        Ok(_) => std::fs::remove_file(path).map_err(|e| {
+            format!("control socket {shown}: cannot remove the one left by an earlier run: {e}")
+        })?,
     }
     let listener = UnixListener::bind(path).map_err(|e| format!("control socket {shown}: {e}"))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))

@@ -27,13 +27,25 @@ pub fn lock_path(control_socket: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Why the lock was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockError {
+    /// Another daemon holds it: this one must not start.
+    Held(String),
+    /// The lock file cannot be made (e.g. a read-only directory): like the
+    /// control socket, this must not keep failover from working.
+    Unavailable(String),
+}
+
 /// Takes the lock next to `control_socket`, or says who holds it.
-pub fn acquire(control_socket: &Path) -> Result<DaemonLock, String> {
+pub fn acquire(control_socket: &Path) -> Result<DaemonLock, LockError> {
     let path = lock_path(control_socket);
     let shown = path.display();
+    let unavailable = |e: std::io::Error| LockError::Unavailable(format!("lock file {shown}: {e}"));
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("lock file directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            LockError::Unavailable(format!("lock file directory {}: {e}", dir.display()))
+        })?;
     }
     // Opened close-on-exec (std's default): checks and hooks, which may
     // outlive us, must never inherit the lock.
@@ -44,7 +56,7 @@ pub fn acquire(control_socket: &Path) -> Result<DaemonLock, String> {
         .truncate(false)
         .mode(0o644)
         .open(&path)
-        .map_err(|e| format!("lock file {shown}: {e}"))?;
+        .map_err(unavailable)?;
     let mut locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(locked) => locked,
         Err((mut file, Errno::EWOULDBLOCK)) => {
@@ -54,18 +66,18 @@ pub fn acquire(control_socket: &Path) -> Result<DaemonLock, String> {
                 Ok(pid) => format!("PID {pid}"),
                 Err(_) => "PID unknown".to_owned(),
             };
-            return Err(format!(
+            return Err(LockError::Held(format!(
                 "another vipd ({holder}) holds {shown}: refusing to start a second daemon for the same configuration"
-            ));
+            )));
         }
-        Err((_, e)) => return Err(format!("lock file {shown}: {e}")),
+        Err((_, e)) => return Err(unavailable(e.into())),
     };
     let pid = std::process::id();
     locked
         .set_len(0)
         .and_then(|()| locked.rewind())
         .and_then(|()| writeln!(locked, "{pid}"))
-        .map_err(|e| format!("lock file {shown}: {e}"))?;
+        .map_err(unavailable)?;
     Ok(DaemonLock { _file: locked })
 }
 
@@ -81,11 +93,11 @@ mod tests {
         let second = acquire(&socket).expect_err("second lock");
         assert_eq!(
             second,
-            format!(
+            LockError::Held(format!(
                 "another vipd (PID {}) holds {}: refusing to start a second daemon for the same configuration",
                 std::process::id(),
                 lock_path(&socket).display()
-            )
+            ))
         );
         drop(first);
         acquire(&socket).expect("the lock is free again");

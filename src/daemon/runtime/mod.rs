@@ -53,10 +53,14 @@ const HOOK_STOP_GRACE: Duration = Duration::from_secs(5);
 pub fn run(config: Config, config_path: std::path::PathBuf) -> ExitCode {
     // Before anything else: a second daemon must not touch addresses or sockets.
     let _lock = match super::lock::acquire(&config.global.control_socket) {
-        Ok(lock) => lock,
-        Err(e) => {
+        Ok(lock) => Some(lock),
+        Err(super::lock::LockError::Held(e)) => {
             tracing::error!("{e}");
             return ExitCode::from(1);
+        }
+        Err(super::lock::LockError::Unavailable(e)) => {
+            tracing::warn!("{e}; nothing keeps a second vipd from starting beside this one");
+            None
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
