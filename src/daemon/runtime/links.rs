@@ -81,6 +81,8 @@ pub(super) struct Trouble {
     backoff: Duration,
     /// A start-up waiting for the interface's IPv6 link-local address.
     pub start_by: Option<Instant>,
+    /// Sending failed last time and has not worked since: fail fast.
+    suspect: bool,
 }
 
 impl Trouble {
@@ -91,6 +93,7 @@ impl Trouble {
         self.retry_at = Some(now + self.backoff);
         self.fault = Some(why);
         self.sending_since = None;
+        self.suspect = true;
     }
 
     /// The next time the loop must look at this instance's edge.
@@ -446,6 +449,7 @@ impl Daemon {
         let Some(error) = failure else {
             slot.trouble.sending_since = None;
             slot.trouble.backoff = Duration::ZERO;
+            slot.trouble.suspect = false;
             return;
         };
         // A resignation (priority 0) is the last advert: nothing to protect.
@@ -455,14 +459,15 @@ impl Daemon {
         let since = slot.trouble.sending_since.get_or_insert((now, String::new()));
         since.1 = error;
         let failing_for = now - since.0;
-        if failing_for >= slot.cfg.advert_interval.as_duration() * 2 {
+        // After a retry, one more failure is enough: the trouble is still there.
+        if failing_for >= slot.cfg.advert_interval.as_duration() * 2 || slot.trouble.suspect {
             let why = format!(
                 "cannot send adverts for {:.1} s: {}",
                 failing_for.as_secs_f64(),
                 since.1
             );
             slot.trouble.trip(now, why);
-            self.refresh_health(index);
+            self.health_changed.push(index);
         }
     }
 

@@ -176,6 +176,8 @@ struct Daemon {
     tracked_task: JoinHandle<()>,
     /// The configuration a reload in progress is applying.
     pending: Option<Config>,
+    /// Instances whose edge health changed during the current batch.
+    health_changed: Vec<usize>,
     checks: BTreeMap<String, CheckCounters>,
     tracked: tracked::Latest,
 }
@@ -301,6 +303,7 @@ impl Daemon {
             check_tasks,
             tracked_task,
             pending: None,
+            health_changed: Vec::new(),
             config,
         })
     }
@@ -521,6 +524,16 @@ impl Daemon {
     }
 
     fn execute(&mut self, outputs: Vec<Output>) {
+        self.execute_batch(outputs);
+        // Health that changed while the batch ran (an advert that could not
+        // be sent) is fed back only now: the batch's actions go out in the
+        // order the state machine gave them.
+        while let Some(index) = self.health_changed.pop() {
+            self.refresh_health(index);
+        }
+    }
+
+    fn execute_batch(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
                 Output::Instance(index, action) => self.perform(index, action),
