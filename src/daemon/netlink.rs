@@ -48,6 +48,8 @@ pub struct InterfaceInfo {
     pub name: String,
     /// Ethernet address, when the link has a 6-byte hardware address.
     pub mac: Option<[u8; 6]>,
+    /// The largest packet the link carries, when the kernel says.
+    pub mtu: Option<u32>,
     /// Administratively up and operationally usable: `IFF_UP` and
     /// `IFF_RUNNING` (carrier present, not dormant).
     pub up: bool,
@@ -431,9 +433,11 @@ fn link_is_up(flags: LinkFlags) -> bool {
 fn interface_from_link(msg: &LinkMessage) -> InterfaceInfo {
     let mut name = String::new();
     let mut mac = None;
+    let mut mtu = None;
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => name.clone_from(n),
+            LinkAttribute::Mtu(m) => mtu = Some(*m),
             LinkAttribute::Address(hw) => mac = <[u8; 6]>::try_from(hw.as_slice()).ok(),
             _ => {}
         }
@@ -442,6 +446,7 @@ fn interface_from_link(msg: &LinkMessage) -> InterfaceInfo {
         index: msg.header.index,
         name,
         mac,
+        mtu,
         up: link_is_up(msg.header.flags),
         addresses: Vec::new(),
     }

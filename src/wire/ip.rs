@@ -55,6 +55,14 @@ impl Family {
             Family::Ipv6 => 16,
         }
     }
+
+    /// Size of the IP header an advert goes out with (no IPv4 options).
+    pub const fn ip_header_len(self) -> usize {
+        match self {
+            Family::Ipv4 => IPV4_MIN_HEADER_LEN,
+            Family::Ipv6 => IPV6_HEADER_LEN,
+        }
+    }
 }
 
 impl core::fmt::Display for Family {

@@ -28,7 +28,7 @@ use crate::daemon::announce::Announcer;
 use crate::daemon::netlink::{InterfaceInfo, NetEvent, NetlinkError};
 use crate::daemon::vips::{Attachment, VipCommand, VipReport};
 use crate::protocol::{Event, Health, State};
-use crate::wire::Family;
+use crate::wire::{AdvertRepr, Auth, Family};
 
 /// The first retry after sending or installing addresses failed; doubled on
 /// each failure in a row, up to [`RETRY_MAX`].
@@ -220,6 +220,15 @@ impl Slot {
         if let Some(e) = &sockets[self.socket].error {
             return Some(e.clone());
         }
+        let advert_len = self.advert_len();
+        if let Some(mtu) = followed.info.as_ref().and_then(|i| i.mtu) {
+            if advert_len > mtu as usize {
+                return Some(format!(
+                    "an advert with {} addresses is {advert_len} bytes, more than the MTU of {ifname} ({mtu})",
+                    self.cfg.virtual_ips.len()
+                ));
+            }
+        }
         if let Some(e) = &followed.announcer_error {
             return Some(e.clone());
         }
@@ -230,6 +239,19 @@ impl Slot {
             });
         }
         self.trouble.fault.clone()
+    }
+
+    /// The size of this instance's adverts on the wire, IP header included.
+    fn advert_len(&self) -> usize {
+        let repr = AdvertRepr {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority: 0,
+            max_advert_interval: self.cfg.advert_interval,
+            auth: Auth::None,
+            addresses: self.cfg.virtual_ips.iter().map(IpNet::addr).collect(),
+        };
+        self.cfg.family.ip_header_len() + repr.buffer_len()
     }
 
     /// Whether start-up waits for a link-local address that is on its way
