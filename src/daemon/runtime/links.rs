@@ -562,3 +562,64 @@ fn link_local_of(info: &InterfaceInfo, vips: &[IpAddr]) -> Option<Ipv6Addr> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(addresses: &[&str]) -> InterfaceInfo {
+        InterfaceInfo {
+            index: 2,
+            name: "eth0".into(),
+            mac: None,
+            mtu: Some(1500),
+            up: true,
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    fn ip(a: &str) -> IpAddr {
+        a.parse().unwrap()
+    }
+
+    #[test]
+    fn a_link_local_vip_is_never_the_source() {
+        // A stale link-local VIP can be listed first: taking it as the source
+        // would make two nodes send from the same address.
+        let i = info(&["fe80::1/64", "fe80::200:5eff:fe10:11/64"]);
+        assert_eq!(
+            link_local_of(&i, &[ip("fe80::1")]),
+            Some("fe80::200:5eff:fe10:11".parse().unwrap())
+        );
+        assert_eq!(link_local_of(&info(&["fe80::1/64"]), &[ip("fe80::1")]), None);
+    }
+
+    #[test]
+    fn the_source_stays_while_it_is_there_and_moves_when_it_goes() {
+        let vips = [ip("192.0.2.50")];
+        let both = info(&["192.0.2.50/24", "192.0.2.11/24", "192.0.2.21/24"]);
+        assert_eq!(primary_ipv4(&both, &vips, None), Some(ip("192.0.2.11")));
+        assert_eq!(
+            primary_ipv4(&both, &vips, Some(ip("192.0.2.21"))),
+            Some(ip("192.0.2.21"))
+        );
+        let moved = info(&["192.0.2.50/24", "192.0.2.21/24"]);
+        assert_eq!(
+            primary_ipv4(&moved, &vips, Some(ip("192.0.2.11"))),
+            Some(ip("192.0.2.21"))
+        );
+        assert_eq!(primary_ipv4(&info(&["192.0.2.50/24"]), &vips, None), None);
+    }
+
+    #[test]
+    fn failures_back_off_up_to_a_minute() {
+        let now = Instant::now();
+        let mut t = Trouble::default();
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            t.trip(now, "x".into());
+            waits.push((t.retry_at.unwrap() - now).as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+    }
+}
