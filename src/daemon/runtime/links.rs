@@ -293,8 +293,14 @@ impl Daemon {
             }
             NetEvent::LinkRemoved { index, ref name } => {
                 self.track_link(name, false);
-                let ours = self.edge.links.get(name).and_then(|f| f.info.as_ref());
-                if ours.is_some_and(|i| i.index == index) {
+                let Some(followed) = self.edge.links.get_mut(name) else {
+                    return;
+                };
+                // A lookup under way may have seen the interface still there.
+                if followed.lookup.is_some() {
+                    followed.lookup = Some(true);
+                }
+                if followed.info.as_ref().is_some_and(|i| i.index == index) {
                     self.apply_lookup(name, None);
                 }
             }
