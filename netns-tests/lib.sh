@@ -587,3 +587,60 @@ cap_summary() { tcpdump -r "$VT_TMP/$1.pcap" -n -e -tttt 2>/dev/null | tail -n "
 BPF_VRRP4='ip proto 112'
 BPF_VRRP4_PRIO0='ip proto 112 and ip[22] = 0'
 BPF_VRRP6='ip6 proto 112'
+
+# --------------------------------------------------------------------------
+# Status and metrics, read from outside the daemon
+# --------------------------------------------------------------------------
+
+METRICS_LISTEN='metrics_listen = "127.0.0.1:9701"'
+
+# status_json NODE: `vipd status --json` of NODE's daemon.
+status_json() { nsx "$1" "$VIPD_BIN" status --json --socket "$VT_TMP/$1/vipd.sock" 2>/dev/null; }
+# jfield EXPR: evaluates EXPR on the JSON document on stdin (bound to d).
+jfield() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
+# state_of NODE: the first instance's state per `vipd status`.
+state_of() { status_json "$1" | jfield 'd["instances"][0]["state"]' 2>/dev/null; }
+# fault_of NODE: the first instance's fault reason per `vipd status`.
+fault_of() { status_json "$1" | jfield 'd["instances"][0]["fault"]' 2>/dev/null; }
+state_is() { [[ "$(state_of "$1")" == "$2" ]]; }
+# metrics_of NODE: NODE's /metrics (the node runs with METRICS_LISTEN).
+metrics_of() { nsx "$1" curl -s --max-time 2 http://127.0.0.1:9701/metrics; }
+metric_is() { metrics_of "$1" | grep -qxF "$2"; }
+
+# truthful NODE: `vipd status`, /metrics and `ip addr` tell the same story:
+# MASTER exactly when the node holds the VIP.
+truthful() {
+    local node="$1" state held=0 want=0
+    state="$(state_of "$node")" || return 1
+    holds_vip "$node" && held=1
+    [[ "$state" == MASTER ]] && want=1
+    ((held == want)) || return 1
+    metric_is "$node" "vipd_instance_state{vrrp_instance=\"vip\",state=\"$state\"} 1" || return 1
+    metric_is "$node" "vipd_instance_holds_vips{vrrp_instance=\"vip\"} $want"
+}
+
+# check_truthful NODE...: fails the case with the evidence when one is not.
+check_truthful() {
+    local node
+    for node in "$@"; do
+        # The snapshot and the kernel are read one after the other: allow a
+        # transition in between to settle.
+        poll_until 2 0.05 truthful "$node" ||
+            fail "$node: status, metrics and ip addr agree" "MASTER exactly when holding $VIP4" \
+                "status $(state_of "$node"), holds: $(holds_vip "$node" && echo yes || echo no), metrics: $(metrics_of "$node" | grep -E 'instance_state.*} 1|holds_vips' | paste -sd' ')"
+    done
+    ok "status, metrics and ip addr agree on $*"
+}
+
+# recreate_eth0 NODE: creates NODE's eth0 again (deleted with `ip link del`;
+# its bridge port went with it), same MAC and addresses, a new ifindex.
+recreate_eth0() {
+    local node="$1" n
+    n="$(ns "$node")"
+    ip -n "$n" link add eth0 address "$(mac_hint "$node")" type veth peer name "p-$node" netns "$(ns sw)"
+    ip -n "$(ns sw)" link set "p-$node" master br0
+    ip -n "$(ns sw)" link set "p-$node" up
+    ip -n "$n" addr add "$(ip4_of "$node")/24" dev eth0
+    ip -n "$n" addr add "$(ip6_of "$node")/64" dev eth0 nodad
+    ip -n "$n" link set eth0 up
+}

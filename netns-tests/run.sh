@@ -143,7 +143,7 @@ while read -r pid; do
     [[ -n "$pid" ]] || continue
     # An empty command line is a kernel thread that reused the PID number
     # (or a zombie on its way out), never a process of ours.
-    cmd="$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null || true)"
+    cmd="$({ tr '\0' ' ' </proc/"$pid"/cmdline; } 2>/dev/null || true)"
     if kill -0 "$pid" 2>/dev/null && [[ -n "$cmd" ]]; then
         echo "LEFTOVER process $pid: $cmd"
         leftover=1

@@ -41,6 +41,27 @@ virtual_ips = ["192.0.2.50/24"]
 }
 
 #[test]
+fn more_addresses_than_an_advert_carries() {
+    let vips: Vec<String> = (0..256)
+        .map(|i| format!("\"198.51.100.{}/32\"", i % 256))
+        .chain(std::iter::once("\"203.0.113.1/32\"".to_owned()))
+        .skip(1)
+        .collect();
+    let text = format!(
+        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [{}]\n",
+        vips.join(", ")
+    );
+    assert_eq!(
+        error(&text),
+        "4:15: `virtual_ips` lists 256 addresses, but an advert carries at most 255; \
+         split them over several instances (a sync group keeps them together)"
+    );
+    // 255 fit.
+    let text = text.replace(", \"203.0.113.1/32\"", "");
+    assert!(config::parse(&text, "t.toml").is_ok());
+}
+
+#[test]
 fn unknown_key_lists_valid_keys() {
     let text = r#"[global]
 colour = "blue"

@@ -75,10 +75,13 @@ vipd_conf n2 priority=100 advert_interval=200ms "notify=$n2_notify" "virtual_ips
 out="$(reload)" || fail "vipd reload of n1 with a second VIP" "exit 0" "$out"
 out2="$(nsx n2 "$VIPD_BIN" reload --socket "$VT_TMP/n2/vipd.sock")" || fail "vipd reload of n2" "exit 0" "$out2"
 wait_until "n1 holds 192.0.2.51 too" 5 only_holder n1 192.0.2.51
+# Between the two reloads n2 may drop an advert for the other address set;
+# once both run the new one, none.
+mismatches() { status_field n2 'i["counters"]["adverts_dropped"].get("address_mismatch", 0)'; }
+dropped="$(mismatches)"
 stays_true "n1 keeps both VIPs and n2 neither" 1 only_holder n1
 assert_eq "n1 transitions (none for the new VIP)" "$t1" "$(transitions n1)"
-assert_eq "adverts dropped by n2 for another address set" 0 \
-    "$(status_field n2 'i["counters"]["adverts_dropped"].get("address_mismatch", 0)')"
+assert_eq "adverts dropped by n2 for another address set since both reloaded" "$dropped" "$(mismatches)"
 
 step "an instance added, re-identified (new VRID), then removed"
 web() { printf '[instances.web]\ninterface = "eth0"\nvrid = %s\nadvert_interval = "200ms"\nvirtual_ips = ["192.0.2.53/24"]\n' "$1"; }

@@ -283,6 +283,9 @@ struct Facts {
     vips: Vec<(IpAddr, Range<usize>)>,
 }
 
+/// The address count of an advert is one byte.
+const MAX_VIPS: usize = 255;
+
 /// An instance's `virtual_ips` as checked.
 #[derive(Default)]
 struct Vips {
@@ -745,6 +748,16 @@ impl Validator<'_, '_> {
             }
             nets.push(net);
             facts.push((addr, item.span()));
+        }
+        if nets.len() > MAX_VIPS {
+            self.c.error(
+                list.span(),
+                format!(
+                    "`virtual_ips` lists {} addresses, but an advert carries at most {MAX_VIPS}; split them over several instances (a sync group keeps them together)",
+                    nets.len()
+                ),
+            );
+            ok = false;
         }
         let family = first.map(|n| Family::of(n.addr()));
         Vips {

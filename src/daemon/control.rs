@@ -120,6 +120,8 @@ pub struct Counters {
     pub vip_restores: u64,
     pub announcements: u64,
     pub announce_errors: u64,
+    /// Virtual addresses that could not be added or removed.
+    pub vip_errors: u64,
     pub hook_runs: u64,
     pub hook_failures: u64,
     pub hook_timeouts: u64,

@@ -101,6 +101,21 @@ pub fn render(status: &Status) -> String {
         "announcements",
         "Gratuitous ARPs and unsolicited neighbour advertisements sent",
     );
+    let send_errors = counter(
+        &mut registry,
+        "advert_send_errors",
+        "Adverts that could not be sent (the instance leaves MASTER when this lasts two advert intervals)",
+    );
+    let announce_errors = counter(
+        &mut registry,
+        "announce_errors",
+        "Gratuitous ARPs and unsolicited neighbour advertisements that could not be sent",
+    );
+    let address_errors = counter(
+        &mut registry,
+        "vip_errors",
+        "Virtual addresses that could not be added or removed",
+    );
     let hooks = counter(
         &mut registry,
         "hook_runs",
@@ -174,6 +189,15 @@ pub fn render(status: &Status) -> String {
         announcements
             .get_or_create(&labels(&[("vrrp_instance", name)]))
             .inc_by(c.announcements);
+        send_errors
+            .get_or_create(&labels(&[("vrrp_instance", name)]))
+            .inc_by(c.advert_send_errors);
+        announce_errors
+            .get_or_create(&labels(&[("vrrp_instance", name)]))
+            .inc_by(c.announce_errors);
+        address_errors
+            .get_or_create(&labels(&[("vrrp_instance", name)]))
+            .inc_by(c.vip_errors);
         let ok_runs = c
             .hook_runs
             .saturating_sub(c.hook_failures + c.hook_timeouts);

@@ -48,6 +48,8 @@ pub struct InterfaceInfo {
     pub name: String,
     /// Ethernet address, when the link has a 6-byte hardware address.
     pub mac: Option<[u8; 6]>,
+    /// The largest packet the link carries, when the kernel says.
+    pub mtu: Option<u32>,
     /// Administratively up and operationally usable: `IFF_UP` and
     /// `IFF_RUNNING` (carrier present, not dormant).
     pub up: bool,
@@ -65,10 +67,25 @@ pub struct InterfaceInfo {
 /// reported once duplicate address detection has finished, not before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetEvent {
-    Link { index: u32, name: String, up: bool },
-    LinkRemoved { index: u32, name: String },
-    AddressAdded { index: u32, addr: IpNet },
-    AddressRemoved { index: u32, addr: IpNet },
+    Link {
+        index: u32,
+        name: String,
+        up: bool,
+        /// Ethernet address, the source of our announcements.
+        mac: Option<[u8; 6]>,
+    },
+    LinkRemoved {
+        index: u32,
+        name: String,
+    },
+    AddressAdded {
+        index: u32,
+        addr: IpNet,
+    },
+    AddressRemoved {
+        index: u32,
+        addr: IpNet,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -425,9 +442,11 @@ fn link_is_up(flags: LinkFlags) -> bool {
 fn interface_from_link(msg: &LinkMessage) -> InterfaceInfo {
     let mut name = String::new();
     let mut mac = None;
+    let mut mtu = None;
     for attr in &msg.attributes {
         match attr {
             LinkAttribute::IfName(n) => name.clone_from(n),
+            LinkAttribute::Mtu(m) => mtu = Some(*m),
             LinkAttribute::Address(hw) => mac = <[u8; 6]>::try_from(hw.as_slice()).ok(),
             _ => {}
         }
@@ -436,6 +455,7 @@ fn interface_from_link(msg: &LinkMessage) -> InterfaceInfo {
         index: msg.header.index,
         name,
         mac,
+        mtu,
         up: link_is_up(msg.header.flags),
         addresses: Vec::new(),
     }
@@ -493,6 +513,7 @@ fn decode_event(msg: &RouteNetlinkMessage) -> Option<NetEvent> {
                 index: info.index,
                 name: info.name,
                 up: info.up,
+                mac: info.mac,
             })
         }
         RouteNetlinkMessage::DelLink(link)
@@ -518,15 +539,20 @@ fn decode_event(msg: &RouteNetlinkMessage) -> Option<NetEvent> {
 /// was missed when notifications are dropped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Snapshot {
-    links: BTreeMap<u32, (String, bool)>,
+    links: BTreeMap<u32, (String, bool, Option<[u8; 6]>)>,
     addresses: BTreeSet<(u32, IpNet)>,
 }
 
 impl Snapshot {
     fn apply(&mut self, event: &NetEvent) {
         match event {
-            NetEvent::Link { index, name, up } => {
-                self.links.insert(*index, (name.clone(), *up));
+            NetEvent::Link {
+                index,
+                name,
+                up,
+                mac,
+            } => {
+                self.links.insert(*index, (name.clone(), *up, *mac));
             }
             NetEvent::LinkRemoved { index, .. } => {
                 self.links.remove(index);
@@ -544,7 +570,7 @@ impl Snapshot {
     /// The events that turn `self` into `now`.
     fn changes_to(&self, now: &Snapshot) -> Vec<NetEvent> {
         let mut events = Vec::new();
-        for (&index, (name, _)) in &self.links {
+        for (&index, (name, _, _)) in &self.links {
             if !now.links.contains_key(&index) {
                 events.push(NetEvent::LinkRemoved {
                     index,
@@ -558,6 +584,7 @@ impl Snapshot {
                     index,
                     name: state.0.clone(),
                     up: state.1,
+                    mac: state.2,
                 });
             }
         }
@@ -575,7 +602,9 @@ impl Snapshot {
         for reply in dump(handle, RouteNetlinkMessage::GetLink(LinkMessage::default())).await? {
             if let RouteNetlinkMessage::NewLink(link) = reply {
                 let info = interface_from_link(&link);
-                snapshot.links.insert(info.index, (info.name, info.up));
+                snapshot
+                    .links
+                    .insert(info.index, (info.name, info.up, info.mac));
             }
         }
         snapshot.addresses = dump_addresses(handle)
@@ -729,7 +758,8 @@ mod tests {
             Some(NetEvent::Link {
                 index: 3,
                 name: "eth1".into(),
-                up: true
+                up: true,
+                mac: Some([2, 0, 0, 0, 0, 1]),
             })
         );
         let down = link_msg(AddressFamily::Unspec, 3, "eth1", LinkFlags::Up);
@@ -738,7 +768,8 @@ mod tests {
             Some(NetEvent::Link {
                 index: 3,
                 name: "eth1".into(),
-                up: false
+                up: false,
+                mac: Some([2, 0, 0, 0, 0, 1]),
             })
         );
         assert_eq!(
@@ -951,6 +982,7 @@ mod tests {
             index: 2,
             name: "eth0".into(),
             up: true,
+            mac: None,
         });
         s.apply(&NetEvent::AddressAdded {
             index: 2,
@@ -972,16 +1004,16 @@ mod tests {
     #[test]
     fn snapshot_diff_reports_what_was_missed() {
         let mut before = Snapshot::default();
-        before.links.insert(2, ("eth0".into(), true));
-        before.links.insert(3, ("eth1".into(), true));
-        before.links.insert(4, ("eth2".into(), true));
+        before.links.insert(2, ("eth0".into(), true, None));
+        before.links.insert(3, ("eth1".into(), true, None));
+        before.links.insert(4, ("eth2".into(), true, None));
         before.addresses.insert((2, net("192.0.2.50/24")));
         before.addresses.insert((2, net("2001:db8::50/64")));
 
         let mut after = Snapshot::default();
-        after.links.insert(2, ("eth0".into(), false)); // went down
-        after.links.insert(3, ("eth1".into(), true)); // unchanged
-        after.links.insert(5, ("eth3".into(), true)); // appeared
+        after.links.insert(2, ("eth0".into(), false, None)); // went down
+        after.links.insert(3, ("eth1".into(), true, None)); // unchanged
+        after.links.insert(5, ("eth3".into(), true, None)); // appeared
         after.addresses.insert((2, net("192.0.2.50/24")));
         after.addresses.insert((5, net("192.0.2.60/24")));
 
@@ -995,12 +1027,14 @@ mod tests {
                 NetEvent::Link {
                     index: 2,
                     name: "eth0".into(),
-                    up: false
+                    up: false,
+                    mac: None,
                 },
                 NetEvent::Link {
                     index: 5,
                     name: "eth3".into(),
-                    up: true
+                    up: true,
+                    mac: None,
                 },
                 NetEvent::AddressRemoved {
                     index: 2,

@@ -123,6 +123,11 @@ impl VrrpSocket {
         self.family
     }
 
+    /// The interface index the socket was opened for.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
     /// Waits for the next datagram. The outer error is the socket's; the inner
     /// one is a malformed IPv4 header, to be counted and dropped.
     pub async fn recv(&self) -> io::Result<Result<Datagram, wire::Error>> {

@@ -15,7 +15,7 @@ use super::announce::Announcer;
 use super::hooks::Job;
 use super::netlink::Netlink;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum VipCommand {
     Add,
     Remove,
@@ -33,6 +33,26 @@ pub enum VipCommand {
         plan: AnnouncePlan,
         holding: bool,
     },
+    /// The interface came (back), changed its index, MAC or link-local
+    /// address, or went away (`None`).
+    Attach(Option<Attachment>),
+}
+
+/// Where the worker's addresses live and how it announces them.
+#[derive(Clone)]
+pub struct Attachment {
+    pub ifindex: u32,
+    pub announcer: Arc<Announcer>,
+    /// Source of unsolicited NAs: one of our link-local addresses.
+    pub link_local: Option<Ipv6Addr>,
+}
+
+/// The outcome of installing the addresses, for the protocol loop: a master
+/// that cannot hold its addresses must not claim to be one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VipReport {
+    Added,
+    AddFailed(String),
 }
 
 /// How a new master announces itself (keepalived's garp_master_* settings).
@@ -56,14 +76,14 @@ pub struct VipStats {
 pub struct VipWorker {
     pub name: String,
     pub netlink: Netlink,
-    pub ifindex: u32,
+    pub ifname: String,
+    /// `None` while the interface does not exist.
+    pub attachment: Option<Attachment>,
     pub vips: Vec<IpNet>,
-    pub announcer: Arc<Announcer>,
-    /// Source of unsolicited NAs: one of our link-local addresses.
-    pub link_local: Option<Ipv6Addr>,
     pub plan: AnnouncePlan,
     pub stats: Arc<VipStats>,
     pub hooks: Option<mpsc::UnboundedSender<Job>>,
+    pub reports: mpsc::UnboundedSender<VipReport>,
 }
 
 impl VipWorker {
@@ -73,6 +93,7 @@ impl VipWorker {
     }
 
     async fn serve(mut self, mut rx: mpsc::UnboundedReceiver<VipCommand>) {
+        // The second burst and periodic refresh of the current mastership.
         let mut later: Option<JoinHandle<()>> = None;
         while let Some(command) = rx.recv().await {
             match command {
@@ -104,16 +125,19 @@ impl VipWorker {
                     self.vips = vips;
                     if holding {
                         self.change(&gone, &new).await;
-                        if !new.is_empty() {
-                            announce(
-                                &self.announcer,
-                                &new,
-                                self.link_local,
-                                self.plan.repeat,
-                                &self.stats,
-                                &self.name,
-                            );
+                        self.announce(&new, self.plan.repeat);
+                        // The refresh announces what we hold now, not the old list.
+                        if let Some(task) = later.take() {
+                            task.abort();
+                            later = Some(self.schedule_refresh());
                         }
+                    }
+                }
+                VipCommand::Attach(attachment) => {
+                    self.attachment = attachment;
+                    if let Some(task) = later.take() {
+                        task.abort();
+                        later = Some(self.schedule_refresh());
                     }
                 }
                 VipCommand::Hooks(job) => {
@@ -125,14 +149,7 @@ impl VipWorker {
                     if let Some(task) = later.take() {
                         task.abort();
                     }
-                    announce(
-                        &self.announcer,
-                        &self.vips,
-                        self.link_local,
-                        self.plan.repeat,
-                        &self.stats,
-                        &self.name,
-                    );
+                    self.announce(&self.vips, self.plan.repeat);
                     later = Some(self.schedule_followups());
                 }
             }
@@ -144,75 +161,133 @@ impl VipWorker {
 
     /// Removes `gone` and adds `new` (a reload while master).
     async fn change(&self, gone: &[IpNet], new: &[IpNet]) {
+        let Some(at) = &self.attachment else { return };
         for vip in gone {
-            if let Err(e) = self.netlink.remove_address(self.ifindex, *vip).await {
+            if let Err(e) = self.netlink.remove_address(at.ifindex, *vip).await {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("instance {}: cannot remove {vip}: {e}", self.name);
             }
         }
-        for vip in new {
-            if let Err(e) = self.netlink.add_address(self.ifindex, *vip).await {
-                self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("instance {}: cannot add {vip}: {e}", self.name);
-            }
-        }
+        self.add_each(at.ifindex, new).await;
     }
 
     async fn add(&self) {
-        for vip in &self.vips {
-            if let Err(e) = self.netlink.add_address(self.ifindex, *vip).await {
+        match &self.attachment {
+            Some(at) => self.add_each(at.ifindex, &self.vips).await,
+            None => {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("instance {}: cannot add {vip}: {e}", self.name);
+                let why = format!(
+                    "cannot add the VIPs: interface {} does not exist",
+                    self.ifname
+                );
+                let _ = self.reports.send(VipReport::AddFailed(why));
             }
         }
     }
 
+    /// Adds `vips` and reports the first failure (or success) to the loop.
+    async fn add_each(&self, ifindex: u32, vips: &[IpNet]) {
+        let mut failed = None;
+        for vip in vips {
+            if let Err(e) = self.netlink.add_address(ifindex, *vip).await {
+                self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("instance {}: cannot add {vip}: {e}", self.name);
+                failed.get_or_insert_with(|| {
+                    format!("cannot add {vip} to {}: {}", self.ifname, root_cause(&e))
+                });
+            }
+        }
+        let _ = self.reports.send(match failed {
+            Some(why) => VipReport::AddFailed(why),
+            None => VipReport::Added,
+        });
+    }
+
     async fn remove(&self) {
+        // A vanished interface took its addresses with it.
+        let Some(at) = &self.attachment else { return };
         for vip in &self.vips {
-            if let Err(e) = self.netlink.remove_address(self.ifindex, *vip).await {
+            if let Err(e) = self.netlink.remove_address(at.ifindex, *vip).await {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("instance {}: cannot remove {vip}: {e}", self.name);
             }
         }
     }
 
+    fn announce(&self, vips: &[IpNet], repeat: u32) {
+        announce(
+            self.attachment.as_ref(),
+            &self.ifname,
+            vips,
+            repeat,
+            &self.stats,
+            &self.name,
+        );
+    }
+
+    /// The second burst after the configured delay, then the periodic refresh.
     fn schedule_followups(&self) -> JoinHandle<()> {
-        let (announcer, vips, link_local, plan, stats, name) = (
-            self.announcer.clone(),
+        self.schedule(true)
+    }
+
+    /// Only the periodic refresh (the addresses or the interface changed
+    /// while master).
+    fn schedule_refresh(&self) -> JoinHandle<()> {
+        self.schedule(false)
+    }
+
+    fn schedule(&self, second_burst: bool) -> JoinHandle<()> {
+        let (attachment, ifname, vips, plan, stats, name) = (
+            self.attachment.clone(),
+            self.ifname.clone(),
             self.vips.clone(),
-            self.link_local,
             self.plan,
             self.stats.clone(),
             self.name.clone(),
         );
         tokio::spawn(async move {
-            if !plan.delay.is_zero() {
+            let at = attachment.as_ref();
+            if second_burst && !plan.delay.is_zero() {
                 tokio::time::sleep(plan.delay).await;
-                announce(&announcer, &vips, link_local, plan.repeat, &stats, &name);
+                announce(at, &ifname, &vips, plan.repeat, &stats, &name);
             }
             if let Some(every) = plan.refresh {
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                 loop {
-                    tokio::time::sleep(every).await;
-                    announce(&announcer, &vips, link_local, 1, &stats, &name);
+                    ticks.tick().await;
+                    announce(at, &ifname, &vips, 1, &stats, &name);
                 }
             }
         })
     }
 }
 
+/// The kernel's words for a netlink failure, without our own wrapping.
+fn root_cause(e: &super::netlink::NetlinkError) -> String {
+    use std::error::Error;
+    e.source()
+        .map_or_else(|| e.to_string(), ToString::to_string)
+}
+
 fn announce(
-    announcer: &Announcer,
+    attachment: Option<&Attachment>,
+    ifname: &str,
     vips: &[IpNet],
-    link_local: Option<Ipv6Addr>,
     repeat: u32,
     stats: &VipStats,
     name: &str,
 ) {
+    let Some(at) = attachment else {
+        stats.announce_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("instance {name}: cannot announce: interface {ifname} does not exist");
+        return;
+    };
     for _ in 0..repeat {
         for vip in vips {
-            let sent = match (vip.addr(), link_local) {
-                (IpAddr::V4(ip), _) => announcer.garp(ip),
-                (IpAddr::V6(ip), Some(src)) => announcer.unsolicited_na(src, ip),
+            let sent = match (vip.addr(), at.link_local) {
+                (IpAddr::V4(ip), _) => at.announcer.garp(ip),
+                (IpAddr::V6(ip), Some(src)) => at.announcer.unsolicited_na(src, ip),
                 (IpAddr::V6(_), None) => Err(std::io::Error::other("no link-local source address")),
             };
             match sent {

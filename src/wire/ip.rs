@@ -55,6 +55,14 @@ impl Family {
             Family::Ipv6 => 16,
         }
     }
+
+    /// Size of the IP header an advert goes out with (no IPv4 options).
+    pub const fn ip_header_len(self) -> usize {
+        match self {
+            Family::Ipv4 => IPV4_MIN_HEADER_LEN,
+            Family::Ipv6 => IPV6_HEADER_LEN,
+        }
+    }
 }
 
 impl core::fmt::Display for Family {
@@ -78,10 +86,12 @@ pub struct IpEnvelope<'a> {
 }
 
 impl<'a> IpEnvelope<'a> {
-    /// RFC 3768/9568: an advert whose TTL/hop limit is not 255 came through a
-    /// router and must be dropped.
+    /// RFC 3768/9568: a multicast advert whose TTL/hop limit is not 255 came
+    /// through a router and must be dropped. Unicast adverts are exempt, as
+    /// keepalived does by default: unicast peers may sit a routed hop apart,
+    /// and each one only accepts adverts from its configured peers.
     pub fn check_ttl(&self) -> Result<(), Error> {
-        if self.ttl == VRRP_TTL {
+        if self.ttl == VRRP_TTL || !self.dst.is_multicast() {
             Ok(())
         } else {
             Err(Error::BadTtl(self.ttl))

@@ -1,6 +1,6 @@
 //! Building one instance's edge: interface lookup, source address, the
-//! shared VRRP socket and packet socket of its interface, its VIP worker,
-//! hook queue and health tracker. Start-up and reload both use it.
+//! shared VRRP socket of its interface, its VIP worker, hook queue and
+//! health tracker. Start-up and reload both use it.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,37 +11,34 @@ use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{
-    Counters, Input, Slot, SocketEntry, params, primary_ipv4, remove_stale_vips,
-    wait_for_link_local,
-};
+use super::links::{Followed, Trouble};
+use super::{Counters, Input, Slot, params, remove_stale_vips};
 use crate::config::{self, Config};
-use crate::daemon::announce::Announcer;
 use crate::daemon::hooks::{HookQueue, Owner};
-use crate::daemon::netlink::Netlink;
+use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
 use crate::daemon::process::RunAs;
 use crate::daemon::socket::VrrpSocket;
 use crate::daemon::tracked::TrackedUpdate;
-use crate::daemon::vips::{AnnouncePlan, VipStats, VipWorker};
+use crate::daemon::vips::{AnnouncePlan, VipReport, VipStats, VipWorker};
 use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
 use crate::wire::Family;
 
-/// The interfaces' shared sockets, and what building an instance needs.
+/// The interfaces' shared sockets, what the loop knows of each interface
+/// it follows, and what building an instance needs.
 pub(super) struct Edge {
     pub netlink: Netlink,
+    /// One VRRP socket per interface name and family, reopened when the
+    /// interface comes back with a new index.
     pub sockets: Vec<SocketEntry>,
-    pub socket_keys: Vec<(u32, Family)>,
-    /// Whether each socket joined the VRRP multicast group.
-    pub joined: Vec<bool>,
-    pub announcers: BTreeMap<u32, Arc<Announcer>>,
+    /// The interfaces instances run on, followed by name.
+    pub links: BTreeMap<String, Followed>,
     pub input_tx: mpsc::UnboundedSender<Input>,
-    /// The socket reader tasks.
-    pub readers: Vec<JoinHandle<()>>,
 }
 
 impl Edge {
     /// Builds instance `name`; `readings` are the tracked files' and
-    /// processes' current values.
+    /// processes' current values. A missing interface is not an error: the
+    /// instance starts in Fault and comes up when the interface appears.
     pub async fn build_instance(
         &mut self,
         name: &String,
@@ -49,54 +46,26 @@ impl Edge {
         config: &Config,
         readings: &[TrackedUpdate],
         run_as: RunAs,
-        link_local_wait: Duration,
     ) -> Result<(Slot, Member), String> {
         let netlink = &self.netlink.clone();
-        let all_vips: Vec<IpAddr> = config
-            .instances
-            .values()
-            .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
-            .collect();
-        let info = netlink
-            .interface(&cfg.interface)
-            .await
-            .map_err(|e| format!("instance {name}: {e}"))?;
-        let family = cfg.family;
-        let link_local = match family {
-            Family::Ipv6 => Some(wait_for_link_local(netlink, &info, link_local_wait).await.ok_or_else(|| {
-                format!(
-                    "instance {name}: no IPv6 link-local address on {} after {link_local_wait:?}",
+        let info = match netlink.interface(&cfg.interface).await {
+            Ok(info) => Some(info),
+            Err(NetlinkError::NoSuchInterface(_)) => {
+                tracing::warn!(
+                    "instance {name}: interface {} does not exist; the instance stays in FAULT until it appears",
                     cfg.interface
-                )
-            })?),
-            Family::Ipv4 => None,
-        };
-        let src = match (cfg.unicast_src_ip, family, link_local) {
-            (Some(src), _, _) => src,
-            (None, Family::Ipv6, Some(ll)) => IpAddr::V6(ll),
-            _ => primary_ipv4(&info, &all_vips).ok_or_else(|| {
-                format!(
-                    "instance {name}: {} has no IPv4 address to send adverts from",
-                    cfg.interface
-                )
-            })?,
-        };
-        remove_stale_vips(netlink, name, &info, &cfg.virtual_ips).await;
-
-        let socket = self.socket_for(name, cfg, config, info.index)?;
-        let announcer = match self.announcers.get(&info.index) {
-            Some(a) => a.clone(),
-            None => {
-                let mac = info.mac.unwrap_or([0; 6]);
-                let a = Arc::new(Announcer::open(info.index, mac).map_err(|e| {
-                    format!("instance {name}: packet socket on {}: {e}", cfg.interface)
-                })?);
-                self.announcers.insert(info.index, a.clone());
-                a
+                );
+                None
             }
+            Err(e) => return Err(format!("instance {name}: {e}")),
         };
-
-        let tracker = build_tracker(netlink, cfg, config, readings, info.up, None).await;
+        if let Some(info) = &info {
+            remove_stale_vips(netlink, name, info, &cfg.virtual_ips).await;
+        }
+        let socket = self.socket_for(name, cfg, config)?;
+        let followed = self.follow(&cfg.interface, info);
+        let up = followed.info.as_ref().is_some_and(|i| i.up);
+        let tracker = build_tracker(netlink, cfg, config, readings, up, None).await;
 
         let vips_text = cfg
             .virtual_ips
@@ -116,10 +85,9 @@ impl Edge {
         let (vip_tx, vip_task) = VipWorker {
             name: name.clone(),
             netlink: self.netlink.clone(),
-            ifindex: info.index,
+            ifname: cfg.interface.clone(),
+            attachment: None,
             vips: cfg.virtual_ips.clone(),
-            announcer,
-            link_local,
             plan: AnnouncePlan {
                 repeat: cfg.garp_repeat,
                 delay: cfg.garp_delay,
@@ -127,26 +95,15 @@ impl Edge {
             },
             stats: vip_stats.clone(),
             hooks: hooks.sender(),
+            reports: self.vip_reports(name),
         }
         .spawn();
 
-        let params = params(cfg, src);
-        let member = Member {
-            name: name.clone(),
-            instance: Instance::new(params, tracker.health()),
-        };
-        tracing::info!(
-            "instance {name}: VRRPv{} vrid {} on {} from {src}, priority {}",
-            cfg.version.number(),
-            cfg.vrid,
-            cfg.interface,
-            tracker.health().priority
-        );
-        let slot = Slot {
+        let mut slot = Slot {
             name: name.clone(),
             cfg: cfg.clone(),
-            ifindex: info.index,
-            src,
+            src: None,
+            attachment: None,
             socket,
             tracker,
             vip_tx: Some(vip_tx),
@@ -155,22 +112,82 @@ impl Edge {
             hooks,
             counters: Counters::default(),
             last_transition: None,
+            trouble: Trouble::default(),
         };
+        let all_vips = all_vips(config);
+        slot.follow_interface(&self.links, &all_vips);
+        let member = Member {
+            name: name.clone(),
+            instance: Instance::new(
+                params(cfg, slot.src_or_unspecified()),
+                slot.health(&self.links, &self.sockets),
+            ),
+        };
+        match slot.src {
+            Some(src) => tracing::info!(
+                "instance {name}: VRRPv{} vrid {} on {} from {src}, priority {}",
+                cfg.version.number(),
+                cfg.vrid,
+                cfg.interface,
+                slot.tracker.health().priority
+            ),
+            None => tracing::info!(
+                "instance {name}: VRRPv{} vrid {} on {}, priority {}; no source address yet",
+                cfg.version.number(),
+                cfg.vrid,
+                cfg.interface,
+                slot.tracker.health().priority
+            ),
+        }
         Ok((slot, member))
     }
 
-    /// The VRRP socket for the instance's interface and family, opened (with
-    /// its reader task) on first use.
+    /// Starts following `ifname` (once per name) with what a lookup found.
+    fn follow(&mut self, ifname: &str, info: Option<InterfaceInfo>) -> &Followed {
+        if !self.links.contains_key(ifname) {
+            let mut followed = Followed::default();
+            self.apply_lookup_to_sockets(ifname, info.as_ref());
+            followed.set(info);
+            self.links.insert(ifname.to_owned(), followed);
+        }
+        &self.links[ifname]
+    }
+
+    /// A channel on which the instance's VIP worker reports whether its addresses went in.
+    fn vip_reports(&self, name: &str) -> mpsc::UnboundedSender<VipReport> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<VipReport>();
+        let input = self.input_tx.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            while let Some(report) = rx.recv().await {
+                if input
+                    .send(Input::Vip {
+                        instance: name.clone(),
+                        report,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        tx
+    }
+
+    /// The VRRP socket for the instance's interface and family; the entry is
+    /// made on first use and opened whenever the interface exists.
     fn socket_for(
         &mut self,
         name: &str,
         cfg: &config::Instance,
         config: &Config,
-        ifindex: u32,
     ) -> Result<usize, String> {
-        let key = (ifindex, cfg.family);
-        if let Some(i) = self.socket_keys.iter().position(|k| *k == key) {
-            if !cfg.is_unicast() && !self.joined[i] {
+        let found = self
+            .sockets
+            .iter()
+            .position(|s| s.ifname == cfg.interface && s.family == cfg.family);
+        if let Some(i) = found {
+            if !cfg.is_unicast() && !self.sockets[i].joined {
                 return Err(format!(
                     "instance {name}: the VRRP socket on {} was opened for unicast only; restart vipd to add a multicast instance there",
                     cfg.interface
@@ -178,40 +195,119 @@ impl Edge {
             }
             return Ok(i);
         }
-        let wants_group = config
+        let joined = config
             .instances
             .values()
             .any(|i| i.interface == cfg.interface && i.family == cfg.family && !i.is_unicast());
-        let socket = VrrpSocket::open(cfg.family, &cfg.interface, ifindex, wants_group)
-            .map_err(|e| format!("instance {name}: VRRP socket on {}: {e}", cfg.interface))?;
-        let socket = Arc::new(socket);
-        let index = self.sockets.len();
         self.sockets.push(SocketEntry {
-            socket: socket.clone(),
             ifname: cfg.interface.clone(),
+            family: cfg.family,
+            joined,
+            open: None,
+            error: None,
         });
-        self.socket_keys.push(key);
-        self.joined.push(wants_group);
-        let tx = self.input_tx.clone();
-        self.readers.push(tokio::spawn(async move {
-            loop {
-                let received = socket.recv().await;
-                let fatal = received.is_err();
-                if tx
-                    .send(Input::Packet {
-                        socket: index,
-                        received,
-                    })
-                    .is_err()
-                    || fatal
-                {
-                    // Back off so a persistent socket error cannot spin the loop.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }));
+        let index = self.sockets.len() - 1;
+        let existing = self.links.get(&cfg.interface).and_then(|l| l.info.clone());
+        if let Some(info) = existing {
+            self.sockets[index].reopen(index, info.index, &self.input_tx);
+        }
         Ok(index)
     }
+
+    /// Opens, reopens or closes the sockets of `ifname` for its new
+    /// incarnation (`None`: it no longer exists).
+    pub fn apply_lookup_to_sockets(&mut self, ifname: &str, info: Option<&InterfaceInfo>) {
+        for index in 0..self.sockets.len() {
+            if self.sockets[index].ifname != ifname {
+                continue;
+            }
+            match info {
+                Some(info) => self.sockets[index].reopen(index, info.index, &self.input_tx),
+                None => self.sockets[index].close(),
+            }
+        }
+    }
+}
+
+/// A VRRP socket shared by the instances on one interface and family.
+pub(super) struct SocketEntry {
+    pub ifname: String,
+    pub family: Family,
+    /// Whether the socket joins the VRRP multicast group.
+    pub joined: bool,
+    /// The open socket, bound to the interface's current index, and its reader.
+    pub open: Option<(Arc<VrrpSocket>, JoinHandle<()>)>,
+    /// Why the socket could not be opened for the current interface.
+    pub error: Option<String>,
+}
+
+impl SocketEntry {
+    pub fn socket(&self) -> Option<&VrrpSocket> {
+        self.open.as_ref().map(|(s, _)| &**s)
+    }
+
+    /// Opens the socket for interface index `ifindex`, replacing any socket
+    /// bound to an earlier incarnation of the interface.
+    fn reopen(&mut self, index: usize, ifindex: u32, input_tx: &mpsc::UnboundedSender<Input>) {
+        if self.socket().is_some_and(|s| s.ifindex() == ifindex) {
+            return;
+        }
+        self.close();
+        match VrrpSocket::open(self.family, &self.ifname, ifindex, self.joined) {
+            Ok(socket) => {
+                let socket = Arc::new(socket);
+                let reader = spawn_reader(index, socket.clone(), input_tx.clone());
+                self.open = Some((socket, reader));
+                self.error = None;
+            }
+            Err(e) => {
+                tracing::error!("cannot open the VRRP socket on {}: {e}", self.ifname);
+                self.error = Some(format!(
+                    "cannot open the VRRP socket on {}: {e}",
+                    self.ifname
+                ));
+            }
+        }
+    }
+
+    pub fn close(&mut self) {
+        if let Some((_, reader)) = self.open.take() {
+            reader.abort();
+        }
+    }
+}
+
+fn spawn_reader(
+    index: usize,
+    socket: Arc<VrrpSocket>,
+    tx: mpsc::UnboundedSender<Input>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let received = socket.recv().await;
+            let fatal = received.is_err();
+            if tx
+                .send(Input::Packet {
+                    socket: index,
+                    received,
+                })
+                .is_err()
+                || fatal
+            {
+                // Back off so a persistent socket error cannot spin the loop.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    })
+}
+
+/// Every virtual address of the configuration: never a source address.
+pub(super) fn all_vips(config: &Config) -> Vec<IpAddr> {
+    config
+        .instances
+        .values()
+        .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
+        .collect()
 }
 
 /// An instance's health tracker as `cfg` describes it. With `carry`, the

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -19,26 +19,29 @@ use tokio::time::Instant;
 use super::checks::{self, CheckResult};
 use super::control;
 use super::hooks::{HookQueue, Job, Owner};
-use super::netlink::{InterfaceInfo, NetEvent, Netlink};
+use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
 use super::preflight::unsafe_scripts;
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
-use super::socket::{Datagram, VrrpSocket};
+use super::socket::Datagram;
 use super::tracked::{self, TrackedUpdate};
-use super::vips::{VipCommand, VipStats};
+use super::vips::{VipCommand, VipReport, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, Event, Health, HealthTracker, Member, Node, Output, Params, Report, State, SyncGroup,
-    Time, Transition,
+    Action, Event, Health, HealthTracker, Member, Node, Output, Params, Report, SyncGroup, Time,
+    Transition,
 };
-use crate::wire::{self, AdvertRepr, Auth};
+use crate::wire::{self, Auth};
 
 mod build;
 use build::Edge;
+mod links;
 mod reload;
 mod status;
 
-/// How long an IPv6 instance waits at start-up for its link-local address.
+/// How long an IPv6 instance's start-up waits for its link-local address
+/// (duplicate address detection on a fresh interface) before it starts in
+/// Fault. The loop runs meanwhile.
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for address removal before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -91,6 +94,14 @@ pub fn run(config: Config, config_path: std::path::PathBuf) -> ExitCode {
     })
 }
 
+/// Sleeps until `at`; never wakes without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// signal-hook's iterator on a plain thread, forwarded into the loop.
 fn forward_signals() -> io::Result<mpsc::UnboundedReceiver<i32>> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
@@ -113,6 +124,16 @@ enum Input {
         received: io::Result<Result<Datagram, wire::Error>>,
     },
     Net(NetEvent),
+    /// A followed interface as looked up after a change.
+    Lookup {
+        name: String,
+        result: Result<InterfaceInfo, NetlinkError>,
+    },
+    /// A VIP worker's outcome.
+    Vip {
+        instance: String,
+        report: VipReport,
+    },
     Check(CheckResult),
     Tracked(TrackedUpdate),
 }
@@ -133,8 +154,12 @@ pub struct Counters {
 struct Slot {
     name: String,
     cfg: config::Instance,
-    ifindex: u32,
-    src: IpAddr,
+    /// Where adverts go out from; `None` while the interface has no usable
+    /// address (the instance is in Fault then).
+    src: Option<IpAddr>,
+    /// What the VIP worker was last attached to.
+    attachment: Option<links::AttachKey>,
+    /// Index into the edge's sockets.
     socket: usize,
     tracker: HealthTracker,
     vip_tx: Option<mpsc::UnboundedSender<VipCommand>>,
@@ -143,11 +168,7 @@ struct Slot {
     hooks: HookQueue,
     counters: Counters,
     last_transition: Option<(SystemTime, Instant, Transition)>,
-}
-
-struct SocketEntry {
-    socket: Arc<VrrpSocket>,
-    ifname: String,
+    trouble: links::Trouble,
 }
 
 struct Daemon {
@@ -173,6 +194,8 @@ struct Daemon {
     tracked_task: JoinHandle<()>,
     /// The configuration a reload in progress is applying.
     pending: Option<Config>,
+    /// Instances whose edge health changed during the current batch.
+    health_changed: Vec<usize>,
     checks: BTreeMap<String, CheckCounters>,
     tracked: tracked::Latest,
 }
@@ -208,15 +231,12 @@ impl Daemon {
         let mut edge = Edge {
             netlink: netlink.clone(),
             sockets: Vec::new(),
-            socket_keys: Vec::new(),
-            joined: Vec::new(),
-            announcers: BTreeMap::new(),
+            links: BTreeMap::new(),
             input_tx: input_tx.clone(),
-            readers: Vec::new(),
         };
         for (name, cfg) in &config.instances {
             let (slot, member) = edge
-                .build_instance(name, cfg, &config, &first_reading, run_as, LINK_LOCAL_WAIT)
+                .build_instance(name, cfg, &config, &first_reading, run_as)
                 .await?;
             slots.push(slot);
             members.push(member);
@@ -290,6 +310,7 @@ impl Daemon {
             check_tasks,
             tracked_task,
             pending: None,
+            health_changed: Vec::new(),
             config,
         })
     }
@@ -307,20 +328,21 @@ impl Daemon {
         if let Err(e) = super::sdnotify::notify("READY=1") {
             tracing::warn!("cannot notify systemd: {e}");
         }
-        let outputs = self.node.handle_all(self.now(), Event::Startup);
-        self.execute(outputs);
+        for index in 0..self.slots.len() {
+            if self.slots[index].awaits_link_local(&self.edge.links) {
+                self.slots[index].trouble.start_by = Some(Instant::now() + LINK_LOCAL_WAIT);
+            } else {
+                self.start_instance(index);
+            }
+        }
         // Pinged from this loop, so a stalled protocol loop gets restarted.
         let watchdog_period = super::sdnotify::watchdog_interval();
         let mut watchdog =
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
             let deadline = self.node.deadline().map(|d| self.instant(d));
-            let timer = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let timer = sleep_until(deadline);
+            let edge_timer = sleep_until(self.edge_deadline());
             tokio::select! {
                 // Signals, then timers, then input: a packet flood must not make an
                 // advert late.
@@ -337,6 +359,7 @@ impl Daemon {
                     let outputs = self.node.poll(self.now());
                     self.execute(outputs);
                 }
+                () = edge_timer => self.on_edge_timer(),
                 _ = watchdog.tick(), if watchdog_period.is_some() => {
                     let _ = super::sdnotify::notify("WATCHDOG=1");
                 }
@@ -362,13 +385,11 @@ impl Daemon {
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
         let checks = self.check_tasks.values().map(|(_, task)| task);
-        for task in self
-            .background
-            .iter()
-            .chain(&self.edge.readers)
-            .chain(checks)
-        {
+        for task in self.background.iter().chain(checks) {
             task.abort();
+        }
+        for socket in &mut self.edge.sockets {
+            socket.close();
         }
         self.tracked_task.abort();
         // Closing the command channels lets each worker finish its queue
@@ -405,6 +426,8 @@ impl Daemon {
                 }
             },
             Input::Net(event) => self.on_net_event(event),
+            Input::Lookup { name, result } => self.on_lookup(&name, result),
+            Input::Vip { instance, report } => self.on_vip_report(&instance, report),
             Input::Check(result) => self.on_check(result),
             Input::Tracked(update) => self.on_tracked(&update),
         }
@@ -469,51 +492,6 @@ impl Daemon {
         }
     }
 
-    fn on_net_event(&mut self, event: NetEvent) {
-        match event {
-            NetEvent::Link { name, up, .. } => {
-                for index in 0..self.slots.len() {
-                    if self.slots[index].tracker.link(&name, up) {
-                        tracing::info!(
-                            "instance {}: link {name} {}",
-                            self.slots[index].name,
-                            if up { "up" } else { "down" }
-                        );
-                        self.refresh_health(index);
-                    }
-                }
-            }
-            NetEvent::LinkRemoved { name, .. } => {
-                for index in 0..self.slots.len() {
-                    if self.slots[index].tracker.link(&name, false) {
-                        self.refresh_health(index);
-                    }
-                }
-            }
-            NetEvent::AddressRemoved {
-                index: ifindex,
-                addr,
-            } => {
-                for index in 0..self.slots.len() {
-                    let slot = &self.slots[index];
-                    let ours = slot.ifindex == ifindex
-                        && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
-                    if ours && self.node.instance(index).state() == State::Master {
-                        tracing::warn!(
-                            "instance {}: {addr} was removed by someone else; restoring it",
-                            slot.name
-                        );
-                        let slot = &mut self.slots[index];
-                        slot.counters.vip_restores += 1;
-                        slot.send_vip(VipCommand::Add);
-                        slot.send_vip(VipCommand::Announce);
-                    }
-                }
-            }
-            NetEvent::AddressAdded { .. } => {}
-        }
-    }
-
     fn on_check(&mut self, result: CheckResult) {
         let ok = result.outcome.success();
         let counters = self.checks.entry(result.name.clone()).or_default();
@@ -550,7 +528,7 @@ impl Daemon {
     }
 
     fn refresh_health(&mut self, index: usize) {
-        let health: Health = self.slots[index].tracker.health();
+        let health: Health = self.slots[index].health(&self.edge.links, &self.edge.sockets);
         if *self.node.instance(index).health() != health {
             let outputs = self.node.set_health(self.now(), index, &health);
             self.execute(outputs);
@@ -558,6 +536,16 @@ impl Daemon {
     }
 
     fn execute(&mut self, outputs: Vec<Output>) {
+        self.execute_batch(outputs);
+        // Health that changed while the batch ran (an advert that could not
+        // be sent) is fed back only now: the batch's actions go out in the
+        // order the state machine gave them.
+        while let Some(index) = self.health_changed.pop() {
+            self.refresh_health(index);
+        }
+    }
+
+    fn execute_batch(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
                 Output::Instance(index, action) => self.perform(index, action),
@@ -612,31 +600,6 @@ impl Daemon {
                         slot.name,
                         suppressed_note(suppressed)
                     );
-                }
-            }
-        }
-    }
-
-    fn send_advert(&mut self, index: usize, advert: &AdvertRepr) {
-        let slot = &mut self.slots[index];
-        let socket = &self.edge.sockets[slot.socket].socket;
-        for dst in slot.cfg.destinations() {
-            let sent = advert
-                .to_bytes(slot.src, dst)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
-                .and_then(|bytes| socket.send(&bytes, slot.src, dst));
-            match sent {
-                Ok(()) => slot.counters.adverts_sent += 1,
-                Err(e) => {
-                    slot.counters.send_errors += 1;
-                    let key = format!("{}:send", slot.name);
-                    if let Some(suppressed) = self.log_limit.allow(&key) {
-                        tracing::warn!(
-                            "instance {}: cannot send advert to {dst}: {e}{}",
-                            slot.name,
-                            suppressed_note(suppressed)
-                        );
-                    }
                 }
             }
         }
@@ -736,41 +699,6 @@ fn suppressed_note(n: u64) -> String {
         String::new()
     } else {
         format!(" ({n} similar messages suppressed)")
-    }
-}
-
-/// The first IPv4 address on the interface that is not a VIP of ours.
-fn primary_ipv4(info: &InterfaceInfo, vips: &[IpAddr]) -> Option<IpAddr> {
-    info.addresses
-        .iter()
-        .map(IpNet::addr)
-        .find(|a| a.is_ipv4() && !vips.contains(a))
-}
-
-fn link_local_of(info: &InterfaceInfo) -> Option<Ipv6Addr> {
-    info.addresses.iter().find_map(|a| match a.addr() {
-        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
-        _ => None,
-    })
-}
-
-/// A freshly created interface gets its link-local address only after DAD.
-async fn wait_for_link_local(
-    netlink: &Netlink,
-    info: &InterfaceInfo,
-    wait: Duration,
-) -> Option<Ipv6Addr> {
-    let give_up = Instant::now() + wait;
-    let mut info = info.clone();
-    loop {
-        if let Some(ll) = link_local_of(&info) {
-            return Some(ll);
-        }
-        if Instant::now() >= give_up {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        info = netlink.interface_by_index(info.index).await.ok()?;
     }
 }
 

@@ -74,7 +74,7 @@ impl Daemon {
             }
         }
         let plan = plan(&self.config, &new);
-        self.refusals(&plan, &new).map_or(Ok(()), Err)?;
+        Self::refusals(&plan).map_or(Ok(()), Err)?;
         if plan.is_noop() {
             self.config = new;
             return Ok(vec!["no change".to_owned()]);
@@ -86,11 +86,9 @@ impl Daemon {
         for (name, change) in &plan.instances {
             if matches!(change, InstanceChange::Added | InstanceChange::Restart(_)) {
                 let cfg = &new.instances[name];
-                // No waiting for a link-local address: the loop must keep advertising.
-                let no_wait = std::time::Duration::ZERO;
                 let built = self
                     .edge
-                    .build_instance(name, cfg, &new, &readings, self.run_as, no_wait)
+                    .build_instance(name, cfg, &new, &readings, self.run_as)
                     .await;
                 match built {
                     Ok(parts) => added.push(parts),
@@ -116,7 +114,7 @@ impl Daemon {
             // Still in Initialize: this only records the health it starts with.
             member.instance.handle(
                 crate::protocol::Time::ZERO,
-                Event::Health(&slot.tracker.health()),
+                Event::Health(&slot.health(&self.edge.links, &self.edge.sockets)),
             );
         }
 
@@ -172,8 +170,7 @@ impl Daemon {
         // New and restarted instances start as at start-up: in Backup.
         for name in started {
             if let Some(index) = self.slots.iter().position(|s| s.name == name) {
-                let outputs = self.node.handle(self.now(), index, Event::Startup);
-                self.execute(outputs);
+                self.start_instance(index);
             }
         }
         self.config = new;
@@ -185,40 +182,12 @@ impl Daemon {
     }
 
     /// Everything this reload cannot do in place yet, in words.
-    fn refusals(&self, plan: &config::reload::Plan, new: &Config) -> Option<Vec<String>> {
-        let mut refused: Vec<String> = plan
+    fn refusals(plan: &config::reload::Plan) -> Option<Vec<String>> {
+        let refused: Vec<String> = plan
             .needs_restart
             .iter()
             .map(|w| format!("{w} changed"))
             .collect();
-        for (name, change) in &plan.instances {
-            match change {
-                InstanceChange::Update(aspects) => {
-                    for aspect in aspects {
-                        let (was, now) = (&self.config.instances[name], &new.instances[name]);
-                        let ok = match aspect {
-                            Aspect::Protocol
-                            | Aspect::Hooks
-                            | Aspect::VirtualIps
-                            | Aspect::Announcements => true,
-                            // A source address can be set or changed; dropping it would need
-                            // the interface's primary address looked up again.
-                            Aspect::Peers => {
-                                !(was.unicast_src_ip.is_some() && now.unicast_src_ip.is_none())
-                            }
-                            Aspect::Health | Aspect::SyncGroup => true,
-                        };
-                        if !ok {
-                            refused.push(format!("instance {name}: {aspect:?} changed"));
-                        }
-                    }
-                }
-                InstanceChange::Unchanged
-                | InstanceChange::Removed
-                | InstanceChange::Added
-                | InstanceChange::Restart(_) => {}
-            }
-        }
         (!refused.is_empty()).then(|| {
             refused
                 .into_iter()
@@ -270,15 +239,16 @@ impl Daemon {
                 holding,
             });
         }
-        if let Some(src) = cfg.unicast_src_ip {
-            slot.src = src;
-        }
         slot.cfg = cfg.clone();
+        // A configured source replaces the interface's address, or the other
+        // way round.
+        let all_vips = super::build::all_vips(self.pending.as_ref().unwrap_or(&self.config));
+        slot.follow_interface(&self.edge.links, &all_vips);
         if aspects
             .iter()
             .any(|a| matches!(a, Aspect::Protocol | Aspect::VirtualIps | Aspect::Peers))
         {
-            let params = super::params(cfg, slot.src);
+            let params = super::params(cfg, slot.src_or_unspecified());
             self.node.instance_mut(index).update_params(params);
         }
         self.refresh_health(index);

@@ -83,6 +83,7 @@ impl Daemon {
                         vip_restores: c.vip_restores,
                         announcements: v.announcements.load(Relaxed),
                         announce_errors: v.announce_errors.load(Relaxed),
+                        vip_errors: v.netlink_errors.load(Relaxed),
                         hook_runs: h.runs.load(Relaxed),
                         hook_failures: h.failures.load(Relaxed),
                         hook_timeouts: h.timeouts.load(Relaxed),

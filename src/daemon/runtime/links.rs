@@ -1,0 +1,639 @@
+//! Following interfaces by name, and telling the truth about what an
+//! instance can serve.
+//!
+//! An interface may disappear and come back with a new index (a veth or VLAN
+//! recreated by the network manager), change its MAC, or lose the address
+//! adverts go out from. Any kernel notification about an interface an
+//! instance runs on triggers a fresh lookup of it; the result reopens its
+//! VRRP socket and packet socket when the index changed, re-targets the VIP
+//! workers, and re-picks each instance's source address.
+//!
+//! Whatever keeps an instance from serving is a fault the state machine
+//! sees like a failing weight-0 check: no interface, no usable source
+//! address, no socket, adverts that cannot be sent for two advert intervals,
+//! or addresses that cannot be installed. The last two have no kernel event
+//! that says they are fixed, so the instance retries after a back-off.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::time::Instant;
+
+use super::build::{SocketEntry, all_vips};
+use super::{Daemon, Input, Slot, params};
+use crate::daemon::announce::Announcer;
+use crate::daemon::netlink::{InterfaceInfo, NetEvent, NetlinkError};
+use crate::daemon::vips::{Attachment, VipCommand, VipReport};
+use crate::protocol::{Event, Health, State};
+use crate::wire::{AdvertRepr, Auth, Family};
+
+/// The first retry after sending or installing addresses failed; doubled on
+/// each failure in a row, up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// What the loop knows of one interface instances run on.
+#[derive(Default)]
+pub(super) struct Followed {
+    /// The interface as last looked up; `None` while it does not exist.
+    pub info: Option<InterfaceInfo>,
+    /// Sends gratuitous ARPs and NAs from the interface's current MAC.
+    pub announcer: Option<Arc<Announcer>>,
+    announcer_error: Option<String>,
+    /// A lookup is under way; `Some(true)`: more changed since it was asked.
+    lookup: Option<bool>,
+}
+
+impl Followed {
+    /// Records a lookup's result, reopening the packet socket for a new
+    /// index or MAC.
+    pub fn set(&mut self, info: Option<InterfaceInfo>) {
+        let key = |i: &InterfaceInfo| (i.index, i.mac);
+        if self.info.as_ref().map(key) != info.as_ref().map(key) || self.announcer.is_none() {
+            self.announcer = None;
+            self.announcer_error = None;
+            if let Some(i) = &info {
+                match Announcer::open(i.index, i.mac.unwrap_or([0; 6])) {
+                    Ok(a) => self.announcer = Some(Arc::new(a)),
+                    Err(e) => {
+                        tracing::error!("cannot open a packet socket on {}: {e}", i.name);
+                        self.announcer_error =
+                            Some(format!("cannot open a packet socket on {}: {e}", i.name));
+                    }
+                }
+            }
+        }
+        self.info = info;
+    }
+}
+
+/// Failures with no kernel event to say they are over.
+#[derive(Debug, Default)]
+pub(super) struct Trouble {
+    /// Since when adverts have failed to go out, and the latest error.
+    sending_since: Option<(Instant, String)>,
+    /// Why the instance is held in Fault until `retry_at`.
+    fault: Option<String>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// A start-up waiting for the interface's IPv6 link-local address.
+    pub start_by: Option<Instant>,
+    /// Sending failed last time and has not worked since: fail fast.
+    suspect: bool,
+}
+
+impl Trouble {
+    /// Holds the instance in Fault for a back-off that grows while the
+    /// failures go on.
+    fn trip(&mut self, now: Instant, why: String) {
+        self.backoff = (self.backoff * 2).clamp(RETRY_MIN, RETRY_MAX);
+        self.retry_at = Some(now + self.backoff);
+        self.fault = Some(why);
+        self.sending_since = None;
+        self.suspect = true;
+    }
+
+    /// The next time the loop must look at this instance's edge.
+    pub fn deadline(&self) -> Option<Instant> {
+        match (self.retry_at, self.start_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// What identifies the VIP worker's attachment: a change means a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct AttachKey {
+    ifindex: u32,
+    mac: Option<[u8; 6]>,
+    link_local: Option<Ipv6Addr>,
+    announcer: usize,
+}
+
+impl Slot {
+    /// Re-reads the instance's interface: the VIP worker's attachment, the
+    /// link state and the source address. Returns true when the source
+    /// address changed.
+    pub(super) fn follow_interface(
+        &mut self,
+        links: &BTreeMap<String, Followed>,
+        all_vips: &[IpAddr],
+    ) -> bool {
+        let followed = &links[&self.cfg.interface];
+        let info = followed.info.as_ref();
+        let link_local = info.and_then(|i| link_local_of(i, all_vips));
+        let attach = match (info, &followed.announcer) {
+            (Some(i), Some(a)) => Some((
+                AttachKey {
+                    ifindex: i.index,
+                    mac: i.mac,
+                    link_local,
+                    announcer: Arc::as_ptr(a) as usize,
+                },
+                a,
+            )),
+            _ => None,
+        };
+        if attach.map(|(k, _)| k) != self.attachment {
+            self.attachment = attach.map(|(k, _)| k);
+            self.send_vip(VipCommand::Attach(attach.map(|(k, a)| Attachment {
+                ifindex: k.ifindex,
+                announcer: a.clone(),
+                link_local,
+            })));
+        }
+        self.tracker
+            .link(&self.cfg.interface, info.is_some_and(|i| i.up));
+
+        let src = match (self.cfg.unicast_src_ip, self.cfg.family) {
+            (Some(configured), _) => Some(configured),
+            (None, Family::Ipv6) => link_local.map(IpAddr::V6),
+            (None, Family::Ipv4) => info.and_then(|i| primary_ipv4(i, all_vips, self.src)),
+        };
+        if src == self.src {
+            return false;
+        }
+        match (self.src, src) {
+            (Some(old), Some(new)) => tracing::warn!(
+                "instance {}: {old} is gone from {}; adverts now go out from {new}",
+                self.name,
+                self.cfg.interface
+            ),
+            (None, Some(new)) => tracing::info!(
+                "instance {}: adverts go out from {new} on {}",
+                self.name,
+                self.cfg.interface
+            ),
+            (Some(old), None) => tracing::warn!(
+                "instance {}: {old} is gone from {} and no other address can send adverts",
+                self.name,
+                self.cfg.interface
+            ),
+            (None, None) => {}
+        }
+        self.src = src;
+        true
+    }
+
+    /// The source address, or the unspecified address of the family while
+    /// there is none (the instance is in Fault then and sends nothing).
+    pub(super) fn src_or_unspecified(&self) -> IpAddr {
+        self.src.unwrap_or(match self.cfg.family {
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::Ipv6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        })
+    }
+
+    /// The health the state machine sees: what the tracker computes, unless
+    /// the edge cannot serve this instance at all.
+    pub(super) fn health(
+        &self,
+        links: &BTreeMap<String, Followed>,
+        sockets: &[SocketEntry],
+    ) -> Health {
+        let mut health = self.tracker.health();
+        if let Some(why) = self.edge_fault(links, sockets, health.fault.is_some()) {
+            health.fault = Some(why);
+        }
+        health
+    }
+
+    fn edge_fault(
+        &self,
+        links: &BTreeMap<String, Followed>,
+        sockets: &[SocketEntry],
+        tracker_fault: bool,
+    ) -> Option<String> {
+        let ifname = &self.cfg.interface;
+        let followed = links.get(ifname)?;
+        if followed.info.is_none() {
+            return Some(format!("interface {ifname} does not exist"));
+        }
+        if tracker_fault {
+            // "interface down", a failing weight-0 check...: already said.
+            return None;
+        }
+        if let Some(e) = &sockets[self.socket].error {
+            return Some(e.clone());
+        }
+        let advert_len = self.advert_len();
+        if let Some(mtu) = followed.info.as_ref().and_then(|i| i.mtu) {
+            if advert_len > mtu as usize {
+                return Some(format!(
+                    "an advert with {} addresses is {advert_len} bytes, more than the MTU of {ifname} ({mtu})",
+                    self.cfg.virtual_ips.len()
+                ));
+            }
+        }
+        if let Some(e) = &followed.announcer_error {
+            return Some(e.clone());
+        }
+        if self.src.is_none() {
+            return Some(match self.cfg.family {
+                Family::Ipv4 => format!("{ifname} has no IPv4 address to send adverts from"),
+                Family::Ipv6 => format!("{ifname} has no usable IPv6 link-local address"),
+            });
+        }
+        self.trouble.fault.clone()
+    }
+
+    /// The size of this instance's adverts on the wire, IP header included.
+    fn advert_len(&self) -> usize {
+        let repr = AdvertRepr {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority: 0,
+            max_advert_interval: self.cfg.advert_interval,
+            auth: Auth::None,
+            addresses: self.cfg.virtual_ips.iter().map(IpNet::addr).collect(),
+        };
+        self.cfg.family.ip_header_len() + repr.buffer_len()
+    }
+
+    /// Whether start-up waits for a link-local address that is on its way
+    /// (a fresh interface finishing duplicate address detection).
+    pub(super) fn awaits_link_local(&self, links: &BTreeMap<String, Followed>) -> bool {
+        self.cfg.family == Family::Ipv6
+            && self.src.is_none()
+            && links
+                .get(&self.cfg.interface)
+                .and_then(|f| f.info.as_ref())
+                .is_some_and(|i| i.up)
+    }
+}
+
+impl Daemon {
+    /// A kernel notification: link states for trackers, restoring VIPs
+    /// removed by hand, and a fresh lookup of any followed interface it
+    /// concerns.
+    pub(super) fn on_net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Link {
+                index,
+                ref name,
+                up,
+                ..
+            } => {
+                self.track_link(name, up);
+                if self.edge.links.contains_key(name) {
+                    self.request_lookup(name);
+                }
+                // Renamed: the interface we knew under another name is gone.
+                let renamed: Vec<String> = self
+                    .followed_with_index(index)
+                    .filter(|n| n != name)
+                    .collect();
+                for other in renamed {
+                    self.request_lookup(&other);
+                }
+            }
+            NetEvent::LinkRemoved { index, ref name } => {
+                self.track_link(name, false);
+                let Some(followed) = self.edge.links.get_mut(name) else {
+                    return;
+                };
+                // A lookup under way may have seen the interface still there.
+                if followed.lookup.is_some() {
+                    followed.lookup = Some(true);
+                }
+                if followed.info.as_ref().is_some_and(|i| i.index == index) {
+                    self.apply_lookup(name, None);
+                }
+            }
+            NetEvent::AddressRemoved { index, addr } => {
+                self.restore_vip(index, addr);
+                for name in self.followed_with_index(index).collect::<Vec<_>>() {
+                    self.request_lookup(&name);
+                }
+            }
+            NetEvent::AddressAdded { index, .. } => {
+                for name in self.followed_with_index(index).collect::<Vec<_>>() {
+                    self.request_lookup(&name);
+                }
+            }
+        }
+    }
+
+    /// Tracked interfaces (and instances' own ones) by name.
+    fn track_link(&mut self, name: &str, up: bool) {
+        for index in 0..self.slots.len() {
+            let tracker = &mut self.slots[index].tracker;
+            if tracker.link_state(name) == Some(up) {
+                continue;
+            }
+            if tracker.link(name, up) {
+                tracing::info!(
+                    "instance {}: link {name} {}",
+                    self.slots[index].name,
+                    if up { "up" } else { "down" }
+                );
+                self.refresh_health(index);
+            }
+        }
+    }
+
+    fn followed_with_index(&self, index: u32) -> impl Iterator<Item = String> + '_ {
+        self.edge
+            .links
+            .iter()
+            .filter(move |(_, f)| f.info.as_ref().is_some_and(|i| i.index == index))
+            .map(|(name, _)| name.clone())
+    }
+
+    /// A VIP of a master removed by someone else goes straight back.
+    fn restore_vip(&mut self, ifindex: u32, addr: IpNet) {
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            let on_it = self.edge.links[&slot.cfg.interface]
+                .info
+                .as_ref()
+                .is_some_and(|i| i.index == ifindex);
+            let ours = on_it && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
+            if ours && self.node.instance(index).state() == State::Master {
+                let key = format!("{}:restore", slot.name);
+                if let Some(suppressed) = self.log_limit.allow(&key) {
+                    tracing::warn!(
+                        "instance {}: {addr} was removed by someone else; restoring it{}",
+                        slot.name,
+                        super::suppressed_note(suppressed)
+                    );
+                }
+                let slot = &mut self.slots[index];
+                slot.counters.vip_restores += 1;
+                slot.send_vip(VipCommand::Add);
+                slot.send_vip(VipCommand::Announce);
+            }
+        }
+    }
+
+    /// Looks `name` up off the loop; a lookup already under way is redone
+    /// when it returns, so the last answer is never older than the last
+    /// event.
+    pub(super) fn request_lookup(&mut self, name: &str) {
+        let Some(followed) = self.edge.links.get_mut(name) else {
+            return;
+        };
+        if followed.lookup.is_some() {
+            followed.lookup = Some(true);
+            return;
+        }
+        followed.lookup = Some(false);
+        let netlink = self.edge.netlink.clone();
+        let tx = self.edge.input_tx.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            let result = netlink.interface(&name).await;
+            let _ = tx.send(Input::Lookup { name, result });
+        });
+    }
+
+    pub(super) fn on_lookup(&mut self, name: &str, result: Result<InterfaceInfo, NetlinkError>) {
+        let Some(followed) = self.edge.links.get_mut(name) else {
+            return;
+        };
+        let again = followed.lookup.take() == Some(true);
+        match result {
+            Ok(info) => self.apply_lookup(name, Some(info)),
+            Err(NetlinkError::NoSuchInterface(_)) => self.apply_lookup(name, None),
+            Err(e) => tracing::error!("cannot look up interface {name}: {e}"),
+        }
+        if again {
+            self.request_lookup(name);
+        }
+    }
+
+    /// Brings everything on interface `name` in line with what it is now.
+    fn apply_lookup(&mut self, name: &str, info: Option<InterfaceInfo>) {
+        let old_index = self.edge.links[name].info.as_ref().map(|i| i.index);
+        let new_index = info.as_ref().map(|i| i.index);
+        if old_index != new_index {
+            match (old_index, new_index) {
+                (_, None) => tracing::warn!("interface {name} no longer exists"),
+                (None, Some(i)) => tracing::info!("interface {name} appeared (index {i})"),
+                (Some(_), Some(i)) => {
+                    tracing::warn!("interface {name} was replaced (new index {i})")
+                }
+            }
+            self.edge.apply_lookup_to_sockets(name, info.as_ref());
+        }
+        if let Some(followed) = self.edge.links.get_mut(name) {
+            followed.set(info);
+        }
+        let all_vips = all_vips(&self.config);
+        for index in 0..self.slots.len() {
+            if self.slots[index].cfg.interface != name {
+                continue;
+            }
+            if self.slots[index].follow_interface(&self.edge.links, &all_vips) {
+                let slot = &self.slots[index];
+                let params = params(&slot.cfg, slot.src_or_unspecified());
+                self.node.instance_mut(index).update_params(params);
+            }
+            if self.slots[index].src.is_some() && self.slots[index].trouble.start_by.is_some() {
+                self.start_instance(index);
+            }
+            self.refresh_health(index);
+        }
+    }
+
+    /// Sends an advert to every destination; failures that outlast two
+    /// advert intervals take the instance out of service.
+    pub(super) fn send_advert(&mut self, index: usize, advert: &crate::wire::AdvertRepr) {
+        let slot = &mut self.slots[index];
+        let src = slot.src_or_unspecified();
+        let mut failure = None;
+        for dst in slot.cfg.destinations() {
+            let sent = match self.edge.sockets[slot.socket].socket() {
+                Some(socket) => advert
+                    .to_bytes(src, dst)
+                    .map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+                    })
+                    .and_then(|bytes| socket.send(&bytes, src, dst)),
+                None => Err(std::io::Error::other(format!(
+                    "no VRRP socket on {}",
+                    slot.cfg.interface
+                ))),
+            };
+            match sent {
+                Ok(()) => slot.counters.adverts_sent += 1,
+                Err(e) => {
+                    slot.counters.send_errors += 1;
+                    let key = format!("{}:send", slot.name);
+                    if let Some(suppressed) = self.log_limit.allow(&key) {
+                        tracing::warn!(
+                            "instance {}: cannot send advert to {dst}: {e}{}",
+                            slot.name,
+                            super::suppressed_note(suppressed)
+                        );
+                    }
+                    failure.get_or_insert(e.to_string());
+                }
+            }
+        }
+        let now = Instant::now();
+        let Some(error) = failure else {
+            slot.trouble.sending_since = None;
+            slot.trouble.backoff = Duration::ZERO;
+            slot.trouble.suspect = false;
+            return;
+        };
+        // A resignation (priority 0) is the last advert: nothing to protect.
+        if advert.priority == 0 {
+            return;
+        }
+        let since = slot
+            .trouble
+            .sending_since
+            .get_or_insert((now, String::new()));
+        since.1 = error;
+        let failing_for = now - since.0;
+        // After a retry, one more failure is enough: the trouble is still there.
+        if failing_for >= slot.cfg.advert_interval.as_duration() * 2 || slot.trouble.suspect {
+            let why = format!(
+                "cannot send adverts for {:.1} s: {}",
+                failing_for.as_secs_f64(),
+                since.1
+            );
+            slot.trouble.trip(now, why);
+            self.health_changed.push(index);
+        }
+    }
+
+    /// The VIP worker's report: a master that could not install its
+    /// addresses gives up mastership.
+    pub(super) fn on_vip_report(&mut self, instance: &str, report: VipReport) {
+        let Some(index) = self.slots.iter().position(|s| s.name == instance) else {
+            return;
+        };
+        if let VipReport::AddFailed(why) = report {
+            if self.node.instance(index).state() == State::Master {
+                self.slots[index].trouble.trip(Instant::now(), why);
+                self.refresh_health(index);
+            }
+        }
+    }
+
+    /// The earliest retry or start-up deadline of any instance.
+    pub(super) fn edge_deadline(&self) -> Option<Instant> {
+        self.slots.iter().filter_map(|s| s.trouble.deadline()).min()
+    }
+
+    /// Retries what failed, and starts instances that waited long enough for
+    /// a link-local address.
+    pub(super) fn on_edge_timer(&mut self) {
+        let now = Instant::now();
+        for index in 0..self.slots.len() {
+            let trouble = &mut self.slots[index].trouble;
+            if trouble.retry_at.is_some_and(|t| t <= now) {
+                trouble.retry_at = None;
+                if let Some(why) = trouble.fault.take() {
+                    tracing::info!("instance {}: retrying after: {why}", self.slots[index].name);
+                }
+                self.refresh_health(index);
+            }
+            if self.slots[index].trouble.start_by.is_some_and(|t| t <= now) {
+                self.start_instance(index);
+            }
+        }
+    }
+
+    /// Delivers the Startup event (now, or when the link-local address
+    /// arrives: see [`Slot::awaits_link_local`]).
+    pub(super) fn start_instance(&mut self, index: usize) {
+        self.slots[index].trouble.start_by = None;
+        self.refresh_health(index);
+        let outputs = self.node.handle(self.now(), index, Event::Startup);
+        self.execute(outputs);
+    }
+}
+
+/// The first IPv4 address on the interface that is not a VIP of ours,
+/// keeping the current one while it is still there.
+fn primary_ipv4(info: &InterfaceInfo, vips: &[IpAddr], current: Option<IpAddr>) -> Option<IpAddr> {
+    let candidates = || {
+        info.addresses
+            .iter()
+            .map(IpNet::addr)
+            .filter(|a| a.is_ipv4() && !vips.contains(a))
+    };
+    current
+        .filter(|c| candidates().any(|a| a == *c))
+        .or_else(|| candidates().next())
+}
+
+/// The interface's link-local address, never a link-local VIP of ours.
+fn link_local_of(info: &InterfaceInfo, vips: &[IpAddr]) -> Option<Ipv6Addr> {
+    info.addresses.iter().find_map(|a| match a.addr() {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() && !vips.contains(&a.addr()) => Some(v6),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(addresses: &[&str]) -> InterfaceInfo {
+        InterfaceInfo {
+            index: 2,
+            name: "eth0".into(),
+            mac: None,
+            mtu: Some(1500),
+            up: true,
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    fn ip(a: &str) -> IpAddr {
+        a.parse().unwrap()
+    }
+
+    #[test]
+    fn a_link_local_vip_is_never_the_source() {
+        // A stale link-local VIP can be listed first: taking it as the source
+        // would make two nodes send from the same address.
+        let i = info(&["fe80::1/64", "fe80::200:5eff:fe10:11/64"]);
+        assert_eq!(
+            link_local_of(&i, &[ip("fe80::1")]),
+            Some("fe80::200:5eff:fe10:11".parse().unwrap())
+        );
+        assert_eq!(
+            link_local_of(&info(&["fe80::1/64"]), &[ip("fe80::1")]),
+            None
+        );
+    }
+
+    #[test]
+    fn the_source_stays_while_it_is_there_and_moves_when_it_goes() {
+        let vips = [ip("192.0.2.50")];
+        let both = info(&["192.0.2.50/24", "192.0.2.11/24", "192.0.2.21/24"]);
+        assert_eq!(primary_ipv4(&both, &vips, None), Some(ip("192.0.2.11")));
+        assert_eq!(
+            primary_ipv4(&both, &vips, Some(ip("192.0.2.21"))),
+            Some(ip("192.0.2.21"))
+        );
+        let moved = info(&["192.0.2.50/24", "192.0.2.21/24"]);
+        assert_eq!(
+            primary_ipv4(&moved, &vips, Some(ip("192.0.2.11"))),
+            Some(ip("192.0.2.21"))
+        );
+        assert_eq!(primary_ipv4(&info(&["192.0.2.50/24"]), &vips, None), None);
+    }
+
+    #[test]
+    fn failures_back_off_up_to_a_minute() {
+        let now = Instant::now();
+        let mut t = Trouble::default();
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            t.trip(now, "x".into());
+            waits.push((t.retry_at.unwrap() - now).as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+    }
+}
