@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vipd::config::{self, Config};
 
+/// Where `run`, `check`, `status` and `reload` look for the file by default.
+const DEFAULT_CONFIG: &str = "/etc/vipd/vipd.toml";
+
 /// Exit status for a configuration that cannot be read or is invalid. Same
 /// as clap's status for a usage error: both mean "fix how vipd is called".
 const EXIT_CONFIG: u8 = 2;
@@ -105,23 +108,26 @@ struct DaemonAddress {
     /// The control socket (default: `control_socket` from the config file).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// The configuration file naming the control socket.
-    #[arg(
-        short,
-        long,
-        value_name = "FILE",
-        default_value = "/etc/vipd/vipd.toml"
-    )]
-    config: PathBuf,
+    /// The configuration file naming the control socket
+    /// [default: /etc/vipd/vipd.toml].
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 impl DaemonAddress {
+    fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+    }
+
     /// The control socket: given, or named by the config file, or the default.
     fn socket(&self) -> PathBuf {
+        let path = self.config_path();
         self.socket.clone().unwrap_or_else(|| {
-            std::fs::read_to_string(&self.config)
+            std::fs::read_to_string(&path)
                 .ok()
-                .and_then(|text| config::parse(&text, &self.config.display().to_string()).ok())
+                .and_then(|text| config::parse(&text, &path.display().to_string()).ok())
                 .map_or_else(
                     || PathBuf::from(config::DEFAULT_CONTROL_SOCKET),
                     |c| c.global.control_socket,
@@ -266,20 +272,20 @@ fn restore_default_sigpipe() {
 /// `vipd reload`: exit 0 when applied, 2 when refused (errors printed).
 /// The file is validated here first: its errors, with file:line:column, are
 /// what the operator needs, and only a valid file names the control socket.
+/// Only `--socket` given: the daemon is asked without a file to check here.
 fn reload(daemon: &DaemonAddress) -> ExitCode {
-    let config = match load(&daemon.config) {
-        Ok(config) => config,
-        Err(code) => {
-            eprintln!(
-                "vipd reload: nothing sent to the daemon; it keeps its running configuration"
-            );
-            return code;
-        }
+    let socket = match (&daemon.socket, &daemon.config) {
+        (Some(socket), None) => socket.clone(),
+        (given, _) => match load(&daemon.config_path()) {
+            Ok(config) => given.clone().unwrap_or(config.global.control_socket),
+            Err(code) => {
+                eprintln!(
+                    "vipd reload: nothing sent to the daemon; it keeps its running configuration"
+                );
+                return code;
+            }
+        },
     };
-    let socket = daemon
-        .socket
-        .clone()
-        .unwrap_or(config.global.control_socket);
     let answer = match vipd::daemon::control::query(&socket, "reload") {
         Ok(answer) => answer,
         Err(e) => {

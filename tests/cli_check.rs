@@ -309,3 +309,15 @@ fn reload_asks_the_control_socket_the_file_names() {
         "{stderr}"
     );
 }
+
+#[test]
+fn reload_with_only_a_socket_reads_no_file() {
+    let socket = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reload_only_socket/none.sock");
+    let out = vipd(&["reload", "--socket", socket.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach the daemon at {}", socket.display())),
+        "{stderr}"
+    );
+}
