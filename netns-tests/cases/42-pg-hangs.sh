@@ -31,13 +31,13 @@ hang_pgid="$(ps -o pgid= -p "$hang" | tr -d ' ')"
 # Any live (not zombie) process of the hook's process group.
 group_alive() { ps -e -o pgid=,stat= | awk -v g="$hang_pgid" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
 check "the hook's process group ($hang_pgid) is running" group_alive
-wait_until "vipd kills the hook at its 4 s timeout" 10 log_has n1 "hook .*activate-primary.sh killed after its 4s timeout"
+wait_until "vipd kills the hook at its 4 s timeout" 10 log_has n1 "hook .*activate-primary.sh timed out after 4s"
 wait_until "nothing of the hook's process group is left (sleep pid $hang included)" 2 not_ group_alive
 t_hook_end="$(now)"
 # From vipd's own timestamps: the MASTER transition (the hook starts right
 # after the address work) to the kill.
 log_epoch() { date -d "$(log_since_start n1 | grep -m1 -E -- "$1" | awk '{ print $1 }')" +%s.%N; }
-hook_ms="$(awk -v a="$(log_epoch 'instance db: BACKUP -> MASTER')" -v b="$(log_epoch 'activate-primary.sh killed after')" \
+hook_ms="$(awk -v a="$(log_epoch 'instance db: BACKUP -> MASTER')" -v b="$(log_epoch 'activate-primary.sh timed out after')" \
     'BEGIN { printf "%d", (b - a) * 1000 }')"
 ((hook_ms >= 3950 && hook_ms <= 6000)) || fail "time from n1's MASTER transition to the hook's kill" "4 s (+ the address work)" "${hook_ms} ms"
 ok "the hook was killed ${hook_ms} ms after n1 became master (hook_timeout 4 s)"
@@ -69,7 +69,7 @@ t_fault="$(now)"
 curls_seen="${#curl_pids[@]}"
 ((curls_seen >= 2)) || fail "hanging check runs seen (each killed at its timeout)" ">= 2" "$curls_seen"
 ok "$curls_seen hanging check runs (curl) seen, none older than 3 s"
-check "vipd reports the check failing by timeout" log_has n1 "check app_http now failing \(TimedOut\)"
+check "vipd reports the check failing by timeout" log_has n1 "check app_http now failing \(timed out after"
 wait_until "n2 holds $VIP4 and $VIP_APP (the sync group moved the database address too)" 5 holds_pair n2
 wait_until "n2's PostgreSQL is promoted" 30 pg_is_primary n2
 wait_until "n1 fenced its primary (FENCE_MODE=stop)" 30 not_ pg_running n1

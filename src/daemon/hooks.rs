@@ -7,6 +7,10 @@
 //! and the skipped ones are logged. A hanging hook is killed at its timeout and
 //! never holds up the protocol loop or another instance.
 //!
+//! A hook's stdout and stderr are logged as they come, each line prefixed
+//! with the instance (or group) and the hook, at most 20 lines per run; a
+//! failed run's last lines are also kept for `vipd status`.
+//!
 //! At shutdown ([`HookQueue::begin_stop`]) every hook gets a stop grace: one
 //! running then is killed with its process group when the grace runs out
 //! (or at its own timeout, if sooner), and the hooks that still follow
@@ -21,12 +25,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::process::{self, FailedRun, RunAs, StopSignal, Stopper};
-use super::ratelimit::RateLimiter;
 use crate::config::Hooks;
 use crate::protocol::State;
 
-/// How often a failing hook's output may be logged (per program).
-const FAILURE_LOG_PERIOD: Duration = Duration::from_secs(60);
+/// How many lines of each hook run's output are logged (as they come).
+const LOGGED_LINES: usize = 20;
 
 /// Whether the hooks belong to an instance or a sync group (keepalived's `$1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +90,6 @@ struct Runner {
     run_as: RunAs,
     stop: StopSignal,
     stats: Arc<HookStats>,
-    /// Failed runs' output is logged at most once a minute per program.
-    log_limit: RateLimiter,
 }
 
 impl HookQueue {
@@ -112,7 +113,6 @@ impl HookQueue {
             run_as,
             stop,
             stats: stats.clone(),
-            log_limit: RateLimiter::new(FAILURE_LOG_PERIOD),
         };
         let task = tokio::spawn(runner.serve(rx));
         HookQueue {
@@ -228,14 +228,16 @@ impl Runner {
 
     async fn run_one(&mut self, argv: Vec<String>, env: &BTreeMap<&str, String>) {
         self.stats.runs.fetch_add(1, Ordering::Relaxed);
-        let finished =
-            process::run_until(&argv, env, self.run_as, self.timeout, self.stop.clone()).await;
         let command = argv.join(" ");
         let what = format!(
             "{} {}: hook {command}",
             self.owner.word().to_lowercase(),
             self.name,
         );
+        let live = process::LiveLog::new(what.clone(), LOGGED_LINES);
+        let stop = self.stop.clone();
+        let finished =
+            process::run_until(&argv, env, self.run_as, self.timeout, stop, Some(live)).await;
         if finished.outcome.success() {
             tracing::debug!("{what} succeeded");
             return;
@@ -246,9 +248,8 @@ impl Runner {
             &self.stats.failures
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(suppressed) = self.log_limit.allow(&command) {
-            process::log_failure(&what, &finished, suppressed);
-        }
+        // Its output, if any, is in the log above.
+        tracing::warn!("{what} {}", finished.outcome);
         *self
             .stats
             .last_failure

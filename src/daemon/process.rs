@@ -6,7 +6,9 @@
 //! Their stdout and stderr go to one pipe that is always drained (a program
 //! printing without end never blocks on a full pipe) into a bounded tail:
 //! the last [`TAIL_BYTES`] bytes, of which the last [`TAIL_LINES`] lines are
-//! kept for the log and status. Nothing is copied to vipd's own log verbatim.
+//! kept for the log and status. Nothing is copied to vipd's own log
+//! unbounded or unlabelled: a [`LiveLog`] logs a bounded number of lines per
+//! run, each prefixed with who printed it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -306,16 +308,18 @@ pub async fn run(
     run_as: RunAs,
     timeout: Duration,
 ) -> Finished {
-    run_until(argv, env, run_as, timeout, StopSignal::never()).await
+    run_until(argv, env, run_as, timeout, StopSignal::never(), None).await
 }
 
-/// [`run`], cut short by `stop` once shutdown begins.
+/// [`run`], cut short by `stop` once shutdown begins, its output logged as
+/// it comes by `live`.
 pub async fn run_until(
     argv: &[String],
     env: &BTreeMap<&str, String>,
     run_as: RunAs,
     timeout: Duration,
     mut stop: StopSignal,
+    live: Option<LiveLog>,
 ) -> Finished {
     let failed = |e: String| Finished {
         outcome: Outcome::SpawnFailed(e),
@@ -352,7 +356,7 @@ pub async fn run_until(
     };
     let mut guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
     let tail = Arc::new(Mutex::new(Tail::default()));
-    let mut reader = tokio::spawn(drain(read_end, tail.clone()));
+    let mut reader = tokio::spawn(drain(read_end, tail.clone(), live));
 
     let started = Instant::now();
     let outcome = loop {
@@ -397,10 +401,70 @@ fn output_pipe() -> std::io::Result<(pipe::Receiver, (OwnedFd, OwnedFd))> {
 }
 
 /// Reads the pipe to its end, keeping only the tail.
-async fn drain(mut pipe: pipe::Receiver, tail: Arc<Mutex<Tail>>) {
+async fn drain(mut pipe: pipe::Receiver, tail: Arc<Mutex<Tail>>, mut live: Option<LiveLog>) {
     let mut buf = vec![0u8; 16 * 1024];
     while let Ok(n @ 1..) = pipe.read(&mut buf).await {
         lock(&tail).push(&buf[..n]);
+        if let Some(live) = &mut live {
+            live.feed(&buf[..n]);
+        }
+    }
+    if let Some(live) = &mut live {
+        live.finish();
+    }
+}
+
+/// Logs a run's output as it comes, line by line, each prefixed with who
+/// printed it, up to a number of lines per run; the rest is not logged.
+/// For hooks: they run once per transition, and what they say while they
+/// promote or fence is wanted in the log as it happens.
+#[derive(Debug)]
+pub struct LiveLog {
+    prefix: String,
+    lines_left: usize,
+    partial: Vec<u8>,
+}
+
+impl LiveLog {
+    pub fn new(prefix: String, max_lines: usize) -> LiveLog {
+        LiveLog {
+            prefix,
+            lines_left: max_lines,
+            partial: Vec::new(),
+        }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while self.lines_left > 0 && !bytes.is_empty() {
+            let (line, rest, complete) = match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => (&bytes[..i], &bytes[i + 1..], true),
+                None => (bytes, &[][..], false),
+            };
+            // A line is cut at the tail's size; the cut-off rest is dropped.
+            let room = TAIL_BYTES.saturating_sub(self.partial.len());
+            self.partial
+                .extend_from_slice(&line[..line.len().min(room)]);
+            if complete {
+                self.emit();
+            }
+            bytes = rest;
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.partial.is_empty() && self.lines_left > 0 {
+            self.emit();
+        }
+    }
+
+    fn emit(&mut self) {
+        let line = printable(&String::from_utf8_lossy(&self.partial));
+        self.partial.clear();
+        tracing::info!("{} | {line}", self.prefix);
+        self.lines_left -= 1;
+        if self.lines_left == 0 {
+            tracing::info!("{}: more output, not logged", self.prefix);
+        }
     }
 }
 
