@@ -206,16 +206,23 @@ fn a_rebuilt_node_keeps_states_and_reports_no_group_transition() {
     assert_eq!(n.group_state(0), State::Master);
 }
 
-fn hear(n: &mut Node, now: Time, index: usize, priority: u8) -> Vec<Output> {
+/// Another node below our address (192.0.2.10), so no yielding to it.
+const LOWER_PEER: &str = "192.0.2.5";
+
+fn hear_from(n: &mut Node, now: Time, index: usize, from: &str, priority: u8) -> Vec<Output> {
     let vrid = n.instance(index).params().vrid;
     n.handle(
         now,
         index,
         Event::Advert {
-            src: ip("192.0.2.20"),
+            src: ip(from),
             advert: &advert(vrid, priority),
         },
     )
+}
+
+fn hear(n: &mut Node, now: Time, index: usize, priority: u8) -> Vec<Output> {
+    hear_from(n, now, index, LOWER_PEER, priority)
 }
 
 fn transitions_of(out: &[Output]) -> usize {
@@ -254,6 +261,34 @@ fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
     let app_due = n.instance(1).deadline().unwrap();
     let out = n.poll(app_due);
     assert_eq!(states(&n)[..2], [State::Master, State::Master]);
+    assert_eq!(
+        group_transitions(&out),
+        vec![(State::Backup, State::Master)]
+    );
+}
+
+/// The same with the better master at a higher address: the group is split
+/// between wanting MASTER and following that address, so it yields to it for
+/// HOLD_INTERVALS advert intervals from the last such moment, then moves.
+#[test]
+fn a_split_group_yields_to_a_higher_address_before_moving() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let db_due = n.instance(0).deadline().unwrap();
+    let mut t = Time::ZERO;
+    while t + Duration::from_secs(1) < db_due {
+        t = t + Duration::from_secs(1);
+        hear_from(&mut n, t, 1, "192.0.2.20", 200);
+    }
+    n.poll(db_due);
+    assert!(n.instance(0).wants_master());
+    let app_due = n.instance(1).deadline().unwrap();
+    let out = n.poll(app_due);
+    assert_eq!(transitions_of(&out), 0, "held: {out:?}");
+    assert!(n.instance(1).wants_master());
+    let hold_ends = db_due + vipd::protocol::node::HOLD_INTERVALS * Duration::from_secs(1);
+    let out = n.poll(hold_ends);
+    assert_eq!(states(&n)[..2], [State::Master, State::Master], "{out:?}");
     assert_eq!(
         group_transitions(&out),
         vec![(State::Backup, State::Master)]

@@ -265,6 +265,8 @@ pub struct Instance {
     /// In a sync group: Backup never takes over alone; the node moves the
     /// whole group once every member wants to.
     grouped: bool,
+    /// The master whose advert this Backup last accepted, and when.
+    followed: Option<(IpAddr, Time)>,
     /// Why this grouped Backup wants to become Master (its timer ran out, or
     /// it would preempt); cleared when it accepts a master's advert.
     wants_master: Option<Reason>,
@@ -285,6 +287,7 @@ impl Instance {
             backup_since: Time::ZERO,
             heard: None,
             grouped: false,
+            followed: None,
             wants_master: None,
         }
     }
@@ -330,6 +333,16 @@ impl Instance {
     /// Whether this grouped Backup wants to become Master (see [`Instance::set_grouped`]).
     pub fn wants_master(&self) -> bool {
         self.wants_master.is_some()
+    }
+
+    /// Whether this Backup follows a live master (heard within a
+    /// Master_Down_Interval) whose primary address is higher than ours.
+    pub fn follows_higher_address(&self, now: Time) -> bool {
+        self.state == State::Backup
+            && self.wants_master.is_none()
+            && self.followed.is_some_and(|(from, at)| {
+                from > self.params.primary_address && now - at < self.master_down_interval()
+            })
     }
 
     /// Whether a sync group holds this instance in Fault for another member.
@@ -398,18 +411,11 @@ impl Instance {
     /// Follows another member of its group from Master to Backup. No
     /// priority-0 advert (keepalived sends none): this member lost nothing,
     /// and resigning would only hand the peer group's member a role its own
-    /// group may not want. Its Master_Down_Timer starts after `hold_off`.
-    pub fn step_down_with_group(
-        &mut self,
-        now: Time,
-        reason: Reason,
-        hold_off: Duration,
-    ) -> Vec<Action> {
+    /// group may not want.
+    pub fn step_down_with_group(&mut self, now: Time, reason: Reason) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Master {
             self.become_backup(now, self.params.advert_interval, reason, &mut out);
-            self.down_since = now + hold_off;
-            self.timer = Some(self.down_since + self.master_down_interval());
         }
         out
     }
@@ -577,12 +583,12 @@ impl Instance {
                 .preempt_hold_until
                 .get_or_insert(now + self.params.preempt_delay);
             if now < hold {
-                self.accept_master(now, advert);
+                self.accept_master(now, src, advert);
                 return;
             }
         }
         if !preempt || better_or_equal {
-            self.accept_master(now, advert);
+            self.accept_master(now, src, advert);
         } else if self.grouped {
             // Discarded: alone we would preempt when our timer runs out; in a
             // group that already counts as wanting to be Master.
@@ -594,7 +600,8 @@ impl Instance {
         // Otherwise discard: our Master_Down_Timer runs out and we preempt.
     }
 
-    fn accept_master(&mut self, now: Time, advert: &AdvertRepr) {
+    fn accept_master(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr) {
+        self.followed = Some((src, now));
         if self.params.version == Version::V3 {
             self.master_adver_interval = advert.max_advert_interval;
         }

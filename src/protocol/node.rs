@@ -12,18 +12,25 @@
 //! Group hooks run once per group transition, when all members have arrived
 //! in the same state; they get priority 0, as keepalived's group scripts do.
 //!
-//! Two nodes whose groups each outrank the other on some member (crossed
-//! priorities) would otherwise retake Master in lock-step forever: both step
-//! down on hearing each other, both time out together. As the RFC breaks a
-//! tie between two masters by the higher primary address, the node that was
-//! beaten by a higher address holds its followers back one more advert
-//! interval, so the other node's group gets there first and stays.
-
-use core::time::Duration;
+//! Nodes whose groups each outrank the other on some member (crossed
+//! priorities) would otherwise retake Master in lock-step forever: they step
+//! down on hearing each other and time out together. As the RFC breaks a tie
+//! between two masters by the higher primary address, a group yields to a
+//! higher address: when it is pulled down by one, or while one member wants
+//! Master but another follows a live master with a higher address, it holds
+//! back for [`HOLD_INTERVALS`] advert intervals, longer than any
+//! Master_Down_Interval, so the other node's group gets there first and this
+//! one hears it before it may move.
 
 use super::health::Health;
 use super::instance::{Action, Event, Instance, Reason, State, Transition};
 use super::time::Time;
+
+/// How long, in advert intervals, a group pulled down by a higher address
+/// waits before it may become Master again: a Master_Down_Interval is at most
+/// 4 intervals (3 + Skew_Time, which is below one), plus one for the other
+/// group's first advert to arrive.
+pub const HOLD_INTERVALS: u32 = 5;
 
 /// A named instance as the node holds it.
 #[derive(Debug, Clone)]
@@ -52,6 +59,8 @@ pub struct Node {
     members: Vec<Member>,
     groups: Vec<SyncGroup>,
     group_state: Vec<State>,
+    /// Per group: may not become Master before this (see [`HOLD_INTERVALS`]).
+    hold_until: Vec<Option<Time>>,
     group_of: Vec<Option<usize>>,
 }
 
@@ -73,6 +82,7 @@ impl Node {
         let group_state = vec![State::Initialize; groups.len()];
         Node {
             members,
+            hold_until: vec![None; groups.len()],
             groups,
             group_state,
             group_of,
@@ -148,11 +158,12 @@ impl Node {
         self.group_state[group]
     }
 
-    /// The earliest deadline of any instance.
+    /// The earliest deadline of any instance, or of a group's hold.
     pub fn deadline(&self) -> Option<Time> {
         self.members
             .iter()
             .filter_map(|m| m.instance.deadline())
+            .chain(self.hold_until.iter().flatten().copied())
             .min()
     }
 
@@ -185,7 +196,8 @@ impl Node {
         self.handle(now, index, Event::Health(health))
     }
 
-    /// Delivers [`Event::Timer`] to every instance whose deadline has passed.
+    /// Delivers [`Event::Timer`] to every instance whose deadline has passed,
+    /// and lets groups whose hold ended move if every member wants to.
     pub fn poll(&mut self, now: Time) -> Vec<Output> {
         let mut out = Vec::new();
         for index in 0..self.members.len() {
@@ -195,6 +207,13 @@ impl Node {
                 .is_some_and(|d| d <= now)
             {
                 out.extend(self.handle(now, index, Event::Timer));
+            }
+        }
+        for group in 0..self.groups.len() {
+            if self.hold_until[group].is_some_and(|h| h <= now) {
+                self.hold_until[group] = None;
+                self.take_over_together(now, group, &mut out);
+                self.report_group(group, &mut out);
             }
         }
         out
@@ -221,6 +240,7 @@ impl Node {
         for transition in moved {
             self.pull_members(now, group, origin, &transition, out);
         }
+        self.yield_to_higher_address(now, group, origin);
         self.sync_faults(now, group, out);
         if timer {
             self.take_over_together(now, group, out);
@@ -244,18 +264,12 @@ impl Node {
             (State::Master, State::Backup) => State::Backup,
             _ => return,
         };
-        let hold_off = match &t.reason {
-            Reason::HigherPriority { from, .. } | Reason::HigherAddress { from, .. }
-                if *from > self.members[origin].instance.params().primary_address =>
-            {
-                self.members[origin]
-                    .instance
-                    .params()
-                    .advert_interval
-                    .as_duration()
-            }
-            _ => Duration::ZERO,
-        };
+        let ours = self.members[origin].instance.params().primary_address;
+        if let Reason::HigherPriority { from, .. } | Reason::HigherAddress { from, .. } = &t.reason
+            && *from > ours
+        {
+            self.hold(now, group, origin);
+        }
         let cause = format!("{} became {}", self.members[origin].name, target);
         for index in self.groups[group].members.clone() {
             if index == origin {
@@ -268,15 +282,39 @@ impl Node {
             let instance = &mut self.members[index].instance;
             let actions = match target {
                 State::Master => instance.take_over(now, reason),
-                _ => instance.step_down_with_group(now, reason, hold_off),
+                _ => instance.step_down_with_group(now, reason),
             };
             out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
         }
     }
 
+    /// Holds the group back while it is split between wanting Master and
+    /// following a live master with a higher address (see the module docs).
+    fn yield_to_higher_address(&mut self, now: Time, group: usize, origin: usize) {
+        let members = &self.groups[group].members;
+        let instance = |i: usize| &self.members[i].instance;
+        let split = members.iter().any(|&i| instance(i).wants_master())
+            && members
+                .iter()
+                .any(|&i| instance(i).follows_higher_address(now));
+        if split {
+            self.hold(now, group, origin);
+        }
+    }
+
+    fn hold(&mut self, now: Time, group: usize, origin: usize) {
+        let interval = self.members[origin].instance.params().advert_interval;
+        let until = now + HOLD_INTERVALS * interval.as_duration();
+        let hold = &mut self.hold_until[group];
+        *hold = Some(hold.map_or(until, |h| h.max(until)));
+    }
+
     /// Moves the whole group to Master once every member is Master or a
     /// Backup that wants to be.
     fn take_over_together(&mut self, now: Time, group: usize, out: &mut Vec<Output>) {
+        if self.hold_until[group].is_some_and(|h| now < h) {
+            return;
+        }
         let members = self.groups[group].members.clone();
         let ready = members.iter().all(|&i| {
             let instance = &self.members[i].instance;
