@@ -406,10 +406,11 @@ verify_no_lost_writes() {
     local node="$1" seen have missing
     seen="$VT_TMP/client/seen.txt"
     have="$VT_TMP/client/have-$node.txt"
-    awk '$4 == "ok" { print $1 }' "$WRITES" | sort -n >"$seen"
-    pg_sql "$node" 'select n from writes order by n' | sort -n >"$have" ||
+    # comm needs both lists in its own (lexical) order, not numeric order.
+    awk '$4 == "ok" { print $1 }' "$WRITES" | LC_ALL=C sort >"$seen"
+    pg_sql "$node" 'select n from writes order by n' | LC_ALL=C sort >"$have" ||
         fail "reading the rows on $node"
-    missing="$(comm -23 "$seen" "$have" | head -n 20 | paste -sd' ' -)"
+    missing="$(LC_ALL=C comm -23 "$seen" "$have" | head -n 20 | paste -sd' ' -)"
     [[ -z "$missing" ]] || fail "rows the client saw committed are missing on $node" "none missing" "$missing"
     ok "every row the client saw committed ($(wc -l <"$seen")) is on $node ($(wc -l <"$have") rows there)"
 }

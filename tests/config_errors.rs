@@ -871,3 +871,33 @@ track_file = ["maintenance"]
         ]
     );
 }
+
+/// keepalived logs that such a group "won't work" and runs it anyway; vipd
+/// refuses it: the owner is MASTER at once whatever its peers do, so the group
+/// could never follow the other members' elections.
+#[test]
+fn sync_group_mixing_an_address_owner_with_other_members() {
+    let text = r#"[instances.db]
+interface = "eth0"
+vrid = 51
+priority = 255
+virtual_ips = ["192.0.2.50/24"]
+
+[instances.app]
+interface = "eth0"
+vrid = 52
+virtual_ips = ["192.0.2.51/24"]
+
+[sync_groups.pg]
+instances = ["db", "app"]
+"#;
+    assert_eq!(
+        error(text),
+        "13:13: sync group `pg` mixes an address owner (priority 255: db) with other members \
+         (app); an owner is MASTER whatever its peers do, so the group could not move together: \
+         lower the owner's priority below 255 or take it out of the group"
+    );
+    // A group of owners only is fine.
+    let owners = text.replace("vrid = 52\n", "vrid = 52\npriority = 255\n");
+    assert!(config::parse(&owners, "t.toml").is_ok());
+}

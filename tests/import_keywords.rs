@@ -166,7 +166,7 @@ fn vrrp_script_values_keepalived_corrects() {
     );
     assert_warned(
         &t,
-        "k.conf:7: init_fail: vipd has no init_fail setting: checks start healthy and the first failures count as usual",
+        "k.conf:7: init_fail: vipd has no init_fail setting: as in keepalived without it, a check starts with no result: its first success makes it healthy, its first failure makes it failing, and its weight counts only from then on (a weight-0 check holds the instance in FAULT until it reports)",
     );
 }
 
@@ -427,7 +427,7 @@ fn unicast_peers_and_source() {
     assert_eq!(
         warnings(&t),
         [
-            "k.conf:9: 192.0.2.12 min_ttl 250: vipd has no per-peer TTL checks; the peer is carried over without them",
+            "k.conf:9: 192.0.2.12 min_ttl 250: vipd has no per-peer TTL range: it requires TTL 255 on multicast adverts only and does not check the TTL of unicast ones; the peer is carried over without the range",
             "k.conf:10: 192.0.2.10: this node's own unicast_src_ip; not carried over",
             "k.conf:11: 2001:db8::1: not a unicast address of the virtual addresses' family; keepalived ignores it, so does this import",
         ]

@@ -7,6 +7,8 @@ fn positive_weight_counts_while_healthy_negative_while_failing() {
     let mut t = HealthTracker::new(100, "eth0")
         .with_check(CheckTracker::new("bonus", 20, 1, 1))
         .with_check(CheckTracker::new("malus", -30, 1, 1));
+    t.check_result("bonus", true);
+    t.check_result("malus", true);
     assert_eq!(
         t.health().priority,
         120,
@@ -22,6 +24,7 @@ fn positive_weight_counts_while_healthy_negative_while_failing() {
 #[test]
 fn fall_and_rise_need_consecutive_results() {
     let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("pg", -50, 2, 3));
+    assert!(t.check_result("pg", true), "the first result settles it");
     assert!(!t.check_result("pg", false));
     assert!(!t.check_result("pg", false));
     assert!(
@@ -78,6 +81,7 @@ fn own_interface_down_is_fault_and_tracked_interfaces_apply_weights() {
 #[test]
 fn result_is_clamped_to_1_through_254() {
     let mut t = HealthTracker::new(240, "eth0").with_check(CheckTracker::new("up", 50, 1, 1));
+    t.check_result("up", true);
     assert_eq!(t.health().priority, 254);
     let mut low = HealthTracker::new(10, "eth0").with_check(CheckTracker::new("down", -100, 1, 1));
     low.check_result("down", false);
@@ -244,4 +248,82 @@ fn adjustments_list_checks_interfaces_files_then_processes() {
         ]
     );
     assert_eq!(t.health().priority, 18);
+}
+
+// ---- keepalived's initial state of a check (issue 15, item 15) --------------
+
+#[test]
+fn a_check_counts_for_nothing_until_its_first_result() {
+    let t = HealthTracker::new(100, "eth0")
+        .with_check(CheckTracker::new("bonus", 50, 1, 1))
+        .with_check(CheckTracker::new("malus", -30, 1, 1));
+    assert_eq!(
+        t.health().priority,
+        100,
+        "neither +50 nor -30 before the first result"
+    );
+    assert_eq!(t.health().fault, None);
+}
+
+#[test]
+fn one_success_is_enough_to_be_healthy_at_first() {
+    let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("pg", 50, 3, 3));
+    assert!(
+        t.check_result("pg", true),
+        "rise 3, yet the first success counts"
+    );
+    assert_eq!(t.health().priority, 150);
+}
+
+#[test]
+fn the_first_failure_counts_as_a_full_fall() {
+    let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("pg", -50, 3, 3));
+    assert!(
+        t.check_result("pg", false),
+        "fall 3, yet the first failure counts"
+    );
+    assert_eq!(t.health().priority, 50);
+    // Once it has a state, rise applies as usual.
+    assert!(!t.check_result("pg", true));
+    assert!(!t.check_result("pg", true));
+    assert!(t.check_result("pg", true));
+    assert_eq!(t.health().priority, 100);
+}
+
+#[test]
+fn a_weight_zero_check_holds_the_instance_in_fault_until_it_reports() {
+    let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("vital", 0, 2, 2));
+    assert_eq!(
+        t.health().fault.as_deref(),
+        Some("check vital has not reported yet")
+    );
+    t.check_result("vital", true);
+    assert_eq!(t.health().fault, None);
+}
+
+#[test]
+fn a_restarted_node_with_its_service_down_does_not_advertise_the_bonus() {
+    // The issue's example: base 100, +50 while healthy, fall 3. Restarted
+    // with the service down, it must not advertise 150 before a result.
+    let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("svc", 50, 2, 3));
+    assert_eq!(t.health().priority, 100);
+    t.check_result("svc", false);
+    assert_eq!(t.health().priority, 100);
+}
+
+#[test]
+fn reload_carries_a_healthy_or_pending_check_over() {
+    let mut healthy = CheckTracker::new("pg", 20, 3, 3);
+    healthy.record(true);
+    let carried = CheckTracker::new("pg", 20, 3, 3).carrying(&healthy);
+    let t = HealthTracker::new(100, "eth0").with_check(carried);
+    assert_eq!(t.health().priority, 120);
+
+    let pending = CheckTracker::new("pg", 0, 1, 1);
+    let carried = CheckTracker::new("pg", 0, 1, 1).carrying(&pending);
+    let t = HealthTracker::new(100, "eth0").with_check(carried);
+    assert!(
+        t.health().fault.is_some(),
+        "still waiting for a first result"
+    );
 }

@@ -608,3 +608,126 @@ fn address_order_does_not_matter() {
     assert!(hear(&mut inst, at(1.0), PEER_HIGH, &adv).is_empty());
     assert_eq!(inst.heard_master().map(|h| h.address), Some(ip(PEER_HIGH)));
 }
+
+// ---- issue 15: preempt_delay after Fault, the owner answering, new priority --
+
+/// keepalived restarts preempt_delay when an instance leaves FAULT: a
+/// recovered top node tolerates the lower master again for the whole delay.
+#[test]
+fn leaving_fault_restarts_the_preempt_delay() {
+    let mut p = params(Version::V3);
+    p.preempt_delay = secs(60.0);
+    let mut inst = Instance::new(p, Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    let sick = Health {
+        priority: 150,
+        fault: Some("check pg failing".into()),
+    };
+    inst.handle(at(100.0), Event::Health(&sick));
+    inst.handle(at(200.0), Event::Health(&Health::up(150)));
+    assert_eq!(inst.state(), State::Backup);
+    let mdi = inst.master_down_interval();
+    for t in 201..260 {
+        hear(
+            &mut inst,
+            at(t as f64),
+            PEER_HIGH,
+            &advert(100, Centis::ONE_SECOND),
+        );
+        assert_eq!(
+            inst.deadline(),
+            Some(at(t as f64) + mdi),
+            "lower master tolerated at {t} s"
+        );
+    }
+    hear(
+        &mut inst,
+        at(260.0),
+        PEER_HIGH,
+        &advert(100, Centis::ONE_SECOND),
+    );
+    assert_eq!(
+        inst.deadline(),
+        Some(at(259.0) + mdi),
+        "discarded from 260 s"
+    );
+}
+
+/// An address owner that is master answers a lower-priority master at once
+/// (send its advert, announce), as other masters do, so a healed split brain
+/// ends after one hop rather than at its next periodic advert.
+#[test]
+fn master_owner_answers_a_lower_priority_master_at_once() {
+    let mut inst = instance(255);
+    inst.handle(at(0.0), Event::Startup);
+    assert_eq!(inst.state(), State::Master);
+    let actions = hear(
+        &mut inst,
+        at(0.5),
+        PEER_HIGH,
+        &advert(254, Centis::ONE_SECOND),
+    );
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Report(Report::LowerPriorityMaster {
+                from: ip(PEER_HIGH),
+                priority: 254
+            }),
+            Action::SendAdvert(advert(255, Centis::ONE_SECOND)),
+            Action::Announce,
+        ]
+    );
+    assert_eq!(inst.deadline(), Some(at(1.5)), "Adver_Timer restarted");
+    // Everything else is still ignored by the owner: another owner, a resignation.
+    for priority in [255, 0] {
+        let actions = hear(
+            &mut inst,
+            at(0.7),
+            PEER_HIGH,
+            &advert(priority, Centis::ONE_SECOND),
+        );
+        assert_eq!(
+            actions,
+            vec![Action::Report(Report::Dropped {
+                from: ip(PEER_HIGH),
+                reason: DropReason::LocalOwner
+            })],
+            "priority {priority}"
+        );
+    }
+}
+
+/// A backup whose priority changes recomputes its Master_Down_Timer with the
+/// new Skew_Time, still counted from the last advert it accepted.
+#[test]
+fn backup_priority_change_recomputes_master_down_timer_from_the_last_advert() {
+    let mut inst = instance(100);
+    inst.handle(at(0.0), Event::Startup);
+    hear(
+        &mut inst,
+        at(1.0),
+        PEER_HIGH,
+        &advert(250, Centis::ONE_SECOND),
+    );
+    inst.handle(at(1.5), Event::Health(&Health::up(200)));
+    // 3 s + (256 - 200) / 256 s after the advert at 1 s.
+    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.21875)));
+    inst.handle(at(2.0), Event::Health(&Health::up(50)));
+    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.8046875)));
+    // Counting from start-up when no advert was heard.
+    let mut quiet = instance(100);
+    quiet.handle(at(0.0), Event::Startup);
+    quiet.handle(at(1.0), Event::Health(&Health::up(200)));
+    assert_eq!(quiet.deadline(), Some(at(3.21875)));
+    // After a priority-0 advert it is Skew_Time of the new priority.
+    hear(
+        &mut quiet,
+        at(1.5),
+        PEER_HIGH,
+        &advert(0, Centis::ONE_SECOND),
+    );
+    quiet.handle(at(1.6), Event::Health(&Health::up(100)));
+    assert_eq!(quiet.deadline(), Some(at(1.5) + secs(0.609375)));
+}

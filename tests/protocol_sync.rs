@@ -108,7 +108,7 @@ fn a_member_becoming_master_pulls_the_others_to_master() {
 }
 
 #[test]
-fn a_member_stepping_down_takes_the_others_down_with_a_resignation() {
+fn a_member_stepping_down_takes_the_others_down_without_a_resignation() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
     let due = n.deadline().unwrap();
@@ -128,11 +128,12 @@ fn a_member_stepping_down_takes_the_others_down_with_a_resignation() {
     );
     let resigned = out
         .iter()
-        .any(|o| matches!(o, Output::Instance(1, Action::SendAdvert(a)) if a.priority == 0));
+        .any(|o| matches!(o, Output::Instance(_, Action::SendAdvert(a)) if a.priority == 0));
     assert!(
-        resigned,
-        "the follower resigns so its peer takes over after Skew_Time"
+        !resigned,
+        "members pulled to BACKUP do not resign with priority 0 (keepalived does not): {out:?}"
     );
+    assert!(out.contains(&Output::Instance(1, Action::RemoveVips)));
     assert_eq!(
         group_transitions(&out),
         vec![(State::Master, State::Backup)]
@@ -203,4 +204,170 @@ fn a_rebuilt_node_keeps_states_and_reports_no_group_transition() {
     let out = n.poll(later);
     assert!(group_transitions(&out).is_empty(), "{out:?}");
     assert_eq!(n.group_state(0), State::Master);
+}
+
+/// Another node below our address (192.0.2.10), so no yielding to it.
+const LOWER_PEER: &str = "192.0.2.5";
+
+fn hear_from(n: &mut Node, now: Time, index: usize, from: &str, priority: u8) -> Vec<Output> {
+    let vrid = n.instance(index).params().vrid;
+    n.handle(
+        now,
+        index,
+        Event::Advert {
+            src: ip(from),
+            advert: &advert(vrid, priority),
+        },
+    )
+}
+
+fn hear(n: &mut Node, now: Time, index: usize, priority: u8) -> Vec<Output> {
+    hear_from(n, now, index, LOWER_PEER, priority)
+}
+
+fn transitions_of(out: &[Output]) -> usize {
+    out.iter()
+        .filter(|o| matches!(o, Output::Instance(0 | 1, Action::Transition(_))))
+        .count()
+}
+
+/// keepalived moves a group to MASTER only when every member wants to; a
+/// member whose timer runs out while another member still follows a live,
+/// better master stays BACKUP and re-arms its timer (prefer BACKUP over
+/// thrashing).
+#[test]
+fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let db_due = n.instance(0).deadline().unwrap();
+    // app keeps hearing a better master; db hears nobody.
+    let mut t = Time::ZERO;
+    while t + Duration::from_secs(1) < db_due {
+        t = t + Duration::from_secs(1);
+        hear(&mut n, t, 1, 200);
+    }
+    let out = n.poll(db_due);
+    assert_eq!(transitions_of(&out), 0, "{out:?}");
+    assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
+    let mdi = n.instance(0).master_down_interval();
+    assert_eq!(
+        n.instance(0).deadline(),
+        Some(db_due + mdi),
+        "re-armed on the grid"
+    );
+    assert!(n.instance(0).wants_master());
+    // The better master goes silent: when app's timer runs out, every member
+    // wants MASTER and the group moves together.
+    let app_due = n.instance(1).deadline().unwrap();
+    let out = n.poll(app_due);
+    assert_eq!(states(&n)[..2], [State::Master, State::Master]);
+    assert_eq!(
+        group_transitions(&out),
+        vec![(State::Backup, State::Master)]
+    );
+}
+
+/// The same with the better master at a higher address: the group is split
+/// between wanting MASTER and following that address, so it yields to it for
+/// HOLD_INTERVALS advert intervals from the last such moment, then moves.
+#[test]
+fn a_split_group_yields_to_a_higher_address_before_moving() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let db_due = n.instance(0).deadline().unwrap();
+    let mut t = Time::ZERO;
+    while t + Duration::from_secs(1) < db_due {
+        t = t + Duration::from_secs(1);
+        hear_from(&mut n, t, 1, "192.0.2.20", 200);
+    }
+    n.poll(db_due);
+    assert!(n.instance(0).wants_master());
+    let app_due = n.instance(1).deadline().unwrap();
+    let out = n.poll(app_due);
+    assert_eq!(transitions_of(&out), 0, "held: {out:?}");
+    assert!(n.instance(1).wants_master());
+    let hold_ends = db_due + vipd::protocol::node::HOLD_INTERVALS * Duration::from_secs(1);
+    let out = n.poll(hold_ends);
+    assert_eq!(states(&n)[..2], [State::Master, State::Master], "{out:?}");
+    assert_eq!(
+        group_transitions(&out),
+        vec![(State::Backup, State::Master)]
+    );
+}
+
+/// Accepting a master's advert clears a member's wish to become MASTER.
+#[test]
+fn accepting_a_master_clears_the_wish_to_become_master() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let db_due = n.instance(0).deadline().unwrap();
+    hear(&mut n, Time::ZERO + Duration::from_secs(1), 1, 200);
+    n.poll(db_due);
+    assert!(n.instance(0).wants_master());
+    hear(&mut n, db_due + Duration::from_millis(10), 0, 200);
+    assert!(!n.instance(0).wants_master());
+}
+
+/// keepalived passes priority 0 to a sync group's generic notify hook.
+#[test]
+fn group_transitions_carry_priority_zero() {
+    let mut n = node();
+    let out = n.handle_all(Time::ZERO, Event::Startup);
+    let due = n.deadline().unwrap();
+    let out2 = n.poll(due);
+    let priorities: Vec<u8> = out
+        .iter()
+        .chain(&out2)
+        .filter_map(|o| match o {
+            Output::Group(_, t) => Some(t.priority),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(priorities, vec![0, 0]);
+}
+
+/// A reload that removes the group releases the members it held in FAULT.
+#[test]
+fn removing_a_group_releases_the_members_it_held_in_fault() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let sick = Health {
+        priority: 100,
+        fault: Some("check pg failing".into()),
+    };
+    n.set_health(Time::ZERO, 0, &sick);
+    assert_eq!(states(&n)[..2], [State::Fault, State::Fault]);
+    let (members, group_states) = n.into_parts();
+    let mut n = Node::with_group_states(members, Vec::new(), &group_states);
+    let later = Time::ZERO + Duration::from_secs(1);
+    let out = n.regroup(later);
+    assert_eq!(states(&n)[..2], [State::Fault, State::Backup], "{out:?}");
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Instance(1, Action::Transition(t)) if t.to == State::Backup
+    )));
+}
+
+/// The same when a member is moved out of its group.
+#[test]
+fn moving_a_member_out_of_its_group_releases_it() {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    let sick = Health {
+        priority: 100,
+        fault: Some("check pg failing".into()),
+    };
+    n.set_health(Time::ZERO, 0, &sick);
+    let (members, group_states) = n.into_parts();
+    let groups = vec![SyncGroup {
+        name: "pg".into(),
+        members: vec![0, 2],
+    }];
+    let mut n = Node::with_group_states(members, groups, &group_states);
+    let out = n.regroup(Time::ZERO + Duration::from_secs(1));
+    assert_eq!(
+        states(&n),
+        vec![State::Fault, State::Backup, State::Fault],
+        "{out:?}"
+    );
 }

@@ -381,12 +381,133 @@ fn a_backup_that_becomes_address_owner_preempts_even_with_preempt_off() {
     run(&mut sim, at(20.0));
     let view = sim.timeline().view(0);
     assert_eq!(view.masters_at(at(9.0)), vec![0]);
-    // n0's adverts are discarded from 10 s on, so the timer armed (with the
-    // MDI of priority 100) by the last advert before 10 s runs out.
+    // n0's adverts are discarded from 10 s on, so the timer armed by the last
+    // advert before 10 s runs out; the new priority recomputed it with its
+    // own Skew_Time, from that advert.
     let last = view.last_advert(0, at(10.0)).unwrap().at;
     assert_eq!(
         view.became_master(1, at(10.0)),
-        Some(last + DELAY + mdi(100))
+        Some(last + DELAY + mdi(255))
     );
     assert_eq!(view.masters_at(at(20.0)), vec![1]);
+}
+
+// ---- issue 15 ---------------------------------------------------------------
+
+/// The issue's example: priority 150 with a 60 s preempt_delay, in FAULT from
+/// 100 s to 200 s while a priority-100 node is master. Leaving FAULT restarts
+/// the delay (as keepalived does), so it takes over about 260 s, not 203.4 s.
+#[test]
+fn preempt_delay_restarts_when_leaving_fault() {
+    let top =
+        NodeSpec::single(InstanceSpec::new(150, INTERVAL).preempt_delay(Duration::from_secs(60)));
+    let mut sim = Sim::new(config(vec![top, node(100)]));
+    let health = |fault: Option<&str>| Fault::Health {
+        node: 0,
+        instance: 0,
+        health: Health {
+            priority: 150,
+            fault: fault.map(str::to_owned),
+        },
+    };
+    sim.schedule(at(100.0), health(Some("check failing")));
+    sim.schedule(at(200.0), health(None));
+    run(&mut sim, at(300.0));
+    let view = sim.timeline().view(0);
+    assert_eq!(view.masters_at(at(150.0)), vec![1]);
+    let back = view.became_master(0, at(200.0)).expect("takes over again");
+    // The delay ends at 260 s; the last advert accepted before then arrived
+    // at 259 s + something, and one Master_Down_Interval later n0 preempts.
+    let last = view
+        .arrivals(1, 0)
+        .filter(|&t| t < at(260.0))
+        .last()
+        .unwrap();
+    assert_eq!(back, last + mdi(150), "{}", sim.timeline());
+    assert!(back > at(260.0));
+}
+
+fn group_of(priorities: [u8; 2]) -> NodeSpec {
+    let mut spec = grouped(priorities[0]);
+    spec.instances[1].priority = priorities[1];
+    spec
+}
+
+/// Instance transitions of every node and instance from `after` on.
+fn transitions_after(sim: &Sim, after: Time) -> usize {
+    (0..2)
+        .map(|i| {
+            sim.timeline()
+                .view(i)
+                .transitions()
+                .filter(|(t, ..)| *t >= after)
+                .count()
+        })
+        .sum()
+}
+
+/// Both VRIDs on exactly one node, and no instance transition from `calm` on.
+fn settled_on_one_node(sim: &Sim, calm: Time, end: Time) -> usize {
+    for instance in 0..2 {
+        check::vips_follow_state(sim.timeline(), instance)
+            .unwrap_or_else(|v| panic!("{v}\n{}", sim.timeline()));
+    }
+    assert_eq!(
+        transitions_after(sim, calm),
+        0,
+        "transitions after {calm}:\n{}",
+        sim.timeline()
+    );
+    let masters: Vec<Vec<usize>> = (0..2)
+        .map(|i| sim.timeline().view(i).masters_at(end))
+        .collect();
+    assert_eq!(masters[0].len(), 1, "{masters:?}\n{}", sim.timeline());
+    assert_eq!(masters[0], masters[1], "one node holds the whole group");
+    masters[0][0]
+}
+
+/// Issue example: `{db, app}` at 150/150 on two nodes; node 0's app check and
+/// node 1's db check fail (weight -60). Each node outranks the other on one
+/// member: keepalived keeps the group where it is rather than moving it back
+/// and forth (it used to move every ~3.4 s, forever).
+#[test]
+fn crossed_check_failures_do_not_make_sync_groups_thrash() {
+    let mut sim = Sim::new(config(vec![grouped(150), grouped(150)]));
+    for (node, instance) in [(0, 1), (1, 0)] {
+        sim.schedule(
+            at(10.0),
+            Fault::Health {
+                node,
+                instance,
+                health: Health::up(90),
+            },
+        );
+    }
+    sim.run_until(at(10.0));
+    let before = transitions_after(&sim, Time::ZERO);
+    sim.run_until(at(100.0));
+    let during = transitions_after(&sim, at(10.0));
+    assert!(
+        during <= 4,
+        "{during} transitions after 10 s (from {before} before)\n{}",
+        sim.timeline()
+    );
+    settled_on_one_node(&sim, at(20.0), at(100.0));
+}
+
+/// Issue example: crossed priorities [200, 100] against [100, 200] from
+/// boot. Some node must hold both VRIDs, and once it does nothing moves
+/// (it used to be 652 transitions per 100 s, mostly with no master).
+#[test]
+fn crossed_priorities_settle_the_group_on_one_node() {
+    let mut sim = Sim::new(config(vec![group_of([200, 100]), group_of([100, 200])]));
+    sim.run_until(at(100.0));
+    let total = transitions_after(&sim, Time::ZERO);
+    // Boot (4), at most one clash of both groups (8), one group up (2).
+    assert!(
+        total <= 14,
+        "{total} transitions in 100 s\n{}",
+        sim.timeline()
+    );
+    settled_on_one_node(&sim, at(30.0), at(100.0));
 }

@@ -361,6 +361,7 @@ impl Validator<'_, '_> {
                 i.sync_group = Some(group);
             }
         }
+        self.owners_in_groups(&file.sync_groups, &instances);
 
         Some(Config {
             global: global?,
@@ -1127,6 +1128,43 @@ impl Validator<'_, '_> {
             instances: ok.then_some(members)?,
             hooks: hooks?,
         })
+    }
+
+    /// Refuses a sync group that mixes address owners with other members.
+    /// keepalived only logs that such a group "won't work": the owner is
+    /// Master at once whatever its peers do, so the group can never follow
+    /// the other members' elections. vipd would claim a role the group does
+    /// not hold, so it refuses to start instead.
+    fn owners_in_groups(
+        &mut self,
+        groups: &[Entry<RawSyncGroup>],
+        instances: &BTreeMap<String, Instance>,
+    ) {
+        for entry in groups {
+            let Some(list) = &entry.read.value.instances else {
+                continue;
+            };
+            let (owners, others): (Vec<&str>, Vec<&str>) = list
+                .get_ref()
+                .iter()
+                .map(|m| m.get_ref().as_str())
+                .filter(|m| instances.contains_key(*m))
+                .partition(|m| instances[*m].priority == 255);
+            if owners.is_empty() || others.is_empty() {
+                continue;
+            }
+            self.c.error(
+                list.span(),
+                format!(
+                    "sync group `{}` mixes an address owner (priority 255: {}) with other members ({}); \
+                     an owner is MASTER whatever its peers do, so the group could not move together: \
+                     lower the owner's priority below 255 or take it out of the group",
+                    entry.name,
+                    owners.join(", "),
+                    others.join(", ")
+                ),
+            );
+        }
     }
 
     /// Checks that need all instances: a vrid is unique per link and family,

@@ -548,7 +548,7 @@ fn peers(entries: &[&Node], ipv6: bool, src: Option<IpAddr>, report: &mut Report
             report.warn(
                 at,
                 entry.text(),
-                "vipd has no per-peer TTL checks; the peer is carried over without them",
+                "vipd has no per-peer TTL range: it requires TTL 255 on multicast adverts only and does not check the TTL of unicast ones; the peer is carried over without the range",
             );
         }
         peers.push(addr);

@@ -106,7 +106,7 @@ pub(super) fn reason(context: Context, keyword: &str) -> &'static str {
             "vipd runs every check and hook as [global] script_user; there is no per-check user"
         }
         (Context::Script, "init_fail") => {
-            "vipd has no init_fail setting: checks start healthy and the first failures count as usual"
+            "vipd has no init_fail setting: as in keepalived without it, a check starts with no result: its first success makes it healthy, its first failure makes it failing, and its weight counts only from then on (a weight-0 check holds the instance in FAULT until it reports)"
         }
         (Context::Instance, "use_vmac" | "vmac_xmit_base" | "use_vmac_addr" | "use_ipvlan") => VMAC,
         (Context::Instance, "virtual_routes" | "virtual_rules") => ROUTES,

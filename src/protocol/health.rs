@@ -3,6 +3,7 @@
 //!
 //! - A check with a positive weight adds it while healthy; a negative weight is
 //!   subtracted while failing; weight 0 means "failing puts the instance in Fault".
+//!   Before its first result a check adds nothing, and a weight-0 one is a Fault.
 //! - Tracked interfaces and processes work the same way, with up/down for
 //!   healthy/failing.
 //! - A tracked file holds an integer: value x weight is added (the value
@@ -33,55 +34,85 @@ impl Health {
 }
 
 /// A check's state, driven by rise/fall counters.
+///
+/// As keepalived's scripts (without `init_fail`), a check starts with no
+/// result: its weight counts for nothing yet (a weight-0 check holds the
+/// instance in Fault), and its first result settles it at once whatever
+/// `rise` and `fall` say. From then on they apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckTracker {
     pub name: String,
     pub weight: i32,
     rise: u32,
     fall: u32,
-    healthy: bool,
+    /// `None` until the first result.
+    healthy: Option<bool>,
     /// Consecutive results that disagree with `healthy`.
     streak: u32,
 }
 
 impl CheckTracker {
-    /// Checks start healthy, as keepalived's scripts do unless told otherwise.
     pub fn new(name: impl Into<String>, weight: i32, rise: u32, fall: u32) -> CheckTracker {
         CheckTracker {
             name: name.into(),
             weight,
             rise: rise.max(1),
             fall: fall.max(1),
-            healthy: true,
+            healthy: None,
             streak: 0,
         }
     }
 
-    /// Starts the check as failing (keepalived's `init_fail`).
+    /// Starts the check as failing (keepalived's `init_fail`): `rise`
+    /// successes are needed before it counts as healthy.
     pub fn starting_failed(mut self) -> CheckTracker {
-        self.healthy = false;
+        self.healthy = Some(false);
         self
     }
 
-    pub fn healthy(&self) -> bool {
-        self.healthy
+    /// Starts from the state `old` had (a reload keeps what checks told).
+    pub fn carrying(mut self, old: &CheckTracker) -> CheckTracker {
+        self.healthy = old.healthy;
+        self
     }
 
-    /// Feeds one result; returns true when the check's health flipped.
+    /// Healthy once a result said so; false while failing or not reported yet.
+    pub fn healthy(&self) -> bool {
+        self.healthy == Some(true)
+    }
+
+    /// Whether the check has reported at least once (or was carried over).
+    pub fn reported(&self) -> bool {
+        self.healthy.is_some()
+    }
+
+    /// Feeds one result; returns true when the check's health flipped (or
+    /// was settled by its first result).
     pub fn record(&mut self, success: bool) -> bool {
-        if success == self.healthy {
+        let Some(healthy) = self.healthy else {
+            self.healthy = Some(success);
+            self.streak = 0;
+            return true;
+        };
+        if success == healthy {
             self.streak = 0;
             return false;
         }
         self.streak += 1;
-        let needed = if self.healthy { self.fall } else { self.rise };
+        let needed = if healthy { self.fall } else { self.rise };
         if self.streak >= needed {
-            self.healthy = success;
+            self.healthy = Some(success);
             self.streak = 0;
             true
         } else {
             false
         }
+    }
+
+    /// What this check adds to the priority: a positive weight while
+    /// healthy, a negative one while failing, nothing before a result.
+    fn adjustment(&self) -> i32 {
+        self.healthy.map_or(0, |h| adjustment(self.weight, h))
     }
 }
 
@@ -255,8 +286,12 @@ impl HealthTracker {
         if let Some(i) = self.interfaces.iter().find(|i| i.weight == 0 && !i.up) {
             return Some(format!("tracked interface {} down", i.name));
         }
-        if let Some(c) = self.checks.iter().find(|c| c.weight == 0 && !c.healthy) {
-            return Some(format!("check {} failing", c.name));
+        if let Some(c) = self.checks.iter().find(|c| c.weight == 0 && !c.healthy()) {
+            return Some(if c.reported() {
+                format!("check {} failing", c.name)
+            } else {
+                format!("check {} has not reported yet", c.name)
+            });
         }
         if let Some(f) = self
             .files
@@ -282,7 +317,7 @@ impl HealthTracker {
         if self.base_priority == 255 {
             return 255;
         }
-        let from_checks = self.checks.iter().map(|c| adjustment(c.weight, c.healthy));
+        let from_checks = self.checks.iter().map(CheckTracker::adjustment);
         let from_links = self.interfaces.iter().map(|i| adjustment(i.weight, i.up));
         let from_files = self
             .files
@@ -302,7 +337,7 @@ impl HealthTracker {
         let checks = self
             .checks
             .iter()
-            .map(|c| (format!("check {}", c.name), adjustment(c.weight, c.healthy)));
+            .map(|c| (format!("check {}", c.name), c.adjustment()));
         let links = self
             .interfaces
             .iter()

@@ -20,7 +20,7 @@ pub struct Params {
     pub vrid: u8,
     pub advert_interval: Centis,
     pub preempt: bool,
-    /// After start-up, or after first hearing a lower-priority master, wait this
+    /// After start-up, leaving Fault, or first hearing a lower-priority master, wait this
     /// long before preempting it (keepalived's `preempt_delay`).
     pub preempt_delay: Duration,
     /// Our address on the interface: the advert's source and the tie-breaker.
@@ -254,10 +254,22 @@ pub struct Instance {
     /// Master_Down_Timer in Backup, Adver_Timer in Master.
     timer: Option<Time>,
     down_cause: DownCause,
+    /// When the running Master_Down_Timer started counting (the last advert
+    /// accepted, entering Backup, a resignation): a new priority recomputes
+    /// the deadline from here.
+    down_since: Time,
     /// While `now` is before this, lower-priority masters are tolerated.
     preempt_hold_until: Option<Time>,
     backup_since: Time,
     heard: Option<HeardMaster>,
+    /// In a sync group: Backup never takes over alone; the node moves the
+    /// whole group once every member wants to.
+    grouped: bool,
+    /// The master whose advert this Backup last accepted, and when.
+    followed: Option<(IpAddr, Time)>,
+    /// Why this grouped Backup wants to become Master (its timer ran out, or
+    /// it would preempt); cleared when it accepts a master's advert.
+    wants_master: Option<Reason>,
 }
 
 impl Instance {
@@ -270,9 +282,13 @@ impl Instance {
             state: State::Initialize,
             timer: None,
             down_cause: DownCause::Silence,
+            down_since: Time::ZERO,
             preempt_hold_until: None,
             backup_since: Time::ZERO,
             heard: None,
+            grouped: false,
+            followed: None,
+            wants_master: None,
         }
     }
 
@@ -314,6 +330,26 @@ impl Instance {
         )
     }
 
+    /// Whether this grouped Backup wants to become Master (see [`Instance::set_grouped`]).
+    pub fn wants_master(&self) -> bool {
+        self.wants_master.is_some()
+    }
+
+    /// Whether this Backup follows a live master (heard within a
+    /// Master_Down_Interval) whose primary address is higher than ours.
+    pub fn follows_higher_address(&self, now: Time) -> bool {
+        self.state == State::Backup
+            && self.wants_master.is_none()
+            && self.followed.is_some_and(|(from, at)| {
+                from > self.params.primary_address && now - at < self.master_down_interval()
+            })
+    }
+
+    /// Whether a sync group holds this instance in Fault for another member.
+    pub fn held_by_group(&self) -> bool {
+        self.group_fault.is_some()
+    }
+
     pub fn heard_master(&self) -> Option<HeardMaster> {
         self.heard
     }
@@ -350,18 +386,36 @@ impl Instance {
         out
     }
 
-    /// Moves this instance along with its sync group (keepalived's vrrp_sync_group).
-    pub fn follow_group(&mut self, now: Time, to: State, reason: Reason) -> Vec<Action> {
+    /// Puts this instance in a sync group (or takes it out). A grouped Backup
+    /// whose Master_Down_Timer runs out, or that would preempt, only records
+    /// that it wants to be Master and re-arms its timer: keepalived moves a
+    /// group to Master only when every member wants to, preferring Backup
+    /// over thrashing. The node then calls [`Instance::take_over`].
+    pub fn set_grouped(&mut self, grouped: bool) {
+        self.grouped = grouped;
+        if !grouped {
+            self.wants_master = None;
+        }
+    }
+
+    /// Becomes Master with its group: for the reason it wanted to, or `reason`.
+    pub fn take_over(&mut self, now: Time, reason: Reason) -> Vec<Action> {
         let mut out = Vec::new();
-        match (self.state, to) {
-            (State::Backup, State::Master) => self.become_master(now, reason, &mut out),
-            (State::Master, State::Backup) => {
-                // Resign so the peer group's member takes over after Skew_Time
-                // rather than a whole Master_Down_Interval.
-                out.push(Action::SendAdvert(self.advert(0)));
-                self.become_backup(now, self.params.advert_interval, reason, &mut out);
-            }
-            _ => {}
+        if self.state == State::Backup {
+            let reason = self.wants_master.take().unwrap_or(reason);
+            self.become_master(now, reason, &mut out);
+        }
+        out
+    }
+
+    /// Follows another member of its group from Master to Backup. No
+    /// priority-0 advert (keepalived sends none): this member lost nothing,
+    /// and resigning would only hand the peer group's member a role its own
+    /// group may not want.
+    pub fn step_down_with_group(&mut self, now: Time, reason: Reason) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.become_backup(now, self.params.advert_interval, reason, &mut out);
         }
         out
     }
@@ -421,6 +475,7 @@ impl Instance {
 
     /// Send an advert, take the addresses, announce them, arm the Adver_Timer.
     fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        self.wants_master = None;
         out.push(Action::SendAdvert(self.advert(self.priority())));
         out.push(Action::AddVips);
         out.push(Action::Announce);
@@ -442,6 +497,8 @@ impl Instance {
         };
         self.timer = Some(now + self.master_down_interval());
         self.down_cause = DownCause::Silence;
+        self.down_since = now;
+        self.wants_master = None;
         self.backup_since = now;
         if was_master {
             out.push(Action::RemoveVips);
@@ -474,8 +531,12 @@ impl Instance {
         if src == self.params.primary_address {
             return Some(DropReason::OwnAdvert);
         }
-        // RFC 3768 7.1 / RFC 9568 7.1: the address owner does not process adverts.
-        if self.is_owner() {
+        // RFC 3768 7.1 / RFC 9568 7.1: the address owner does not process
+        // adverts, except that as Master it answers a lower-priority master at
+        // once, as every master does (keepalived too): a healed split brain
+        // then ends after one hop, not at the owner's next periodic advert.
+        let answers = self.state == State::Master && (1..255).contains(&advert.priority);
+        if self.is_owner() && !answers {
             return Some(DropReason::LocalOwner);
         }
         // RFC 9568 5.2.5 (erratum 8299): an advert must carry at least one address.
@@ -507,6 +568,7 @@ impl Instance {
         if advert.priority == 0 {
             self.timer = Some(now + self.skew_time());
             self.down_cause = DownCause::Resigned(src);
+            self.down_since = now;
             return;
         }
         let better_or_equal = advert.priority >= self.priority();
@@ -521,22 +583,32 @@ impl Instance {
                 .preempt_hold_until
                 .get_or_insert(now + self.params.preempt_delay);
             if now < hold {
-                self.accept_master(now, advert);
+                self.accept_master(now, src, advert);
                 return;
             }
         }
         if !preempt || better_or_equal {
-            self.accept_master(now, advert);
+            self.accept_master(now, src, advert);
+        } else if self.grouped {
+            // Discarded: alone we would preempt when our timer runs out; in a
+            // group that already counts as wanting to be Master.
+            self.wants_master = Some(Reason::Preempted {
+                master: src,
+                priority: advert.priority,
+            });
         }
         // Otherwise discard: our Master_Down_Timer runs out and we preempt.
     }
 
-    fn accept_master(&mut self, now: Time, advert: &AdvertRepr) {
+    fn accept_master(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr) {
+        self.followed = Some((src, now));
         if self.params.version == Version::V3 {
             self.master_adver_interval = advert.max_advert_interval;
         }
         self.timer = Some(now + self.master_down_interval());
         self.down_cause = DownCause::Silence;
+        self.down_since = now;
+        self.wants_master = None;
     }
 
     // RFC 9568 6.4.3: an ADVERTISEMENT received in Master.
@@ -592,18 +664,26 @@ impl Instance {
                         if let Some(h) =
                             last.filter(|h| h.priority < self.priority() && now - h.at < mdi)
                         {
-                            let reason = Reason::Preempted {
+                            Reason::Preempted {
                                 master: h.address,
                                 priority: h.priority,
-                            };
-                            return self.become_master(now, reason, out);
-                        }
-                        Reason::MasterDown {
-                            last_master: last.map(|h| h.address),
-                            silent_for: now - last.map_or(self.backup_since, |h| h.at),
+                            }
+                        } else {
+                            Reason::MasterDown {
+                                last_master: last.map(|h| h.address),
+                                silent_for: now - last.map_or(self.backup_since, |h| h.at),
+                            }
                         }
                     }
                 };
+                if self.grouped {
+                    // The group decides; meanwhile wait another interval, on the grid.
+                    self.wants_master = Some(reason);
+                    self.down_cause = DownCause::Silence;
+                    self.down_since = deadline;
+                    self.timer = Some(deadline + self.master_down_interval());
+                    return;
+                }
                 self.become_master(now, reason, out);
             }
             State::Master => {
@@ -615,8 +695,18 @@ impl Instance {
     }
 
     fn set_health(&mut self, now: Time, health: Health, out: &mut Vec<Action>) {
+        let (was, old_priority) = (self.state, self.priority());
         self.health = health;
         self.apply_fault(now, out);
+        // A backup's timer depends on its priority (Skew_Time): recompute it
+        // from when it started counting, so the deadline stays on the grid.
+        if was == State::Backup && self.state == State::Backup && self.priority() != old_priority {
+            let wait = match self.down_cause {
+                DownCause::Resigned(_) => self.skew_time(),
+                DownCause::Silence => self.master_down_interval(),
+            };
+            self.timer = Some(self.down_since + wait);
+        }
     }
 
     /// Enters or leaves Fault according to own health and the sync group.
@@ -628,12 +718,16 @@ impl Instance {
                     out.push(Action::RemoveVips);
                 }
                 self.timer = None;
+                self.wants_master = None;
                 self.transition(State::Fault, Reason::Fault(why), out);
             }
             (State::Fault, None) if self.is_owner() => {
                 self.become_master(now, Reason::FaultCleared, out)
             }
             (State::Fault, None) => {
+                // keepalived restarts preempt_delay when leaving Fault, as at start-up.
+                self.preempt_hold_until = (self.params.preempt_delay > Duration::ZERO)
+                    .then(|| now + self.params.preempt_delay);
                 self.become_backup(now, self.params.advert_interval, Reason::FaultCleared, out)
             }
             _ => {}

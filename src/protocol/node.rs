@@ -1,13 +1,36 @@
 //! All instances of one node, and the sync groups that tie some of them together.
 //!
-//! keepalived's `vrrp_sync_group` semantics: when a member becomes Master the
-//! others follow it to Master; when a member steps down to Backup the others
-//! follow; while any member is in Fault every member is in Fault. Group hooks run
-//! once per group transition, when all members have arrived in the same state.
+//! keepalived's `vrrp_sync_group` semantics:
+//! - A group goes to Master only when every member wants to (its own
+//!   Master_Down_Timer ran out, or it would preempt); a member that wants to
+//!   while another still follows a live master stays Backup and re-arms its
+//!   timer. Backup is preferred to thrashing.
+//! - When a Master member steps down to Backup (a better master was heard),
+//!   the others follow to Backup, without priority-0 adverts.
+//! - While any member is in Fault every member is in Fault.
+//!
+//! Group hooks run once per group transition, when all members have arrived
+//! in the same state; they get priority 0, as keepalived's group scripts do.
+//!
+//! Nodes whose groups each outrank the other on some member (crossed
+//! priorities) would otherwise retake Master in lock-step forever: they step
+//! down on hearing each other and time out together. As the RFC breaks a tie
+//! between two masters by the higher primary address, a group yields to a
+//! higher address: when it is pulled down by one, or while one member wants
+//! Master but another follows a live master with a higher address, it holds
+//! back for [`HOLD_INTERVALS`] advert intervals, longer than any
+//! Master_Down_Interval, so the other node's group gets there first and this
+//! one hears it before it may move.
 
 use super::health::Health;
 use super::instance::{Action, Event, Instance, Reason, State, Transition};
 use super::time::Time;
+
+/// How long, in advert intervals, a group pulled down by a higher address
+/// waits before it may become Master again: a Master_Down_Interval is at most
+/// 4 intervals (3 + Skew_Time, which is below one), plus one for the other
+/// group's first advert to arrive.
+pub const HOLD_INTERVALS: u32 = 5;
 
 /// A named instance as the node holds it.
 #[derive(Debug, Clone)]
@@ -36,13 +59,15 @@ pub struct Node {
     members: Vec<Member>,
     groups: Vec<SyncGroup>,
     group_state: Vec<State>,
+    /// Per group: may not become Master before this (see [`HOLD_INTERVALS`]).
+    hold_until: Vec<Option<Time>>,
     group_of: Vec<Option<usize>>,
 }
 
 impl Node {
     /// Builds a node; a member listed in several groups stays in the first one
     /// (configuration validation rejects that case before it gets here).
-    pub fn new(members: Vec<Member>, groups: Vec<SyncGroup>) -> Node {
+    pub fn new(mut members: Vec<Member>, groups: Vec<SyncGroup>) -> Node {
         let mut group_of = vec![None; members.len()];
         for (g, group) in groups.iter().enumerate() {
             for &m in &group.members {
@@ -51,9 +76,13 @@ impl Node {
                 }
             }
         }
+        for (member, group) in members.iter_mut().zip(&group_of) {
+            member.instance.set_grouped(group.is_some());
+        }
         let group_state = vec![State::Initialize; groups.len()];
         Node {
             members,
+            hold_until: vec![None; groups.len()],
             groups,
             group_state,
             group_of,
@@ -89,6 +118,26 @@ impl Node {
         node
     }
 
+    /// Settles the members after the groups changed (a reload): releases
+    /// those a group no longer holds in Fault, holds those a group now does,
+    /// and reports groups that arrived in a new state.
+    pub fn regroup(&mut self, now: Time) -> Vec<Output> {
+        let mut out = Vec::new();
+        for index in 0..self.members.len() {
+            let instance = &mut self.members[index].instance;
+            if self.group_of[index].is_none() && instance.held_by_group() {
+                let actions = instance.set_group_fault(now, None);
+                out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+            }
+        }
+        for group in 0..self.groups.len() {
+            self.sync_faults(now, group, &mut out);
+            self.take_over_together(now, group, &mut out);
+            self.report_group(group, &mut out);
+        }
+        out
+    }
+
     pub fn members(&self) -> &[Member] {
         &self.members
     }
@@ -109,11 +158,12 @@ impl Node {
         self.group_state[group]
     }
 
-    /// The earliest deadline of any instance.
+    /// The earliest deadline of any instance, or of a group's hold.
     pub fn deadline(&self) -> Option<Time> {
         self.members
             .iter()
             .filter_map(|m| m.instance.deadline())
+            .chain(self.hold_until.iter().flatten().copied())
             .min()
     }
 
@@ -124,7 +174,11 @@ impl Node {
             return out;
         }
         let actions = self.members[index].instance.handle(now, event);
-        self.follow(now, index, actions, &mut out);
+        // Only a timer running out moves a group up: an advert a member would
+        // preempt counts as wanting Master, but as alone, it takes over when
+        // a timer says so, so adverts arriving together are all heard first.
+        let timer = matches!(event, Event::Timer);
+        self.follow(now, index, actions, timer, &mut out);
         out
     }
 
@@ -142,7 +196,8 @@ impl Node {
         self.handle(now, index, Event::Health(health))
     }
 
-    /// Delivers [`Event::Timer`] to every instance whose deadline has passed.
+    /// Delivers [`Event::Timer`] to every instance whose deadline has passed,
+    /// and lets groups whose hold ended move if every member wants to.
     pub fn poll(&mut self, now: Time) -> Vec<Output> {
         let mut out = Vec::new();
         for index in 0..self.members.len() {
@@ -154,10 +209,24 @@ impl Node {
                 out.extend(self.handle(now, index, Event::Timer));
             }
         }
+        for group in 0..self.groups.len() {
+            if self.hold_until[group].is_some_and(|h| h <= now) {
+                self.hold_until[group] = None;
+                self.take_over_together(now, group, &mut out);
+                self.report_group(group, &mut out);
+            }
+        }
         out
     }
 
-    fn follow(&mut self, now: Time, origin: usize, actions: Vec<Action>, out: &mut Vec<Output>) {
+    fn follow(
+        &mut self,
+        now: Time,
+        origin: usize,
+        actions: Vec<Action>,
+        timer: bool,
+        out: &mut Vec<Output>,
+    ) {
         let mut moved = Vec::new();
         for action in actions {
             if let Action::Transition(t) = &action {
@@ -171,11 +240,17 @@ impl Node {
         for transition in moved {
             self.pull_members(now, group, origin, &transition, out);
         }
+        self.yield_to_higher_address(now, group, origin);
         self.sync_faults(now, group, out);
+        if timer {
+            self.take_over_together(now, group, out);
+        }
         self.report_group(group, out);
     }
 
-    /// Moves the other members to Master or Backup along with `origin`.
+    /// Moves the other members along with `origin`: down to Backup when it
+    /// stepped down, up to Master when it got there on its own (an address
+    /// owner, which does not wait for the group).
     fn pull_members(
         &mut self,
         now: Time,
@@ -189,6 +264,12 @@ impl Node {
             (State::Master, State::Backup) => State::Backup,
             _ => return,
         };
+        let ours = self.members[origin].instance.params().primary_address;
+        if let Reason::HigherPriority { from, .. } | Reason::HigherAddress { from, .. } = &t.reason
+            && *from > ours
+        {
+            self.hold(now, group, origin);
+        }
         let cause = format!("{} became {}", self.members[origin].name, target);
         for index in self.groups[group].members.clone() {
             if index == origin {
@@ -198,9 +279,57 @@ impl Node {
                 group: self.groups[group].name.clone(),
                 cause: cause.clone(),
             };
-            let actions = self.members[index]
-                .instance
-                .follow_group(now, target, reason);
+            let instance = &mut self.members[index].instance;
+            let actions = match target {
+                State::Master => instance.take_over(now, reason),
+                _ => instance.step_down_with_group(now, reason),
+            };
+            out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+        }
+    }
+
+    /// Holds the group back while it is split between wanting Master and
+    /// following a live master with a higher address (see the module docs).
+    fn yield_to_higher_address(&mut self, now: Time, group: usize, origin: usize) {
+        let members = &self.groups[group].members;
+        let instance = |i: usize| &self.members[i].instance;
+        let split = members.iter().any(|&i| instance(i).wants_master())
+            && members
+                .iter()
+                .any(|&i| instance(i).follows_higher_address(now));
+        if split {
+            self.hold(now, group, origin);
+        }
+    }
+
+    fn hold(&mut self, now: Time, group: usize, origin: usize) {
+        let interval = self.members[origin].instance.params().advert_interval;
+        let until = now + HOLD_INTERVALS * interval.as_duration();
+        let hold = &mut self.hold_until[group];
+        *hold = Some(hold.map_or(until, |h| h.max(until)));
+    }
+
+    /// Moves the whole group to Master once every member is Master or a
+    /// Backup that wants to be.
+    fn take_over_together(&mut self, now: Time, group: usize, out: &mut Vec<Output>) {
+        if self.hold_until[group].is_some_and(|h| now < h) {
+            return;
+        }
+        let members = self.groups[group].members.clone();
+        let ready = members.iter().all(|&i| {
+            let instance = &self.members[i].instance;
+            instance.state() == State::Master
+                || (instance.state() == State::Backup && instance.wants_master())
+        });
+        if !ready {
+            return;
+        }
+        for index in members {
+            let reason = Reason::SyncGroup {
+                group: self.groups[group].name.clone(),
+                cause: "every member wants MASTER".to_owned(),
+            };
+            let actions = self.members[index].instance.take_over(now, reason);
             out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
         }
     }
@@ -227,8 +356,7 @@ impl Node {
                         })
                     });
             let instance = &mut self.members[index].instance;
-            let held = instance.fault_reason().is_some() && instance.health().fault.is_none();
-            if blame.is_some() != held {
+            if blame.is_some() != instance.held_by_group() {
                 let actions = instance.set_group_fault(now, blame);
                 out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
             }
@@ -245,12 +373,8 @@ impl Node {
             return;
         }
         let from = std::mem::replace(&mut self.group_state[group], first);
-        let priority = self.groups[group]
-            .members
-            .iter()
-            .map(|&i| self.members[i].instance.priority())
-            .max()
-            .unwrap_or(0);
+        // keepalived passes priority 0 to a group's notify script.
+        let priority = 0;
         let reason = Reason::SyncGroup {
             group: self.groups[group].name.clone(),
             cause: format!("all members {first}"),

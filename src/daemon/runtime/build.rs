@@ -332,13 +332,12 @@ pub(super) async fn build_tracker(
             check.rise,
             check.fall,
         );
-        let was_failing = carry
-            .and_then(|old| old.checks().iter().find(|c| c.name == tracked.name))
-            .is_some_and(|c| !c.healthy());
-        tracker = tracker.with_check(if was_failing {
-            fresh.starting_failed()
-        } else {
-            fresh
+        // A reload keeps what the check has told so far; a new check starts
+        // with no result, as keepalived's do.
+        let old = carry.and_then(|old| old.checks().iter().find(|c| c.name == tracked.name));
+        tracker = tracker.with_check(match old {
+            Some(old) => fresh.carrying(old),
+            None => fresh,
         });
     }
     for tracked in &cfg.track_interfaces {

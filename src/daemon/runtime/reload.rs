@@ -161,7 +161,8 @@ impl Daemon {
         }
         let started: Vec<String> = added.iter().map(|(slot, _)| slot.name.clone()).collect();
         let groups_changed = self.config.sync_groups != new.sync_groups;
-        if !removed.is_empty() || !added.is_empty() || groups_changed {
+        let rebuilt = !removed.is_empty() || !added.is_empty() || groups_changed;
+        if rebuilt {
             self.rebuild_node(&removed, added);
         }
         if groups_changed {
@@ -172,6 +173,11 @@ impl Daemon {
             if let Some(index) = self.slots.iter().position(|s| s.name == name) {
                 self.start_instance(index);
             }
+        }
+        if rebuilt {
+            // Release members a removed or changed group held in FAULT.
+            let outputs = self.node.regroup(self.now());
+            self.execute(outputs);
         }
         self.config = new;
         self.pending = None;
