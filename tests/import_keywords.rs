@@ -1180,7 +1180,13 @@ fn cli_imports_a_pair_config_that_vipd_check_accepts() {
     );
 
     let toml = fixture_out("pair-a.toml", &out.stdout);
-    let check = vipd(&["check".as_ref(), "--config".as_ref(), toml.as_os_str()]);
+    // The imported hooks live on the operator's machine, not this one.
+    let check = vipd(&[
+        "check".as_ref(),
+        "--file-only".as_ref(),
+        "--config".as_ref(),
+        toml.as_os_str(),
+    ]);
     assert_eq!(
         check.status.code(),
         Some(0),

@@ -20,7 +20,6 @@ use super::checks::{self, CheckResult};
 use super::control;
 use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
-use super::preflight::unsafe_scripts;
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::Datagram;
@@ -610,13 +609,22 @@ impl Slot {
     fn log_summary(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let (c, h, v) = (&self.counters, &self.hooks.stats, &self.vip_stats);
+        let dropped = if c.dropped.is_empty() {
+            "0".to_owned()
+        } else {
+            c.dropped
+                .iter()
+                .map(|(reason, n)| format!("{n} {}", reason.replace('_', " ")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         tracing::info!(
-            "instance {}: adverts sent {} received {} dropped {:?}; transitions {}; announcements {}; \
-             hooks run {} failed {} timed out {}",
+            "instance {}: adverts sent {} (send errors {}) received {} dropped {dropped}; transitions {}; \
+             announcements {}; hooks run {} failed {} timed out {}",
             self.name,
             c.adverts_sent,
+            c.send_errors,
             c.adverts_received,
-            c.dropped,
             c.transitions,
             v.announcements.load(Relaxed),
             h.runs.load(Relaxed),

@@ -64,15 +64,9 @@ impl Daemon {
         if new.global.node_name.is_none() {
             new.global.node_name = self.config.global.node_name.clone();
         }
-        if new.global.script_security {
-            let problems = super::unsafe_scripts(&new);
-            if !problems.is_empty() {
-                return Err(problems
-                    .into_iter()
-                    .map(|p| format!("script_security: {p}"))
-                    .collect());
-            }
-        }
+        // What start-up would refuse (a missing hook, script_security), a
+        // reload refuses too.
+        crate::daemon::preflight::check(&new)?;
         let plan = plan(&self.config, &new);
         Self::refusals(&plan).map_or(Ok(()), Err)?;
         if plan.is_noop() {
