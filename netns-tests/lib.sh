@@ -262,8 +262,21 @@ add_ns() {
 }
 
 # topo_up PEER...: the switch plus the given peers (default: n1 n2 client).
+# plug_eth0 PEER: PEER's eth0, a veth whose other end is a port of the
+# switch's bridge, with the peer's addresses, up.
+plug_eth0() {
+    local peer="$1" n
+    n="$(ns "$peer")"
+    ip -n "$n" link add eth0 address "$(mac_hint "$peer")" type veth peer name "p-$peer" netns "$(ns sw)"
+    ip -n "$(ns sw)" link set "p-$peer" master br0
+    ip -n "$(ns sw)" link set "p-$peer" up
+    ip -n "$n" addr add "$(ip4_of "$peer")/24" dev eth0
+    ip -n "$n" addr add "$(ip6_of "$peer")/64" dev eth0 nodad
+    ip -n "$n" link set eth0 up
+}
+
 topo_up() {
-    local peers=("$@") peer n
+    local peers=("$@") peer
     ((${#peers[@]})) || peers=(n1 n2 client)
     add_ns sw
     nsx sw sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -271,13 +284,7 @@ topo_up() {
     ip -n "$(ns sw)" link set br0 up
     for peer in "${peers[@]}"; do
         add_ns "$peer"
-        n="$(ns "$peer")"
-        ip -n "$n" link add eth0 address "$(mac_hint "$peer")" type veth peer name "p-$peer" netns "$(ns sw)"
-        ip -n "$(ns sw)" link set "p-$peer" master br0
-        ip -n "$(ns sw)" link set "p-$peer" up
-        ip -n "$n" addr add "$(ip4_of "$peer")/24" dev eth0
-        ip -n "$n" addr add "$(ip6_of "$peer")/64" dev eth0 nodad
-        ip -n "$n" link set eth0 up
+        plug_eth0 "$peer"
         mkdir -p "$VT_TMP/$peer"
         VT_NODES+=("$peer")
     done
@@ -634,13 +641,14 @@ check_truthful() {
 
 # recreate_eth0 NODE: creates NODE's eth0 again (deleted with `ip link del`;
 # its bridge port went with it), same MAC and addresses, a new ifindex.
-recreate_eth0() {
-    local node="$1" n
-    n="$(ns "$node")"
-    ip -n "$n" link add eth0 address "$(mac_hint "$node")" type veth peer name "p-$node" netns "$(ns sw)"
-    ip -n "$(ns sw)" link set "p-$node" master br0
-    ip -n "$(ns sw)" link set "p-$node" up
-    ip -n "$n" addr add "$(ip4_of "$node")/24" dev eth0
-    ip -n "$n" addr add "$(ip6_of "$node")/64" dev eth0 nodad
-    ip -n "$n" link set eth0 up
+recreate_eth0() { plug_eth0 "$1"; }
+
+# pair_with_metrics: n1 (priority 150) and n2 (100) serving metrics, n1 the
+# master, n2 its backup, status and metrics truthful.
+pair_with_metrics() {
+    start_vipd n1 priority=150 "global=$METRICS_LISTEN"
+    start_vipd n2 priority=100 "global=$METRICS_LISTEN"
+    wait_until "n1 holds $VIP4" 5 only_holder n1
+    wait_until "n2 is BACKUP" 5 state_is n2 BACKUP
+    check_truthful n1 n2
 }

@@ -98,18 +98,7 @@ fn a_hanging_program_and_its_children_are_killed_at_the_timeout() {
         outcome.outcome,
         Outcome::TimedOut(Duration::from_millis(300))
     );
-    let read = |ext: &str| {
-        fs::read_to_string(format!("{}.{ext}", pids.display()))
-            .unwrap()
-            .trim()
-            .parse::<i32>()
-            .unwrap()
-    };
-    let (child, me) = (read("child"), read("self"));
-    assert!(
-        eventually(Duration::from_secs(5), || !alive(child) && !alive(me)),
-        "process group survived its timeout"
-    );
+    assert_group_gone(&pids);
 }
 
 #[test]
@@ -350,18 +339,7 @@ fn a_timeout_kills_the_group_of_a_program_that_prints_without_end() {
     );
     assert!(finished.output.bytes > 0);
     assert!(finished.output.lines.len() <= process::TAIL_LINES);
-    let read = |ext: &str| {
-        fs::read_to_string(format!("{}.{ext}", pids.display()))
-            .unwrap()
-            .trim()
-            .parse::<i32>()
-            .unwrap()
-    };
-    let (child, me) = (read("child"), read("self"));
-    assert!(
-        eventually(Duration::from_secs(5), || !alive(child) && !alive(me)),
-        "process group survived its timeout"
-    );
+    assert_group_gone(&pids);
 }
 
 #[test]
@@ -499,5 +477,22 @@ fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() 
     assert_eq!(
         stats.last_failure().map(|f| f.outcome),
         Some(Outcome::CutAtShutdown(Duration::from_millis(200)))
+    );
+}
+
+/// The program and the child it started (their PIDs written to `PIDS.self`
+/// and `PIDS.child`) are both gone: the whole process group was killed.
+fn assert_group_gone(pids: &std::path::Path) {
+    let read = |ext: &str| {
+        fs::read_to_string(format!("{}.{ext}", pids.display()))
+            .unwrap()
+            .trim()
+            .parse::<i32>()
+            .unwrap()
+    };
+    let (child, me) = (read("child"), read("self"));
+    assert!(
+        eventually(Duration::from_secs(5), || !alive(child) && !alive(me)),
+        "process group survived its timeout"
     );
 }

@@ -7,11 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 topo_up n1 n2 client
-start_vipd n1 priority=150 "global=$METRICS_LISTEN"
-start_vipd n2 priority=100 "global=$METRICS_LISTEN"
-wait_until "n1 holds $VIP4" 5 only_holder n1
-wait_until "n2 is BACKUP" 5 state_is n2 BACKUP
-check_truthful n1 n2
+pair_with_metrics
 
 step "the backup's eth0 is deleted"
 ip -n "$(ns n2)" link del eth0

@@ -9,11 +9,7 @@ topo_up n1 n2 client
 # Keep the other addresses of the subnet when the primary one goes (as
 # distributions configure it), so the new address can take over.
 nsx n1 sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
-start_vipd n1 priority=150 "global=$METRICS_LISTEN"
-start_vipd n2 priority=100 "global=$METRICS_LISTEN"
-wait_until "n1 holds $VIP4" 5 only_holder n1
-wait_until "n2 is BACKUP" 5 state_is n2 BACKUP
-check_truthful n1 n2
+pair_with_metrics
 heard_by_n2() { [[ "$(status_json n2 | jfield 'd["instances"][0]["master"]["address"]')" == "$1" ]]; }
 
 step "n1 gets 192.0.2.21 and loses 192.0.2.11"
