@@ -506,18 +506,6 @@ fn ipv4_envelope_yields_addresses_ttl_and_payload() {
 }
 
 #[test]
-fn unicast_adverts_may_cross_a_router() {
-    let frame = v3_ipv4_frame();
-    let mut routed = frame[14..46].to_vec();
-    routed[8] = 63;
-    routed[16..20].copy_from_slice(&[198, 51, 100, 12]);
-    fix_ipv4_header_checksum(&mut routed);
-    let env = parse_ipv4(&routed).unwrap();
-    assert_eq!(env.ttl, 63);
-    assert_eq!(env.check_ttl(), Ok(()));
-}
-
-#[test]
 fn ipv4_envelope_rejections() {
     let frame = v3_ipv4_frame();
     let ip = &frame[14..46];

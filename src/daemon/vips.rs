@@ -42,7 +42,8 @@ pub enum VipCommand {
 #[derive(Clone)]
 pub struct Attachment {
     pub ifindex: u32,
-    pub announcer: Arc<Announcer>,
+    /// `None` while the packet socket cannot be opened.
+    pub announcer: Option<Arc<Announcer>>,
     /// Source of unsolicited NAs: one of our link-local addresses.
     pub link_local: Option<Ipv6Addr>,
 }
@@ -84,6 +85,11 @@ pub struct VipWorker {
     pub stats: Arc<VipStats>,
     pub hooks: Option<mpsc::UnboundedSender<Job>>,
     pub reports: mpsc::UnboundedSender<VipReport>,
+    /// Whether the addresses should be on the interface (between Add and
+    /// Remove): a new incarnation of the interface gets them too.
+    pub holding: bool,
+    /// The interface index the addresses were last added on.
+    pub added_on: Option<u32>,
 }
 
 impl VipWorker {
@@ -97,8 +103,12 @@ impl VipWorker {
         let mut later: Option<JoinHandle<()>> = None;
         while let Some(command) = rx.recv().await {
             match command {
-                VipCommand::Add => self.add().await,
+                VipCommand::Add => {
+                    self.holding = true;
+                    self.add().await;
+                }
                 VipCommand::Remove => {
+                    self.holding = false;
                     if let Some(task) = later.take() {
                         task.abort();
                     }
@@ -134,10 +144,19 @@ impl VipWorker {
                     }
                 }
                 VipCommand::Attach(attachment) => {
+                    let moved = attachment.as_ref().map(|a| a.ifindex) != self.added_on;
                     self.attachment = attachment;
                     if let Some(task) = later.take() {
                         task.abort();
-                        later = Some(self.schedule_refresh());
+                    }
+                    if self.holding {
+                        // The interface came back or changed under a master: the
+                        // addresses go onto the new one, and the segment hears of it.
+                        if moved {
+                            self.add().await;
+                        }
+                        self.announce(&self.vips, self.plan.repeat);
+                        later = Some(self.schedule_followups());
                     }
                 }
                 VipCommand::Hooks(job) => {
@@ -162,18 +181,23 @@ impl VipWorker {
     /// Removes `gone` and adds `new` (a reload while master).
     async fn change(&self, gone: &[IpNet], new: &[IpNet]) {
         let Some(at) = &self.attachment else { return };
-        for vip in gone {
-            if let Err(e) = self.netlink.remove_address(at.ifindex, *vip).await {
-                self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("instance {}: cannot remove {vip}: {e}", self.name);
-            }
-        }
+        self.remove_from(at.ifindex, gone).await;
         self.add_each(at.ifindex, new).await;
     }
 
-    async fn add(&self) {
+    async fn add(&mut self) {
+        if let (Some(old), Some(at)) = (self.added_on, &self.attachment) {
+            if old != at.ifindex {
+                // An earlier incarnation that still exists (renamed) keeps no VIP.
+                self.remove_from(old, &self.vips).await;
+            }
+        }
         match &self.attachment {
-            Some(at) => self.add_each(at.ifindex, &self.vips).await,
+            Some(at) => {
+                let ifindex = at.ifindex;
+                self.add_each(ifindex, &self.vips).await;
+                self.added_on = Some(ifindex);
+            }
             None => {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
                 let why = format!(
@@ -203,11 +227,22 @@ impl VipWorker {
         });
     }
 
-    async fn remove(&self) {
-        // A vanished interface took its addresses with it.
-        let Some(at) = &self.attachment else { return };
-        for vip in &self.vips {
-            if let Err(e) = self.netlink.remove_address(at.ifindex, *vip).await {
+    async fn remove(&mut self) {
+        // Where they were added; a vanished interface took them with it
+        // (ENODEV counts as done).
+        let Some(ifindex) = self
+            .added_on
+            .take()
+            .or(self.attachment.as_ref().map(|a| a.ifindex))
+        else {
+            return;
+        };
+        self.remove_from(ifindex, &self.vips).await;
+    }
+
+    async fn remove_from(&self, ifindex: u32, vips: &[IpNet]) {
+        for vip in vips {
+            if let Err(e) = self.netlink.remove_address(ifindex, *vip).await {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("instance {}: cannot remove {vip}: {e}", self.name);
             }
@@ -278,16 +313,16 @@ fn announce(
     stats: &VipStats,
     name: &str,
 ) {
-    let Some(at) = attachment else {
+    let Some((at, announcer)) = attachment.and_then(|a| Some((a, a.announcer.as_ref()?))) else {
         stats.announce_errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("instance {name}: cannot announce: interface {ifname} does not exist");
+        tracing::warn!("instance {name}: cannot announce: no packet socket on {ifname}");
         return;
     };
     for _ in 0..repeat {
         for vip in vips {
             let sent = match (vip.addr(), at.link_local) {
-                (IpAddr::V4(ip), _) => at.announcer.garp(ip),
-                (IpAddr::V6(ip), Some(src)) => at.announcer.unsolicited_na(src, ip),
+                (IpAddr::V4(ip), _) => announcer.garp(ip),
+                (IpAddr::V6(ip), Some(src)) => announcer.unsolicited_na(src, ip),
                 (IpAddr::V6(_), None) => Err(std::io::Error::other("no link-local source address")),
             };
             match sent {

@@ -86,12 +86,10 @@ pub struct IpEnvelope<'a> {
 }
 
 impl<'a> IpEnvelope<'a> {
-    /// RFC 3768/9568: a multicast advert whose TTL/hop limit is not 255 came
-    /// through a router and must be dropped. Unicast adverts are exempt, as
-    /// keepalived does by default: unicast peers may sit a routed hop apart,
-    /// and each one only accepts adverts from its configured peers.
+    /// RFC 3768/9568: an advert whose TTL/hop limit is not 255 came through a
+    /// router and must be dropped.
     pub fn check_ttl(&self) -> Result<(), Error> {
-        if self.ttl == VRRP_TTL || !self.dst.is_multicast() {
+        if self.ttl == VRRP_TTL {
             Ok(())
         } else {
             Err(Error::BadTtl(self.ttl))

@@ -46,6 +46,7 @@ impl Edge {
         config: &Config,
         readings: &[TrackedUpdate],
         run_as: RunAs,
+        start: Start,
     ) -> Result<(Slot, Member), String> {
         let netlink = &self.netlink.clone();
         let info = match netlink.interface(&cfg.interface).await {
@@ -59,7 +60,7 @@ impl Edge {
             }
             Err(e) => return Err(format!("instance {name}: {e}")),
         };
-        if let Some(info) = &info {
+        if let (Some(info), Start::Daemon) = (&info, start) {
             remove_stale_vips(netlink, name, info, &cfg.virtual_ips).await;
         }
         let socket = self.socket_for(name, cfg, config)?;
@@ -96,6 +97,8 @@ impl Edge {
             stats: vip_stats.clone(),
             hooks: hooks.sender(),
             reports: self.vip_reports(name),
+            holding: false,
+            added_on: None,
         }
         .spawn();
 
@@ -113,6 +116,7 @@ impl Edge {
             counters: Counters::default(),
             last_transition: None,
             trouble: Trouble::default(),
+            start_by: None,
         };
         let all_vips = all_vips(config);
         slot.follow_interface(&self.links, &all_vips);
@@ -146,7 +150,7 @@ impl Edge {
     fn follow(&mut self, ifname: &str, info: Option<InterfaceInfo>) -> &Followed {
         if !self.links.contains_key(ifname) {
             let mut followed = Followed::default();
-            self.apply_lookup_to_sockets(ifname, info.as_ref());
+            self.reopen_sockets(ifname, info.as_ref());
             followed.set(info);
             self.links.insert(ifname.to_owned(), followed);
         }
@@ -214,9 +218,10 @@ impl Edge {
         Ok(index)
     }
 
-    /// Opens, reopens or closes the sockets of `ifname` for its new
-    /// incarnation (`None`: it no longer exists).
-    pub fn apply_lookup_to_sockets(&mut self, ifname: &str, info: Option<&InterfaceInfo>) {
+    /// Opens the sockets of `ifname` for its current incarnation (a socket
+    /// already bound to it stays; one that failed to open is tried again), or
+    /// closes them (`None`: it no longer exists).
+    pub fn reopen_sockets(&mut self, ifname: &str, info: Option<&InterfaceInfo>) {
         for index in 0..self.sockets.len() {
             if self.sockets[index].ifname != ifname {
                 continue;
@@ -227,6 +232,16 @@ impl Edge {
             }
         }
     }
+}
+
+/// Why an instance is being built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Start {
+    /// At start-up: VIPs found on the interface were left by a crashed run.
+    Daemon,
+    /// By a reload: VIPs on the interface may belong to a running instance
+    /// (a restarted master resigning, a VIP moving between instances).
+    Reload,
 }
 
 /// A VRRP socket shared by the instances on one interface and family.

@@ -45,7 +45,16 @@ pub(super) struct Followed {
     announcer_error: Option<String>,
     /// A lookup is under way; `Some(true)`: more changed since it was asked.
     lookup: Option<bool>,
+    /// Answers thrown away in a row for being older than the last event.
+    stale_answers: u32,
 }
+
+/// Answers older than the last event are asked again, but no more than
+/// this many times in a row: a constant stream of events must not starve
+/// the instance of any answer.
+const MAX_STALE_ANSWERS: u32 = 3;
+/// How soon a lookup that failed (not "no such interface") is tried again.
+const LOOKUP_RETRY: Duration = Duration::from_secs(1);
 
 impl Followed {
     /// Records a lookup's result, reopening the packet socket for a new
@@ -59,9 +68,9 @@ impl Followed {
                 match Announcer::open(i.index, i.mac.unwrap_or([0; 6])) {
                     Ok(a) => self.announcer = Some(Arc::new(a)),
                     Err(e) => {
-                        tracing::error!("cannot open a packet socket on {}: {e}", i.name);
-                        self.announcer_error =
-                            Some(format!("cannot open a packet socket on {}: {e}", i.name));
+                        let why = format!("cannot open a packet socket on {}: {e}", i.name);
+                        tracing::error!("{why}");
+                        self.announcer_error = Some(why);
                     }
                 }
             }
@@ -71,17 +80,19 @@ impl Followed {
 }
 
 /// Failures with no kernel event to say they are over.
+///
+/// `sending_since` and `suspect` describe the current mastership only: a
+/// successful advert clears them, and so does leaving MASTER.
 #[derive(Debug, Default)]
 pub(super) struct Trouble {
     /// Since when adverts have failed to go out, and the latest error.
     sending_since: Option<(Instant, String)>,
     /// Why the instance is held in Fault until `retry_at`.
     fault: Option<String>,
-    retry_at: Option<Instant>,
+    pub retry_at: Option<Instant>,
     backoff: Duration,
-    /// A start-up waiting for the interface's IPv6 link-local address.
-    pub start_by: Option<Instant>,
-    /// Sending failed last time and has not worked since: fail fast.
+    /// Sending failed before the last retry and has not worked since: the
+    /// next failure trips at once.
     suspect: bool,
 }
 
@@ -96,22 +107,21 @@ impl Trouble {
         self.suspect = true;
     }
 
-    /// The next time the loop must look at this instance's edge.
-    pub fn deadline(&self) -> Option<Instant> {
-        match (self.retry_at, self.start_by) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+    /// The mastership these failures were about is over.
+    pub fn left_master(&mut self) {
+        self.sending_since = None;
+        self.suspect = false;
     }
 }
 
-/// What identifies the VIP worker's attachment: a change means a new one.
+/// What the VIP worker was attached to: a change means a new attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct AttachKey {
     ifindex: u32,
     mac: Option<[u8; 6]>,
     link_local: Option<Ipv6Addr>,
-    announcer: usize,
+    /// Whether the packet socket could be opened.
+    announces: bool,
 }
 
 impl Slot {
@@ -126,23 +136,19 @@ impl Slot {
         let followed = &links[&self.cfg.interface];
         let info = followed.info.as_ref();
         let link_local = info.and_then(|i| link_local_of(i, all_vips));
-        let attach = match (info, &followed.announcer) {
-            (Some(i), Some(a)) => Some((
-                AttachKey {
-                    ifindex: i.index,
-                    mac: i.mac,
-                    link_local,
-                    announcer: Arc::as_ptr(a) as usize,
-                },
-                a,
-            )),
-            _ => None,
-        };
-        if attach.map(|(k, _)| k) != self.attachment {
-            self.attachment = attach.map(|(k, _)| k);
-            self.send_vip(VipCommand::Attach(attach.map(|(k, a)| Attachment {
+        // Detached only when the interface is gone: the worker must still be
+        // able to remove the addresses when only its packet socket failed.
+        let attach = info.map(|i| AttachKey {
+            ifindex: i.index,
+            mac: i.mac,
+            link_local,
+            announces: followed.announcer.is_some(),
+        });
+        if attach != self.attachment {
+            self.attachment = attach;
+            self.send_vip(VipCommand::Attach(attach.map(|k| Attachment {
                 ifindex: k.ifindex,
-                announcer: a.clone(),
+                announcer: followed.announcer.clone(),
                 link_local,
             })));
         }
@@ -159,7 +165,7 @@ impl Slot {
         }
         match (self.src, src) {
             (Some(old), Some(new)) => tracing::warn!(
-                "instance {}: {old} is gone from {}; adverts now go out from {new}",
+                "instance {}: adverts now go out from {new} on {} (was {old})",
                 self.name,
                 self.cfg.interface
             ),
@@ -169,7 +175,7 @@ impl Slot {
                 self.cfg.interface
             ),
             (Some(old), None) => tracing::warn!(
-                "instance {}: {old} is gone from {} and no other address can send adverts",
+                "instance {}: {old} is no longer usable on {} and no other address can send adverts",
                 self.name,
                 self.cfg.interface
             ),
@@ -381,29 +387,49 @@ impl Daemon {
             followed.lookup = Some(true);
             return;
         }
-        followed.lookup = Some(false);
-        let netlink = self.edge.netlink.clone();
-        let tx = self.edge.input_tx.clone();
-        let name = name.to_owned();
-        tokio::spawn(async move {
-            let result = netlink.interface(&name).await;
-            let _ = tx.send(Input::Lookup { name, result });
-        });
+        self.spawn_lookup(name, Duration::ZERO);
     }
 
     pub(super) fn on_lookup(&mut self, name: &str, result: Result<InterfaceInfo, NetlinkError>) {
         let Some(followed) = self.edge.links.get_mut(name) else {
             return;
         };
-        let again = followed.lookup.take() == Some(true);
+        let stale = followed.lookup.take() == Some(true);
+        if stale && followed.stale_answers < MAX_STALE_ANSWERS {
+            // Older than the last event: ask again rather than act on it.
+            followed.stale_answers += 1;
+            return self.request_lookup(name);
+        }
+        followed.stale_answers = 0;
         match result {
             Ok(info) => self.apply_lookup(name, Some(info)),
             Err(NetlinkError::NoSuchInterface(_)) => self.apply_lookup(name, None),
-            Err(e) => tracing::error!("cannot look up interface {name}: {e}"),
+            Err(e) => {
+                if let Some(suppressed) = self.log_limit.allow(&format!("lookup:{name}")) {
+                    tracing::error!("{e}; trying again{}", super::suppressed_note(suppressed));
+                }
+                return self.spawn_lookup(name, LOOKUP_RETRY);
+            }
         }
-        if again {
+        if stale {
             self.request_lookup(name);
         }
+    }
+
+    /// Marks a lookup of `name` under way and asks netlink after `delay`.
+    fn spawn_lookup(&mut self, name: &str, delay: Duration) {
+        let Some(followed) = self.edge.links.get_mut(name) else {
+            return;
+        };
+        followed.lookup = Some(false);
+        let netlink = self.edge.netlink.clone();
+        let tx = self.edge.input_tx.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let result = netlink.interface(&name).await;
+            let _ = tx.send(Input::Lookup { name, result });
+        });
     }
 
     /// Brings everything on interface `name` in line with what it is now.
@@ -418,8 +444,8 @@ impl Daemon {
                     tracing::warn!("interface {name} was replaced (new index {i})")
                 }
             }
-            self.edge.apply_lookup_to_sockets(name, info.as_ref());
         }
+        self.edge.reopen_sockets(name, info.as_ref());
         if let Some(followed) = self.edge.links.get_mut(name) {
             followed.set(info);
         }
@@ -428,15 +454,27 @@ impl Daemon {
             if self.slots[index].cfg.interface != name {
                 continue;
             }
-            if self.slots[index].follow_interface(&self.edge.links, &all_vips) {
-                let slot = &self.slots[index];
-                let params = params(&slot.cfg, slot.src_or_unspecified());
-                self.node.instance_mut(index).update_params(params);
-            }
-            if self.slots[index].src.is_some() && self.slots[index].trouble.start_by.is_some() {
-                self.start_instance(index);
+            self.follow_interface(index, &all_vips);
+            // A socket that failed to open is tried again on the retry timer.
+            let socket = &self.edge.sockets[self.slots[index].socket];
+            if let (Some(why), None) = (&socket.error, self.slots[index].trouble.retry_at) {
+                let why = why.clone();
+                self.slots[index].trouble.trip(Instant::now(), why);
             }
             self.refresh_health(index);
+        }
+    }
+
+    /// Re-reads instance `index`'s interface, updates the state machine's
+    /// source address, and starts an instance that waited for it.
+    pub(super) fn follow_interface(&mut self, index: usize, all_vips: &[IpAddr]) {
+        let slot = &mut self.slots[index];
+        if slot.follow_interface(&self.edge.links, all_vips) {
+            let params = params(&slot.cfg, slot.src_or_unspecified());
+            self.node.instance_mut(index).update_params(params);
+        }
+        if self.slots[index].src.is_some() && self.slots[index].start_by.is_some() {
+            self.start_instance(index);
         }
     }
 
@@ -444,21 +482,23 @@ impl Daemon {
     /// advert intervals take the instance out of service.
     pub(super) fn send_advert(&mut self, index: usize, advert: &crate::wire::AdvertRepr) {
         let slot = &mut self.slots[index];
-        let src = slot.src_or_unspecified();
+        let socket = self.edge.sockets[slot.socket].socket();
+        let (Some(src), Some(socket)) = (slot.src, socket) else {
+            // Only a resignation gets here (an instance without them is in
+            // Fault): there is no way to send it, and nothing to protect.
+            tracing::info!(
+                "instance {}: no priority-0 advert: no usable address or socket on {}",
+                slot.name,
+                slot.cfg.interface
+            );
+            return;
+        };
         let mut failure = None;
         for dst in slot.cfg.destinations() {
-            let sent = match self.edge.sockets[slot.socket].socket() {
-                Some(socket) => advert
-                    .to_bytes(src, dst)
-                    .map_err(|e| {
-                        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
-                    })
-                    .and_then(|bytes| socket.send(&bytes, src, dst)),
-                None => Err(std::io::Error::other(format!(
-                    "no VRRP socket on {}",
-                    slot.cfg.interface
-                ))),
-            };
+            let sent = advert
+                .to_bytes(src, dst)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
+                .and_then(|bytes| socket.send(&bytes, src, dst));
             match sent {
                 Ok(()) => slot.counters.adverts_sent += 1,
                 Err(e) => {
@@ -492,13 +532,22 @@ impl Daemon {
             .get_or_insert((now, String::new()));
         since.1 = error;
         let failing_for = now - since.0;
-        // After a retry, one more failure is enough: the trouble is still there.
-        if failing_for >= slot.cfg.advert_interval.as_duration() * 2 || slot.trouble.suspect {
-            let why = format!(
+        let why = if slot.trouble.suspect {
+            // After a retry, one more failure is enough: the trouble is still there.
+            Some(format!(
+                "still cannot send adverts after a retry: {}",
+                since.1
+            ))
+        } else if failing_for >= slot.cfg.advert_interval.as_duration() * 2 {
+            Some(format!(
                 "cannot send adverts for {:.1} s: {}",
                 failing_for.as_secs_f64(),
                 since.1
-            );
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
             slot.trouble.trip(now, why);
             self.health_changed.push(index);
         }
@@ -520,7 +569,11 @@ impl Daemon {
 
     /// The earliest retry or start-up deadline of any instance.
     pub(super) fn edge_deadline(&self) -> Option<Instant> {
-        self.slots.iter().filter_map(|s| s.trouble.deadline()).min()
+        self.slots
+            .iter()
+            .flat_map(|s| [s.trouble.retry_at, s.start_by])
+            .flatten()
+            .min()
     }
 
     /// Retries what failed, and starts instances that waited long enough for
@@ -534,9 +587,12 @@ impl Daemon {
                 if let Some(why) = trouble.fault.take() {
                     tracing::info!("instance {}: retrying after: {why}", self.slots[index].name);
                 }
+                // A socket that failed to open is opened again with the answer.
+                let ifname = self.slots[index].cfg.interface.clone();
+                self.request_lookup(&ifname);
                 self.refresh_health(index);
             }
-            if self.slots[index].trouble.start_by.is_some_and(|t| t <= now) {
+            if self.slots[index].start_by.is_some_and(|t| t <= now) {
                 self.start_instance(index);
             }
         }
@@ -545,7 +601,7 @@ impl Daemon {
     /// Delivers the Startup event (now, or when the link-local address
     /// arrives: see [`Slot::awaits_link_local`]).
     pub(super) fn start_instance(&mut self, index: usize) {
-        self.slots[index].trouble.start_by = None;
+        self.slots[index].start_by = None;
         self.refresh_health(index);
         let outputs = self.node.handle(self.now(), index, Event::Startup);
         self.execute(outputs);

@@ -27,8 +27,8 @@ use super::tracked::{self, TrackedUpdate};
 use super::vips::{VipCommand, VipReport, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, Event, Health, HealthTracker, Member, Node, Output, Params, Report, SyncGroup, Time,
-    Transition,
+    Action, Event, Health, HealthTracker, Member, Node, Output, Params, Report, State, SyncGroup,
+    Time, Transition,
 };
 use crate::wire::{self, Auth};
 
@@ -168,6 +168,8 @@ struct Slot {
     counters: Counters,
     last_transition: Option<(SystemTime, Instant, Transition)>,
     trouble: links::Trouble,
+    /// A start-up waiting for the interface's IPv6 link-local address.
+    start_by: Option<Instant>,
 }
 
 struct Daemon {
@@ -235,7 +237,14 @@ impl Daemon {
         };
         for (name, cfg) in &config.instances {
             let (slot, member) = edge
-                .build_instance(name, cfg, &config, &first_reading, run_as)
+                .build_instance(
+                    name,
+                    cfg,
+                    &config,
+                    &first_reading,
+                    run_as,
+                    build::Start::Daemon,
+                )
                 .await?;
             slots.push(slot);
             members.push(member);
@@ -329,7 +338,7 @@ impl Daemon {
         }
         for index in 0..self.slots.len() {
             if self.slots[index].awaits_link_local(&self.edge.links) {
-                self.slots[index].trouble.start_by = Some(Instant::now() + LINK_LOCAL_WAIT);
+                self.slots[index].start_by = Some(Instant::now() + LINK_LOCAL_WAIT);
             } else {
                 self.start_instance(index);
             }
@@ -434,7 +443,16 @@ impl Daemon {
 
     fn on_datagram(&mut self, socket: usize, datagram: &Datagram) {
         let envelope = datagram.envelope();
-        if let Err(e) = envelope.check_ttl() {
+        // The TTL rule protects instances that listen to the group; unicast
+        // peers may be a routed hop apart (deviation 10 in the conformance
+        // table), and accept adverts only from their configured peers.
+        let routed = envelope.check_ttl().err();
+        let unicast_here = || {
+            self.slots
+                .iter()
+                .any(|s| s.socket == socket && s.cfg.is_unicast())
+        };
+        if let Some(e) = routed.filter(|_| !unicast_here()) {
             return self.count_invalid(socket, Some(datagram.src), e);
         }
         let advert = match envelope.advert() {
@@ -442,9 +460,14 @@ impl Daemon {
             Err(e) => return self.count_invalid(socket, Some(datagram.src), e),
         };
         let now = self.now();
+        let mut refused = None;
         for index in 0..self.slots.len() {
             let slot = &self.slots[index];
             if slot.socket != socket || slot.cfg.vrid != advert.vrid {
+                continue;
+            }
+            if routed.is_some() && !slot.cfg.is_unicast() {
+                refused = routed;
                 continue;
             }
             if !slot.cfg.unicast_peers.is_empty() && !slot.cfg.unicast_peers.contains(&datagram.src)
@@ -462,6 +485,9 @@ impl Daemon {
                 },
             );
             self.execute(outputs);
+        }
+        if let Some(e) = refused {
+            self.count_invalid(socket, Some(datagram.src), e);
         }
     }
 
@@ -576,6 +602,9 @@ impl Daemon {
                     .entry(t.to.keepalived_name())
                     .or_default() += 1;
                 slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
+                if t.from == State::Master {
+                    slot.trouble.left_master();
+                }
                 tracing::info!(
                     "instance {}: {} -> {} (priority {}): {}",
                     slot.name,

@@ -82,7 +82,14 @@ impl Daemon {
                 let cfg = &new.instances[name];
                 let built = self
                     .edge
-                    .build_instance(name, cfg, &new, &readings, self.run_as)
+                    .build_instance(
+                        name,
+                        cfg,
+                        &new,
+                        &readings,
+                        self.run_as,
+                        super::build::Start::Reload,
+                    )
                     .await;
                 match built {
                     Ok(parts) => added.push(parts),
@@ -243,12 +250,12 @@ impl Daemon {
         // A configured source replaces the interface's address, or the other
         // way round.
         let all_vips = super::build::all_vips(self.pending.as_ref().unwrap_or(&self.config));
-        slot.follow_interface(&self.edge.links, &all_vips);
+        self.follow_interface(index, &all_vips);
         if aspects
             .iter()
             .any(|a| matches!(a, Aspect::Protocol | Aspect::VirtualIps | Aspect::Peers))
         {
-            let params = super::params(cfg, slot.src_or_unspecified());
+            let params = super::params(cfg, self.slots[index].src_or_unspecified());
             self.node.instance_mut(index).update_params(params);
         }
         self.refresh_health(index);
