@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# capture-fixtures.sh: regenerate the VRRP wire fixtures in tests/fixtures/.
+# capture-fixtures.sh: regenerate the VRRP wire fixtures in core/tests/fixtures/.
 #
 # What it does:
 #   * creates private network namespaces (all named vfx-*): a "switch"
@@ -12,7 +12,7 @@
 #   * stops keepalived with SIGTERM so that it sends its priority-0 adverts;
 #   * picks one frame per case, checks it with tshark's dissectors against the
 #     values configured here, and writes each frame as lowercase hex
-#     (tests/fixtures/*.hex) plus a manifest (tests/fixtures/captures.toml);
+#     (core/tests/fixtures/*.hex) plus a manifest (core/tests/fixtures/captures.toml);
 #   * cleans up on every exit path: kills only the PIDs it started and deletes
 #     only the namespaces it created.
 #
@@ -26,7 +26,7 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
-OUT_DIR=${VFX_OUT_DIR:-$REPO_DIR/tests/fixtures}
+OUT_DIR=${VFX_OUT_DIR:-$REPO_DIR/core/tests/fixtures}
 
 FRR_BIN=/usr/lib/frr
 

@@ -1,16 +1,9 @@
 //! vipd: a VRRP daemon that keeps a virtual IP on exactly one healthy node.
 //!
-//! Layers (see `docs` in the README):
-//! - [`wire`]: pure packet codec (VRRP v2/v3, gratuitous ARP, unsolicited NA).
-//! - [`protocol`]: pure per-instance state machine, effective priority and sync groups.
-//! - [`config`]: pure TOML configuration with file/line/column diagnostics.
-//! - [`sim`]: pure deterministic multi-node simulator driving the real state machine.
-//!
-//! Pure modules never import I/O code; the daemon wires them to the world.
+//! The pure core (codec, state machine, configuration, simulator, importer)
+//! is the `vipd-core` crate, re-exported here under its module names; this
+//! crate is the edge ([`daemon`]: sockets, netlink, processes, signals) and
+//! the command line.
 
-pub mod config;
 pub mod daemon;
-pub mod import;
-pub mod protocol;
-pub mod sim;
-pub mod wire;
+pub use vipd_core::{config, import, protocol, sim, wire};

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use vipd::wire::{
+use vipd_core::wire::{
     Advert, AdvertRepr, Auth, Centis, Error, Family, GarpDefect, GarpRepr, NaDefect,
     UnsolicitedNaRepr, Version, check_auth, parse_ethernet, parse_ipv4,
 };

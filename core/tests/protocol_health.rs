@@ -1,6 +1,6 @@
 //! Effective priority with keepalived's semantics for tracked checks and interfaces.
 
-use vipd::protocol::{CheckTracker, HealthTracker};
+use vipd_core::protocol::{CheckTracker, HealthTracker};
 
 #[test]
 fn positive_weight_counts_while_healthy_negative_while_failing() {
@@ -154,7 +154,7 @@ fn tracked_file_with_weight_zero_faults_on_any_non_zero_value() {
     t.file_value("maintenance", -1);
     assert!(t.health().fault.is_some());
     t.file_value("maintenance", 0);
-    assert_eq!(t.health(), vipd::protocol::Health::up(100));
+    assert_eq!(t.health(), vipd_core::protocol::Health::up(100));
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn address_owner_ignores_file_and_process_weights_but_faults() {
         .with_process("vital", 0);
     t.file_value("f", 1);
     t.process_up("db", false);
-    assert_eq!(t.health(), vipd::protocol::Health::up(255));
+    assert_eq!(t.health(), vipd_core::protocol::Health::up(255));
     t.process_up("vital", false);
     assert_eq!(
         t.health().fault.as_deref(),

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use vipd::protocol::timers::{master_down_interval, skew_time};
-use vipd::protocol::{Health, Reason, State, SyncGroup, Time};
-use vipd::sim::{Config, Fault, InstanceSpec, Network, NodeSpec, Sim, check};
-use vipd::wire::{Auth, Centis, Family, Version};
+use vipd_core::protocol::timers::{master_down_interval, skew_time};
+use vipd_core::protocol::{Health, Reason, State, SyncGroup, Time};
+use vipd_core::sim::{Config, Fault, InstanceSpec, Network, NodeSpec, Sim, check};
+use vipd_core::wire::{Auth, Centis, Family, Version};
 
 const INTERVAL: Centis = Centis::ONE_SECOND;
 const DELAY: Duration = Duration::from_millis(1);

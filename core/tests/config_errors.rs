@@ -3,7 +3,7 @@
 //! expected. A change in either is a regression.
 
 use proptest::prelude::*;
-use vipd::config;
+use vipd_core::config;
 
 /// Every diagnostic as "LINE:COL: MESSAGE".
 fn errors(text: &str) -> Vec<String> {
@@ -717,7 +717,7 @@ proptest! {
     /// panic, and every diagnostic points inside the file.
     #[test]
     fn damaged_files_never_panic(at in 0usize..2000, len in 0usize..20, junk in "\\PC{0,8}") {
-        let full = include_str!("../config/full.toml");
+        let full = include_str!("../../config/full.toml");
         let mut at = at.min(full.len());
         while !full.is_char_boundary(at) {
             at -= 1;

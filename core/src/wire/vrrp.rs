@@ -17,8 +17,8 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::util;
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::util;
 
 use super::ip::Family;
 use super::{Centis, Error, Version};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use vipd::import::{ImportError, Options, translate_with};
+use vipd_core::import::{ImportError, Options, translate_with};
 
 /// Imports `main`, with every include answered by `included`.
 fn run(main: &str, included: &str) -> Result<String, ImportError> {
@@ -25,7 +25,7 @@ fn check(main: &str, included: &str) -> Result<(), TestCaseError> {
     match run(main, included) {
         Ok(toml) => {
             prop_assert!(
-                vipd::config::parse(&toml, "out.toml").is_ok(),
+                vipd_core::config::parse(&toml, "out.toml").is_ok(),
                 "invalid output:\n{toml}"
             );
         }

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use vipd::config::reload::{Aspect, InstanceChange, plan};
-use vipd::config::{self, Config};
+use vipd_core::config::reload::{Aspect, InstanceChange, plan};
+use vipd_core::config::{self, Config};
 
 const BASE: &str = r#"
 [checks.pg]
@@ -35,7 +35,7 @@ fn edit(from: &str, to: &str) -> Config {
     parse(&BASE.replacen(from, to, 1))
 }
 
-fn change_of<'a>(p: &'a vipd::config::reload::Plan, name: &str) -> &'a InstanceChange {
+fn change_of<'a>(p: &'a vipd_core::config::reload::Plan, name: &str) -> &'a InstanceChange {
     &p.instances.iter().find(|(n, _)| n == name).unwrap().1
 }
 

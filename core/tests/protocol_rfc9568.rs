@@ -4,10 +4,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vipd::protocol::{
+use vipd_core::protocol::{
     Action, DropReason, Event, Health, Instance, Params, Reason, Report, State, Time, Transition,
 };
-use vipd::wire::{AdvertRepr, Auth, Centis, Version};
+use vipd_core::wire::{AdvertRepr, Auth, Centis, Version};
 
 const ME: &str = "192.0.2.10";
 const PEER_HIGH: &str = "192.0.2.20";

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use vipd::config::{
+use vipd_core::config::{
     self, Config, Family, TrackProcess, TrackedCheck, TrackedFile, TrackedInterface, TrackedProcess,
 };
-use vipd::wire::{Centis, Version};
+use vipd_core::wire::{Centis, Version};
 
 fn parse(text: &str) -> Config {
     match config::parse(text, "test.toml") {
@@ -27,7 +27,7 @@ virtual_ips = ["192.0.2.50/24"]
 
 #[test]
 fn every_example_in_config_dir_parses() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -6,10 +6,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::util;
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::util;
 use proptest::prelude::*;
-use vipd::wire::{
+use vipd_core::wire::{
     Advert, AdvertRepr, Auth, Centis, Family, GarpRepr, UnsolicitedNaRepr, Version, check_auth,
     parse_ethernet, parse_ipv4, parse_ipv6,
 };

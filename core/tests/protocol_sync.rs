@@ -3,10 +3,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vipd::protocol::{
+use vipd_core::protocol::{
     Action, Event, Health, Instance, Member, Node, Output, Params, State, SyncGroup, Time,
 };
-use vipd::wire::{AdvertRepr, Auth, Centis, Version};
+use vipd_core::wire::{AdvertRepr, Auth, Centis, Version};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -286,7 +286,7 @@ fn a_split_group_yields_to_a_higher_address_before_moving() {
     let out = n.poll(app_due);
     assert_eq!(transitions_of(&out), 0, "held: {out:?}");
     assert!(n.instance(1).wants_master());
-    let hold_ends = db_due + vipd::protocol::node::HOLD_INTERVALS * Duration::from_secs(1);
+    let hold_ends = db_due + vipd_core::protocol::node::HOLD_INTERVALS * Duration::from_secs(1);
     let out = n.poll(hold_ends);
     assert_eq!(states(&n)[..2], [State::Master, State::Master], "{out:?}");
     assert_eq!(

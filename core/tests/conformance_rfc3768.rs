@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vipd::protocol::{Action, DropReason, Event, Health, Instance, Params, Report, State, Time};
-use vipd::wire::{AUTH_DATA_LEN, Advert, AdvertRepr, Auth, Centis, Version};
+use vipd_core::protocol::{Action, DropReason, Event, Health, Instance, Params, Report, State, Time};
+use vipd_core::wire::{AUTH_DATA_LEN, Advert, AdvertRepr, Auth, Centis, Version};
 
 const ME: &str = "192.0.2.10";
 const PEER: &str = "192.0.2.20";

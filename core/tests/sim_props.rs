@@ -17,14 +17,14 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use vipd::protocol::timers::{
+use vipd_core::protocol::timers::{
     master_down_interval, master_down_interval_for, skew_time, skew_time_for,
 };
-use vipd::protocol::{Health, State, Time};
-use vipd::sim::{
+use vipd_core::protocol::{Health, State, Time};
+use vipd_core::sim::{
     Config, Contender, Fault, InstanceSpec, Network, NodeSpec, Rng, Sim, View, Violation, check,
 };
-use vipd::wire::{Auth, Centis, Family, Version};
+use vipd_core::wire::{Auth, Centis, Family, Version};
 
 // ---- the properties ----------------------------------------------------------
 
@@ -877,7 +877,7 @@ fn groups_settle(seed: u64) -> Run {
                 .collect();
             NodeSpec {
                 instances,
-                sync_groups: vec![vipd::protocol::SyncGroup {
+                sync_groups: vec![vipd_core::protocol::SyncGroup {
                     name: "G".into(),
                     members: (0..members).collect(),
                 }],
@@ -970,8 +970,8 @@ fn groups_settle(seed: u64) -> Run {
 mod checkers_catch_violations {
     use std::net::IpAddr;
 
-    use vipd::protocol::{Reason, Transition};
-    use vipd::sim::{Record, Timeline};
+    use vipd_core::protocol::{Reason, Transition};
+    use vipd_core::sim::{Record, Timeline};
 
     use super::*;
 

@@ -4,15 +4,15 @@
 
 use core::net::Ipv6Addr;
 
-use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
-use pnet::packet::icmpv6::ndp::{
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::icmpv6::ndp::{
     MutableNeighborAdvertPacket, NdpOptionTypes, NeighborAdvertFlags, NeighborAdvertPacket,
 };
-use pnet::packet::icmpv6::{self, Icmpv6Code, Icmpv6Packet, Icmpv6Types};
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
-use pnet::packet::util;
-use pnet::packet::{MutablePacket, Packet};
+use pnet_packet::icmpv6::{self, Icmpv6Code, Icmpv6Packet, Icmpv6Types};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
+use pnet_packet::util;
+use pnet_packet::{MutablePacket, Packet};
 
 use super::{Error, NaDefect};
 

@@ -10,7 +10,7 @@ use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use vipd::import::{Loader, Options, Translation, translate_with};
+use vipd_core::import::{Loader, Options, Translation, translate_with};
 
 const SAMPLES: &str = "/usr/share/doc/keepalived/samples";
 
@@ -86,7 +86,7 @@ fn import_and_compare(path: &Path, options: &Options, loader: &dyn Loader) -> Tr
     let shown = path.display();
     let t = translate_with(path, options, loader)
         .unwrap_or_else(|e| panic!("{shown}: import failed: {e}"));
-    let config = vipd::config::parse(&t.toml, "imported.toml").unwrap_or_else(|d| {
+    let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap_or_else(|d| {
         panic!(
             "{shown}: the imported configuration is invalid:\n{}\n{}",
             d.render(),
@@ -137,13 +137,13 @@ fn every_vrrp_sample_imports_to_a_valid_configuration() {
         let t = import_and_compare(path, &Options::default(), &Files);
         // Every keepalived instance without `version` runs VRRPv2 there;
         // the import must say so rather than inherit vipd's default of 3.
-        let config = vipd::config::parse(&t.toml, "imported.toml").unwrap();
+        let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap();
         let text = fs::read_to_string(path).unwrap();
         if !text.contains("version ") {
             for (name, instance) in &config.instances {
                 assert_eq!(
                     instance.version,
-                    vipd::wire::Version::V2,
+                    vipd_core::wire::Version::V2,
                     "{}: {name}",
                     path.display()
                 );
@@ -225,7 +225,7 @@ fn samples_keep_their_scripts_groups_and_hooks() {
     vrrp_samples();
     let path = Path::new(SAMPLES).join("keepalived.conf.vrrp.scripts");
     let t = import_and_compare(&path, &Options::default(), &Files);
-    let config = vipd::config::parse(&t.toml, "imported.toml").unwrap();
+    let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap();
     let vi1 = &config.instances["VI_1"];
     assert_eq!(vi1.auth_pass.as_deref(), Some("1111"));
     assert_eq!(
@@ -241,7 +241,7 @@ fn samples_keep_their_scripts_groups_and_hooks() {
 
     let path = Path::new(SAMPLES).join("keepalived.conf.vrrp.localcheck");
     let t = import_and_compare(&path, &Options::default(), &Files);
-    let config = vipd::config::parse(&t.toml, "imported.toml").unwrap();
+    let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap();
     let sshd = &config.checks["chk_sshd"];
     assert_eq!(
         sshd.command.as_slice(),
@@ -280,10 +280,10 @@ fn conditional_sample_follows_the_config_id() {
         config_id: Some("high".to_owned()),
     };
     let t = import_and_compare(&path, &high, &Files);
-    let config = vipd::config::parse(&t.toml, "imported.toml").unwrap();
+    let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap();
     let vi0 = &config.instances["VI_0"];
     assert_eq!(vi0.priority, 170);
-    assert_eq!(vi0.version, vipd::wire::Version::V3);
+    assert_eq!(vi0.version, vipd_core::wire::Version::V3);
     assert_eq!(
         config.checks["check_VI_0"].command.as_slice(),
         ["/etc/keepalived/scripts/check_high_VI_0.sh"]
@@ -293,7 +293,7 @@ fn conditional_sample_follows_the_config_id() {
         config_id: Some("low".to_owned()),
     };
     let t = import_and_compare(&path, &low, &Files);
-    let config = vipd::config::parse(&t.toml, "imported.toml").unwrap();
+    let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap();
     assert_eq!(config.instances["VI_0"].priority, 85);
 }
 
@@ -302,7 +302,7 @@ fn conditional_sample_follows_the_config_id() {
 #[test]
 fn seed_example_imports() {
     let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds/000_423347b2f1000666.txt");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seeds/000_423347b2f1000666.txt");
     let text = fs::read_to_string(&seed).unwrap_or_else(|e| {
         panic!(
             "cannot read {}: {e}; the tests expect the project's shared notes checked out as ../shared beside the repository",
@@ -318,10 +318,10 @@ fn seed_example_imports() {
     let loader = |_: &Path| Ok(conf.clone());
     let path = Path::new("seed-keepalived.conf");
     let t = import_and_compare(path, &Options::default(), &loader);
-    let config = vipd::config::parse(&t.toml, "imported.toml").unwrap();
+    let config = vipd_core::config::parse(&t.toml, "imported.toml").unwrap();
     let eas = &config.instances["EAS_STATION"];
     assert_eq!((eas.vrid, eas.priority), (51, 100));
-    assert_eq!(eas.version, vipd::wire::Version::V2);
+    assert_eq!(eas.version, vipd_core::wire::Version::V2);
     assert_eq!(eas.virtual_ips[0].to_string(), "192.168.1.100/24");
     assert_eq!(eas.track_checks[0].name, "check_eas");
     assert_eq!(eas.track_checks[0].weight, -20);
