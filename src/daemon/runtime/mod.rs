@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -36,6 +35,8 @@ mod build;
 use build::Edge;
 mod links;
 mod reload;
+mod signals;
+use signals::Signals;
 mod status;
 
 /// How long an IPv6 instance's start-up waits for its link-local address
@@ -76,8 +77,8 @@ pub fn run(config: Config, config_path: std::path::PathBuf) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let signals = match forward_signals() {
-            Ok(rx) => rx,
+        let signals = match Signals::install() {
+            Ok(signals) => signals,
             Err(e) => {
                 tracing::error!("cannot install signal handlers: {e}");
                 return ExitCode::from(1);
@@ -99,22 +100,6 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// signal-hook's iterator on a plain thread, forwarded into the loop.
-fn forward_signals() -> io::Result<mpsc::UnboundedReceiver<i32>> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            for signal in signals.forever() {
-                if tx.send(signal).is_err() {
-                    break;
-                }
-            }
-        })?;
-    Ok(rx)
 }
 
 enum Input {
@@ -331,7 +316,7 @@ impl Daemon {
         self.epoch + t.since_epoch()
     }
 
-    async fn serve(mut self, mut signals: mpsc::UnboundedReceiver<i32>) -> ExitCode {
+    async fn serve(mut self, mut signals: Signals) -> ExitCode {
         // Sockets are open and stale VIPs are gone: tell systemd we are ready.
         if let Err(e) = super::sdnotify::notify("READY=1") {
             tracing::warn!("cannot notify systemd: {e}");
@@ -355,14 +340,15 @@ impl Daemon {
                 // Signals, then timers, then input: a packet flood must not make an
                 // advert late.
                 biased;
-                Some(signal) = signals.recv() => {
-                    if signal == SIGHUP {
+                request = signals.next() => match request {
+                    signals::Request::Reload => {
                         self.reload().await;
-                    } else {
-                        tracing::info!("signal {signal}: shutting down");
+                    }
+                    signals::Request::Stop(name) => {
+                        tracing::info!("{name}: shutting down");
                         break;
                     }
-                }
+                },
                 () = timer => {
                     let outputs = self.node.poll(self.now());
                     self.execute(outputs);
