@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vipd_core::protocol::{Action, DropReason, Event, Health, Instance, Params, Report, State, Time};
+use vipd_core::protocol::{
+    Action, DropReason, Event, Health, Instance, Params, Report, State, Time,
+};
 use vipd_core::wire::{AUTH_DATA_LEN, Advert, AdvertRepr, Auth, Centis, Version};
 
 const ME: &str = "192.0.2.10";

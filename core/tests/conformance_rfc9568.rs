@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use vipd_core::protocol::{Action, DropReason, Event, Health, Instance, Params, Report, State, Time};
+use vipd_core::protocol::{
+    Action, DropReason, Event, Health, Instance, Params, Report, State, Time,
+};
 use vipd_core::wire::{Advert, AdvertRepr, Auth, Centis, Error, IpEnvelope, Version};
 
 fn ip(s: &str) -> IpAddr {

@@ -13,7 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use vipd_core::wire::{AdvertRepr, Auth, Centis, GarpRepr, UnsolicitedNaRepr, Version, parse_ethernet};
+use vipd_core::wire::{
+    AdvertRepr, Auth, Centis, GarpRepr, UnsolicitedNaRepr, Version, parse_ethernet,
+};
 
 #[derive(Debug, Deserialize)]
 struct Manifest {

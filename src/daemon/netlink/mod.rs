@@ -5,13 +5,17 @@
 //! interface-address multicast groups. Keeping them apart means replies are
 //! never interleaved with notifications and a notification flood cannot
 //! delay a request.
+//!
+//! - this file: the requests (lookups, adding and removing addresses, dumps
+//!   that retry when interrupted) and the types the daemon sees;
+//! - [`decode`]: pure decoding of kernel messages into those types;
+//! - [`events`]: the notification pump and its resync after an overrun.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::IpAddr;
 use std::pin::pin;
 
-use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use ipnet::IpNet;
 use nix::errno::Errno;
 use rtnetlink::packet_core::{
@@ -20,17 +24,17 @@ use rtnetlink::packet_core::{
 use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::link::LinkMessage;
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
-use rtnetlink::sys::{AsyncSocket, SocketAddr};
+use rtnetlink::sys::AsyncSocket;
 use rtnetlink::{Handle, MulticastGroup};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-/// Receive buffer for the notification socket. The default (~200 KiB) can
-/// overflow when many interfaces change at once (container churn); overflow
-/// costs a full resync, so ask for more. Capped by `net.core.rmem_max`.
-const EVENT_RCVBUF: i32 = 1 << 20;
+mod decode;
+mod events;
+use decode::{address_from_message, interface_from_link, usable_address};
+use events::{EVENT_RCVBUF, pump_events};
 
 /// Serialises dumps on the shared request socket (see [`dump`]).
 static DUMP_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -432,269 +436,28 @@ fn deletion_for(existing: &AddressMessage) -> AddressMessage {
     msg
 }
 
-/// Admin up and operationally usable. The kernel sets `IFF_RUNNING` only while
-/// the device is up with operstate UP or UNKNOWN (drivers without carrier
-/// reporting), so it already combines carrier and dormancy.
-fn link_is_up(flags: LinkFlags) -> bool {
-    flags.contains(LinkFlags::Up | LinkFlags::Running)
-}
-
-fn interface_from_link(msg: &LinkMessage) -> InterfaceInfo {
-    let mut name = String::new();
-    let mut mac = None;
-    let mut mtu = None;
-    for attr in &msg.attributes {
-        match attr {
-            LinkAttribute::IfName(n) => name.clone_from(n),
-            LinkAttribute::Mtu(m) => mtu = Some(*m),
-            LinkAttribute::Address(hw) => mac = <[u8; 6]>::try_from(hw.as_slice()).ok(),
-            _ => {}
-        }
-    }
-    InterfaceInfo {
-        index: msg.header.index,
-        name,
-        mac,
-        mtu,
-        up: link_is_up(msg.header.flags),
-        addresses: Vec::new(),
-    }
-}
-
-/// The interface index and local address of an address message. `IFA_LOCAL`
-/// is the interface's own address; `IFA_ADDRESS` is the peer on
-/// point-to-point links and equals `IFA_LOCAL` otherwise (IPv6 often sends
-/// only `IFA_ADDRESS`).
-fn address_from_message(msg: &AddressMessage) -> Option<(u32, IpNet)> {
-    let mut local = None;
-    let mut address = None;
-    for attr in &msg.attributes {
-        match attr {
-            AddressAttribute::Local(ip) => local = Some(*ip),
-            AddressAttribute::Address(ip) => address = Some(*ip),
-            _ => {}
-        }
-    }
-    let ip = local.or(address)?;
-    let net = IpNet::new(ip, msg.header.prefix_len).ok()?;
-    Some((msg.header.index, net))
-}
-
-/// Like [`address_from_message`], but only for addresses that can be used
-/// as a source: not tentative (DAD running) and not DAD-failed.
-fn usable_address(msg: &AddressMessage) -> Option<(u32, IpNet)> {
-    // IFA_FLAGS carries all 32 bits and wins when present; the header byte
-    // holds the low 8, which include both flags checked here.
-    let flags = msg
-        .attributes
-        .iter()
-        .find_map(|a| match a {
-            AddressAttribute::Flags(f) => Some(*f),
-            _ => None,
-        })
-        .unwrap_or_else(|| AddressFlags::from_bits_retain(msg.header.flags.bits().into()));
-    if flags.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed) {
-        return None;
-    }
-    address_from_message(msg)
-}
-
-/// Decodes one notification; anything vipd does not care about is None.
-fn decode_event(msg: &RouteNetlinkMessage) -> Option<NetEvent> {
-    match msg {
-        // The bridge also reports port changes on the link group with
-        // family AF_BRIDGE; a port leaving a bridge sends RTM_DELLINK
-        // although the device still exists. Real link events are AF_UNSPEC.
-        RouteNetlinkMessage::NewLink(link)
-            if link.header.interface_family == AddressFamily::Unspec =>
-        {
-            let info = interface_from_link(link);
-            Some(NetEvent::Link {
-                index: info.index,
-                name: info.name,
-                up: info.up,
-                mac: info.mac,
-            })
-        }
-        RouteNetlinkMessage::DelLink(link)
-            if link.header.interface_family == AddressFamily::Unspec =>
-        {
-            let info = interface_from_link(link);
-            Some(NetEvent::LinkRemoved {
-                index: info.index,
-                name: info.name,
-            })
-        }
-        RouteNetlinkMessage::NewAddress(a) => {
-            usable_address(a).map(|(index, addr)| NetEvent::AddressAdded { index, addr })
-        }
-        RouteNetlinkMessage::DelAddress(a) => {
-            address_from_message(a).map(|(index, addr)| NetEvent::AddressRemoved { index, addr })
-        }
-        _ => None,
-    }
-}
-
-/// What the event pump believes the kernel holds, used to work out what
-/// was missed when notifications are dropped.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Snapshot {
-    links: BTreeMap<u32, (String, bool, Option<[u8; 6]>)>,
-    addresses: BTreeSet<(u32, IpNet)>,
-}
-
-impl Snapshot {
-    fn apply(&mut self, event: &NetEvent) {
-        match event {
-            NetEvent::Link {
-                index,
-                name,
-                up,
-                mac,
-            } => {
-                self.links.insert(*index, (name.clone(), *up, *mac));
-            }
-            NetEvent::LinkRemoved { index, .. } => {
-                self.links.remove(index);
-                self.addresses.retain(|(i, _)| i != index);
-            }
-            NetEvent::AddressAdded { index, addr } => {
-                self.addresses.insert((*index, *addr));
-            }
-            NetEvent::AddressRemoved { index, addr } => {
-                self.addresses.remove(&(*index, *addr));
-            }
-        }
-    }
-
-    /// The events that turn `self` into `now`.
-    fn changes_to(&self, now: &Snapshot) -> Vec<NetEvent> {
-        let mut events = Vec::new();
-        for (&index, (name, _, _)) in &self.links {
-            if !now.links.contains_key(&index) {
-                events.push(NetEvent::LinkRemoved {
-                    index,
-                    name: name.clone(),
-                });
-            }
-        }
-        for (&index, state) in &now.links {
-            if self.links.get(&index) != Some(state) {
-                events.push(NetEvent::Link {
-                    index,
-                    name: state.0.clone(),
-                    up: state.1,
-                    mac: state.2,
-                });
-            }
-        }
-        for &(index, addr) in self.addresses.difference(&now.addresses) {
-            events.push(NetEvent::AddressRemoved { index, addr });
-        }
-        for &(index, addr) in now.addresses.difference(&self.addresses) {
-            events.push(NetEvent::AddressAdded { index, addr });
-        }
-        events
-    }
-
-    async fn read(handle: &Handle) -> Result<Snapshot, rtnetlink::Error> {
-        let mut snapshot = Snapshot::default();
-        for reply in dump(handle, RouteNetlinkMessage::GetLink(LinkMessage::default())).await? {
-            if let RouteNetlinkMessage::NewLink(link) = reply {
-                let info = interface_from_link(&link);
-                snapshot
-                    .links
-                    .insert(info.index, (info.name, info.up, info.mac));
-            }
-        }
-        snapshot.addresses = dump_addresses(handle)
-            .await?
-            .iter()
-            .filter_map(usable_address)
-            .collect();
-        Ok(snapshot)
-    }
-}
-
-async fn pump_events(
-    handle: Handle,
-    messages: impl Stream<Item = (NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
-    tx: mpsc::UnboundedSender<NetEvent>,
-) {
-    let mut messages = pin!(messages);
-    // Read after subscribing, so nothing falls between the two. Events
-    // queued meanwhile are replayed on top in order; since they are an
-    // unbroken run up to the present, each item ends in its latest state.
-    let mut known = Snapshot::read(&handle).await.unwrap_or_else(|e| {
-        warn!("cannot read initial interface state: {e}");
-        Snapshot::default()
-    });
-    loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            // Stop (and let both connections close) once nobody listens.
-            () = tx.closed() => return,
-        };
-        let Some((message, _)) = message else {
-            warn!("netlink notification socket closed");
-            return;
-        };
-        let events = match message.payload {
-            NetlinkPayload::InnerMessage(inner) => match decode_event(&inner) {
-                Some(event) => {
-                    known.apply(&event);
-                    vec![event]
-                }
-                None => continue,
-            },
-            NetlinkPayload::Overrun(_) => {
-                // What is still queued was read along with the overrun and
-                // may predate the lost messages; replayed after the dump it
-                // would undo newer state. The dump supersedes all of it.
-                // (The connection task reads the socket dry, then forwards
-                // the batch, so on a current-thread runtime this empties
-                // everything the kernel had queued.)
-                let mut stale = 0usize;
-                while let Some(Some(_)) = messages.next().now_or_never() {
-                    stale += 1;
-                }
-                warn!(
-                    stale,
-                    "netlink notifications were dropped; re-reading interface state"
-                );
-                match Snapshot::read(&handle).await {
-                    Ok(now) => {
-                        let events = known.changes_to(&now);
-                        known = now;
-                        events
-                    }
-                    Err(e) => {
-                        warn!("cannot re-read interface state: {e}");
-                        continue;
-                    }
-                }
-            }
-            _ => continue,
-        };
-        for event in events {
-            if tx.send(event).is_err() {
-                return;
-            }
-        }
-    }
-}
-
+/// Messages as the kernel sends them, for the tests of this module's parts.
 #[cfg(test)]
-mod tests {
-    use std::net::{Ipv4Addr, Ipv6Addr};
+mod test_messages {
+    pub(super) use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    use super::*;
+    pub(super) use ipnet::IpNet;
+    pub(super) use rtnetlink::packet_route::AddressFamily;
+    pub(super) use rtnetlink::packet_route::address::{
+        AddressAttribute, AddressHeaderFlags, AddressMessage,
+    };
+    pub(super) use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 
-    fn net(s: &str) -> IpNet {
+    pub(super) fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
-    fn link_msg(family: AddressFamily, index: u32, name: &str, flags: LinkFlags) -> LinkMessage {
+    pub(super) fn link_msg(
+        family: AddressFamily,
+        index: u32,
+        name: &str,
+        flags: LinkFlags,
+    ) -> LinkMessage {
         let mut msg = LinkMessage::default();
         msg.header.interface_family = family;
         msg.header.index = index;
@@ -705,197 +468,23 @@ mod tests {
         msg
     }
 
-    fn addr_msg(index: u32, prefix_len: u8, attrs: Vec<AddressAttribute>) -> AddressMessage {
+    pub(super) fn addr_msg(
+        index: u32,
+        prefix_len: u8,
+        attrs: Vec<AddressAttribute>,
+    ) -> AddressMessage {
         let mut msg = AddressMessage::default();
         msg.header.index = index;
         msg.header.prefix_len = prefix_len;
         msg.attributes = attrs;
         msg
     }
+}
 
-    #[test]
-    fn up_needs_admin_up_and_running() {
-        assert!(link_is_up(
-            LinkFlags::Up | LinkFlags::Running | LinkFlags::LowerUp
-        ));
-        // Admin up but no carrier: the kernel clears IFF_RUNNING.
-        assert!(!link_is_up(LinkFlags::Up | LinkFlags::Broadcast));
-        assert!(!link_is_up(LinkFlags::Running));
-        assert!(!link_is_up(LinkFlags::empty()));
-    }
-
-    #[test]
-    fn interface_from_link_reads_name_mac_and_state() {
-        let msg = link_msg(
-            AddressFamily::Unspec,
-            7,
-            "eth0",
-            LinkFlags::Up | LinkFlags::Running,
-        );
-        let info = interface_from_link(&msg);
-        assert_eq!(info.index, 7);
-        assert_eq!(info.name, "eth0");
-        assert_eq!(info.mac, Some([2, 0, 0, 0, 0, 1]));
-        assert!(info.up);
-
-        // Non-Ethernet hardware addresses (e.g. tunnels) are not a MAC.
-        let mut tun = LinkMessage::default();
-        tun.attributes
-            .push(LinkAttribute::Address(vec![192, 0, 2, 1]));
-        assert_eq!(interface_from_link(&tun).mac, None);
-    }
-
-    #[test]
-    fn link_events() {
-        let up = link_msg(
-            AddressFamily::Unspec,
-            3,
-            "eth1",
-            LinkFlags::Up | LinkFlags::Running,
-        );
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewLink(up.clone())),
-            Some(NetEvent::Link {
-                index: 3,
-                name: "eth1".into(),
-                up: true,
-                mac: Some([2, 0, 0, 0, 0, 1]),
-            })
-        );
-        let down = link_msg(AddressFamily::Unspec, 3, "eth1", LinkFlags::Up);
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewLink(down)),
-            Some(NetEvent::Link {
-                index: 3,
-                name: "eth1".into(),
-                up: false,
-                mac: Some([2, 0, 0, 0, 0, 1]),
-            })
-        );
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::DelLink(up)),
-            Some(NetEvent::LinkRemoved {
-                index: 3,
-                name: "eth1".into()
-            })
-        );
-    }
-
-    #[test]
-    fn bridge_port_notifications_are_not_link_removal() {
-        let port = link_msg(AddressFamily::Bridge, 3, "eth1", LinkFlags::Up);
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::DelLink(port.clone())),
-            None
-        );
-        assert_eq!(decode_event(&RouteNetlinkMessage::NewLink(port)), None);
-    }
-
-    #[test]
-    fn address_events_prefer_local_over_peer() {
-        let v4 = addr_msg(
-            2,
-            24,
-            vec![
-                AddressAttribute::Address(Ipv4Addr::new(192, 0, 2, 50).into()),
-                AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into()),
-                AddressAttribute::Label("eth0".into()),
-            ],
-        );
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewAddress(v4.clone())),
-            Some(NetEvent::AddressAdded {
-                index: 2,
-                addr: net("192.0.2.50/24")
-            })
-        );
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::DelAddress(v4)),
-            Some(NetEvent::AddressRemoved {
-                index: 2,
-                addr: net("192.0.2.50/24")
-            })
-        );
-
-        // Point-to-point: IFA_ADDRESS is the peer.
-        let ptp = addr_msg(
-            4,
-            32,
-            vec![
-                AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 1).into()),
-                AddressAttribute::Address(Ipv4Addr::new(192, 0, 2, 2).into()),
-            ],
-        );
-        assert_eq!(address_from_message(&ptp), Some((4, net("192.0.2.1/32"))));
-
-        let v6 = addr_msg(
-            2,
-            64,
-            vec![AddressAttribute::Address(
-                "2001:db8::50".parse::<Ipv6Addr>().unwrap().into(),
-            )],
-        );
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewAddress(v6)),
-            Some(NetEvent::AddressAdded {
-                index: 2,
-                addr: net("2001:db8::50/64")
-            })
-        );
-    }
-
-    #[test]
-    fn tentative_ipv6_addresses_are_not_usable_yet() {
-        let ll: IpAddr = "fe80::1".parse().unwrap();
-        let mut msg = addr_msg(3, 64, vec![AddressAttribute::Address(ll)]);
-        msg.header.family = AddressFamily::Inet6;
-        msg.header.flags = AddressHeaderFlags::Tentative | AddressHeaderFlags::Permanent;
-        assert_eq!(usable_address(&msg), None);
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewAddress(msg.clone())),
-            None
-        );
-        // Deleting a tentative address is still reported.
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::DelAddress(msg.clone())),
-            Some(NetEvent::AddressRemoved {
-                index: 3,
-                addr: net("fe80::1/64")
-            })
-        );
-        // IFA_FLAGS, when present, is authoritative over the header byte.
-        msg.attributes
-            .push(AddressAttribute::Flags(AddressFlags::Permanent));
-        assert_eq!(usable_address(&msg), Some((3, net("fe80::1/64"))));
-        msg.attributes.pop();
-        msg.attributes
-            .push(AddressAttribute::Flags(AddressFlags::Dadfailed));
-        msg.header.flags = AddressHeaderFlags::empty();
-        assert_eq!(usable_address(&msg), None);
-        // NODAD addresses are usable at once.
-        msg.attributes.pop();
-        msg.attributes
-            .push(AddressAttribute::Flags(AddressFlags::Nodad));
-        assert_eq!(usable_address(&msg), Some((3, net("fe80::1/64"))));
-    }
-
-    #[test]
-    fn malformed_or_unrelated_messages_are_ignored() {
-        // No address attribute at all.
-        let empty = addr_msg(2, 24, vec![]);
-        assert_eq!(decode_event(&RouteNetlinkMessage::NewAddress(empty)), None);
-        // A prefix length the address family cannot have.
-        let bad = addr_msg(
-            2,
-            33,
-            vec![AddressAttribute::Local(Ipv4Addr::new(192, 0, 2, 50).into())],
-        );
-        assert_eq!(decode_event(&RouteNetlinkMessage::NewAddress(bad)), None);
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::GetLink(LinkMessage::default())),
-            None
-        );
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::netlink::test_messages::*;
 
     #[test]
     fn ipv6_add_is_nodad_and_no_broadcast_is_set() {
@@ -973,79 +562,5 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("eth0 (ifindex 2)"), "{text}");
         assert!(text.contains("192.0.2.50/24"), "{text}");
-    }
-
-    #[test]
-    fn snapshot_replays_events() {
-        let mut s = Snapshot::default();
-        s.apply(&NetEvent::Link {
-            index: 2,
-            name: "eth0".into(),
-            up: true,
-            mac: None,
-        });
-        s.apply(&NetEvent::AddressAdded {
-            index: 2,
-            addr: net("192.0.2.50/24"),
-        });
-        // Repeated notifications are idempotent.
-        s.apply(&NetEvent::AddressAdded {
-            index: 2,
-            addr: net("192.0.2.50/24"),
-        });
-        assert_eq!(s.addresses.len(), 1);
-        s.apply(&NetEvent::LinkRemoved {
-            index: 2,
-            name: "eth0".into(),
-        });
-        assert_eq!(s, Snapshot::default());
-    }
-
-    #[test]
-    fn snapshot_diff_reports_what_was_missed() {
-        let mut before = Snapshot::default();
-        before.links.insert(2, ("eth0".into(), true, None));
-        before.links.insert(3, ("eth1".into(), true, None));
-        before.links.insert(4, ("eth2".into(), true, None));
-        before.addresses.insert((2, net("192.0.2.50/24")));
-        before.addresses.insert((2, net("2001:db8::50/64")));
-
-        let mut after = Snapshot::default();
-        after.links.insert(2, ("eth0".into(), false, None)); // went down
-        after.links.insert(3, ("eth1".into(), true, None)); // unchanged
-        after.links.insert(5, ("eth3".into(), true, None)); // appeared
-        after.addresses.insert((2, net("192.0.2.50/24")));
-        after.addresses.insert((5, net("192.0.2.60/24")));
-
-        assert_eq!(
-            before.changes_to(&after),
-            vec![
-                NetEvent::LinkRemoved {
-                    index: 4,
-                    name: "eth2".into()
-                },
-                NetEvent::Link {
-                    index: 2,
-                    name: "eth0".into(),
-                    up: false,
-                    mac: None,
-                },
-                NetEvent::Link {
-                    index: 5,
-                    name: "eth3".into(),
-                    up: true,
-                    mac: None,
-                },
-                NetEvent::AddressRemoved {
-                    index: 2,
-                    addr: net("2001:db8::50/64")
-                },
-                NetEvent::AddressAdded {
-                    index: 5,
-                    addr: net("192.0.2.60/24")
-                },
-            ]
-        );
-        assert!(after.changes_to(&after).is_empty());
     }
 }
