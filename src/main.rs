@@ -148,7 +148,7 @@ fn main() -> ExitCode {
         restore_default_sigpipe();
     }
     match cli.command {
-        Command::Watch { interface } => vipd::daemon::watch::run(&interface),
+        Command::Watch { interface } => vipd::cli::watch::run(&interface),
         Command::Status { json, daemon } => status(json, &daemon),
         Command::Reload { daemon } => reload(&daemon),
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
@@ -336,7 +336,7 @@ fn status(json: bool, daemon: &DaemonAddress) -> ExitCode {
     }
     match serde_json::from_str::<vipd::daemon::control::Status>(&answer) {
         Ok(status) => {
-            print!("{}", vipd::daemon::control::render_table(&status));
+            print!("{}", vipd::cli::status_table::render(&status));
             ExitCode::SUCCESS
         }
         Err(_) => {

@@ -18,6 +18,5 @@ mod security;
 pub mod socket;
 pub mod tracked;
 mod vips;
-pub mod watch;
 
 pub use runtime::run;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use tokio::time::Instant;
 
-use super::netlink::Netlink;
-use super::socket::{Datagram, VrrpSocket};
+use crate::daemon::netlink::Netlink;
+use crate::daemon::socket::{Datagram, VrrpSocket};
 use crate::wire::{AdvertRepr, Auth, Family};
 
 pub fn run(interface: &str) -> ExitCode {

@@ -1,0 +1,141 @@
+//! The control socket: `vipd status` asks the running daemon what it is doing.
+//!
+//! One request per connection: the client writes a command line ("status"),
+//! the daemon answers with one JSON document and closes. The protocol loop
+//! builds the answer, so it is always consistent with the state machine.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+mod schema;
+pub use schema::*;
+
+/// What a client may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Status,
+    /// Re-read the configuration file (like SIGHUP), answering a [`ReloadOutcome`].
+    Reload,
+}
+
+/// What `vipd reload` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadOutcome {
+    /// False: nothing was changed and `messages` says why.
+    pub applied: bool,
+    /// The changes made, or the errors found.
+    pub messages: Vec<String>,
+}
+
+pub struct Request {
+    pub command: Command,
+    pub reply: oneshot::Sender<String>,
+}
+
+/// Listens on `path` (replacing a stale socket), mode 0660 and, if given,
+/// owned by `group`.
+pub fn serve(
+    path: &Path,
+    group: Option<&str>,
+    requests: mpsc::UnboundedSender<Request>,
+) -> Result<JoinHandle<()>, String> {
+    let shown = path.display();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("control socket directory {}: {e}", dir.display()))?;
+    }
+    // Only a socket left by an earlier run is removed (the daemon lock says
+    // no live daemon owns it). Where there is none, no unlink is tried: on a
+    // read-only file system it would fail, blaming an old socket that is not
+    // there.
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("control socket {shown}: {e}")),
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(format!(
+                "control socket {shown}: the path exists and is not a socket; not replacing it"
+            ));
+        }
+        Ok(_) => std::fs::remove_file(path).map_err(|e| {
+            format!("control socket {shown}: cannot remove the one left by an earlier run: {e}")
+        })?,
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("control socket {shown}: {e}"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("control socket {shown}: {e}"))?;
+    if let Some(group) = group {
+        let gid = nix::unistd::Group::from_name(group)
+            .map_err(|e| format!("control_group {group:?}: {e}"))?
+            .ok_or_else(|| format!("control_group {group:?} does not exist"))?
+            .gid;
+        nix::unistd::chown(path, None, Some(gid))
+            .map_err(|e| format!("control socket {shown}: chown: {e}"))?;
+    }
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let requests = requests.clone();
+            // Each client on its own task: a slow client never stalls the loop.
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), answer(stream, requests)).await;
+            });
+        }
+    }))
+}
+
+async fn answer(
+    mut stream: tokio::net::UnixStream,
+    requests: mpsc::UnboundedSender<Request>,
+) -> io::Result<()> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 256 && stream.read(&mut byte).await? == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    let command = match String::from_utf8_lossy(&line).trim() {
+        "status" => Some(Command::Status),
+        "reload" => Some(Command::Reload),
+        _ => None,
+    };
+    let response = match command {
+        Some(command) => {
+            let (reply, answer) = oneshot::channel();
+            let _ = requests.send(Request { command, reply });
+            answer
+                .await
+                .unwrap_or_else(|_| error_json("daemon is shutting down"))
+        }
+        None => error_json(&format!(
+            "unknown command {:?}",
+            String::from_utf8_lossy(&line)
+        )),
+    };
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn error_json(message: &str) -> String {
+    serde_json::json!({ "error": message }).to_string()
+}
+
+/// Client side: sends `command` and returns the daemon's answer.
+pub fn query(path: &Path, command: &str) -> io::Result<String> {
+    let mut stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(format!("{command}\n").as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}

@@ -1,0 +1,162 @@
+//! The status document `vipd status --json` prints and `/metrics` renders:
+//! a stable schema (fields are only ever added).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `vipd status --json`: a stable document (fields are only ever added).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub node: String,
+    pub version: String,
+    pub pid: u32,
+    pub uptime_seconds: f64,
+    pub instances: Vec<InstanceStatus>,
+    pub sync_groups: Vec<GroupStatus>,
+    pub checks: Vec<CheckStatus>,
+    /// Packets that could not be attributed to an instance, by reason.
+    pub invalid_packets: BTreeMap<String, u64>,
+    /// Tracked files some instance tracks, with the value last read.
+    #[serde(default)]
+    pub tracked_files: Vec<TrackedFileStatus>,
+    /// Tracked processes some instance tracks.
+    #[serde(default)]
+    pub tracked_processes: Vec<TrackedProcessStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub version: u8,
+    pub state: String,
+    pub priority: PriorityStatus,
+    pub fault: Option<String>,
+    /// The master most recently heard (none while we are master and unchallenged).
+    pub master: Option<MasterStatus>,
+    pub vips: Vec<String>,
+    pub holds_vips: bool,
+    pub last_transition: Option<TransitionStatus>,
+    pub counters: Counters,
+    /// The latest hook run that failed or timed out.
+    #[serde(default)]
+    pub last_hook_failure: Option<RunFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriorityStatus {
+    pub configured: u8,
+    pub effective: u8,
+    /// What moves the effective priority, e.g. "check pg_alive -30".
+    pub adjustments: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterStatus {
+    pub address: String,
+    pub priority: u8,
+    pub interval_ms: u64,
+    pub seconds_since_heard: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionStatus {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    /// Wall-clock time of the transition, seconds since the Unix epoch.
+    pub unix_time: f64,
+    pub seconds_ago: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub advert_send_errors: u64,
+    /// Adverts dropped by this instance, by reason.
+    pub adverts_dropped: BTreeMap<String, u64>,
+    pub transitions: u64,
+    /// Transitions by the state entered.
+    pub transitions_to: BTreeMap<String, u64>,
+    /// Times we were master and heard another, lower-priority master.
+    pub split_brain_events: u64,
+    pub vip_restores: u64,
+    pub announcements: u64,
+    pub announce_errors: u64,
+    /// Virtual addresses that could not be added or removed.
+    pub vip_errors: u64,
+    pub hook_runs: u64,
+    pub hook_failures: u64,
+    pub hook_timeouts: u64,
+    pub hooks_skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    pub name: String,
+    /// After rise/fall: what the tracking instances act on.
+    pub healthy: bool,
+    pub runs: u64,
+    pub failures: u64,
+    pub timeouts: u64,
+    /// The latest run that failed or timed out.
+    #[serde(default)]
+    pub last_failure: Option<RunFailure>,
+}
+
+/// A check or hook run that failed, with the end of what it printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFailure {
+    pub command: String,
+    /// In words: "exited with status 1", "timed out after 2s; ...".
+    pub outcome: String,
+    /// Wall-clock time it ended, seconds since the Unix epoch.
+    pub unix_time: f64,
+    /// Its last lines of stdout and stderr (a bounded tail).
+    pub output: Vec<String>,
+    /// How much it printed in all.
+    pub output_bytes: u64,
+}
+
+impl From<&crate::daemon::process::FailedRun> for RunFailure {
+    fn from(run: &crate::daemon::process::FailedRun) -> RunFailure {
+        RunFailure {
+            command: run.command.clone(),
+            outcome: run.outcome.to_string(),
+            unix_time: run
+                .at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            output: run.output.lines.clone(),
+            output_bytes: run.output.bytes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedFileStatus {
+    pub name: String,
+    pub path: String,
+    pub value: i64,
+    /// Why the value counts as 0 (missing, unreadable, not an integer), if so.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedProcessStatus {
+    pub name: String,
+    /// Quorum met (after `delay`).
+    pub up: bool,
+    /// Matching processes at the last scan.
+    pub running: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub state: String,
+    pub instances: Vec<String>,
+}
