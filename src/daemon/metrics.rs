@@ -2,8 +2,8 @@
 //!
 //! Every scrape asks the protocol loop for the same snapshot `vipd status`
 //! shows and renders it with prometheus-client, so metrics and status can
-//! never disagree. The HTTP side answers `GET /metrics` and nothing else: a
-//! single fixed response does not need an HTTP framework.
+//! never disagree. The HTTP side (hyper) answers `GET /metrics` and nothing
+//! else, and bounds what a client can make it hold.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,12 +13,19 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::convert::Infallible;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::control::{Command, Request, Status};
+use super::control::{Command, Reply, Request, Status};
 
 type Labels = Vec<(String, String)>;
 
@@ -262,7 +269,9 @@ pub fn render(status: &Status) -> String {
     out
 }
 
-/// Serves `GET /metrics` on `addr`.
+/// Serves `GET /metrics` on `addr`: HTTP/1.1 by hyper, one request per
+/// connection, request heads of at most 8 KiB read within 5 s, and every
+/// connection closed after 10 s whatever the client does.
 pub async fn serve(
     addr: SocketAddr,
     requests: mpsc::UnboundedSender<Request>,
@@ -272,71 +281,69 @@ pub async fn serve(
         .map_err(|e| format!("metrics_listen {addr}: {e}"))?;
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors, most likely: do not spin on it.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let requests = requests.clone();
             tokio::spawn(async move {
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(10), respond(stream, requests)).await;
+                let service = service_fn(move |request| respond(request, requests.clone()));
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(5))
+                    .max_buf_size(8192)
+                    .keep_alive(false)
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(Duration::from_secs(10), connection).await;
             });
         }
     }))
 }
 
 async fn respond(
-    mut stream: tokio::net::TcpStream,
+    request: hyper::Request<Incoming>,
     requests: mpsc::UnboundedSender<Request>,
-) -> std::io::Result<()> {
-    // Read the request head (bounded); only its first line matters.
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    let first_line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    let mut parts = std::str::from_utf8(first_line)
-        .unwrap_or("")
-        .split_whitespace();
-    let (status_line, content_type, body) = match (parts.next(), parts.next()) {
-        (Some("GET"), Some("/metrics")) => {
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (code, content_type, body) = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/metrics") => {
             let (reply, answer) = oneshot::channel();
             let _ = requests.send(Request {
                 command: Command::Status,
                 reply,
             });
-            match answer
-                .await
-                .ok()
-                .and_then(|json| serde_json::from_str::<Status>(&json).ok())
-            {
-                Some(status) => (
-                    "200 OK",
+            match answer.await {
+                Ok(Reply::Status(status)) => (
+                    StatusCode::OK,
                     "text/plain; version=0.0.4; charset=utf-8",
                     render(&status),
                 ),
-                None => (
-                    "503 Service Unavailable",
+                Ok(Reply::Reload(_)) | Err(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
                     "daemon is shutting down\n".to_owned(),
                 ),
             }
         }
-        (Some("GET"), Some(_)) => ("404 Not Found", "text/plain", "try /metrics\n".to_owned()),
+        (&Method::GET, _) => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "try /metrics\n".to_owned(),
+        ),
         _ => (
-            "405 Method Not Allowed",
+            StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             "GET /metrics only\n".to_owned(),
         ),
     };
-    let response = format!(
-        "HTTP/1.1 {status_line}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
     );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    Ok(response)
 }

@@ -36,9 +36,27 @@ pub struct ReloadOutcome {
     pub messages: Vec<String>,
 }
 
+/// A question for the protocol loop and where its answer goes. Answers are
+/// typed; only the socket turns them into JSON.
 pub struct Request {
     pub command: Command,
-    pub reply: oneshot::Sender<String>,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// The protocol loop's answer to a [`Request`].
+pub enum Reply {
+    Status(Box<Status>),
+    Reload(ReloadOutcome),
+}
+
+impl Reply {
+    fn to_json(&self) -> String {
+        let json = match self {
+            Reply::Status(status) => serde_json::to_string_pretty(status),
+            Reply::Reload(outcome) => serde_json::to_string_pretty(outcome),
+        };
+        json.unwrap_or_else(|e| error_json(&format!("cannot encode the answer: {e}")))
+    }
 }
 
 /// Listens on `path` (replacing a stale socket), mode 0660 and, if given,
@@ -113,9 +131,10 @@ async fn answer(
         Some(command) => {
             let (reply, answer) = oneshot::channel();
             let _ = requests.send(Request { command, reply });
-            answer
-                .await
-                .unwrap_or_else(|_| error_json("daemon is shutting down"))
+            answer.await.map_or_else(
+                |_| error_json("daemon is shutting down"),
+                |reply| reply.to_json(),
+            )
         }
         None => error_json(&format!(
             "unknown command {:?}",

@@ -359,11 +359,11 @@ impl Daemon {
                 }
                 Some(input) = self.inputs.recv() => self.on_input(input),
                 Some(request) = self.control.recv() => {
-                    let answer = match request.command {
-                        control::Command::Status => serde_json::to_string_pretty(&self.status()),
-                        control::Command::Reload => serde_json::to_string_pretty(&self.reload().await),
+                    let reply = match request.command {
+                        control::Command::Status => control::Reply::Status(Box::new(self.status())),
+                        control::Command::Reload => control::Reply::Reload(self.reload().await),
                     };
-                    let _ = request.reply.send(answer.unwrap_or_default());
+                    let _ = request.reply.send(reply);
                 }
             }
         }
