@@ -98,7 +98,7 @@ pub(super) struct Report {
 }
 
 impl Report {
-    pub fn warn(&mut self, at: &Location, subject: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, at: &Location, subject: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Warning {
             at: at.clone(),
             subject: subject.into(),
