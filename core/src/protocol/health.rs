@@ -44,7 +44,8 @@ impl Health {
 pub struct CheckTracker {
     /// The check's configured name, which results are reported under.
     pub name: String,
-    /// Priority change: added while healthy if positive, while failing if negative; 0 means failing is a Fault.
+    /// Priority change: a positive weight counts while healthy, a negative one
+    /// while failing; 0 means failing is a Fault.
     pub weight: i32,
     rise: u32,
     fall: u32,

@@ -101,7 +101,8 @@ pub enum Error {
     /// An ICMPv6 frame that is not an unsolicited Neighbour Advertisement.
     #[error("not an unsolicited neighbour advertisement: {0:?}")]
     NotUnsolicitedNa(NaDefect),
-    /// A Neighbour Discovery option that is cut short, has length zero, or a malformed link-layer address.
+    /// A Neighbour Discovery option cut short, of length zero, or a malformed
+    /// link-layer address option.
     #[error("malformed neighbour discovery option")]
     BadNdOption,
     /// A Neighbour Advertisement without a Target Link-Layer Address option.
