@@ -16,6 +16,8 @@
 //! dependency list in this crate's `Cargo.toml` holds that rule: no I/O
 //! crate is in it.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod config;
 pub mod import;
 pub mod protocol;

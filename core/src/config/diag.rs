@@ -70,18 +70,22 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// The diagnostics in source order.
     pub fn iter(&self) -> core::slice::Iter<'_, Diagnostic> {
         self.items.iter()
     }
 
+    /// The diagnostics in source order.
     pub fn as_slice(&self) -> &[Diagnostic] {
         &self.items
     }
 
+    /// How many errors were found.
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
+    /// True when there is no error (never for the result of a failed parse).
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -17,7 +17,7 @@
 //! assert_eq!(web.advert_interval, vipd::wire::Centis(100));
 //! ```
 //!
-//! Parsing happens in two passes. The first ([`de`]) deserializes each table
+//! Parsing happens in two passes. The first (`de`) deserializes each table
 //! into loosely typed `raw` structs, reporting and dropping bad keys one at a
 //! time so that every error is found, not just the first. The second
 //! (`validate`) checks ranges and cross-references and builds the types
@@ -62,6 +62,7 @@ pub const MAX_WEIGHT: i16 = 253;
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The `[global]` table.
     pub global: Global,
     /// Health checks by name.
     pub checks: BTreeMap<String, Check>,
@@ -80,9 +81,11 @@ pub struct Config {
 pub struct Global {
     /// This node's name; `None` means the hostname, which the caller resolves.
     pub node_name: Option<String>,
+    /// Unix socket for status queries and commands (default [`DEFAULT_CONTROL_SOCKET`]).
     pub control_socket: PathBuf,
     /// Group given read-write access to the control socket (mode 0660).
     pub control_group: Option<String>,
+    /// Where to serve `GET /metrics`; `None`: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
     /// Checks and hooks run as this user; `None` means the daemon's own user.
     pub script_user: Option<String>,
@@ -95,8 +98,11 @@ pub struct Global {
 /// A health check (`[checks.NAME]`), keepalived's `vrrp_script`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    /// The key in `[checks.NAME]`.
     pub name: String,
+    /// The program to run; it succeeds by exiting with status 0 within `timeout`.
     pub command: Argv,
+    /// Time between runs.
     pub interval: Duration,
     /// The check fails if it runs longer than this.
     pub timeout: Duration,
@@ -113,6 +119,7 @@ pub struct Check {
 /// priority; see [`crate::protocol::HealthTracker`] for the exact rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackFile {
+    /// The key in `[track_files.NAME]`.
     pub name: String,
     /// Absolute path. A missing or unreadable file, or one that does not
     /// start with a decimal integer, reads as 0.
@@ -126,17 +133,20 @@ pub struct TrackFile {
 /// keepalived's `vrrp_track_process`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackProcess {
+    /// The key in `[track_processes.NAME]`.
     pub name: String,
     /// Matched exactly against /proc/PID/comm, or with `full_command`
-    /// against argv[0] (its basename, unless this contains a '/').
+    /// against `argv[0]` (its basename, unless this contains a '/').
     pub process: String,
-    /// When set, argv[1..] must equal these exactly.
+    /// When set, `argv[1..]` must equal these exactly.
     pub args: Option<Vec<String>>,
+    /// Match `argv[0]` from /proc/PID/cmdline instead of the 15-byte comm.
     pub full_command: bool,
     /// Default weight for instances tracking it (default 1); like a check's.
     pub weight: i16,
     /// Up while at least `quorum` and at most `quorum_max` processes match.
     pub quorum: u32,
+    /// Upper bound of matching processes; `None`: no bound.
     pub quorum_max: Option<u32>,
     /// How long a change between up and down must last before it counts.
     pub delay: Duration,
@@ -157,28 +167,39 @@ pub const COMM_MAX: usize = 15;
 /// A VRRP instance (`[instances.NAME]`), keepalived's `vrrp_instance`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
+    /// The key in `[instances.NAME]`.
     pub name: String,
+    /// Where adverts are sent and the virtual addresses added.
     pub interface: String,
+    /// Virtual Router Identifier, 1..=255, unique per link and family.
     pub vrid: u8,
     /// Base priority, 1..=255; 255 means this node owns the addresses.
     pub priority: u8,
+    /// VRRP version; [`Version::V2`] is IPv4 only.
     pub version: Version,
     /// For [`Version::V2`] always a whole number of seconds.
     pub advert_interval: Centis,
+    /// Whether a higher priority takes over from a lower-priority master.
     pub preempt: bool,
+    /// How long to tolerate a lower-priority master before preempting it (at most 1000 s).
     pub preempt_delay: Duration,
     /// The address family of every address below.
     pub family: Family,
     /// Non-empty, no duplicates; an address written without a prefix gets /32 or /128.
     pub virtual_ips: Vec<IpNet>,
+    /// Source address of adverts; `None`: the interface's address.
     pub unicast_src_ip: Option<IpAddr>,
     /// Empty means multicast to [`Instance::multicast_group`].
     pub unicast_peers: Vec<IpAddr>,
     /// VRRPv2 simple password, 1 to 8 bytes.
     pub auth_pass: Option<String>,
+    /// Checks that move this instance's priority.
     pub track_checks: Vec<TrackedCheck>,
+    /// Interfaces whose link state moves this instance's priority.
     pub track_interfaces: Vec<TrackedInterface>,
+    /// Tracked files that move this instance's priority.
     pub track_files: Vec<TrackedFile>,
+    /// Tracked processes that move this instance's priority.
     pub track_processes: Vec<TrackedProcess>,
     /// Gratuitous ARPs / unsolicited NAs sent at once on becoming master.
     pub garp_repeat: u32,
@@ -186,7 +207,9 @@ pub struct Instance {
     pub garp_delay: Duration,
     /// Periodic re-announcement while master.
     pub garp_refresh: Option<Duration>,
+    /// Programs run on this instance's state changes.
     pub hooks: Hooks,
+    /// How long a hook may run before it is killed.
     pub hook_timeout: Duration,
     /// The sync group this instance belongs to, if any.
     pub sync_group: Option<String>,
@@ -198,6 +221,7 @@ impl Instance {
         self.priority == 255
     }
 
+    /// Whether adverts go to unicast peers rather than the multicast group.
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }
@@ -223,6 +247,7 @@ impl Instance {
 /// An instance's use of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedCheck {
+    /// The check's name, a key of [`Config::checks`].
     pub name: String,
     /// Effective weight: the instance's override, else the check's own.
     /// Non-zero: added to the priority while the check fails (negative) or
@@ -233,6 +258,7 @@ pub struct TrackedCheck {
 /// An instance's use of an interface's link state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedInterface {
+    /// The interface's name.
     pub name: String,
     /// Non-zero: added to the priority while the link is down (negative) or
     /// up (positive). Zero: a down link puts the instance in Fault.
@@ -242,6 +268,7 @@ pub struct TrackedInterface {
 /// An instance's use of a tracked file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedFile {
+    /// The file's name, a key of [`Config::track_files`].
     pub name: String,
     /// Effective weight: the instance's override, else the file's own.
     pub weight: i16,
@@ -250,6 +277,7 @@ pub struct TrackedFile {
 /// An instance's use of a tracked process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedProcess {
+    /// The process's name, a key of [`Config::track_processes`].
     pub name: String,
     /// Effective weight: the instance's override, else the process's own.
     /// Positive: added while up; negative: added while down; zero: down
@@ -260,15 +288,20 @@ pub struct TrackedProcess {
 /// Programs run on state changes. Each is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hooks {
+    /// Run on becoming Master.
     pub master: Option<Argv>,
+    /// Run on becoming Backup.
     pub backup: Option<Argv>,
+    /// Run on entering Fault.
     pub fault: Option<Argv>,
+    /// Run when the instance stops.
     pub stop: Option<Argv>,
     /// Run on every change with `INSTANCE|GROUP NAME STATE PRIORITY` appended.
     pub notify: Option<Argv>,
 }
 
 impl Hooks {
+    /// Whether no hook is set.
     pub fn is_empty(&self) -> bool {
         *self == Hooks::default()
     }
@@ -278,9 +311,11 @@ impl Hooks {
 /// change state together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncGroup {
+    /// The key in `[sync_groups.NAME]`.
     pub name: String,
     /// Member instance names, each a key of [`Config::instances`].
     pub instances: Vec<String>,
+    /// Programs run once per state change of the whole group.
     pub hooks: Hooks,
 }
 
@@ -290,14 +325,17 @@ pub struct SyncGroup {
 pub struct Argv(Vec<String>);
 
 impl Argv {
+    /// The program's absolute path.
     pub fn program(&self) -> &str {
         &self.0[0]
     }
 
+    /// The arguments after the program.
     pub fn args(&self) -> &[String] {
         &self.0[1..]
     }
 
+    /// Program and arguments together.
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }

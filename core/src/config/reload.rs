@@ -20,7 +20,9 @@ pub enum InstanceChange {
     Update(BTreeSet<Aspect>),
     /// Another virtual router under the same name: resign, then start afresh.
     Restart(Restart),
+    /// Gone from the new configuration: resign and drop its VIPs.
     Removed,
+    /// New in the new configuration: start it.
     Added,
 }
 
@@ -47,12 +49,14 @@ pub enum Aspect {
 /// Why an instance must be restarted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restart {
+    /// What differs, one per entry (e.g. `vrid 51 -> 52`).
     pub reasons: Vec<String>,
 }
 
 /// The whole plan, instance by instance (sorted by name).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
+    /// Every instance of the old and new configuration with its fate.
     pub instances: Vec<(String, InstanceChange)>,
     /// Checks, tracked files or processes whose definition changed: their
     /// runners restart (their results so far are kept by the trackers).

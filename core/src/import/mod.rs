@@ -83,8 +83,11 @@ pub struct Translation {
     pub toml: String,
     /// What was not carried over or was changed, in file order.
     pub warnings: Vec<Warning>,
+    /// Number of instances translated.
     pub instances: usize,
+    /// Number of checks translated.
     pub checks: usize,
+    /// Number of sync groups translated.
     pub sync_groups: usize,
 }
 

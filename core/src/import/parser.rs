@@ -17,25 +17,25 @@ pub(super) struct Node {
 }
 
 impl Node {
-    pub fn keyword(&self) -> &str {
+    pub(super) fn keyword(&self) -> &str {
         self.words.first().map_or("", String::as_str)
     }
 
-    pub fn args(&self) -> &[String] {
+    pub(super) fn args(&self) -> &[String] {
         self.words.get(1..).unwrap_or_default()
     }
 
-    pub fn arg(&self, i: usize) -> Option<&str> {
+    pub(super) fn arg(&self, i: usize) -> Option<&str> {
         self.args().get(i).map(String::as_str)
     }
 
     /// The statements of its block; empty without one.
-    pub fn children(&self) -> &[Node] {
+    pub(super) fn children(&self) -> &[Node] {
         self.block.as_deref().unwrap_or_default()
     }
 
     /// The keyword and its arguments as written, for messages.
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.words.join(" ")
     }
 }

@@ -7,7 +7,9 @@ use core::fmt;
 /// resolved from an `include`) and the 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
+    /// The file's name.
     pub file: String,
+    /// 1-based line number.
     pub line: usize,
 }
 
@@ -21,6 +23,7 @@ impl fmt::Display for Location {
 /// vipd. Displayed as `FILE:LINE: SUBJECT: MESSAGE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// Where the setting is.
     pub at: Location,
     /// The keepalived keyword, usually with its argument (`state MASTER`).
     pub subject: String,
@@ -41,19 +44,29 @@ pub enum ImportError {
     /// (then `at` is the include line).
     #[error("{}cannot read {path}: {message}", at.as_ref().map(|a| format!("{a}: ")).unwrap_or_default())]
     Read {
+        /// The file that cannot be read.
         path: String,
+        /// The `include` line naming it; `None` for the main file.
         at: Option<Location>,
+        /// The reason, from the loader.
         message: String,
     },
     /// The text is not keepalived syntax: unbalanced braces, an unterminated
     /// quote, or a parameter expansion that never ends.
     #[error("{at}: {message}")]
-    Syntax { at: Location, message: String },
+    Syntax {
+        /// The offending line.
+        at: Location,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The files hold no `vrrp_instance` (`found` = 0), or none that vipd can
     /// run. The warnings say what was seen instead.
     #[error("{}", no_instances(*found))]
     NoInstances {
+        /// How many `vrrp_instance` blocks were seen.
         found: usize,
+        /// Every warning of the attempt: what was seen, and why it was not carried over.
         warnings: Vec<Warning>,
     },
     /// The generated TOML does not pass vipd's validation: a bug in the
@@ -61,7 +74,10 @@ pub enum ImportError {
     #[error(
         "internal error: the generated configuration does not validate (please report this with the keepalived file):\n{diagnostics}"
     )]
-    Internal { diagnostics: String },
+    Internal {
+        /// vipd's diagnostics for the generated text.
+        diagnostics: String,
+    },
 }
 
 fn no_instances(found: usize) -> String {
@@ -98,7 +114,12 @@ pub(super) struct Report {
 }
 
 impl Report {
-    pub fn warn(&mut self, at: &Location, subject: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn warn(
+        &mut self,
+        at: &Location,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.warnings.push(Warning {
             at: at.clone(),
             subject: subject.into(),

@@ -25,6 +25,7 @@ pub struct Health {
 }
 
 impl Health {
+    /// Healthy at `priority`, no fault.
     pub fn up(priority: u8) -> Health {
         Health {
             priority,
@@ -41,7 +42,10 @@ impl Health {
 /// `rise` and `fall` say. From then on they apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckTracker {
+    /// The check's configured name, which results are reported under.
     pub name: String,
+    /// Priority change: a positive weight counts while healthy, a negative one
+    /// while failing; 0 means failing is a Fault.
     pub weight: i32,
     rise: u32,
     fall: u32,
@@ -52,6 +56,7 @@ pub struct CheckTracker {
 }
 
 impl CheckTracker {
+    /// A check with no result yet; `rise` and `fall` below 1 count as 1.
     pub fn new(name: impl Into<String>, weight: i32, rise: u32, fall: u32) -> CheckTracker {
         CheckTracker {
             name: name.into(),
@@ -156,6 +161,7 @@ pub struct HealthTracker {
 }
 
 impl HealthTracker {
+    /// Tracks nothing but its own `interface`, assumed up until told otherwise.
     pub fn new(base_priority: u8, interface: impl Into<String>) -> HealthTracker {
         HealthTracker {
             base_priority,
@@ -168,6 +174,7 @@ impl HealthTracker {
         }
     }
 
+    /// Tracks another check.
     pub fn with_check(mut self, check: CheckTracker) -> HealthTracker {
         self.checks.push(check);
         self
@@ -203,14 +210,17 @@ impl HealthTracker {
         self
     }
 
+    /// The configured priority, before any adjustment.
     pub fn base_priority(&self) -> u8 {
         self.base_priority
     }
 
+    /// Changes the configured priority (a reload); tracked state stays.
     pub fn set_base_priority(&mut self, priority: u8) {
         self.base_priority = priority;
     }
 
+    /// The tracked checks, in the order added.
     pub fn checks(&self) -> &[CheckTracker] {
         &self.checks
     }
@@ -272,6 +282,7 @@ impl HealthTracker {
         relevant
     }
 
+    /// The effective priority and fault reason from everything tracked now.
     pub fn health(&self) -> Health {
         Health {
             priority: self.effective_priority(),
@@ -384,7 +395,9 @@ fn adjustment(weight: i32, healthy: bool) -> i32 {
 /// One tracked object currently moving the effective priority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adjustment {
+    /// The tracked object, e.g. `check web` or `interface eth1`.
     pub what: String,
+    /// What it adds to the priority (negative: subtracts).
     pub delta: i32,
 }
 

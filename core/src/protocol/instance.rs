@@ -16,9 +16,13 @@ use crate::wire::{self, AdvertRepr, Auth, Centis, Version};
 /// Settings of one virtual router that the protocol needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Params {
+    /// VRRP version spoken and accepted.
     pub version: Version,
+    /// Virtual Router Identifier, 1 to 255.
     pub vrid: u8,
+    /// Our Advertisement_Interval (centiseconds; whole seconds for v2).
     pub advert_interval: Centis,
+    /// Whether a higher-priority Backup takes over from a lower-priority master.
     pub preempt: bool,
     /// After start-up, leaving Fault, or first hearing a lower-priority master, wait this
     /// long before preempting it (keepalived's `preempt_delay`).
@@ -31,11 +35,14 @@ pub struct Params {
     pub auth: Auth,
 }
 
+/// An instance's state: RFC 9568's three plus Fault and Stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
     /// Configured, not started yet (RFC 9568 Initialize).
     Initialize,
+    /// Monitoring the master, ready to take over when it falls silent.
     Backup,
+    /// Forwarding for the virtual addresses and sending adverts.
     Master,
     /// Cannot serve: own interface down, or a weight-0 check or interface failing.
     Fault,
@@ -68,7 +75,12 @@ pub enum Event<'a> {
     /// RFC 9568 Startup event.
     Startup,
     /// A well-formed advertisement (TTL and checksum already verified by the codec).
-    Advert { src: IpAddr, advert: &'a AdvertRepr },
+    Advert {
+        /// The IP source: the sender's primary address.
+        src: IpAddr,
+        /// The parsed advertisement.
+        advert: &'a AdvertRepr,
+    },
     /// The deadline from [`Instance::deadline`] has been reached.
     Timer,
     /// The effective priority or fault condition changed.
@@ -94,10 +106,14 @@ pub enum Action {
     Report(Report),
 }
 
+/// A change of state, with why and at what priority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    /// The state left.
     pub from: State,
+    /// The state entered.
     pub to: State,
+    /// Why it happened.
     pub reason: Reason,
     /// Effective priority at the time of the transition (notify scripts get it).
     pub priority: u8,
@@ -106,39 +122,54 @@ pub struct Transition {
 /// Why a transition happened, in words an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
+    /// The Startup event (Initialize to Backup).
     Startup,
     /// Priority 255: the address owner takes over at once.
     AddressOwner,
     /// Master_Down_Timer expired.
     MasterDown {
+        /// The master last heard, if any.
         last_master: Option<IpAddr>,
+        /// How long no advert was accepted.
         silent_for: Duration,
     },
     /// The master resigned with a priority-0 advert and Skew_Time passed.
     MasterResigned {
+        /// The resigning master.
         from: IpAddr,
     },
     /// We outrank the current master and preempt mode let us take over.
     Preempted {
+        /// The master taken over from.
         master: IpAddr,
+        /// Its advertised priority.
         priority: u8,
     },
     /// A better master was heard.
     HigherPriority {
+        /// The better master.
         from: IpAddr,
+        /// Its advertised priority.
         priority: u8,
     },
     /// A master of equal priority with a higher primary address was heard.
     HigherAddress {
+        /// The master with the higher address.
         from: IpAddr,
+        /// Its priority, equal to ours.
         priority: u8,
     },
+    /// A fault condition, in words (e.g. `interface eth0 down`).
     Fault(String),
+    /// The fault is gone: Fault to Backup.
     FaultCleared,
+    /// The Shutdown event.
     Shutdown,
     /// Another member of a sync group moved.
     SyncGroup {
+        /// The sync group's name.
         group: String,
+        /// What moved the group, e.g. `web became MASTER`.
         cause: String,
     },
 }
@@ -186,16 +217,29 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
     /// The advert was discarded.
-    Dropped { from: IpAddr, reason: DropReason },
+    Dropped {
+        /// The sender.
+        from: IpAddr,
+        /// Why it was discarded.
+        reason: DropReason,
+    },
     /// As master we heard another master of lower priority: a split brain healing.
-    LowerPriorityMaster { from: IpAddr, priority: u8 },
+    LowerPriorityMaster {
+        /// The other master.
+        from: IpAddr,
+        /// Its advertised priority.
+        priority: u8,
+    },
 }
 
+/// Why a received advert was discarded; [`DropReason::label`] names it for counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// Our own advert looped back.
     OwnAdvert,
+    /// The advert's VRID is not ours.
     WrongVrid,
+    /// The advert's VRRP version is not ours.
     VersionMismatch,
     /// VRRPv2 password differs (RFC 3768 7.1).
     AuthMismatch,
@@ -229,9 +273,13 @@ impl DropReason {
 /// The master most recently heard, for status output and transition reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeardMaster {
+    /// Its primary address, the advert's source.
     pub address: IpAddr,
+    /// The priority it advertised.
     pub priority: u8,
+    /// The advert interval it carried.
     pub interval: Centis,
+    /// When its last advert arrived.
     pub at: Time,
 }
 
@@ -242,6 +290,7 @@ enum DownCause {
     Resigned(IpAddr),
 }
 
+/// One virtual router's protocol state; see the module docs for the contract.
 #[derive(Debug, Clone)]
 pub struct Instance {
     params: Params,
@@ -273,6 +322,7 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// A new instance in Initialize; it starts on [`Event::Startup`].
     pub fn new(params: Params, health: Health) -> Instance {
         Instance {
             master_adver_interval: params.advert_interval,
@@ -292,14 +342,17 @@ impl Instance {
         }
     }
 
+    /// The current state.
     pub fn state(&self) -> State {
         self.state
     }
 
+    /// The settings in force.
     pub fn params(&self) -> &Params {
         &self.params
     }
 
+    /// The health last fed in.
     pub fn health(&self) -> &Health {
         &self.health
     }
@@ -309,6 +362,7 @@ impl Instance {
         self.health.priority
     }
 
+    /// Master_Adver_Interval: learned from the master in v3, ours in v2.
     pub fn master_adver_interval(&self) -> Centis {
         self.master_adver_interval
     }
@@ -322,6 +376,7 @@ impl Instance {
         )
     }
 
+    /// Skew_Time with the current priority and learned interval.
     pub fn skew_time(&self) -> Duration {
         skew_time_for(
             self.params.version,
@@ -350,6 +405,7 @@ impl Instance {
         self.group_fault.is_some()
     }
 
+    /// The master most recently heard, if any.
     pub fn heard_master(&self) -> Option<HeardMaster> {
         self.heard
     }
@@ -374,6 +430,7 @@ impl Instance {
         self.params = params;
     }
 
+    /// Feeds one event at `now`; returns what the driver must do, in order.
     pub fn handle(&mut self, now: Time, event: Event<'_>) -> Vec<Action> {
         let mut out = Vec::new();
         match event {

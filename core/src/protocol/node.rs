@@ -35,12 +35,16 @@ pub const HOLD_INTERVALS: u32 = 5;
 /// A named instance as the node holds it.
 #[derive(Debug, Clone)]
 pub struct Member {
+    /// The instance's configured name.
     pub name: String,
+    /// Its state machine.
     pub instance: Instance,
 }
 
+/// Instances that change state together (keepalived's `vrrp_sync_group`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncGroup {
+    /// The group's configured name.
     pub name: String,
     /// Indices into the node's instances.
     pub members: Vec<usize>,
@@ -49,11 +53,13 @@ pub struct SyncGroup {
 /// An action for the driver, attributed to an instance or a sync group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
+    /// An action of the instance at this index.
     Instance(usize, Action),
     /// Every member of the group reached `to`: run the group's hooks once.
     Group(usize, Transition),
 }
 
+/// A node's instances and sync groups; see the module docs for the group rules.
 #[derive(Debug, Clone)]
 pub struct Node {
     members: Vec<Member>,
@@ -138,22 +144,27 @@ impl Node {
         out
     }
 
+    /// The instances, in configuration order (indices used everywhere else).
     pub fn members(&self) -> &[Member] {
         &self.members
     }
 
+    /// The sync groups, in configuration order.
     pub fn groups(&self) -> &[SyncGroup] {
         &self.groups
     }
 
+    /// The instance at `index`; panics if out of range.
     pub fn instance(&self, index: usize) -> &Instance {
         &self.members[index].instance
     }
 
+    /// The instance at `index`, mutably; panics if out of range.
     pub fn instance_mut(&mut self, index: usize) -> &mut Instance {
         &mut self.members[index].instance
     }
 
+    /// The state last reported for `group`; panics if out of range.
     pub fn group_state(&self, group: usize) -> State {
         self.group_state[group]
     }

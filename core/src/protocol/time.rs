@@ -13,20 +13,25 @@ use core::time::Duration;
 pub struct Time(u64);
 
 impl Time {
+    /// The epoch itself.
     pub const ZERO: Time = Time(0);
 
+    /// `nanos` nanoseconds after the epoch.
     pub const fn from_nanos(nanos: u64) -> Time {
         Time(nanos)
     }
 
+    /// Nanoseconds since the epoch.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
 
+    /// `since_epoch` after the epoch, saturating at `u64::MAX` nanoseconds (584 years).
     pub fn from_duration(since_epoch: Duration) -> Time {
         Time(u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX))
     }
 
+    /// The time since the epoch.
     pub const fn since_epoch(self) -> Duration {
         Duration::from_nanos(self.0)
     }

@@ -29,10 +29,15 @@ fn violation<T>(message: String) -> Result<T, Violation> {
 /// A node taking part in an election: up, in Backup or Master, not faulted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contender {
+    /// The node's index.
     pub node: usize,
+    /// Its effective priority.
     pub priority: u8,
+    /// Its Preempt_Mode.
     pub preempt: bool,
+    /// Its preempt delay.
     pub preempt_delay: Duration,
+    /// Its primary address, the tie-breaker.
     pub address: IpAddr,
 }
 

@@ -156,14 +156,17 @@ impl Sim {
         sim
     }
 
+    /// The scenario being run.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// The simulated clock.
     pub fn now(&self) -> Time {
         self.now
     }
 
+    /// Everything recorded so far.
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
     }
@@ -173,6 +176,7 @@ impl Sim {
         self.segment.max_delay()
     }
 
+    /// Whether `node` is running; panics on an unknown node.
     pub fn is_up(&self, node: usize) -> bool {
         self.nodes[node].core.is_some()
     }
@@ -236,6 +240,7 @@ impl Sim {
         self.timeline.extend_to(self.now);
     }
 
+    /// Runs for `d` of simulated time from now (see [`Sim::run_until`]).
     pub fn run_for(&mut self, d: Duration) {
         self.run_until(self.now + d);
     }

@@ -10,11 +10,15 @@ use crate::wire::{Auth, Centis, Family, Version};
 /// The settings of one VRRP instance on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceSpec {
+    /// Virtual Router Identifier.
     pub vrid: u8,
     /// Effective priority at boot (later changed with [`Fault::Health`]).
     pub priority: u8,
+    /// Preempt_Mode: take over from a lower-priority master.
     pub preempt: bool,
+    /// Wait this long before preempting (keepalived's `preempt_delay`).
     pub preempt_delay: Duration,
+    /// Advertisement interval, in centiseconds.
     pub advert_interval: Centis,
 }
 
@@ -30,11 +34,13 @@ impl InstanceSpec {
         }
     }
 
+    /// Sets Preempt_Mode.
     pub fn preempt(mut self, preempt: bool) -> InstanceSpec {
         self.preempt = preempt;
         self
     }
 
+    /// Sets the preempt delay.
     pub fn preempt_delay(mut self, delay: Duration) -> InstanceSpec {
         self.preempt_delay = delay;
         self
@@ -46,6 +52,7 @@ impl InstanceSpec {
 pub struct NodeSpec {
     /// Instance `k` of every node carries the virtual address [`Config::vip`]`(k)`.
     pub instances: Vec<InstanceSpec>,
+    /// Sync groups over this node's instance indices.
     pub sync_groups: Vec<SyncGroup>,
     /// When the node first boots; `None` leaves it down until a [`Fault::Restart`].
     pub boot_at: Option<Time>,
@@ -61,6 +68,7 @@ impl NodeSpec {
         }
     }
 
+    /// Sets the first boot time (`None`: stays down).
     pub fn boot_at(mut self, at: Option<Time>) -> NodeSpec {
         self.boot_at = at;
         self
@@ -71,13 +79,16 @@ impl NodeSpec {
 /// uniformly drawn jitter in `0..=jitter`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Network {
+    /// One-way delay every packet takes.
     pub base_delay: Duration,
+    /// Upper bound of the random extra delay.
     pub jitter: Duration,
     /// Probability that one receiver misses one packet, while loss is on.
     pub loss: f64,
 }
 
 impl Network {
+    /// A lossless segment with the same `delay` for every packet.
     pub fn fixed(delay: Duration) -> Network {
         Network {
             base_delay: delay,
@@ -95,11 +106,15 @@ impl Network {
 /// A whole scenario's static part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// VRRP version of every instance.
     pub version: Version,
+    /// Address family of every primary and virtual address.
     pub family: Family,
     /// VRRPv2 password shared by all nodes (ignored by v3).
     pub auth: Auth,
+    /// The machines, by index.
     pub nodes: Vec<NodeSpec>,
+    /// The segment's latency and loss.
     pub network: Network,
     /// Seeds the segment's jitter and loss.
     pub seed: u64,
@@ -187,8 +202,11 @@ pub enum Fault {
     Heal,
     /// New effective priority or fault condition for one instance.
     Health {
+        /// The node's index.
         node: usize,
+        /// The instance's index on that node.
         instance: usize,
+        /// Its new health.
         health: Health,
     },
     /// Sets the per-receiver loss probability (0 turns loss off).

@@ -8,6 +8,7 @@ use super::rng::Rng;
 use super::scenario::Network;
 use crate::protocol::Time;
 
+/// The simulated link between all nodes: partitions, per-link delay and loss.
 #[derive(Debug, Clone)]
 pub struct Segment {
     network: Network,
@@ -21,6 +22,7 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A segment of `nodes` nodes, all hearing each other, drawing its fates from `seed`.
     pub fn new(nodes: usize, network: Network, seed: u64) -> Segment {
         Segment {
             network,
@@ -30,14 +32,17 @@ impl Segment {
         }
     }
 
+    /// The latency and loss settings in force.
     pub fn network(&self) -> &Network {
         &self.network
     }
 
+    /// The longest one-way delay a delivered packet can take.
     pub fn max_delay(&self) -> Duration {
         self.network.max_delay()
     }
 
+    /// Sets the per-receiver loss probability (0 turns loss off).
     pub fn set_loss(&mut self, loss: f64) {
         self.network.loss = loss;
     }
@@ -54,10 +59,12 @@ impl Segment {
         }
     }
 
+    /// Ends any partition: everyone hears everyone.
     pub fn heal(&mut self) {
         self.side.iter_mut().for_each(|s| *s = 0);
     }
 
+    /// Whether `a` and `b` are on the same side of the partition; panics on an unknown node.
     pub fn can_hear(&self, a: usize, b: usize) -> bool {
         self.side[a] == self.side[b]
     }

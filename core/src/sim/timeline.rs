@@ -17,39 +17,61 @@ use super::scenario::Fault;
 pub enum Record {
     /// A fault injected by the scenario (boots are [`Fault::Restart`]).
     Injected(Fault),
+    /// An instance changed state.
     Transition {
+        /// The node's index.
         node: usize,
+        /// The instance's index on that node.
         instance: usize,
+        /// The change, as the state machine reported it.
         transition: Transition,
     },
     /// AddVips (`held: true`) or RemoveVips.
     Vips {
+        /// The node's index.
         node: usize,
+        /// The instance's index on that node.
         instance: usize,
+        /// True when the addresses were added, false when removed.
         held: bool,
     },
+    /// An instance announced its addresses (gratuitous ARP / unsolicited NA).
     Announce {
+        /// The node's index.
         node: usize,
+        /// The instance's index on that node.
         instance: usize,
     },
     /// An advert sent, and when it reaches each receiver that will get it
     /// (a receiver that crashes or is cut off meanwhile still misses it).
     Advert {
+        /// The sender's index.
         node: usize,
+        /// The instance's index on that node.
         instance: usize,
+        /// The priority advertised.
         priority: u8,
+        /// The interval advertised.
         interval: Centis,
+        /// Each receiver and when the advert reaches it.
         arrivals: Vec<(usize, Time)>,
     },
+    /// Something the state machine reported (a drop, a lower-priority master).
     Report {
+        /// The node's index.
         node: usize,
+        /// The instance's index on that node.
         instance: usize,
+        /// What it reported.
         report: Report,
     },
     /// A sync group of `node` changed state as a whole.
     Group {
+        /// The node's index.
         node: usize,
+        /// The group's index on that node.
         group: usize,
+        /// The group's change of state.
         transition: Transition,
     },
 }
@@ -72,17 +94,24 @@ impl Record {
 /// one step happen atomically: invariants hold between steps, not inside one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// When it happened.
     pub at: Time,
+    /// The simulator step that produced it.
     pub step: u64,
+    /// What happened.
     pub record: Record,
 }
 
 /// One advert as sent, with when it reaches each receiver that will get it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent<'a> {
+    /// When it was sent.
     pub at: Time,
+    /// The sender's index.
     pub node: usize,
+    /// The priority advertised.
     pub priority: u8,
+    /// Each receiver and when the advert reaches it.
     pub arrivals: &'a [(usize, Time)],
 }
 
@@ -100,12 +129,16 @@ impl Sent<'_> {
 /// (inclusive) to `until` (exclusive; `None` while it still holds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
+    /// The node's index.
     pub node: usize,
+    /// Start, inclusive.
     pub from: Time,
+    /// End, exclusive; `None` while the condition still holds.
     pub until: Option<Time>,
 }
 
 impl Span {
+    /// Whether `t` falls inside the span.
     pub fn contains(&self, t: Time) -> bool {
         self.from <= t && self.until.is_none_or(|u| t < u)
     }
@@ -116,6 +149,7 @@ impl Span {
     }
 }
 
+/// Everything that happened during a run, in time order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
     entries: Vec<Entry>,
@@ -124,6 +158,7 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    /// An empty timeline at time zero.
     pub fn new() -> Timeline {
         Timeline::default()
     }
@@ -143,10 +178,12 @@ impl Timeline {
         self.end = self.end.max(t);
     }
 
+    /// How far the simulation has run.
     pub fn end(&self) -> Time {
         self.end
     }
 
+    /// Every entry, in order.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -183,10 +220,12 @@ struct Replayed {
 }
 
 impl<'a> View<'a> {
+    /// The whole timeline this view reads.
     pub fn timeline(&self) -> &'a Timeline {
         self.timeline
     }
 
+    /// The instance index this view is about.
     pub fn instance(&self) -> usize {
         self.instance
     }
@@ -200,6 +239,7 @@ impl<'a> View<'a> {
             .filter(move |e| e.record.instance().is_none_or(|i| i == instance))
     }
 
+    /// State changes of this instance: when, on which node, and the change.
     pub fn transitions(&self) -> impl Iterator<Item = (Time, usize, &'a Transition)> + 'a {
         self.entries().filter_map(|e| match &e.record {
             Record::Transition {
@@ -255,10 +295,12 @@ impl<'a> View<'a> {
         self.replay(t).get(node).and_then(|r| r.state)
     }
 
+    /// The nodes in Master at `t` (end-of-instant semantics).
     pub fn masters_at(&self, t: Time) -> Vec<usize> {
         self.nodes_where(t, |r| r.state == Some(State::Master))
     }
 
+    /// The nodes holding the virtual addresses at `t` (end-of-instant semantics).
     pub fn vip_holders_at(&self, t: Time) -> Vec<usize> {
         self.nodes_where(t, |r| r.vips)
     }

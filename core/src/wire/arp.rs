@@ -16,6 +16,7 @@ use super::{Error, GarpDefect};
 
 /// Ethernet header (14) + ARP for Ethernet/IPv4 (28), before any padding.
 pub const GARP_FRAME_LEN: usize = 42;
+/// The Ethernet broadcast address, ff:ff:ff:ff:ff:ff.
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
 const ETHERNET_HEADER_LEN: usize = 14;
@@ -23,11 +24,14 @@ const ETHERNET_HEADER_LEN: usize = 14;
 /// A gratuitous ARP announcing that `ip` is now at `sender_mac`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GarpRepr {
+    /// The MAC the address now lives at: Ethernet source and ARP sender.
     pub sender_mac: [u8; 6],
+    /// The virtual IPv4 address: ARP sender and target protocol address.
     pub ip: Ipv4Addr,
 }
 
 impl GarpRepr {
+    /// Length of the emitted frame: always [`GARP_FRAME_LEN`].
     pub const fn frame_len(&self) -> usize {
         GARP_FRAME_LEN
     }
@@ -54,6 +58,7 @@ impl GarpRepr {
         Ok(())
     }
 
+    /// The whole Ethernet frame in a new buffer.
     pub fn to_frame(&self) -> Vec<u8> {
         let mut buf = vec![0u8; GARP_FRAME_LEN];
         // Cannot fail: the buffer is exactly frame_len() bytes.

@@ -17,10 +17,12 @@ impl Centis {
     /// One second, the default advertisement interval.
     pub const ONE_SECOND: Centis = Centis(100);
 
+    /// Whole seconds, as VRRPv2 carries them.
     pub const fn from_secs(secs: u8) -> Centis {
         Centis(secs as u16 * 100)
     }
 
+    /// The count of centiseconds.
     pub const fn get(self) -> u16 {
         self.0
     }
@@ -34,6 +36,7 @@ impl Centis {
         }
     }
 
+    /// The same span as a [`Duration`].
     pub const fn as_duration(self) -> Duration {
         Duration::from_millis(self.0 as u64 * 10)
     }

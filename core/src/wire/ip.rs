@@ -36,11 +36,14 @@ const IPV4_FRAGMENT_MASK: u16 = 0x3fff;
 /// An IP address family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
+    /// IPv4: 4-byte addresses.
     Ipv4,
+    /// IPv6: 16-byte addresses.
     Ipv6,
 }
 
 impl Family {
+    /// The family of `addr`.
     pub const fn of(addr: IpAddr) -> Family {
         match addr {
             IpAddr::V4(_) => Family::Ipv4,
@@ -77,7 +80,9 @@ impl core::fmt::Display for Family {
 /// The parts of an IP packet carrying VRRP that validation needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpEnvelope<'a> {
+    /// The IP source address: the sender's primary address.
     pub src: IpAddr,
+    /// The IP destination: the VRRP group or, for unicast peers, our address.
     pub dst: IpAddr,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
@@ -109,8 +114,11 @@ impl<'a> IpEnvelope<'a> {
 /// An Ethernet frame carrying VRRP, for capture tools and fixtures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EthernetEnvelope<'a> {
+    /// The Ethernet source address.
     pub src_mac: [u8; 6],
+    /// The Ethernet destination address.
     pub dst_mac: [u8; 6],
+    /// The IP packet inside the frame.
     pub ip: IpEnvelope<'a>,
 }
 

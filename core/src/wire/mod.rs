@@ -36,6 +36,7 @@ pub enum Version {
 }
 
 impl Version {
+    /// The version nibble written in the packet: 2 or 3.
     pub const fn number(self) -> u8 {
         match self {
             Version::V2 => 2,

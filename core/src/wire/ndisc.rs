@@ -50,6 +50,7 @@ pub struct UnsolicitedNaRepr {
 }
 
 impl UnsolicitedNaRepr {
+    /// Length of the emitted frame: always [`NA_FRAME_LEN`].
     pub const fn frame_len(&self) -> usize {
         NA_FRAME_LEN
     }
@@ -105,6 +106,7 @@ impl UnsolicitedNaRepr {
         Ok(())
     }
 
+    /// The whole Ethernet frame in a new buffer.
     pub fn to_frame(&self) -> Vec<u8> {
         let mut buf = vec![0u8; NA_FRAME_LEN];
         // Cannot fail: the buffer is exactly frame_len() bytes.

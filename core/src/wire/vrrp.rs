@@ -34,17 +34,17 @@ const V2_AUTH_NONE: u8 = 0;
 const V2_AUTH_SIMPLE: u8 = 1;
 
 mod field {
-    pub const VERSION_TYPE: usize = 0;
-    pub const VRID: usize = 1;
-    pub const PRIORITY: usize = 2;
-    pub const COUNT: usize = 3;
+    pub(super) const VERSION_TYPE: usize = 0;
+    pub(super) const VRID: usize = 1;
+    pub(super) const PRIORITY: usize = 2;
+    pub(super) const COUNT: usize = 3;
     /// v2: auth type; v3: reserved nibble + high nibble of the interval.
-    pub const AUTH_TYPE: usize = 4;
+    pub(super) const AUTH_TYPE: usize = 4;
     /// v2: interval in seconds; v3: low byte of the interval.
-    pub const ADVER_INT: usize = 5;
-    pub const CHECKSUM: usize = 6;
+    pub(super) const ADVER_INT: usize = 5;
+    pub(super) const CHECKSUM: usize = 6;
     /// Word index of the checksum, for checksum helpers that skip it.
-    pub const CHECKSUM_WORD: usize = CHECKSUM / 2;
+    pub(super) const CHECKSUM_WORD: usize = CHECKSUM / 2;
 }
 
 /// A read/write view of a VRRP advertisement in a byte buffer.
@@ -59,6 +59,7 @@ pub struct Advert<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Advert<T> {
+    /// Wraps `buffer` without any check (see the type's note on short buffers).
     pub const fn new_unchecked(buffer: T) -> Advert<T> {
         Advert { buffer }
     }
@@ -73,6 +74,7 @@ impl<T: AsRef<[u8]>> Advert<T> {
         Ok(packet)
     }
 
+    /// Fails with [`Error::Truncated`] if the fixed header is not all there.
     pub fn check_len(&self) -> Result<(), Error> {
         if self.buffer.as_ref().len() < HEADER_LEN {
             Err(Error::Truncated)
@@ -81,6 +83,7 @@ impl<T: AsRef<[u8]>> Advert<T> {
         }
     }
 
+    /// Gives the buffer back.
     pub fn into_inner(self) -> T {
         self.buffer
     }
@@ -96,22 +99,27 @@ impl<T: AsRef<[u8]>> Advert<T> {
         buf.get(start..end).unwrap_or_default()
     }
 
+    /// The version nibble (2 or 3 when valid).
     pub fn version(&self) -> u8 {
         self.byte(field::VERSION_TYPE) >> 4
     }
 
+    /// The type nibble (1 for an advertisement).
     pub fn msg_type(&self) -> u8 {
         self.byte(field::VERSION_TYPE) & 0x0f
     }
 
+    /// The Virtual Router Identifier.
     pub fn vrid(&self) -> u8 {
         self.byte(field::VRID)
     }
 
+    /// The sender's priority: 0 means it resigns, 255 that it owns the addresses.
     pub fn priority(&self) -> u8 {
         self.byte(field::PRIORITY)
     }
 
+    /// The number of addresses in the list.
     pub fn addr_count(&self) -> u8 {
         self.byte(field::COUNT)
     }
@@ -136,6 +144,7 @@ impl<T: AsRef<[u8]>> Advert<T> {
         self.byte(field::AUTH_TYPE) >> 4
     }
 
+    /// The checksum field as carried.
     pub fn checksum(&self) -> u16 {
         u16::from_be_bytes([self.byte(field::CHECKSUM), self.byte(field::CHECKSUM + 1)])
     }
@@ -182,26 +191,32 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Advert<T> {
         buf.get_mut(start..end).unwrap_or_default()
     }
 
+    /// Writes the version and type nibbles.
     pub fn set_version_and_type(&mut self, version: u8, msg_type: u8) {
         self.set_byte(field::VERSION_TYPE, (version << 4) | (msg_type & 0x0f));
     }
 
+    /// Writes the Virtual Router Identifier.
     pub fn set_vrid(&mut self, vrid: u8) {
         self.set_byte(field::VRID, vrid);
     }
 
+    /// Writes the priority.
     pub fn set_priority(&mut self, priority: u8) {
         self.set_byte(field::PRIORITY, priority);
     }
 
+    /// Writes the address count.
     pub fn set_addr_count(&mut self, count: u8) {
         self.set_byte(field::COUNT, count);
     }
 
+    /// v2 only: writes the authentication type.
     pub fn set_auth_type(&mut self, auth_type: u8) {
         self.set_byte(field::AUTH_TYPE, auth_type);
     }
 
+    /// v2 only: writes the interval in whole seconds.
     pub fn set_v2_interval_secs(&mut self, secs: u8) {
         self.set_byte(field::ADVER_INT, secs);
     }
@@ -214,17 +229,20 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Advert<T> {
         self.set_byte(field::ADVER_INT, lo);
     }
 
+    /// Writes the checksum field.
     pub fn set_checksum(&mut self, checksum: u16) {
         let [hi, lo] = checksum.to_be_bytes();
         self.set_byte(field::CHECKSUM, hi);
         self.set_byte(field::CHECKSUM + 1, lo);
     }
 
+    /// The address list to fill, `addr_count` addresses of `family`'s size (clamped to the buffer).
     pub fn address_bytes_mut(&mut self, family: Family) -> &mut [u8] {
         let len = self.addresses_len(family);
         self.bytes_mut(HEADER_LEN, len)
     }
 
+    /// v2 only: the 8 authentication data bytes to fill (clamped to the buffer).
     pub fn auth_data_mut(&mut self) -> &mut [u8] {
         let start = HEADER_LEN + self.addresses_len(Family::Ipv4);
         self.bytes_mut(start, AUTH_DATA_LEN)
@@ -240,6 +258,7 @@ impl<T: AsRef<[u8]>> AsRef<[u8]> for Advert<T> {
 /// VRRPv2 authentication (RFC 3768 section 5.3.6). VRRPv3 has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Auth {
+    /// Type 0: no authentication (always the case in v3).
     #[default]
     None,
     /// Type 1: a cleartext password, NUL-padded to 8 bytes.
@@ -269,8 +288,11 @@ impl Auth {
 /// An owned, validated VRRP advertisement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AdvertRepr {
+    /// Protocol version; it decides the interval unit on the wire and whether auth is carried.
     pub version: Version,
+    /// Virtual Router Identifier.
     pub vrid: u8,
+    /// Sender's priority: 0 resigns mastership, 255 marks the address owner.
     pub priority: u8,
     /// Kept in centiseconds for both versions; v2 carries whole seconds.
     pub max_advert_interval: Centis,
