@@ -3,6 +3,9 @@
 
 use std::net::IpAddr;
 
+/// The largest `quorum` / `quorum_max` of a tracked process (keepalived's limit).
+pub const MAX_QUORUM: i64 = 65535;
+
 /// Why vipd refuses an address as a virtual IP, source or peer, if it does.
 pub fn unusable_address(addr: IpAddr) -> Option<&'static str> {
     if addr.is_unspecified() {

@@ -35,7 +35,6 @@ const SECTIONS: [&str; 6] = [
     "sync_groups",
 ];
 /// Largest `quorum` and `quorum_max` of a tracked process.
-const MAX_QUORUM: i64 = 65535;
 const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 const DEFAULT_GARP_REPEAT: u32 = 5;
 const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
@@ -983,13 +982,13 @@ impl Validator<'_, '_> {
         };
         let weight = self.weight_or(raw.weight.as_ref(), 1);
         let quorum = match &raw.quorum {
-            Some(q) => self.int(q, "quorum", 0, MAX_QUORUM, "").map(|n| n as u32),
+            Some(q) => self.int(q, "quorum", 0, super::rules::MAX_QUORUM, "").map(|n| n as u32),
             None if entry.read.dropped.contains("quorum") => None,
             None => Some(1),
         };
         let quorum_max = match &raw.quorum_max {
             Some(q) => self
-                .int(q, "quorum_max", 0, MAX_QUORUM, "")
+                .int(q, "quorum_max", 0, super::rules::MAX_QUORUM, "")
                 .map(|n| Some(n as u32)),
             None => Some(None),
         };

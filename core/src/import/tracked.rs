@@ -15,7 +15,6 @@ use super::values;
 
 /// The most of a process name the kernel keeps (/proc/PID/comm).
 const COMM_MAX: usize = crate::config::COMM_MAX;
-const MAX_QUORUM: i64 = 65535;
 
 /// A weight of a tracked file or process, or of a reference to one.
 /// keepalived allows more than vipd's -253..=253 here; larger values are
@@ -122,10 +121,10 @@ pub(super) fn track_process(node: &Node, report: &mut Report) -> Option<TrackPro
                 }
             }
             ("quorum" | "quorum_max", Some(v)) => match values::integer(v) {
-                Some(n @ 0..=MAX_QUORUM) if item.keyword() == "quorum_max" => {
+                Some(n @ 0..=crate::config::rules::MAX_QUORUM) if item.keyword() == "quorum_max" => {
                     quorum_max = Some(n as u32);
                 }
-                Some(n @ 1..=MAX_QUORUM) => quorum = Some(n as u32),
+                Some(n @ 1..=crate::config::rules::MAX_QUORUM) => quorum = Some(n as u32),
                 _ => report.warn(
                     &item.at,
                     item.text(),

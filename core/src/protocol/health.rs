@@ -121,8 +121,9 @@ impl CheckTracker {
     }
 }
 
+/// A tracked interface or process: up or down, with its weight.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct InterfaceTracker {
+struct UpDownTracker {
     name: String,
     weight: i32,
     up: bool,
@@ -136,13 +137,6 @@ struct FileTracker {
     value: i64,
 }
 
-/// A tracked process: up while enough matching processes run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ProcessTracker {
-    name: String,
-    weight: i32,
-    up: bool,
-}
 
 /// The largest value read from a tracked file that counts; larger ones are
 /// limited to it (either sign), as keepalived does.
@@ -155,9 +149,10 @@ pub struct HealthTracker {
     interface: String,
     interface_up: bool,
     checks: Vec<CheckTracker>,
-    interfaces: Vec<InterfaceTracker>,
+    interfaces: Vec<UpDownTracker>,
     files: Vec<FileTracker>,
-    processes: Vec<ProcessTracker>,
+    /// Up while enough matching processes run.
+    processes: Vec<UpDownTracker>,
 }
 
 impl HealthTracker {
@@ -182,7 +177,7 @@ impl HealthTracker {
 
     /// Tracks another interface; interfaces are assumed up until told otherwise.
     pub fn with_interface(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
-        self.interfaces.push(InterfaceTracker {
+        self.interfaces.push(UpDownTracker {
             name: name.into(),
             weight,
             up: true,
@@ -202,7 +197,7 @@ impl HealthTracker {
 
     /// Tracks a process; it is assumed up until told otherwise.
     pub fn with_process(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
-        self.processes.push(ProcessTracker {
+        self.processes.push(UpDownTracker {
             name: name.into(),
             weight,
             up: true,

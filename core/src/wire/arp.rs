@@ -12,6 +12,7 @@ use pnet_packet::MutablePacket;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
 
+use super::ip::ETHERNET_HEADER_LEN;
 use super::{Error, GarpDefect};
 
 /// Ethernet header (14) + ARP for Ethernet/IPv4 (28), before any padding.
@@ -19,7 +20,6 @@ pub const GARP_FRAME_LEN: usize = 42;
 /// The Ethernet broadcast address, ff:ff:ff:ff:ff:ff.
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
-const ETHERNET_HEADER_LEN: usize = 14;
 
 /// A gratuitous ARP announcing that `ip` is now at `sender_mac`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -27,9 +27,11 @@ pub const VRRP_IPV4_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The VRRP IPv6 multicast group, ff02::12.
 pub const VRRP_IPV6_GROUP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
-const ETHERNET_HEADER_LEN: usize = 14;
+/// An Ethernet header without VLAN tag: two MACs and the EtherType.
+pub(crate) const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_MIN_HEADER_LEN: usize = 20;
-const IPV6_HEADER_LEN: usize = 40;
+/// The fixed IPv6 header.
+pub(crate) const IPV6_HEADER_LEN: usize = 40;
 /// IPv4 flags/fragment-offset bits that mark a fragment (MF + offset).
 const IPV4_FRAGMENT_MASK: u16 = 0x3fff;
 

@@ -14,6 +14,7 @@ use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 use pnet_packet::util;
 use pnet_packet::{MutablePacket, Packet};
 
+use super::ip::{ETHERNET_HEADER_LEN, IPV6_HEADER_LEN};
 use super::{Error, NaDefect};
 
 /// The all-nodes multicast group, ff02::1.
@@ -23,8 +24,6 @@ pub const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 /// Neighbour Discovery messages must carry hop limit 255 (RFC 4861).
 pub const ND_HOP_LIMIT: u8 = 255;
 
-const ETHERNET_HEADER_LEN: usize = 14;
-const IPV6_HEADER_LEN: usize = 40;
 /// ICMPv6 header (4) + flags/reserved (4) + target (16).
 const NA_FIXED_LEN: usize = 24;
 /// One Target Link-Layer Address option for Ethernet: type, length, MAC.
