@@ -68,20 +68,7 @@ impl Edge {
         let up = followed.info.as_ref().is_some_and(|i| i.up);
         let tracker = build_tracker(netlink, cfg, config, readings, up, None).await;
 
-        let vips_text = cfg
-            .virtual_ips
-            .iter()
-            .map(|v| v.addr().to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let hooks = HookQueue::spawn(
-            Owner::Instance,
-            name,
-            cfg.hooks.clone(),
-            vips_text,
-            cfg.hook_timeout,
-            run_as,
-        );
+        let hooks = instance_hooks(name, cfg, run_as);
         let vip_stats = Arc::new(VipStats::default());
         let (vip_tx, vip_task) = VipWorker {
             name: name.clone(),
@@ -89,11 +76,7 @@ impl Edge {
             ifname: cfg.interface.clone(),
             attachment: None,
             vips: cfg.virtual_ips.clone(),
-            plan: AnnouncePlan {
-                repeat: cfg.garp_repeat,
-                delay: cfg.garp_delay,
-                refresh: cfg.garp_refresh,
-            },
+            plan: announce_plan(cfg),
             stats: vip_stats.clone(),
             hooks: hooks.sender(),
             reports: self.vip_reports(name),
@@ -314,6 +297,33 @@ fn spawn_reader(
             }
         }
     })
+}
+
+/// An instance's hook queue; hooks see its VIPs in `VIPD_VIPS`.
+pub(super) fn instance_hooks(name: &str, cfg: &config::Instance, run_as: RunAs) -> HookQueue {
+    let vips = cfg
+        .virtual_ips
+        .iter()
+        .map(|v| v.addr().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    HookQueue::spawn(
+        Owner::Instance,
+        name,
+        cfg.hooks.clone(),
+        vips,
+        cfg.hook_timeout,
+        run_as,
+    )
+}
+
+/// How a new master of this instance announces itself.
+pub(super) fn announce_plan(cfg: &config::Instance) -> AnnouncePlan {
+    AnnouncePlan {
+        repeat: cfg.garp_repeat,
+        delay: cfg.garp_delay,
+        refresh: cfg.garp_refresh,
+    }
 }
 
 /// Every virtual address of the configuration: never a source address.

@@ -20,7 +20,7 @@ use crate::config::reload::{Aspect, InstanceChange, plan};
 use crate::config::{self, Config};
 use crate::daemon::control::ReloadOutcome;
 use crate::daemon::hooks::{HookQueue, Owner};
-use crate::daemon::vips::{AnnouncePlan, VipCommand};
+use crate::daemon::vips::VipCommand;
 use crate::protocol::{Event, State};
 
 impl Daemon {
@@ -214,20 +214,7 @@ impl Daemon {
         }
         let slot = &mut self.slots[index];
         if aspects.contains(&Aspect::Hooks) {
-            let vips = cfg
-                .virtual_ips
-                .iter()
-                .map(|v| v.addr().to_string())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let hooks = HookQueue::spawn(
-                Owner::Instance,
-                &slot.name,
-                cfg.hooks.clone(),
-                vips,
-                cfg.hook_timeout,
-                self.run_as,
-            );
+            let hooks = super::build::instance_hooks(&slot.name, cfg, self.run_as);
             slot.send_vip(VipCommand::SetHooks(hooks.sender()));
             let mut old = std::mem::replace(&mut slot.hooks, hooks);
             // Hooks already queued finish on their own.
@@ -235,11 +222,7 @@ impl Daemon {
         }
         if aspects.contains(&Aspect::VirtualIps) || aspects.contains(&Aspect::Announcements) {
             let holding = self.node.instance(index).state() == State::Master;
-            let plan = AnnouncePlan {
-                repeat: cfg.garp_repeat,
-                delay: cfg.garp_delay,
-                refresh: cfg.garp_refresh,
-            };
+            let plan = super::build::announce_plan(cfg);
             slot.send_vip(VipCommand::Reconfigure {
                 vips: cfg.virtual_ips.clone(),
                 plan,
