@@ -33,6 +33,7 @@ fn params(interval: Centis, auth: Auth) -> Params {
         primary_address: ip(ME),
         virtual_ips: vec![ip(VIP)],
         auth,
+        unicast_peers: Vec::new(),
     }
 }
 

@@ -28,6 +28,7 @@ fn params(me: &str, vips: &[&str]) -> Params {
         primary_address: ip(me),
         virtual_ips: vips.iter().map(|v| ip(v)).collect(),
         auth: Auth::None,
+        unicast_peers: Vec::new(),
     }
 }
 

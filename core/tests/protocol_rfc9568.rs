@@ -36,6 +36,7 @@ fn params(version: Version) -> Params {
         primary_address: ip(ME),
         virtual_ips: vec![ip(VIP)],
         auth: Auth::None,
+        unicast_peers: Vec::new(),
     }
 }
 
@@ -518,6 +519,42 @@ fn priority_change_is_advertised_by_the_master() {
 }
 
 // ---- Receive validation (RFC 9568 7.1, RFC 3768 7.1) -------------------------
+
+/// keepalived's unicast_peer: an instance with peers hears only them, and the
+/// decision is the core's, so the simulator and the clause tests see it too.
+#[test]
+fn a_unicast_instance_drops_adverts_from_strangers() {
+    let mut p = params(Version::V3);
+    p.unicast_peers = vec![ip(PEER_LOW)];
+    let mut inst = Instance::new(p, Health::up(100));
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.deadline();
+    let out = hear(
+        &mut inst,
+        at(1.0),
+        PEER_HIGH,
+        &advert(200, Centis::ONE_SECOND),
+    );
+    assert!(
+        matches!(
+            out.as_slice(),
+            [Action::Report(Report::Dropped {
+                reason: DropReason::UnknownPeer,
+                ..
+            })]
+        ),
+        "{out:?}"
+    );
+    assert_eq!(inst.deadline(), due, "a stranger's advert moves no timer");
+    let out = hear(
+        &mut inst,
+        at(1.0),
+        PEER_LOW,
+        &advert(200, Centis::ONE_SECOND),
+    );
+    assert!(out.is_empty(), "a configured peer is heard: {out:?}");
+    assert_ne!(inst.deadline(), due);
+}
 
 #[test]
 fn own_adverts_wrong_vrid_and_version_are_dropped() {

@@ -22,6 +22,7 @@ fn member(name: &str, vrid: u8, priority: u8) -> Member {
         primary_address: ip("192.0.2.10"),
         virtual_ips: vec![ip(&format!("192.0.2.{vrid}"))],
         auth: Auth::None,
+        unicast_peers: Vec::new(),
     };
     Member {
         name: name.into(),

@@ -982,7 +982,9 @@ impl Validator<'_, '_> {
         };
         let weight = self.weight_or(raw.weight.as_ref(), 1);
         let quorum = match &raw.quorum {
-            Some(q) => self.int(q, "quorum", 0, super::rules::MAX_QUORUM, "").map(|n| n as u32),
+            Some(q) => self
+                .int(q, "quorum", 0, super::rules::MAX_QUORUM, "")
+                .map(|n| n as u32),
             None if entry.read.dropped.contains("quorum") => None,
             None => Some(1),
         };

@@ -121,7 +121,9 @@ pub(super) fn track_process(node: &Node, report: &mut Report) -> Option<TrackPro
                 }
             }
             ("quorum" | "quorum_max", Some(v)) => match values::integer(v) {
-                Some(n @ 0..=crate::config::rules::MAX_QUORUM) if item.keyword() == "quorum_max" => {
+                Some(n @ 0..=crate::config::rules::MAX_QUORUM)
+                    if item.keyword() == "quorum_max" =>
+                {
                     quorum_max = Some(n as u32);
                 }
                 Some(n @ 1..=crate::config::rules::MAX_QUORUM) => quorum = Some(n as u32),

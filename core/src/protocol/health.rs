@@ -137,7 +137,6 @@ struct FileTracker {
     value: i64,
 }
 
-
 /// The largest value read from a tracked file that counts; larger ones are
 /// limited to it (either sign), as keepalived does.
 pub const FILE_VALUE_LIMIT: i64 = 254;

@@ -33,6 +33,9 @@ pub struct Params {
     pub virtual_ips: Vec<IpAddr>,
     /// VRRPv2 simple password; ignored by v3.
     pub auth: Auth,
+    /// keepalived's `unicast_peer`: when not empty, adverts go to these
+    /// addresses and are accepted only from them.
+    pub unicast_peers: Vec<IpAddr>,
 }
 
 /// An instance's state: RFC 9568's three plus Fault and Stopped.
@@ -237,6 +240,8 @@ pub enum Report {
 pub enum DropReason {
     /// Our own advert looped back.
     OwnAdvert,
+    /// Unicast instance: the sender is not one of its `unicast_peers`.
+    UnknownPeer,
     /// The advert's VRID is not ours.
     WrongVrid,
     /// The advert's VRRP version is not ours.
@@ -259,6 +264,7 @@ impl DropReason {
     pub fn label(self) -> &'static str {
         match self {
             DropReason::OwnAdvert => "own_advert",
+            DropReason::UnknownPeer => "unknown_peer",
             DropReason::WrongVrid => "wrong_vrid",
             DropReason::VersionMismatch => "version_mismatch",
             DropReason::AuthMismatch => "auth_mismatch",
@@ -587,6 +593,9 @@ impl Instance {
     fn validate(&self, src: IpAddr, advert: &AdvertRepr) -> Option<DropReason> {
         if src == self.params.primary_address {
             return Some(DropReason::OwnAdvert);
+        }
+        if !self.params.unicast_peers.is_empty() && !self.params.unicast_peers.contains(&src) {
+            return Some(DropReason::UnknownPeer);
         }
         // RFC 3768 7.1 / RFC 9568 7.1: the address owner does not process
         // adverts, except that as Master it answers a lower-priority master at

@@ -175,6 +175,7 @@ impl Config {
             primary_address: self.address(node),
             virtual_ips: vec![self.vip(instance)],
             auth: self.auth,
+            unicast_peers: Vec::new(),
         }
     }
 

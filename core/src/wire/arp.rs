@@ -20,7 +20,6 @@ pub const GARP_FRAME_LEN: usize = 42;
 /// The Ethernet broadcast address, ff:ff:ff:ff:ff:ff.
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
-
 /// A gratuitous ARP announcing that `ip` is now at `sender_mac`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GarpRepr {

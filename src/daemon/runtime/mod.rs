@@ -456,11 +456,6 @@ impl Daemon {
                 refused = routed;
                 continue;
             }
-            if !slot.cfg.unicast_peers.is_empty() && !slot.cfg.unicast_peers.contains(&datagram.src)
-            {
-                self.count_dropped(index, datagram.src, "unknown_peer");
-                continue;
-            }
             self.slots[index].counters.adverts_received += 1;
             let outputs = self.node.handle(
                 now,
@@ -692,6 +687,7 @@ fn params(cfg: &config::Instance, src: IpAddr) -> Params {
         primary_address: src,
         virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
         auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
+        unicast_peers: cfg.unicast_peers.clone(),
     }
 }
 
