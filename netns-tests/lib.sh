@@ -351,7 +351,8 @@ vipd_conf() {
 
 # start_vipd NODE [KEY=VALUE ...]: write the config (unless no arguments
 # and one exists) and start vipd in NODE's namespace in the background.
-# VIPD_WRAP (an array, e.g. a setpriv command line) is put before vipd.
+# VIPD_WRAP (an array, e.g. a setpriv command line) is put before vipd;
+# VIPD_RUN_ARGS (an array, e.g. --log-format json) after `run --config FILE`.
 # Logs go to $VT_TMP/NODE/vipd.log (appended across restarts).
 start_vipd() {
     local node="$1" pid
@@ -360,7 +361,7 @@ start_vipd() {
     echo "=== vipd start $(date +%H:%M:%S.%3N)" >>"$VT_TMP/$node/vipd.log"
     # `ip netns exec` and setpriv both exec: $! is vipd itself.
     ip netns exec "$(ns "$node")" ${VIPD_WRAP[@]+"${VIPD_WRAP[@]}"} \
-        "$VIPD_BIN" run --config "$VT_TMP/$node/vipd.toml" \
+        "$VIPD_BIN" run --config "$VT_TMP/$node/vipd.toml" ${VIPD_RUN_ARGS[@]+"${VIPD_RUN_ARGS[@]}"} \
         </dev/null >>"$VT_TMP/$node/vipd.log" 2>&1 &
     pid=$!
     record_pid "$pid"

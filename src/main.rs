@@ -237,10 +237,20 @@ fn init_logging(format: LogFormat) {
         .log_internal_errors(false)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // Log calls carry structured fields (instance, vrid, from, to, reason,
+    // peer...) for --log-format json; the text format shows the message
+    // alone, which already says all of it in words.
+    let message_only = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        if field.name() == "message" {
+            write!(writer, "{value:?}")
+        } else {
+            Ok(())
+        }
+    });
     match (format, under_journal) {
         (LogFormat::Json, _) => builder.json().init(),
-        (LogFormat::Text, true) => builder.without_time().init(),
-        (LogFormat::Text, false) => builder.init(),
+        (LogFormat::Text, true) => builder.fmt_fields(message_only).without_time().init(),
+        (LogFormat::Text, false) => builder.fmt_fields(message_only).init(),
     }
 }
 

@@ -363,6 +363,10 @@ impl Daemon {
                 let key = format!("{}:restore", slot.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
                     tracing::warn!(
+                        event = "vip_restored",
+                        instance = %slot.name,
+                        address = %addr,
+                        suppressed,
                         "instance {}: {addr} was removed by someone else; restoring it{}",
                         slot.name,
                         super::suppressed_note(suppressed)
@@ -506,6 +510,12 @@ impl Daemon {
                     let key = format!("{}:send", slot.name);
                     if let Some(suppressed) = self.log_limit.allow(&key) {
                         tracing::warn!(
+                            event = "send_error",
+                            instance = %slot.name,
+                            vrid = slot.cfg.vrid,
+                            peer = %dst,
+                            error = %e,
+                            suppressed,
                             "instance {}: cannot send advert to {dst}: {e}{}",
                             slot.name,
                             super::suppressed_note(suppressed)

@@ -475,10 +475,15 @@ impl Daemon {
     fn count_invalid(&mut self, socket: usize, from: Option<IpAddr>, e: wire::Error) {
         *self.invalid.entry(e.reason()).or_default() += 1;
         if let Some(suppressed) = self.log_limit.allow(e.reason()) {
-            let from = from.map_or(String::new(), |f| format!(" from {f}"));
+            let interface = &self.edge.sockets[socket].ifname;
             tracing::warn!(
-                "invalid VRRP packet{from} on {}: {e}{}",
-                self.edge.sockets[socket].ifname,
+                event = "invalid_packet",
+                interface = %interface,
+                peer = from.map(|f| f.to_string()),
+                reason = e.reason(),
+                suppressed,
+                "invalid VRRP packet{} on {interface}: {e}{}",
+                from.map_or(String::new(), |f| format!(" from {f}")),
                 suppressed_note(suppressed)
             );
         }
@@ -490,6 +495,12 @@ impl Daemon {
         let key = format!("{}:{reason}", slot.name);
         if let Some(suppressed) = self.log_limit.allow(&key) {
             tracing::warn!(
+                event = "advert_dropped",
+                instance = %slot.name,
+                vrid = slot.cfg.vrid,
+                peer = %from,
+                reason,
+                suppressed,
                 "instance {}: ignoring advert from {from}: {}{}",
                 slot.name,
                 reason.replace('_', " "),
@@ -511,6 +522,11 @@ impl Daemon {
             if self.slots[index].tracker.check_result(&result.name, ok) {
                 let verdict = if ok { "succeeding" } else { "failing" };
                 tracing::info!(
+                    event = "check",
+                    instance = %self.slots[index].name,
+                    check = %result.name,
+                    healthy = ok,
+                    outcome = %result.outcome,
                     "instance {}: check {} now {verdict} ({})",
                     self.slots[index].name,
                     result.name,
@@ -558,6 +574,10 @@ impl Daemon {
                 Output::Group(group, transition) => {
                     let name = &self.node.groups()[group].name;
                     tracing::info!(
+                        event = "group_transition",
+                        group = %name,
+                        from = %transition.from,
+                        to = %transition.to,
                         "sync group {name}: {} -> {}",
                         transition.from,
                         transition.to
@@ -587,6 +607,13 @@ impl Daemon {
                     slot.trouble.left_master();
                 }
                 tracing::info!(
+                    event = "transition",
+                    instance = %slot.name,
+                    vrid = slot.cfg.vrid,
+                    from = %t.from,
+                    to = %t.to,
+                    priority = t.priority,
+                    reason = %t.reason,
                     "instance {}: {} -> {} (priority {}): {}",
                     slot.name,
                     t.from,
@@ -605,6 +632,12 @@ impl Daemon {
                 let key = format!("{}:lower-master", slot.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
                     tracing::warn!(
+                        event = "lower_priority_master",
+                        instance = %slot.name,
+                        vrid = slot.cfg.vrid,
+                        peer = %from,
+                        priority,
+                        suppressed,
                         "instance {}: another master {from} (priority {priority}) on our VRID; asserting mastership{}",
                         slot.name,
                         suppressed_note(suppressed)
