@@ -141,7 +141,9 @@ fn initialize_startup_while_faulted_enters_fault_without_timers() {
         params(Version::V3),
         Health {
             priority: 100,
-            fault: Some("interface eth0 down".into()),
+            fault: Some(vipd_core::protocol::Fault::InterfaceDown {
+                interface: "eth0".into(),
+            }),
         },
     );
     let actions = inst.handle(at(0.0), Event::Startup);
@@ -473,7 +475,9 @@ fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
     let (mut inst, t) = master(100);
     let sick = Health {
         priority: 100,
-        fault: Some("interface eth0 down".into()),
+        fault: Some(vipd_core::protocol::Fault::InterfaceDown {
+            interface: "eth0".into(),
+        }),
     };
     let actions = inst.handle(t, Event::Health(&sick));
     assert_eq!(sent_priorities(&actions), vec![0]);
@@ -482,7 +486,9 @@ fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
     assert_eq!(inst.deadline(), None);
     assert_eq!(
         transitions(&actions)[0].reason,
-        Reason::Fault("interface eth0 down".into())
+        Reason::Fault(vipd_core::protocol::Fault::InterfaceDown {
+            interface: "eth0".into()
+        })
     );
     // Adverts are ignored while in Fault.
     assert!(
@@ -658,7 +664,7 @@ fn leaving_fault_restarts_the_preempt_delay() {
     inst.handle(at(0.0), Event::Startup);
     let sick = Health {
         priority: 150,
-        fault: Some("check pg failing".into()),
+        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
     };
     inst.handle(at(100.0), Event::Health(&sick));
     inst.handle(at(200.0), Event::Health(&Health::up(150)));

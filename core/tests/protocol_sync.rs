@@ -149,7 +149,9 @@ fn a_faulted_member_holds_the_whole_group_in_fault_until_it_recovers() {
     n.poll(due);
     let sick = Health {
         priority: 100,
-        fault: Some("interface eth1 down".into()),
+        fault: Some(vipd_core::protocol::Fault::InterfaceDown {
+            interface: "eth1".into(),
+        }),
     };
     let out = n.set_health(due, 1, &sick);
     assert_eq!(states(&n), vec![State::Fault, State::Fault, State::Master]);
@@ -171,10 +173,10 @@ fn two_faulted_members_keep_the_group_down_until_both_recover() {
     n.handle_all(Time::ZERO, Event::Startup);
     let sick = |why: &str| Health {
         priority: 100,
-        fault: Some(why.into()),
+        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: why.into() }),
     };
-    n.set_health(Time::ZERO, 0, &sick("check a failing"));
-    n.set_health(Time::ZERO, 1, &sick("check b failing"));
+    n.set_health(Time::ZERO, 0, &sick("a"));
+    n.set_health(Time::ZERO, 1, &sick("b"));
     let t = Time::ZERO + Duration::from_secs(1);
     n.set_health(t, 0, &Health::up(100));
     assert_eq!(
@@ -334,7 +336,7 @@ fn removing_a_group_releases_the_members_it_held_in_fault() {
     n.handle_all(Time::ZERO, Event::Startup);
     let sick = Health {
         priority: 100,
-        fault: Some("check pg failing".into()),
+        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
     };
     n.set_health(Time::ZERO, 0, &sick);
     assert_eq!(states(&n)[..2], [State::Fault, State::Fault]);
@@ -356,7 +358,7 @@ fn moving_a_member_out_of_its_group_releases_it() {
     n.handle_all(Time::ZERO, Event::Startup);
     let sick = Health {
         priority: 100,
-        fault: Some("check pg failing".into()),
+        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
     };
     n.set_health(Time::ZERO, 0, &sick);
     let (members, group_states) = n.into_parts();

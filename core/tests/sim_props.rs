@@ -477,7 +477,7 @@ fn random_health(rng: &mut Rng, max_priority: u8, faults: bool) -> Health {
     if faults && rng.chance(0.2) {
         Health {
             priority,
-            fault: Some("check failing".into()),
+            fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "c".into() }),
         }
     } else {
         Health::up(priority)
@@ -912,7 +912,8 @@ fn groups_settle(seed: u64) -> Run {
             let base = cx.sim.config().nodes[node].instances[instance].priority;
             let weight = *cx.rng.pick(&[-100i32, -60, -30, 0, 20, 50]);
             let priority = (i32::from(base) + weight).clamp(1, 254) as u8;
-            let fault = (weight == 0 && cx.rng.chance(0.5)).then(|| "check failing".to_owned());
+            let fault = (weight == 0 && cx.rng.chance(0.5))
+                .then(|| vipd_core::protocol::Fault::CheckFailing { check: "c".into() });
             cx.sim.schedule(
                 at,
                 Fault::Health {

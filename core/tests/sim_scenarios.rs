@@ -318,7 +318,7 @@ fn sync_group_members_fail_over_and_back_together() {
     let mut sim = Sim::new(config(vec![grouped(200), grouped(100)]));
     let sick = Health {
         priority: 200,
-        fault: Some("check failing".into()),
+        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "c".into() }),
     };
     sim.schedule(
         at(10.0),
@@ -407,10 +407,12 @@ fn preempt_delay_restarts_when_leaving_fault() {
         instance: 0,
         health: Health {
             priority: 150,
-            fault: fault.map(str::to_owned),
+            fault: fault.map(|check| vipd_core::protocol::Fault::CheckFailing {
+                check: check.into(),
+            }),
         },
     };
-    sim.schedule(at(100.0), health(Some("check failing")));
+    sim.schedule(at(100.0), health(Some("c")));
     sim.schedule(at(200.0), health(None));
     run(&mut sim, at(300.0));
     let view = sim.timeline().view(0);

@@ -13,6 +13,7 @@
 //! - The result is clamped to 1..=254; an address owner (255) is never adjusted,
 //!   though a weight-0 failure still faults it.
 
+use super::fault::Fault;
 use std::fmt;
 
 /// What the state machine needs to know about an instance's health.
@@ -21,7 +22,7 @@ pub struct Health {
     /// Effective priority to advertise and compare (1..=255).
     pub priority: u8,
     /// `Some(reason)` while the instance must be in Fault.
-    pub fault: Option<String>,
+    pub fault: Option<Fault>,
 }
 
 impl Health {
@@ -284,18 +285,23 @@ impl HealthTracker {
         }
     }
 
-    fn fault_reason(&self) -> Option<String> {
+    fn fault_reason(&self) -> Option<Fault> {
         if !self.interface_up {
-            return Some(format!("interface {} down", self.interface));
+            return Some(Fault::InterfaceDown {
+                interface: self.interface.clone(),
+            });
         }
         if let Some(i) = self.interfaces.iter().find(|i| i.weight == 0 && !i.up) {
-            return Some(format!("tracked interface {} down", i.name));
+            return Some(Fault::TrackedInterfaceDown {
+                interface: i.name.clone(),
+            });
         }
         if let Some(c) = self.checks.iter().find(|c| c.weight == 0 && !c.healthy()) {
+            let check = c.name.clone();
             return Some(if c.reported() {
-                format!("check {} failing", c.name)
+                Fault::CheckFailing { check }
             } else {
-                format!("check {} has not reported yet", c.name)
+                Fault::CheckPending { check }
             });
         }
         if let Some(f) = self
@@ -303,17 +309,16 @@ impl HealthTracker {
             .iter()
             .find(|f| file_adjustment(f.weight, f.value).is_none())
         {
-            return Some(if f.weight == 0 {
-                format!("tracked file {} value {}", f.name, f.value)
-            } else {
-                format!(
-                    "tracked file {} value {} x weight {} is below -253",
-                    f.name, f.value, f.weight
-                )
+            return Some(Fault::TrackedFile {
+                file: f.name.clone(),
+                value: f.value,
+                weight: f.weight,
             });
         }
         if let Some(p) = self.processes.iter().find(|p| p.weight == 0 && !p.up) {
-            return Some(format!("process {} not running", p.name));
+            return Some(Fault::ProcessDown {
+                process: p.name.clone(),
+            });
         }
         None
     }

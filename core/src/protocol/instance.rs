@@ -8,6 +8,7 @@ use core::fmt;
 use core::net::IpAddr;
 use core::time::Duration;
 
+use super::fault::Fault;
 use super::health::Health;
 use super::time::Time;
 use super::timers::{master_down_interval_for, skew_time_for};
@@ -163,7 +164,7 @@ pub enum Reason {
         priority: u8,
     },
     /// A fault condition, in words (e.g. `interface eth0 down`).
-    Fault(String),
+    Fault(Fault),
     /// The fault is gone: Fault to Backup.
     FaultCleared,
     /// The Shutdown event.
@@ -208,7 +209,7 @@ impl fmt::Display for Reason {
             Reason::HigherAddress { from, priority } => {
                 write!(f, "equal priority {priority} from higher address {from}")
             }
-            Reason::Fault(why) => f.write_str(why),
+            Reason::Fault(why) => write!(f, "{why}"),
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::Shutdown => f.write_str("shutdown"),
             Reason::SyncGroup { group, cause } => write!(f, "sync group {group}: {cause}"),
@@ -302,7 +303,7 @@ pub struct Instance {
     params: Params,
     health: Health,
     /// Set while a sync group holds this instance in Fault for another member.
-    group_fault: Option<String>,
+    group_fault: Option<Fault>,
     state: State,
     /// Master_Adver_Interval: learned from the master in v3, ours in v2.
     master_adver_interval: Centis,
@@ -422,8 +423,8 @@ impl Instance {
     }
 
     /// The reason this instance must be in Fault, if any.
-    pub fn fault_reason(&self) -> Option<&str> {
-        self.health.fault.as_deref().or(self.group_fault.as_deref())
+    pub fn fault_reason(&self) -> Option<&Fault> {
+        self.health.fault.as_ref().or(self.group_fault.as_ref())
     }
 
     /// Replaces settings that RFC 9568 lets change in place (priority via
@@ -484,7 +485,7 @@ impl Instance {
     }
 
     /// Holds this instance in Fault (or releases it) on behalf of its sync group.
-    pub fn set_group_fault(&mut self, now: Time, fault: Option<String>) -> Vec<Action> {
+    pub fn set_group_fault(&mut self, now: Time, fault: Option<Fault>) -> Vec<Action> {
         let mut out = Vec::new();
         self.group_fault = fault;
         self.apply_fault(now, &mut out);
@@ -527,7 +528,7 @@ impl Instance {
         }
         self.preempt_hold_until =
             (self.params.preempt_delay > Duration::ZERO).then(|| now + self.params.preempt_delay);
-        if let Some(why) = self.fault_reason().map(str::to_owned) {
+        if let Some(why) = self.fault_reason().cloned() {
             self.transition(State::Fault, Reason::Fault(why), out);
         } else if self.is_owner() {
             self.become_master(now, Reason::AddressOwner, out);
@@ -777,7 +778,7 @@ impl Instance {
 
     /// Enters or leaves Fault according to own health and the sync group.
     fn apply_fault(&mut self, now: Time, out: &mut Vec<Action>) {
-        match (self.state, self.fault_reason().map(str::to_owned)) {
+        match (self.state, self.fault_reason().cloned()) {
             (State::Backup | State::Master, Some(why)) => {
                 if self.state == State::Master {
                     out.push(Action::SendAdvert(self.advert(0)));

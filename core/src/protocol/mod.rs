@@ -6,12 +6,14 @@
 //! - [`timers`]: Skew_Time and Master_Down_Interval arithmetic.
 //! - [`time`]: the virtual time every input carries.
 
+pub mod fault;
 pub mod health;
 pub mod instance;
 pub mod node;
 pub mod time;
 pub mod timers;
 
+pub use fault::Fault;
 pub use health::{Adjustment, CheckTracker, FILE_VALUE_LIMIT, Health, HealthTracker};
 pub use instance::{
     Action, DropReason, Event, HeardMaster, Instance, Params, Reason, Report, State, Transition,

@@ -22,6 +22,7 @@
 //! Master_Down_Interval, so the other node's group gets there first and this
 //! one hears it before it may move.
 
+use super::fault::Fault;
 use super::health::Health;
 use super::instance::{Action, Event, Instance, Reason, State, Transition};
 use super::time::Time;
@@ -348,7 +349,7 @@ impl Node {
     /// Holds every member in Fault while any other member has a fault of its own.
     fn sync_faults(&mut self, now: Time, group: usize, out: &mut Vec<Output>) {
         let members = self.groups[group].members.clone();
-        let own_faults: Vec<Option<String>> = members
+        let own_faults: Vec<Option<Fault>> = members
             .iter()
             .map(|&i| self.members[i].instance.health().fault.clone())
             .collect();
@@ -359,11 +360,9 @@ impl Node {
                     .zip(&own_faults)
                     .enumerate()
                     .find_map(|(j, (&other, fault))| {
-                        (j != k && fault.is_some()).then(|| {
-                            format!(
-                                "sync group {}: {} in FAULT",
-                                self.groups[group].name, self.members[other].name
-                            )
+                        (j != k && fault.is_some()).then(|| Fault::SyncGroup {
+                            group: self.groups[group].name.clone(),
+                            member: self.members[other].name.clone(),
                         })
                     });
             let instance = &mut self.members[index].instance;

@@ -27,7 +27,7 @@ use super::{Daemon, Input, Slot, params};
 use crate::daemon::announce::Announcer;
 use crate::daemon::netlink::{InterfaceInfo, NetEvent, NetlinkError};
 use crate::daemon::vips::{Attachment, VipCommand, VipReport};
-use crate::protocol::{Event, Health, State};
+use crate::protocol::{Event, Fault, Health, State};
 use crate::wire::{AdvertRepr, Auth, Family};
 
 /// The first retry after sending or installing addresses failed; doubled on
@@ -203,7 +203,7 @@ impl Slot {
     ) -> Health {
         let mut health = self.tracker.health();
         if let Some(why) = self.edge_fault(links, sockets, health.fault.is_some()) {
-            health.fault = Some(why);
+            health.fault = Some(Fault::Edge(why));
         }
         health
     }

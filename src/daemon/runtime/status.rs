@@ -35,7 +35,7 @@ impl Daemon {
                             .map(ToString::to_string)
                             .collect(),
                     },
-                    fault: instance.fault_reason().map(str::to_owned),
+                    fault: instance.fault_reason().map(ToString::to_string),
                     // A master hears itself; what it heard as a backup is history.
                     master: instance
                         .heard_master()
