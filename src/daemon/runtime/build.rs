@@ -180,6 +180,11 @@ impl Edge {
                     cfg.interface
                 ));
             }
+            // Closed by a reload that left it unused: open it again.
+            let existing = self.links.get(&cfg.interface).and_then(|l| l.info.clone());
+            if let (None, Some(info)) = (&self.sockets[i].open, existing) {
+                self.sockets[i].reopen(i, info.index, &self.input_tx);
+            }
             return Ok(i);
         }
         let joined = config

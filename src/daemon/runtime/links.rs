@@ -488,13 +488,22 @@ impl Daemon {
         let slot = &mut self.slots[index];
         let socket = self.edge.sockets[slot.socket].socket();
         let (Some(src), Some(socket)) = (slot.src, socket) else {
-            // Only a resignation gets here (an instance without them is in
-            // Fault): there is no way to send it, and nothing to protect.
-            tracing::info!(
-                "instance {}: no priority-0 advert: no usable address or socket on {}",
-                slot.name,
-                slot.cfg.interface
-            );
+            if advert.priority == 0 {
+                // A resignation from an instance that just lost its address or
+                // interface: there is no way to send it, and nothing to protect.
+                tracing::info!(
+                    "instance {}: no priority-0 advert: no usable address or socket on {}",
+                    slot.name,
+                    slot.cfg.interface
+                );
+            } else {
+                // Not expected (such an instance is in Fault); never claim a
+                // mastership that cannot advertise.
+                slot.counters.send_errors += 1;
+                let why = format!("no usable address or socket on {}", slot.cfg.interface);
+                slot.trouble.trip(Instant::now(), why);
+                self.health_changed.push(index);
+            }
             return;
         };
         let mut failure = None;

@@ -165,6 +165,13 @@ impl Daemon {
         let rebuilt = !removed.is_empty() || !added.is_empty() || groups_changed;
         if rebuilt {
             self.rebuild_node(&removed, added);
+            // A socket no instance uses any more (its instances moved to
+            // another interface, or went) stops listening.
+            for (index, socket) in self.edge.sockets.iter_mut().enumerate() {
+                if !self.slots.iter().any(|s| s.socket == index) {
+                    socket.close();
+                }
+            }
         }
         if groups_changed {
             changes.push("sync groups updated".to_owned());
