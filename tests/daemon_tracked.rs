@@ -292,7 +292,14 @@ fn real_processes_are_counted() {
     assert_eq!(count_processes(proc_root, &[&spec, &by_path]), [0, 0]);
 
     let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
-    let seen = count_processes(proc_root, &[&spec, &by_path]);
+    // /proc shows the new process fully (comm, then its command line) a
+    // moment after spawn returns: poll, with a deadline.
+    let mut seen = count_processes(proc_root, &[&spec, &by_path]);
+    let give_up = std::time::Instant::now() + Duration::from_secs(5);
+    while seen != [1, 1] && std::time::Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+        seen = count_processes(proc_root, &[&spec, &by_path]);
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(seen, [1, 1]);
