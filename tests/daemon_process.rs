@@ -248,11 +248,7 @@ fn a_hanging_hook_is_killed_and_counted_and_the_next_one_runs() {
             to: State::Master,
             priority: 1,
         });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !marker.exists() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(marker.exists(), "the MASTER hook never started");
+        wait_for_file(&marker, "the MASTER hook never started").await;
         q.push(Job {
             from: State::Master,
             to: State::Backup,
@@ -451,11 +447,7 @@ fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() 
             to: State::Master,
             priority: 1,
         });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !started.exists() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(started.exists(), "the MASTER hook never started");
+        wait_for_file(&started, "the MASTER hook never started").await;
         q.begin_stop(Duration::from_millis(200));
         // Queued behind the STOP job's arrival: skipped, not run.
         q.push(Job {
@@ -495,4 +487,13 @@ fn assert_group_gone(pids: &std::path::Path) {
         eventually(Duration::from_secs(5), || !alive(child) && !alive(me)),
         "process group survived its timeout"
     );
+}
+
+/// Waits (at most 10 s) until `path` exists; fails the test with `why`.
+async fn wait_for_file(path: &std::path::Path, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !path.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(path.exists(), "{why}");
 }
