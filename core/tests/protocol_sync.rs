@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use vipd_core::protocol::{
-    Action, Event, Health, Instance, Member, Node, Output, Params, State, SyncGroup, Time,
+    Action, Event, GroupId, Health, Instance, InstanceId, Member, Node, Output, Params, State,
+    SyncGroup, Time,
 };
 use vipd_core::wire::{AdvertRepr, Auth, Centis, Version};
 
@@ -40,7 +41,7 @@ fn node() -> Node {
         ],
         vec![SyncGroup {
             name: "pg".into(),
-            members: vec![0, 1],
+            members: vec![InstanceId(0), InstanceId(1)],
         }],
     )
 }
@@ -85,23 +86,23 @@ fn a_member_becoming_master_pulls_the_others_to_master() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
     // db keeps hearing nobody; app hears a master, so only db's timer expires.
-    let db_due = n.instance(0).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
     n.handle(
         Time::ZERO + Duration::from_secs(1),
-        1,
+        InstanceId(1),
         Event::Advert {
             src: ip("192.0.2.20"),
             advert: &advert(52, 90),
         },
     );
-    let out = n.handle(db_due, 0, Event::Timer);
+    let out = n.handle(db_due, InstanceId(0), Event::Timer);
     assert_eq!(states(&n)[..2], [State::Master, State::Master]);
     assert_eq!(
-        n.instance(2).state(),
+        n.instance(InstanceId(2)).state(),
         State::Backup,
         "instances outside the group stay put"
     );
-    assert!(out.contains(&Output::Instance(1, Action::AddVips)));
+    assert!(out.contains(&Output::Instance(InstanceId(1), Action::AddVips)));
     assert_eq!(
         group_transitions(&out),
         vec![(State::Backup, State::Master)]
@@ -112,12 +113,12 @@ fn a_member_becoming_master_pulls_the_others_to_master() {
 fn a_member_stepping_down_takes_the_others_down_without_a_resignation() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.deadline().unwrap();
-    n.poll(due);
+    let due = n.poll_timeout().unwrap();
+    n.handle_timeout(due);
     assert_eq!(states(&n), vec![State::Master; 3]);
     let out = n.handle(
         due,
-        0,
+        InstanceId(0),
         Event::Advert {
             src: ip("192.0.2.20"),
             advert: &advert(51, 200),
@@ -127,14 +128,14 @@ fn a_member_stepping_down_takes_the_others_down_without_a_resignation() {
         states(&n),
         vec![State::Backup, State::Backup, State::Master]
     );
-    let resigned = out
-        .iter()
-        .any(|o| matches!(o, Output::Instance(_, Action::SendAdvert(a)) if a.priority == 0));
+    let resigned = out.iter().any(
+        |o| matches!(o, Output::Instance(InstanceId(_), Action::SendAdvert(a)) if a.priority == 0),
+    );
     assert!(
         !resigned,
         "members pulled to BACKUP do not resign with priority 0 (keepalived does not): {out:?}"
     );
-    assert!(out.contains(&Output::Instance(1, Action::RemoveVips)));
+    assert!(out.contains(&Output::Instance(InstanceId(1), Action::RemoveVips)));
     assert_eq!(
         group_transitions(&out),
         vec![(State::Master, State::Backup)]
@@ -145,21 +146,21 @@ fn a_member_stepping_down_takes_the_others_down_without_a_resignation() {
 fn a_faulted_member_holds_the_whole_group_in_fault_until_it_recovers() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.deadline().unwrap();
-    n.poll(due);
+    let due = n.poll_timeout().unwrap();
+    n.handle_timeout(due);
     let sick = Health {
         priority: 100,
         fault: Some(vipd_core::protocol::Fault::InterfaceDown {
             interface: "eth1".into(),
         }),
     };
-    let out = n.set_health(due, 1, &sick);
+    let out = n.set_health(due, InstanceId(1), &sick);
     assert_eq!(states(&n), vec![State::Fault, State::Fault, State::Master]);
-    assert!(out.contains(&Output::Instance(0, Action::RemoveVips)));
+    assert!(out.contains(&Output::Instance(InstanceId(0), Action::RemoveVips)));
     assert_eq!(group_transitions(&out), vec![(State::Master, State::Fault)]);
 
     let later = due + Duration::from_secs(5);
-    let out = n.set_health(later, 1, &Health::up(100));
+    let out = n.set_health(later, InstanceId(1), &Health::up(100));
     assert_eq!(
         states(&n),
         vec![State::Backup, State::Backup, State::Master]
@@ -175,16 +176,16 @@ fn two_faulted_members_keep_the_group_down_until_both_recover() {
         priority: 100,
         fault: Some(vipd_core::protocol::Fault::CheckFailing { check: why.into() }),
     };
-    n.set_health(Time::ZERO, 0, &sick("a"));
-    n.set_health(Time::ZERO, 1, &sick("b"));
+    n.set_health(Time::ZERO, InstanceId(0), &sick("a"));
+    n.set_health(Time::ZERO, InstanceId(1), &sick("b"));
     let t = Time::ZERO + Duration::from_secs(1);
-    n.set_health(t, 0, &Health::up(100));
+    n.set_health(t, InstanceId(0), &Health::up(100));
     assert_eq!(
         states(&n)[..2],
         [State::Fault, State::Fault],
         "app is still sick: db is held"
     );
-    n.set_health(t, 1, &Health::up(100));
+    n.set_health(t, InstanceId(1), &Health::up(100));
     assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
 }
 
@@ -192,31 +193,31 @@ fn two_faulted_members_keep_the_group_down_until_both_recover() {
 fn a_rebuilt_node_keeps_states_and_reports_no_group_transition() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.deadline().unwrap();
-    n.poll(due);
-    assert_eq!(n.group_state(0), State::Master);
+    let due = n.poll_timeout().unwrap();
+    n.handle_timeout(due);
+    assert_eq!(n.group_state(GroupId(0)), State::Master);
     // A reload takes the node apart and puts it back together.
     let (members, group_states) = n.into_parts();
     let groups = vec![SyncGroup {
         name: "pg".into(),
-        members: vec![0, 1],
+        members: vec![InstanceId(0), InstanceId(1)],
     }];
     let mut n = Node::with_group_states(members, groups, &group_states);
     assert_eq!(states(&n), vec![State::Master; 3]);
     let later = due + Duration::from_secs(1);
-    let out = n.poll(later);
+    let out = n.handle_timeout(later);
     assert!(group_transitions(&out).is_empty(), "{out:?}");
-    assert_eq!(n.group_state(0), State::Master);
+    assert_eq!(n.group_state(GroupId(0)), State::Master);
 }
 
 /// Another node below our address (192.0.2.10), so no yielding to it.
 const LOWER_PEER: &str = "192.0.2.5";
 
 fn hear_from(n: &mut Node, now: Time, index: usize, from: &str, priority: u8) -> Vec<Output> {
-    let vrid = n.instance(index).params().vrid;
+    let vrid = n.instance(InstanceId(index)).params().vrid;
     n.handle(
         now,
-        index,
+        InstanceId(index),
         Event::Advert {
             src: ip(from),
             advert: &advert(vrid, priority),
@@ -230,7 +231,12 @@ fn hear(n: &mut Node, now: Time, index: usize, priority: u8) -> Vec<Output> {
 
 fn transitions_of(out: &[Output]) -> usize {
     out.iter()
-        .filter(|o| matches!(o, Output::Instance(0 | 1, Action::Transition(_))))
+        .filter(|o| {
+            matches!(
+                o,
+                Output::Instance(InstanceId(0 | 1), Action::Transition(_))
+            )
+        })
         .count()
 }
 
@@ -242,27 +248,27 @@ fn transitions_of(out: &[Output]) -> usize {
 fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(0).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
     // app keeps hearing a better master; db hears nobody.
     let mut t = Time::ZERO;
     while t + Duration::from_secs(1) < db_due {
         t = t + Duration::from_secs(1);
         hear(&mut n, t, 1, 200);
     }
-    let out = n.poll(db_due);
+    let out = n.handle_timeout(db_due);
     assert_eq!(transitions_of(&out), 0, "{out:?}");
     assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
-    let mdi = n.instance(0).master_down_interval();
+    let mdi = n.instance(InstanceId(0)).master_down_interval();
     assert_eq!(
-        n.instance(0).deadline(),
+        n.instance(InstanceId(0)).deadline(),
         Some(db_due + mdi),
         "re-armed on the grid"
     );
-    assert!(n.instance(0).wants_master());
+    assert!(n.instance(InstanceId(0)).wants_master());
     // The better master goes silent: when app's timer runs out, every member
     // wants MASTER and the group moves together.
-    let app_due = n.instance(1).deadline().unwrap();
-    let out = n.poll(app_due);
+    let app_due = n.instance(InstanceId(1)).deadline().unwrap();
+    let out = n.handle_timeout(app_due);
     assert_eq!(states(&n)[..2], [State::Master, State::Master]);
     assert_eq!(
         group_transitions(&out),
@@ -277,20 +283,20 @@ fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
 fn a_split_group_yields_to_a_higher_address_before_moving() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(0).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
     let mut t = Time::ZERO;
     while t + Duration::from_secs(1) < db_due {
         t = t + Duration::from_secs(1);
         hear_from(&mut n, t, 1, "192.0.2.20", 200);
     }
-    n.poll(db_due);
-    assert!(n.instance(0).wants_master());
-    let app_due = n.instance(1).deadline().unwrap();
-    let out = n.poll(app_due);
+    n.handle_timeout(db_due);
+    assert!(n.instance(InstanceId(0)).wants_master());
+    let app_due = n.instance(InstanceId(1)).deadline().unwrap();
+    let out = n.handle_timeout(app_due);
     assert_eq!(transitions_of(&out), 0, "held: {out:?}");
-    assert!(n.instance(1).wants_master());
+    assert!(n.instance(InstanceId(1)).wants_master());
     let hold_ends = db_due + vipd_core::protocol::node::HOLD_INTERVALS * Duration::from_secs(1);
-    let out = n.poll(hold_ends);
+    let out = n.handle_timeout(hold_ends);
     assert_eq!(states(&n)[..2], [State::Master, State::Master], "{out:?}");
     assert_eq!(
         group_transitions(&out),
@@ -303,12 +309,12 @@ fn a_split_group_yields_to_a_higher_address_before_moving() {
 fn accepting_a_master_clears_the_wish_to_become_master() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(0).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
     hear(&mut n, Time::ZERO + Duration::from_secs(1), 1, 200);
-    n.poll(db_due);
-    assert!(n.instance(0).wants_master());
+    n.handle_timeout(db_due);
+    assert!(n.instance(InstanceId(0)).wants_master());
     hear(&mut n, db_due + Duration::from_millis(10), 0, 200);
-    assert!(!n.instance(0).wants_master());
+    assert!(!n.instance(InstanceId(0)).wants_master());
 }
 
 /// keepalived passes priority 0 to a sync group's generic notify hook.
@@ -316,8 +322,8 @@ fn accepting_a_master_clears_the_wish_to_become_master() {
 fn group_transitions_carry_priority_zero() {
     let mut n = node();
     let out = n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.deadline().unwrap();
-    let out2 = n.poll(due);
+    let due = n.poll_timeout().unwrap();
+    let out2 = n.handle_timeout(due);
     let priorities: Vec<u8> = out
         .iter()
         .chain(&out2)
@@ -338,7 +344,7 @@ fn removing_a_group_releases_the_members_it_held_in_fault() {
         priority: 100,
         fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
     };
-    n.set_health(Time::ZERO, 0, &sick);
+    n.set_health(Time::ZERO, InstanceId(0), &sick);
     assert_eq!(states(&n)[..2], [State::Fault, State::Fault]);
     let (members, group_states) = n.into_parts();
     let mut n = Node::with_group_states(members, Vec::new(), &group_states);
@@ -347,7 +353,7 @@ fn removing_a_group_releases_the_members_it_held_in_fault() {
     assert_eq!(states(&n)[..2], [State::Fault, State::Backup], "{out:?}");
     assert!(out.iter().any(|o| matches!(
         o,
-        Output::Instance(1, Action::Transition(t)) if t.to == State::Backup
+        Output::Instance(InstanceId(1), Action::Transition(t)) if t.to == State::Backup
     )));
 }
 
@@ -360,11 +366,11 @@ fn moving_a_member_out_of_its_group_releases_it() {
         priority: 100,
         fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
     };
-    n.set_health(Time::ZERO, 0, &sick);
+    n.set_health(Time::ZERO, InstanceId(0), &sick);
     let (members, group_states) = n.into_parts();
     let groups = vec![SyncGroup {
         name: "pg".into(),
-        members: vec![0, 2],
+        members: vec![InstanceId(0), InstanceId(2)],
     }];
     let mut n = Node::with_group_states(members, groups, &group_states);
     let out = n.regroup(Time::ZERO + Duration::from_secs(1));

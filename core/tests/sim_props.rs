@@ -20,7 +20,7 @@ use proptest::test_runner::Config as ProptestConfig;
 use vipd_core::protocol::timers::{
     master_down_interval, master_down_interval_for, skew_time, skew_time_for,
 };
-use vipd_core::protocol::{Health, State, Time};
+use vipd_core::protocol::{Health, InstanceId, State, Time};
 use vipd_core::sim::{
     Config, Contender, Fault, InstanceSpec, Network, NodeSpec, Rng, Sim, View, Violation, check,
 };
@@ -879,7 +879,7 @@ fn groups_settle(seed: u64) -> Run {
                 instances,
                 sync_groups: vec![vipd_core::protocol::SyncGroup {
                     name: "G".into(),
-                    members: (0..members).collect(),
+                    members: (0..members).map(InstanceId).collect(),
                 }],
                 boot_at: Some(Time::from_nanos(
                     rng.below(interval.as_duration().as_nanos() as u64),

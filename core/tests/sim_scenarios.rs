@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use vipd_core::protocol::timers::{master_down_interval, skew_time};
-use vipd_core::protocol::{Health, Reason, State, SyncGroup, Time};
+use vipd_core::protocol::{Health, InstanceId, Reason, State, SyncGroup, Time};
 use vipd_core::sim::{Config, Fault, InstanceSpec, Network, NodeSpec, Sim, check};
 use vipd_core::wire::{Auth, Centis, Family, Version};
 
@@ -307,7 +307,7 @@ fn grouped(priority: u8) -> NodeSpec {
         instances: vec![InstanceSpec::new(priority, INTERVAL), second],
         sync_groups: vec![SyncGroup {
             name: "G".into(),
-            members: vec![0, 1],
+            members: vec![InstanceId(0), InstanceId(1)],
         }],
         boot_at: Some(Time::ZERO),
     }

@@ -18,5 +18,5 @@ pub use health::{Adjustment, CheckTracker, FILE_VALUE_LIMIT, Health, HealthTrack
 pub use instance::{
     Action, DropReason, Event, HeardMaster, Instance, Params, Reason, Report, State, Transition,
 };
-pub use node::{Member, Node, Output, SyncGroup};
+pub use node::{GroupId, InstanceId, Member, Node, Output, SyncGroup};
 pub use time::Time;

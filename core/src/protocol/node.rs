@@ -1,5 +1,10 @@
 //! All instances of one node, and the sync groups that tie some of them together.
 //!
+//! The driver's contract: feed events with [`Node::handle`] (`now`, the
+//! instance's [`InstanceId`], the event), call [`Node::handle_timeout`] when
+//! [`Node::poll_timeout`] says, and carry out the [`Output`]s in order. The
+//! node reads no clock and does no I/O.
+//!
 //! keepalived's `vrrp_sync_group` semantics:
 //! - A group goes to Master only when every member wants to (its own
 //!   Master_Down_Timer ran out, or it would preempt); a member that wants to
@@ -33,6 +38,16 @@ use super::time::Time;
 /// group's first advert to arrive.
 pub const HOLD_INTERVALS: u32 = 5;
 
+/// Names an instance of a [`Node`]: its position in the order the node was
+/// built with (the configuration's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(pub usize);
+
+/// Names a sync group of a [`Node`]: its position in the order the node was
+/// built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub usize);
+
 /// A named instance as the node holds it.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -47,17 +62,17 @@ pub struct Member {
 pub struct SyncGroup {
     /// The group's configured name.
     pub name: String,
-    /// Indices into the node's instances.
-    pub members: Vec<usize>,
+    /// Its members.
+    pub members: Vec<InstanceId>,
 }
 
 /// An action for the driver, attributed to an instance or a sync group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// An action of the instance at this index.
-    Instance(usize, Action),
+    /// An action of this instance.
+    Instance(InstanceId, Action),
     /// Every member of the group reached `to`: run the group's hooks once.
-    Group(usize, Transition),
+    Group(GroupId, Transition),
 }
 
 /// A node's instances and sync groups; see the module docs for the group rules.
@@ -77,7 +92,7 @@ impl Node {
     pub fn new(mut members: Vec<Member>, groups: Vec<SyncGroup>) -> Node {
         let mut group_of = vec![None; members.len()];
         for (g, group) in groups.iter().enumerate() {
-            for &m in &group.members {
+            for &InstanceId(m) in &group.members {
                 if let Some(slot) = group_of.get_mut(m) {
                     slot.get_or_insert(g);
                 }
@@ -134,7 +149,11 @@ impl Node {
             let instance = &mut self.members[index].instance;
             if self.group_of[index].is_none() && instance.held_by_group() {
                 let actions = instance.set_group_fault(now, None);
-                out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+                out.extend(
+                    actions
+                        .into_iter()
+                        .map(|a| Output::Instance(InstanceId(index), a)),
+                );
             }
         }
         for group in 0..self.groups.len() {
@@ -155,23 +174,30 @@ impl Node {
         &self.groups
     }
 
-    /// The instance at `index`; panics if out of range.
-    pub fn instance(&self, index: usize) -> &Instance {
-        &self.members[index].instance
+    /// Every instance's id, in order.
+    pub fn instance_ids(&self) -> impl Iterator<Item = InstanceId> + use<> {
+        (0..self.members.len()).map(InstanceId)
     }
 
-    /// The instance at `index`, mutably; panics if out of range.
-    pub fn instance_mut(&mut self, index: usize) -> &mut Instance {
-        &mut self.members[index].instance
+    /// Instance `id`; panics if it is not one of this node's.
+    pub fn instance(&self, id: InstanceId) -> &Instance {
+        &self.members[id.0].instance
     }
 
-    /// The state last reported for `group`; panics if out of range.
-    pub fn group_state(&self, group: usize) -> State {
-        self.group_state[group]
+    /// Instance `id`, mutably; panics if it is not one of this node's.
+    pub fn instance_mut(&mut self, id: InstanceId) -> &mut Instance {
+        &mut self.members[id.0].instance
     }
 
-    /// The earliest deadline of any instance, or of a group's hold.
-    pub fn deadline(&self) -> Option<Time> {
+    /// The state last reported for `group`; panics if it is not one of this
+    /// node's.
+    pub fn group_state(&self, group: GroupId) -> State {
+        self.group_state[group.0]
+    }
+
+    /// When [`Node::handle_timeout`] must next be called: the earliest
+    /// deadline of any instance, or of a group's hold.
+    pub fn poll_timeout(&self) -> Option<Time> {
         self.members
             .iter()
             .filter_map(|m| m.instance.deadline())
@@ -180,8 +206,9 @@ impl Node {
     }
 
     /// Feeds one event to one instance and lets its sync group follow.
-    pub fn handle(&mut self, now: Time, index: usize, event: Event<'_>) -> Vec<Output> {
+    pub fn handle(&mut self, now: Time, id: InstanceId, event: Event<'_>) -> Vec<Output> {
         let mut out = Vec::new();
+        let index = id.0;
         if index >= self.members.len() {
             return out;
         }
@@ -197,20 +224,20 @@ impl Node {
     /// Feeds an event to every instance in order (start-up, shutdown).
     pub fn handle_all(&mut self, now: Time, event: Event<'_>) -> Vec<Output> {
         let mut out = Vec::new();
-        for index in 0..self.members.len() {
-            out.extend(self.handle(now, index, event));
+        for id in self.instance_ids() {
+            out.extend(self.handle(now, id, event));
         }
         out
     }
 
     /// Updates an instance's health.
-    pub fn set_health(&mut self, now: Time, index: usize, health: &Health) -> Vec<Output> {
-        self.handle(now, index, Event::Health(health))
+    pub fn set_health(&mut self, now: Time, id: InstanceId, health: &Health) -> Vec<Output> {
+        self.handle(now, id, Event::Health(health))
     }
 
     /// Delivers [`Event::Timer`] to every instance whose deadline has passed,
     /// and lets groups whose hold ended move if every member wants to.
-    pub fn poll(&mut self, now: Time) -> Vec<Output> {
+    pub fn handle_timeout(&mut self, now: Time) -> Vec<Output> {
         let mut out = Vec::new();
         for index in 0..self.members.len() {
             if self.members[index]
@@ -218,7 +245,7 @@ impl Node {
                 .deadline()
                 .is_some_and(|d| d <= now)
             {
-                out.extend(self.handle(now, index, Event::Timer));
+                out.extend(self.handle(now, InstanceId(index), Event::Timer));
             }
         }
         for group in 0..self.groups.len() {
@@ -244,7 +271,7 @@ impl Node {
             if let Action::Transition(t) = &action {
                 moved.push(t.clone());
             }
-            out.push(Output::Instance(origin, action));
+            out.push(Output::Instance(InstanceId(origin), action));
         }
         let Some(group) = self.group_of[origin] else {
             return;
@@ -283,7 +310,7 @@ impl Node {
             self.hold(now, group, origin);
         }
         let cause = format!("{} became {}", self.members[origin].name, target);
-        for index in self.groups[group].members.clone() {
+        for index in self.member_indices(group) {
             if index == origin {
                 continue;
             }
@@ -296,14 +323,18 @@ impl Node {
                 State::Master => instance.take_over(now, reason),
                 _ => instance.step_down_with_group(now, reason),
             };
-            out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+            out.extend(
+                actions
+                    .into_iter()
+                    .map(|a| Output::Instance(InstanceId(index), a)),
+            );
         }
     }
 
     /// Holds the group back while it is split between wanting Master and
     /// following a live master with a higher address (see the module docs).
     fn yield_to_higher_address(&mut self, now: Time, group: usize, origin: usize) {
-        let members = &self.groups[group].members;
+        let members = self.member_indices(group);
         let instance = |i: usize| &self.members[i].instance;
         let split = members.iter().any(|&i| instance(i).wants_master())
             && members
@@ -327,7 +358,7 @@ impl Node {
         if self.hold_until[group].is_some_and(|h| now < h) {
             return;
         }
-        let members = self.groups[group].members.clone();
+        let members = self.member_indices(group);
         let ready = members.iter().all(|&i| {
             let instance = &self.members[i].instance;
             instance.state() == State::Master
@@ -342,13 +373,17 @@ impl Node {
                 cause: "every member wants MASTER".to_owned(),
             };
             let actions = self.members[index].instance.take_over(now, reason);
-            out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+            out.extend(
+                actions
+                    .into_iter()
+                    .map(|a| Output::Instance(InstanceId(index), a)),
+            );
         }
     }
 
     /// Holds every member in Fault while any other member has a fault of its own.
     fn sync_faults(&mut self, now: Time, group: usize, out: &mut Vec<Output>) {
-        let members = self.groups[group].members.clone();
+        let members = self.member_indices(group);
         let own_faults: Vec<Option<Fault>> = members
             .iter()
             .map(|&i| self.members[i].instance.health().fault.clone())
@@ -368,16 +403,25 @@ impl Node {
             let instance = &mut self.members[index].instance;
             if blame.is_some() != instance.held_by_group() {
                 let actions = instance.set_group_fault(now, blame);
-                out.extend(actions.into_iter().map(|a| Output::Instance(index, a)));
+                out.extend(
+                    actions
+                        .into_iter()
+                        .map(|a| Output::Instance(InstanceId(index), a)),
+                );
             }
         }
+    }
+
+    /// The members of `group` as positions in `self.members`.
+    fn member_indices(&self, group: usize) -> Vec<usize> {
+        self.groups[group].members.iter().map(|m| m.0).collect()
     }
 
     fn report_group(&mut self, group: usize, out: &mut Vec<Output>) {
         let mut states = self.groups[group]
             .members
             .iter()
-            .map(|&i| self.members[i].instance.state());
+            .map(|&InstanceId(i)| self.members[i].instance.state());
         let Some(first) = states.next() else { return };
         if states.any(|s| s != first) || self.group_state[group] == first {
             return;
@@ -390,7 +434,7 @@ impl Node {
             cause: format!("all members {first}"),
         };
         out.push(Output::Group(
-            group,
+            GroupId(group),
             Transition {
                 from,
                 to: first,

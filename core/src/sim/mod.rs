@@ -30,7 +30,9 @@ pub use scenario::{Config, Fault, InstanceSpec, Network, NodeSpec};
 pub use segment::Segment;
 pub use timeline::{Entry, Record, Sent, Span, Timeline, View};
 
-use crate::protocol::{Action, Event, Health, Instance, Member, Node, Output, State, Time};
+use crate::protocol::{
+    Action, Event, GroupId, Health, Instance, InstanceId, Member, Node, Output, State, Time,
+};
 use crate::wire::AdvertRepr;
 
 /// Something due at a point in virtual time.
@@ -188,7 +190,7 @@ impl Sim {
 
     /// The instance, `None` while its node is down.
     pub fn instance(&self, node: usize, instance: usize) -> Option<&Instance> {
-        self.node(node).map(|n| n.instance(instance))
+        self.node(node).map(|n| n.instance(InstanceId(instance)))
     }
 
     /// The health the simulator feeds this instance (kept while down).
@@ -269,9 +271,9 @@ impl Sim {
         };
         let mut out = Vec::new();
         // Like the daemon, hand an advert only to the instances of its VRID.
-        for index in 0..core.members().len() {
-            if core.instance(index).params().vrid == advert.vrid {
-                out.extend(core.handle(self.now, index, Event::Advert { src, advert }));
+        for id in core.instance_ids() {
+            if core.instance(id).params().vrid == advert.vrid {
+                out.extend(core.handle(self.now, id, Event::Advert { src, advert }));
             }
         }
         self.apply_outputs(to, out);
@@ -286,7 +288,7 @@ impl Sim {
         let Some(core) = sim_node.core.as_mut() else {
             return;
         };
-        let out = core.poll(self.now);
+        let out = core.handle_timeout(self.now);
         self.apply_outputs(node, out);
     }
 
@@ -325,7 +327,7 @@ impl Sim {
             } => {
                 self.nodes[node].health[instance] = health.clone();
                 if let Some(core) = self.nodes[node].core.as_mut() {
-                    let out = core.set_health(self.now, instance, &health);
+                    let out = core.set_health(self.now, InstanceId(instance), &health);
                     self.apply_outputs(node, out);
                 }
             }
@@ -344,8 +346,10 @@ impl Sim {
     fn apply_outputs(&mut self, node: usize, outputs: Vec<Output>) {
         for output in outputs {
             match output {
-                Output::Instance(instance, action) => self.apply_action(node, instance, action),
-                Output::Group(group, transition) => self.record(Record::Group {
+                Output::Instance(InstanceId(instance), action) => {
+                    self.apply_action(node, instance, action)
+                }
+                Output::Group(GroupId(group), transition) => self.record(Record::Group {
                     node,
                     group,
                     transition,
@@ -413,7 +417,7 @@ impl Sim {
 
     /// Queues a Timer job for the node's earliest deadline if that changed.
     fn rearm(&mut self, n: usize) {
-        let deadline = self.nodes[n].core.as_ref().and_then(Node::deadline);
+        let deadline = self.nodes[n].core.as_ref().and_then(Node::poll_timeout);
         let node = &mut self.nodes[n];
         if deadline == node.armed {
             return;

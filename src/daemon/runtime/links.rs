@@ -27,7 +27,7 @@ use super::{Daemon, Input, Slot, params};
 use crate::daemon::announce::Announcer;
 use crate::daemon::netlink::{InterfaceInfo, NetEvent, NetlinkError};
 use crate::daemon::vips::{Attachment, VipCommand, VipReport};
-use crate::protocol::{Event, Fault, Health, State};
+use crate::protocol::{Event, Fault, Health, InstanceId, State};
 use crate::wire::{AdvertRepr, Auth, Family};
 
 /// The first retry after sending or installing addresses failed; doubled on
@@ -359,7 +359,7 @@ impl Daemon {
                 .as_ref()
                 .is_some_and(|i| i.index == ifindex);
             let ours = on_it && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
-            if ours && self.node.instance(index).state() == State::Master {
+            if ours && self.node.instance(InstanceId(index)).state() == State::Master {
                 let key = format!("{}:restore", slot.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
                     tracing::warn!(
@@ -475,7 +475,9 @@ impl Daemon {
         let slot = &mut self.slots[index];
         if slot.follow_interface(&self.edge.links, all_vips) {
             let params = params(&slot.cfg, slot.src_or_unspecified());
-            self.node.instance_mut(index).update_params(params);
+            self.node
+                .instance_mut(InstanceId(index))
+                .update_params(params);
         }
         if self.slots[index].src.is_some() && self.slots[index].start_by.is_some() {
             self.start_instance(index);
@@ -579,7 +581,7 @@ impl Daemon {
             return;
         };
         if let VipReport::AddFailed(why) = report {
-            if self.node.instance(index).state() == State::Master {
+            if self.node.instance(InstanceId(index)).state() == State::Master {
                 self.slots[index].trouble.trip(Instant::now(), why);
                 self.refresh_health(index);
             }
@@ -622,7 +624,9 @@ impl Daemon {
     pub(super) fn start_instance(&mut self, index: usize) {
         self.slots[index].start_by = None;
         self.refresh_health(index);
-        let outputs = self.node.handle(self.now(), index, Event::Startup);
+        let outputs = self
+            .node
+            .handle(self.now(), InstanceId(index), Event::Startup);
         self.execute(outputs);
     }
 }

@@ -26,8 +26,8 @@ use super::tracked::{self, TrackedUpdate};
 use super::vips::{VipCommand, VipReport, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, Event, Health, HealthTracker, Member, Node, Output, Params, Report, State, SyncGroup,
-    Time, Transition,
+    Action, Event, GroupId, Health, HealthTracker, InstanceId, Member, Node, Output, Params,
+    Report, State, SyncGroup, Time, Transition,
 };
 use crate::wire::{self, Auth};
 
@@ -239,7 +239,12 @@ impl Daemon {
         let mut groups = Vec::new();
         let mut group_hooks = Vec::new();
         for (name, group) in &config.sync_groups {
-            let members = group.instances.iter().filter_map(|m| index_of(m)).collect();
+            let members = group
+                .instances
+                .iter()
+                .filter_map(|m| index_of(m))
+                .map(InstanceId)
+                .collect();
             groups.push(SyncGroup {
                 name: name.clone(),
                 members,
@@ -333,7 +338,7 @@ impl Daemon {
         let mut watchdog =
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
-            let deadline = self.node.deadline().map(|d| self.instant(d));
+            let deadline = self.node.poll_timeout().map(|d| self.instant(d));
             let timer = sleep_until(deadline);
             let edge_timer = sleep_until(self.edge_deadline());
             tokio::select! {
@@ -350,7 +355,7 @@ impl Daemon {
                     }
                 },
                 () = timer => {
-                    let outputs = self.node.poll(self.now());
+                    let outputs = self.node.handle_timeout(self.now());
                     self.execute(outputs);
                 }
                 () = edge_timer => self.on_edge_timer(),
@@ -459,7 +464,7 @@ impl Daemon {
             self.slots[index].counters.adverts_received += 1;
             let outputs = self.node.handle(
                 now,
-                index,
+                InstanceId(index),
                 Event::Advert {
                     src: datagram.src,
                     advert: &advert,
@@ -551,8 +556,8 @@ impl Daemon {
 
     fn refresh_health(&mut self, index: usize) {
         let health: Health = self.slots[index].health(&self.edge.links, &self.edge.sockets);
-        if *self.node.instance(index).health() != health {
-            let outputs = self.node.set_health(self.now(), index, &health);
+        if *self.node.instance(InstanceId(index)).health() != health {
+            let outputs = self.node.set_health(self.now(), InstanceId(index), &health);
             self.execute(outputs);
         }
     }
@@ -570,8 +575,8 @@ impl Daemon {
     fn execute_batch(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
-                Output::Instance(index, action) => self.perform(index, action),
-                Output::Group(group, transition) => {
+                Output::Instance(InstanceId(index), action) => self.perform(index, action),
+                Output::Group(GroupId(group), transition) => {
                     let name = &self.node.groups()[group].name;
                     tracing::info!(
                         event = "group_transition",

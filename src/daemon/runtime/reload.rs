@@ -21,7 +21,7 @@ use crate::config::{self, Config};
 use crate::daemon::control::ReloadOutcome;
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::vips::VipCommand;
-use crate::protocol::{Event, State};
+use crate::protocol::{Event, InstanceId, State};
 
 impl Daemon {
     /// Re-reads the configuration file and applies what it can; logs and
@@ -228,7 +228,7 @@ impl Daemon {
             tokio::spawn(async move { old.finish().await });
         }
         if aspects.contains(&Aspect::VirtualIps) || aspects.contains(&Aspect::Announcements) {
-            let holding = self.node.instance(index).state() == State::Master;
+            let holding = self.node.instance(InstanceId(index)).state() == State::Master;
             let plan = super::build::announce_plan(cfg);
             slot.send_vip(VipCommand::Reconfigure {
                 vips: cfg.virtual_ips.clone(),
@@ -246,7 +246,9 @@ impl Daemon {
             .any(|a| matches!(a, Aspect::Protocol | Aspect::VirtualIps | Aspect::Peers))
         {
             let params = super::params(cfg, self.slots[index].src_or_unspecified());
-            self.node.instance_mut(index).update_params(params);
+            self.node
+                .instance_mut(InstanceId(index))
+                .update_params(params);
         }
         self.refresh_health(index);
     }
@@ -313,7 +315,9 @@ impl Daemon {
     /// A removed instance resigns like at shutdown; its workers finish on
     /// their own (VIP removal, then notify_stop).
     fn remove_instance(&mut self, index: usize) {
-        let outputs = self.node.handle(self.now(), index, Event::Shutdown);
+        let outputs = self
+            .node
+            .handle(self.now(), InstanceId(index), Event::Shutdown);
         self.execute(outputs);
         let slot = &mut self.slots[index];
         slot.vip_tx = None;
@@ -348,6 +352,7 @@ impl Daemon {
                     .instances
                     .iter()
                     .filter_map(|m| slots.iter().position(|s| s.name == *m))
+                    .map(InstanceId)
                     .collect(),
             })
             .collect();

@@ -5,7 +5,7 @@ use std::time::UNIX_EPOCH;
 
 use super::{Daemon, control};
 use crate::daemon::control::InstanceStatus;
-use crate::protocol::State;
+use crate::protocol::{GroupId, InstanceId, State};
 
 impl Daemon {
     /// The snapshot `vipd status` shows.
@@ -17,7 +17,7 @@ impl Daemon {
             .iter()
             .enumerate()
             .map(|(index, slot)| {
-                let instance = self.node.instance(index);
+                let instance = self.node.instance(InstanceId(index));
                 let (c, h, v) = (&slot.counters, &slot.hooks.stats, &slot.vip_stats);
                 InstanceStatus {
                     name: slot.name.clone(),
@@ -100,11 +100,11 @@ impl Daemon {
             .enumerate()
             .map(|(g, group)| control::GroupStatus {
                 name: group.name.clone(),
-                state: self.node.group_state(g).to_string(),
+                state: self.node.group_state(GroupId(g)).to_string(),
                 instances: group
                     .members
                     .iter()
-                    .map(|&m| self.slots[m].name.clone())
+                    .map(|&m| self.slots[m.0].name.clone())
                     .collect(),
             })
             .collect();
