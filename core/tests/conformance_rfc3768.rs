@@ -119,24 +119,24 @@ fn s5_3_6_auth_type_must_match_the_local_method_both_ways() {
         Health::up(100),
     );
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline();
+    let due = inst.poll_timeout();
     let none = v2(200, Centis::ONE_SECOND, Auth::None);
     assert_eq!(
         hear(&mut inst, at(1.0), &none),
         dropped(DropReason::AuthMismatch)
     );
-    assert_eq!(inst.deadline(), due);
+    assert_eq!(inst.poll_timeout(), due);
 
     // No password configured, advert with one.
     let mut inst = Instance::new(params(Centis::ONE_SECOND, Auth::None), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline();
+    let due = inst.poll_timeout();
     let simple = v2(200, Centis::ONE_SECOND, Auth::simple("s3cret"));
     assert_eq!(
         hear(&mut inst, at(1.0), &simple),
         dropped(DropReason::AuthMismatch)
     );
-    assert_eq!(inst.deadline(), due);
+    assert_eq!(inst.poll_timeout(), due);
 }
 
 // ---- 7.1: "MUST verify that the Adver Interval in the packet is the same as
@@ -146,7 +146,7 @@ fn s5_3_6_auth_type_must_match_the_local_method_both_ways() {
 fn s7_1_interval_mismatch_is_discarded_by_a_master_too() {
     let mut inst = Instance::new(params(Centis::ONE_SECOND, Auth::None), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     inst.handle(due, Event::Timer);
     assert_eq!(inst.state(), State::Master);
     let higher = v2(200, Centis::from_secs(2), Auth::None);
@@ -169,7 +169,7 @@ fn s6_1_master_down_interval_with_one_second_adverts() {
     let mut inst = Instance::new(params(Centis::ONE_SECOND, Auth::None), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
     // 3 s + (256 - 100) / 256 s.
-    assert_eq!(inst.deadline(), Some(at(3.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(3.609375)));
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn s6_1_skew_time_does_not_scale_with_the_v2_interval() {
     let mut inst = Instance::new(params(Centis::from_secs(2), Auth::None), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
     // 3 * 2 s + (256 - 100) / 256 s = 6.609375 s (vipd: 6 s + 1.21875 s).
-    assert_eq!(inst.deadline(), Some(at(6.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(6.609375)));
 }
 
 // ---- 7.1: "MUST verify that the VRID is configured on the receiving interface
@@ -201,7 +201,7 @@ fn s6_4_2_priority_zero_sets_skew_time_in_v2() {
     inst.handle(at(0.0), Event::Startup);
     hear(&mut inst, at(1.0), &v2(200, Centis::ONE_SECOND, Auth::None));
     hear(&mut inst, at(1.5), &v2(0, Centis::ONE_SECOND, Auth::None));
-    assert_eq!(inst.deadline(), Some(at(1.5 + 0.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(1.5 + 0.609375)));
     inst.handle(at(1.5 + 0.609375), Event::Timer);
     assert_eq!(inst.state(), State::Master);
 }
@@ -214,7 +214,7 @@ fn s6_4_3_v2_shutdown_advert_keeps_auth_and_interval() {
     let auth = Auth::simple("s3cret");
     let mut inst = Instance::new(params(Centis::from_secs(2), auth), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     inst.handle(due, Event::Timer);
     let actions = inst.handle(due + Duration::from_millis(100), Event::Shutdown);
     assert_eq!(

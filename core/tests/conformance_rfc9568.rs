@@ -57,7 +57,7 @@ fn hear(inst: &mut Instance, now: Time, from: &str, adv: &AdvertRepr) -> Vec<Act
 fn master(me: &str, priority: u8, vips: &[&str]) -> (Instance, Time) {
     let mut inst = Instance::new(params(me, vips), Health::up(priority));
     inst.handle(Time::ZERO, Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     inst.handle(due, Event::Timer);
     assert_eq!(inst.state(), State::Master);
     (inst, due)
@@ -140,7 +140,7 @@ fn s6_4_2_backup_without_preempt_learns_a_lower_masters_interval() {
     assert_eq!(inst.master_adver_interval(), Centis(50));
     // 3 * 0.5 s + (256 - 200) * 0.5 s / 256 (our priority, their interval).
     assert_eq!(
-        inst.deadline(),
+        inst.poll_timeout(),
         Some(at(1.0) + Duration::from_millis(1500) + Duration::from_nanos(109_375_000))
     );
 }
@@ -165,7 +165,7 @@ fn s6_4_1_startup_resets_the_learned_interval_to_our_own() {
     assert_eq!(inst.state(), State::Backup);
     assert_eq!(inst.master_adver_interval(), Centis::ONE_SECOND);
     assert_eq!(
-        inst.deadline(),
+        inst.poll_timeout(),
         Some(at(3.0) + Duration::from_micros(3_609_375))
     );
 }
@@ -192,7 +192,7 @@ fn s6_4_3_lower_priority_advert_does_not_change_the_adver_timer_interval() {
         .collect();
     assert_eq!(sent, vec![(150, Centis::ONE_SECOND)]);
     assert_eq!(inst.master_adver_interval(), Centis::ONE_SECOND);
-    assert_eq!(inst.deadline(), Some(t + Duration::from_secs(1)));
+    assert_eq!(inst.poll_timeout(), Some(t + Duration::from_secs(1)));
 }
 
 // ---- 5.2.5 / 7.1: an advertisement without addresses ---------------------------

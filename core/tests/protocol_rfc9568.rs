@@ -69,7 +69,7 @@ fn hear(inst: &mut Instance, now: Time, from: &str, adv: &AdvertRepr) -> Vec<Act
 fn master(priority: u8) -> (Instance, Time) {
     let mut inst = instance(priority);
     inst.handle(Time::ZERO, Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     inst.handle(due, Event::Timer);
     assert_eq!(inst.state(), State::Master);
     (inst, due)
@@ -103,7 +103,7 @@ fn initialize_startup_non_owner_enters_backup_and_arms_master_down_timer() {
     let actions = inst.handle(at(1.0), Event::Startup);
     assert_eq!(inst.state(), State::Backup);
     // Master_Down_Interval = 3 * 1 s + (256 - 100) * 1 s / 256 = 3.609375 s.
-    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(1.0) + secs(3.609375)));
     assert!(
         sent_priorities(&actions).is_empty(),
         "a backup must not advertise"
@@ -129,7 +129,7 @@ fn initialize_startup_owner_becomes_master_at_once() {
     assert_eq!(actions[2], Action::Announce);
     assert_eq!(transitions(&actions)[0].reason, Reason::AddressOwner);
     assert_eq!(
-        inst.deadline(),
+        inst.poll_timeout(),
         Some(at(1.0)),
         "Adver_Timer = Advertisement_Interval"
     );
@@ -148,7 +148,7 @@ fn initialize_startup_while_faulted_enters_fault_without_timers() {
     );
     let actions = inst.handle(at(0.0), Event::Startup);
     assert_eq!(inst.state(), State::Fault);
-    assert_eq!(inst.deadline(), None);
+    assert_eq!(inst.poll_timeout(), None);
     assert!(sent_priorities(&actions).is_empty());
 }
 
@@ -160,7 +160,7 @@ fn backup_shutdown_cancels_master_down_timer() {
     inst.handle(at(0.0), Event::Startup);
     let actions = inst.handle(at(1.0), Event::Shutdown);
     assert_eq!(inst.state(), State::Stopped);
-    assert_eq!(inst.deadline(), None);
+    assert_eq!(inst.poll_timeout(), None);
     assert!(
         sent_priorities(&actions).is_empty(),
         "a backup has nothing to resign"
@@ -172,7 +172,7 @@ fn backup_shutdown_cancels_master_down_timer() {
 fn backup_master_down_actions_come_in_rfc_order() {
     let mut inst = instance(100);
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     let actions = inst.handle(due, Event::Timer);
     assert_eq!(
         actions[0],
@@ -191,7 +191,7 @@ fn backup_master_down_actions_come_in_rfc_order() {
     ));
     assert_eq!(inst.state(), State::Master);
     assert_eq!(
-        inst.deadline(),
+        inst.poll_timeout(),
         Some(due + secs(1.0)),
         "Adver_Timer = Advertisement_Interval"
     );
@@ -201,11 +201,11 @@ fn backup_master_down_actions_come_in_rfc_order() {
 fn backup_timer_event_before_deadline_changes_nothing() {
     let mut inst = instance(100);
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     let actions = inst.handle(at(3.0), Event::Timer);
     assert!(actions.is_empty());
     assert_eq!(inst.state(), State::Backup);
-    assert_eq!(inst.deadline(), Some(due));
+    assert_eq!(inst.poll_timeout(), Some(due));
 }
 
 #[test]
@@ -225,8 +225,8 @@ fn backup_priority_zero_sets_master_down_timer_to_skew_time() {
         &advert(0, Centis::ONE_SECOND),
     );
     // Skew_Time = (256 - 100) * 1 s / 256 = 0.609375 s.
-    assert_eq!(inst.deadline(), Some(at(1.5) + secs(0.609375)));
-    let actions = inst.handle(inst.deadline().unwrap(), Event::Timer);
+    assert_eq!(inst.poll_timeout(), Some(at(1.5) + secs(0.609375)));
+    let actions = inst.handle(inst.poll_timeout().unwrap(), Event::Timer);
     assert_eq!(inst.state(), State::Master);
     assert_eq!(
         transitions(&actions)[0].reason,
@@ -244,7 +244,7 @@ fn backup_higher_priority_resets_timer_and_learns_the_masters_interval() {
     assert!(actions.is_empty());
     assert_eq!(inst.master_adver_interval(), Centis(200));
     // 3 * 2 s + (256 - 100) * 2 s / 256 = 7.21875 s.
-    assert_eq!(inst.deadline(), Some(at(2.0) + secs(7.21875)));
+    assert_eq!(inst.poll_timeout(), Some(at(2.0) + secs(7.21875)));
 }
 
 #[test]
@@ -257,14 +257,14 @@ fn backup_equal_priority_resets_timer() {
         PEER_LOW,
         &advert(100, Centis::ONE_SECOND),
     );
-    assert_eq!(inst.deadline(), Some(at(2.0) + secs(3.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(2.0) + secs(3.609375)));
 }
 
 #[test]
 fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
     let mut inst = instance(150);
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     hear(
         &mut inst,
         at(1.0),
@@ -272,7 +272,7 @@ fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
         &advert(100, Centis::ONE_SECOND),
     );
     assert_eq!(
-        inst.deadline(),
+        inst.poll_timeout(),
         Some(due),
         "a lower-priority master must not reset the timer"
     );
@@ -305,7 +305,10 @@ fn backup_lower_priority_without_preempt_resets_timer() {
         PEER_HIGH,
         &advert(100, Centis::ONE_SECOND),
     );
-    assert_eq!(inst.deadline(), Some(at(2.0) + inst.master_down_interval()));
+    assert_eq!(
+        inst.poll_timeout(),
+        Some(at(2.0) + inst.master_down_interval())
+    );
 }
 
 #[test]
@@ -323,7 +326,7 @@ fn backup_preempt_delay_tolerates_a_lower_master_until_it_expires() {
             &advert(100, Centis::ONE_SECOND),
         );
         assert_eq!(
-            inst.deadline(),
+            inst.poll_timeout(),
             Some(at(t as f64) + mdi),
             "tolerated at {t} s"
         );
@@ -335,7 +338,7 @@ fn backup_preempt_delay_tolerates_a_lower_master_until_it_expires() {
         PEER_HIGH,
         &advert(100, Centis::ONE_SECOND),
     );
-    assert_eq!(inst.deadline(), Some(at(9.0) + mdi));
+    assert_eq!(inst.poll_timeout(), Some(at(9.0) + mdi));
     inst.handle(at(9.0) + mdi, Event::Timer);
     assert_eq!(inst.state(), State::Master);
 }
@@ -344,7 +347,7 @@ fn backup_preempt_delay_tolerates_a_lower_master_until_it_expires() {
 fn backup_v2_interval_mismatch_is_dropped() {
     let mut inst = Instance::new(params(Version::V2), Health::up(100));
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline();
+    let due = inst.poll_timeout();
     let mut adv = advert(200, Centis(200));
     adv.version = Version::V2;
     let actions = hear(&mut inst, at(1.0), PEER_HIGH, &adv);
@@ -355,7 +358,7 @@ fn backup_v2_interval_mismatch_is_dropped() {
             reason: DropReason::IntervalMismatch
         })]
     );
-    assert_eq!(inst.deadline(), due);
+    assert_eq!(inst.poll_timeout(), due);
 }
 
 #[test]
@@ -365,7 +368,7 @@ fn backup_v2_keeps_its_own_interval_when_a_master_is_heard() {
     let mut adv = advert(200, Centis::ONE_SECOND);
     adv.version = Version::V2;
     assert!(hear(&mut inst, at(1.0), PEER_HIGH, &adv).is_empty());
-    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(1.0) + secs(3.609375)));
 }
 
 // ---- 6.4.3 Master ------------------------------------------------------------
@@ -380,20 +383,20 @@ fn master_shutdown_sends_priority_zero_and_removes_vips() {
     );
     assert_eq!(actions[1], Action::RemoveVips);
     assert_eq!(inst.state(), State::Stopped);
-    assert_eq!(inst.deadline(), None, "Adver_Timer cancelled");
+    assert_eq!(inst.poll_timeout(), None, "Adver_Timer cancelled");
 }
 
 #[test]
 fn master_adver_timer_fires_sends_advert_and_rearms() {
     let (mut inst, t) = master(100);
-    let due = inst.deadline().unwrap();
+    let due = inst.poll_timeout().unwrap();
     assert_eq!(due, t + secs(1.0));
     let actions = inst.handle(due, Event::Timer);
     assert_eq!(
         actions,
         vec![Action::SendAdvert(advert(100, Centis::ONE_SECOND))]
     );
-    assert_eq!(inst.deadline(), Some(due + secs(1.0)));
+    assert_eq!(inst.poll_timeout(), Some(due + secs(1.0)));
 }
 
 #[test]
@@ -405,7 +408,7 @@ fn master_priority_zero_received_sends_advert_and_resets_adver_timer() {
         actions,
         vec![Action::SendAdvert(advert(100, Centis::ONE_SECOND))]
     );
-    assert_eq!(inst.deadline(), Some(now + secs(1.0)));
+    assert_eq!(inst.poll_timeout(), Some(now + secs(1.0)));
     assert_eq!(inst.state(), State::Master);
 }
 
@@ -425,7 +428,7 @@ fn master_higher_priority_steps_down_and_learns_interval() {
     assert_eq!(inst.state(), State::Backup);
     assert_eq!(inst.master_adver_interval(), Centis(50));
     // 3 * 0.5 s + 156 * 0.5 s / 256 = 1.8046875 s.
-    assert_eq!(inst.deadline(), Some(now + secs(1.8046875)));
+    assert_eq!(inst.poll_timeout(), Some(now + secs(1.8046875)));
 }
 
 #[test]
@@ -483,7 +486,7 @@ fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
     assert_eq!(sent_priorities(&actions), vec![0]);
     assert!(actions.contains(&Action::RemoveVips));
     assert_eq!(inst.state(), State::Fault);
-    assert_eq!(inst.deadline(), None);
+    assert_eq!(inst.poll_timeout(), None);
     assert_eq!(
         transitions(&actions)[0].reason,
         Reason::Fault(vipd_core::protocol::Fault::InterfaceDown {
@@ -505,7 +508,7 @@ fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
     let actions = inst.handle(t + secs(2.0), Event::Health(&Health::up(100)));
     assert_eq!(inst.state(), State::Backup);
     assert_eq!(transitions(&actions)[0].reason, Reason::FaultCleared);
-    assert_eq!(inst.deadline(), Some(t + secs(2.0) + secs(3.609375)));
+    assert_eq!(inst.poll_timeout(), Some(t + secs(2.0) + secs(3.609375)));
 }
 
 #[test]
@@ -520,7 +523,7 @@ fn stopped_instance_can_start_again() {
 fn priority_change_is_advertised_by_the_master() {
     let (mut inst, t) = master(150);
     inst.handle(t, Event::Health(&Health::up(120)));
-    let actions = inst.handle(inst.deadline().unwrap(), Event::Timer);
+    let actions = inst.handle(inst.poll_timeout().unwrap(), Event::Timer);
     assert_eq!(sent_priorities(&actions), vec![120]);
 }
 
@@ -534,7 +537,7 @@ fn a_unicast_instance_drops_adverts_from_strangers() {
     p.unicast_peers = vec![ip(PEER_LOW)];
     let mut inst = Instance::new(p, Health::up(100));
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline();
+    let due = inst.poll_timeout();
     let out = hear(
         &mut inst,
         at(1.0),
@@ -551,7 +554,11 @@ fn a_unicast_instance_drops_adverts_from_strangers() {
         ),
         "{out:?}"
     );
-    assert_eq!(inst.deadline(), due, "a stranger's advert moves no timer");
+    assert_eq!(
+        inst.poll_timeout(),
+        due,
+        "a stranger's advert moves no timer"
+    );
     let out = hear(
         &mut inst,
         at(1.0),
@@ -559,14 +566,14 @@ fn a_unicast_instance_drops_adverts_from_strangers() {
         &advert(200, Centis::ONE_SECOND),
     );
     assert!(out.is_empty(), "a configured peer is heard: {out:?}");
-    assert_ne!(inst.deadline(), due);
+    assert_ne!(inst.poll_timeout(), due);
 }
 
 #[test]
 fn own_adverts_wrong_vrid_and_version_are_dropped() {
     let mut inst = instance(100);
     inst.handle(at(0.0), Event::Startup);
-    let due = inst.deadline();
+    let due = inst.poll_timeout();
     let dropped = |actions: Vec<Action>| match actions.as_slice() {
         [Action::Report(Report::Dropped { reason, .. })] => Some(*reason),
         _ => None,
@@ -592,7 +599,7 @@ fn own_adverts_wrong_vrid_and_version_are_dropped() {
         dropped(hear(&mut inst, at(1.0), PEER_HIGH, &v2)),
         Some(DropReason::VersionMismatch)
     );
-    assert_eq!(inst.deadline(), due);
+    assert_eq!(inst.poll_timeout(), due);
 }
 
 #[test]
@@ -614,7 +621,7 @@ fn v2_password_mismatch_is_dropped() {
     );
     adv.auth = Auth::simple("secret");
     assert!(hear(&mut inst, at(1.0), PEER_HIGH, &adv).is_empty());
-    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.609375)));
+    assert_eq!(inst.poll_timeout(), Some(at(1.0) + secs(3.609375)));
 }
 
 #[test]
@@ -678,7 +685,7 @@ fn leaving_fault_restarts_the_preempt_delay() {
             &advert(100, Centis::ONE_SECOND),
         );
         assert_eq!(
-            inst.deadline(),
+            inst.poll_timeout(),
             Some(at(t as f64) + mdi),
             "lower master tolerated at {t} s"
         );
@@ -690,7 +697,7 @@ fn leaving_fault_restarts_the_preempt_delay() {
         &advert(100, Centis::ONE_SECOND),
     );
     assert_eq!(
-        inst.deadline(),
+        inst.poll_timeout(),
         Some(at(259.0) + mdi),
         "discarded from 260 s"
     );
@@ -722,7 +729,7 @@ fn master_owner_answers_a_lower_priority_master_at_once() {
             Action::Announce,
         ]
     );
-    assert_eq!(inst.deadline(), Some(at(1.5)), "Adver_Timer restarted");
+    assert_eq!(inst.poll_timeout(), Some(at(1.5)), "Adver_Timer restarted");
     // Everything else is still ignored by the owner: another owner, a resignation.
     for priority in [255, 0] {
         let actions = hear(
@@ -756,14 +763,14 @@ fn backup_priority_change_recomputes_master_down_timer_from_the_last_advert() {
     );
     inst.handle(at(1.5), Event::Health(&Health::up(200)));
     // 3 s + (256 - 200) / 256 s after the advert at 1 s.
-    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.21875)));
+    assert_eq!(inst.poll_timeout(), Some(at(1.0) + secs(3.21875)));
     inst.handle(at(2.0), Event::Health(&Health::up(50)));
-    assert_eq!(inst.deadline(), Some(at(1.0) + secs(3.8046875)));
+    assert_eq!(inst.poll_timeout(), Some(at(1.0) + secs(3.8046875)));
     // Counting from start-up when no advert was heard.
     let mut quiet = instance(100);
     quiet.handle(at(0.0), Event::Startup);
     quiet.handle(at(1.0), Event::Health(&Health::up(200)));
-    assert_eq!(quiet.deadline(), Some(at(3.21875)));
+    assert_eq!(quiet.poll_timeout(), Some(at(3.21875)));
     // After a priority-0 advert it is Skew_Time of the new priority.
     hear(
         &mut quiet,
@@ -772,5 +779,5 @@ fn backup_priority_change_recomputes_master_down_timer_from_the_last_advert() {
         &advert(0, Centis::ONE_SECOND),
     );
     quiet.handle(at(1.6), Event::Health(&Health::up(100)));
-    assert_eq!(quiet.deadline(), Some(at(1.5) + secs(0.609375)));
+    assert_eq!(quiet.poll_timeout(), Some(at(1.5) + secs(0.609375)));
 }

@@ -86,7 +86,7 @@ fn a_member_becoming_master_pulls_the_others_to_master() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
     // db keeps hearing nobody; app hears a master, so only db's timer expires.
-    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
     n.handle(
         Time::ZERO + Duration::from_secs(1),
         InstanceId(1),
@@ -248,7 +248,7 @@ fn transitions_of(out: &[Output]) -> usize {
 fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
     // app keeps hearing a better master; db hears nobody.
     let mut t = Time::ZERO;
     while t + Duration::from_secs(1) < db_due {
@@ -260,14 +260,14 @@ fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
     assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
     let mdi = n.instance(InstanceId(0)).master_down_interval();
     assert_eq!(
-        n.instance(InstanceId(0)).deadline(),
+        n.instance(InstanceId(0)).poll_timeout(),
         Some(db_due + mdi),
         "re-armed on the grid"
     );
     assert!(n.instance(InstanceId(0)).wants_master());
     // The better master goes silent: when app's timer runs out, every member
     // wants MASTER and the group moves together.
-    let app_due = n.instance(InstanceId(1)).deadline().unwrap();
+    let app_due = n.instance(InstanceId(1)).poll_timeout().unwrap();
     let out = n.handle_timeout(app_due);
     assert_eq!(states(&n)[..2], [State::Master, State::Master]);
     assert_eq!(
@@ -283,7 +283,7 @@ fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
 fn a_split_group_yields_to_a_higher_address_before_moving() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
     let mut t = Time::ZERO;
     while t + Duration::from_secs(1) < db_due {
         t = t + Duration::from_secs(1);
@@ -291,7 +291,7 @@ fn a_split_group_yields_to_a_higher_address_before_moving() {
     }
     n.handle_timeout(db_due);
     assert!(n.instance(InstanceId(0)).wants_master());
-    let app_due = n.instance(InstanceId(1)).deadline().unwrap();
+    let app_due = n.instance(InstanceId(1)).poll_timeout().unwrap();
     let out = n.handle_timeout(app_due);
     assert_eq!(transitions_of(&out), 0, "held: {out:?}");
     assert!(n.instance(InstanceId(1)).wants_master());
@@ -309,7 +309,7 @@ fn a_split_group_yields_to_a_higher_address_before_moving() {
 fn accepting_a_master_clears_the_wish_to_become_master() {
     let mut n = node();
     n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(InstanceId(0)).deadline().unwrap();
+    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
     hear(&mut n, Time::ZERO + Duration::from_secs(1), 1, 200);
     n.handle_timeout(db_due);
     assert!(n.instance(InstanceId(0)).wants_master());

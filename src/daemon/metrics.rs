@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::control::{Command, Reply, Request, Status};
+use crate::protocol::DropReason;
 
 type Labels = Vec<(String, String)>;
 
@@ -186,7 +187,7 @@ pub fn render(status: &Status) -> String {
             .get_or_create(&labels(&[("vrrp_instance", name)]))
             .inc_by(
                 c.adverts_dropped
-                    .get("address_mismatch")
+                    .get(DropReason::AddressMismatch.label())
                     .copied()
                     .unwrap_or(0),
             );

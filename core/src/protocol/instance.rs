@@ -1,7 +1,7 @@
 //! One VRRP instance's state machine, RFC 9568 section 6.4 clause by clause,
 //! plus the Fault and Stopped states keepalived users rely on.
 //!
-//! Events go in with `now`; actions come out, and [`Instance::deadline`] says when
+//! Events go in with `now`; actions come out, and [`Instance::poll_timeout`] says when
 //! the driver must next feed [`Event::Timer`]. No I/O, no clock, no async.
 
 use core::fmt;
@@ -85,7 +85,7 @@ pub enum Event<'a> {
         /// The parsed advertisement.
         advert: &'a AdvertRepr,
     },
-    /// The deadline from [`Instance::deadline`] has been reached.
+    /// The deadline from [`Instance::poll_timeout`] has been reached.
     Timer,
     /// The effective priority or fault condition changed.
     Health(&'a Health),
@@ -173,9 +173,35 @@ pub enum Reason {
     SyncGroup {
         /// The sync group's name.
         group: String,
-        /// What moved the group, e.g. `web became MASTER`.
-        cause: String,
+        /// What moved the group.
+        cause: GroupCause,
     },
+}
+
+/// What moved a sync group (see [`Reason::SyncGroup`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupCause {
+    /// A member changed state on its own and took the others along.
+    MemberBecame {
+        /// The member's name.
+        member: String,
+        /// The state it entered.
+        state: State,
+    },
+    /// Every member wanted to become Master.
+    EveryMemberWantsMaster,
+    /// Every member is now in this state (the group's own transition).
+    AllMembers(State),
+}
+
+impl fmt::Display for GroupCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupCause::MemberBecame { member, state } => write!(f, "{member} became {state}"),
+            GroupCause::EveryMemberWantsMaster => f.write_str("every member wants MASTER"),
+            GroupCause::AllMembers(state) => write!(f, "all members {state}"),
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -237,7 +263,7 @@ pub enum Report {
 }
 
 /// Why a received advert was discarded; [`DropReason::label`] names it for counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DropReason {
     /// Our own advert looped back.
     OwnAdvert,
@@ -418,7 +444,7 @@ impl Instance {
     }
 
     /// When the driver must next deliver [`Event::Timer`].
-    pub fn deadline(&self) -> Option<Time> {
+    pub fn poll_timeout(&self) -> Option<Time> {
         self.timer
     }
 

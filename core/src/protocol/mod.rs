@@ -16,7 +16,8 @@ pub mod timers;
 pub use fault::Fault;
 pub use health::{Adjustment, CheckTracker, FILE_VALUE_LIMIT, Health, HealthTracker};
 pub use instance::{
-    Action, DropReason, Event, HeardMaster, Instance, Params, Reason, Report, State, Transition,
+    Action, DropReason, Event, GroupCause, HeardMaster, Instance, Params, Reason, Report, State,
+    Transition,
 };
 pub use node::{GroupId, InstanceId, Member, Node, Output, SyncGroup};
 pub use time::Time;

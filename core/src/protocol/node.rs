@@ -29,7 +29,7 @@
 
 use super::fault::Fault;
 use super::health::Health;
-use super::instance::{Action, Event, Instance, Reason, State, Transition};
+use super::instance::{Action, Event, GroupCause, Instance, Reason, State, Transition};
 use super::time::Time;
 
 /// How long, in advert intervals, a group pulled down by a higher address
@@ -200,7 +200,7 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Time> {
         self.members
             .iter()
-            .filter_map(|m| m.instance.deadline())
+            .filter_map(|m| m.instance.poll_timeout())
             .chain(self.hold_until.iter().flatten().copied())
             .min()
     }
@@ -242,7 +242,7 @@ impl Node {
         for index in 0..self.members.len() {
             if self.members[index]
                 .instance
-                .deadline()
+                .poll_timeout()
                 .is_some_and(|d| d <= now)
             {
                 out.extend(self.handle(now, InstanceId(index), Event::Timer));
@@ -309,7 +309,10 @@ impl Node {
         {
             self.hold(now, group, origin);
         }
-        let cause = format!("{} became {}", self.members[origin].name, target);
+        let cause = GroupCause::MemberBecame {
+            member: self.members[origin].name.clone(),
+            state: target,
+        };
         for index in self.member_indices(group) {
             if index == origin {
                 continue;
@@ -370,7 +373,7 @@ impl Node {
         for index in members {
             let reason = Reason::SyncGroup {
                 group: self.groups[group].name.clone(),
-                cause: "every member wants MASTER".to_owned(),
+                cause: GroupCause::EveryMemberWantsMaster,
             };
             let actions = self.members[index].instance.take_over(now, reason);
             out.extend(
@@ -431,7 +434,7 @@ impl Node {
         let priority = 0;
         let reason = Reason::SyncGroup {
             group: self.groups[group].name.clone(),
-            cause: format!("all members {first}"),
+            cause: GroupCause::AllMembers(first),
         };
         out.push(Output::Group(
             GroupId(group),

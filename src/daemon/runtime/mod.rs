@@ -26,8 +26,8 @@ use super::tracked::{self, TrackedUpdate};
 use super::vips::{VipCommand, VipReport, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, Event, GroupId, Health, HealthTracker, InstanceId, Member, Node, Output, Params,
-    Report, State, SyncGroup, Time, Transition,
+    Action, DropReason, Event, GroupId, Health, HealthTracker, InstanceId, Member, Node, Output,
+    Params, Report, State, SyncGroup, Time, Transition,
 };
 use crate::wire::{self, Auth};
 
@@ -129,8 +129,8 @@ pub struct Counters {
     pub adverts_received: u64,
     pub send_errors: u64,
     pub transitions: u64,
-    pub transitions_to: BTreeMap<&'static str, u64>,
-    pub dropped: BTreeMap<&'static str, u64>,
+    pub transitions_to: BTreeMap<State, u64>,
+    pub dropped: BTreeMap<DropReason, u64>,
     pub lower_priority_masters: u64,
     pub vip_restores: u64,
 }
@@ -494,9 +494,10 @@ impl Daemon {
         }
     }
 
-    fn count_dropped(&mut self, index: usize, from: IpAddr, reason: &'static str) {
+    fn count_dropped(&mut self, index: usize, from: IpAddr, why: DropReason) {
         let slot = &mut self.slots[index];
-        *slot.counters.dropped.entry(reason).or_default() += 1;
+        *slot.counters.dropped.entry(why).or_default() += 1;
+        let reason = why.label();
         let key = format!("{}:{reason}", slot.name);
         if let Some(suppressed) = self.log_limit.allow(&key) {
             tracing::warn!(
@@ -602,11 +603,7 @@ impl Daemon {
             Action::Transition(t) => {
                 let slot = &mut self.slots[index];
                 slot.counters.transitions += 1;
-                *slot
-                    .counters
-                    .transitions_to
-                    .entry(t.to.keepalived_name())
-                    .or_default() += 1;
+                *slot.counters.transitions_to.entry(t.to).or_default() += 1;
                 slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
                 if t.from == State::Master {
                     slot.trouble.left_master();
@@ -629,7 +626,7 @@ impl Daemon {
                 slot.send_vip(VipCommand::Hooks(job(&t)));
             }
             Action::Report(Report::Dropped { from, reason }) => {
-                self.count_dropped(index, from, reason.label())
+                self.count_dropped(index, from, reason)
             }
             Action::Report(Report::LowerPriorityMaster { from, priority }) => {
                 let slot = &mut self.slots[index];
@@ -662,7 +659,7 @@ impl Slot {
         } else {
             c.dropped
                 .iter()
-                .map(|(reason, n)| format!("{n} {}", reason.replace('_', " ")))
+                .map(|(reason, n)| format!("{n} {}", reason.label().replace('_', " ")))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -71,13 +71,13 @@ impl Daemon {
                         adverts_dropped: c
                             .dropped
                             .iter()
-                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .map(|(k, v)| (k.label().to_owned(), *v))
                             .collect(),
                         transitions: c.transitions,
                         transitions_to: c
                             .transitions_to
                             .iter()
-                            .map(|(k, v)| ((*k).to_owned(), *v))
+                            .map(|(k, v)| (k.keepalived_name().to_owned(), *v))
                             .collect(),
                         split_brain_events: c.lower_priority_masters,
                         vip_restores: c.vip_restores,
