@@ -26,12 +26,12 @@ pub enum VipCommand {
     Hooks(Job),
     /// Hand later transitions' hooks to another queue (a reload).
     SetHooks(Option<mpsc::UnboundedSender<Job>>),
-    /// New addresses and announcement settings (a reload). While `holding`,
-    /// addresses no longer configured go, new ones come and are announced.
+    /// New addresses and announcement settings (a reload). While holding
+    /// the addresses, those no longer configured go, new ones come and are
+    /// announced.
     Reconfigure {
         vips: Vec<IpNet>,
         plan: AnnouncePlan,
-        holding: bool,
     },
     /// The interface came (back), changed its index, MAC or link-local
     /// address, or went away (`None`).
@@ -48,13 +48,10 @@ pub struct Attachment {
     pub link_local: Option<Ipv6Addr>,
 }
 
-/// The outcome of installing the addresses, for the protocol loop: a master
-/// that cannot hold its addresses must not claim to be one.
+/// Addresses that could not be installed, in words, for the protocol loop:
+/// a master that cannot hold its addresses must not claim to be one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VipReport {
-    Added,
-    AddFailed(String),
-}
+pub struct VipFailure(pub String);
 
 /// How a new master announces itself (keepalived's garp_master_* settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +81,7 @@ pub struct VipWorker {
     pub plan: AnnouncePlan,
     pub stats: Arc<VipStats>,
     pub hooks: Option<mpsc::UnboundedSender<Job>>,
-    pub reports: mpsc::UnboundedSender<VipReport>,
+    pub failures: mpsc::UnboundedSender<VipFailure>,
     /// Whether the addresses should be on the interface (between Add and
     /// Remove): a new incarnation of the interface gets them too.
     pub holding: bool,
@@ -115,11 +112,7 @@ impl VipWorker {
                     self.remove().await;
                 }
                 VipCommand::SetHooks(hooks) => self.hooks = hooks,
-                VipCommand::Reconfigure {
-                    vips,
-                    plan,
-                    holding,
-                } => {
+                VipCommand::Reconfigure { vips, plan } => {
                     self.plan = plan;
                     let gone: Vec<IpNet> = self
                         .vips
@@ -133,7 +126,7 @@ impl VipWorker {
                         .copied()
                         .collect();
                     self.vips = vips;
-                    if holding {
+                    if self.holding {
                         self.change(&gone, &new).await;
                         self.announce(&new, self.plan.repeat);
                         // The refresh announces what we hold now, not the old list.
@@ -204,12 +197,12 @@ impl VipWorker {
                     "cannot add the VIPs: interface {} does not exist",
                     self.ifname
                 );
-                let _ = self.reports.send(VipReport::AddFailed(why));
+                let _ = self.failures.send(VipFailure(why));
             }
         }
     }
 
-    /// Adds `vips` and reports the first failure (or success) to the loop.
+    /// Adds `vips` and reports the first failure to the loop.
     async fn add_each(&self, ifindex: u32, vips: &[IpNet]) {
         let mut failed = None;
         for vip in vips {
@@ -221,10 +214,9 @@ impl VipWorker {
                 });
             }
         }
-        let _ = self.reports.send(match failed {
-            Some(why) => VipReport::AddFailed(why),
-            None => VipReport::Added,
-        });
+        if let Some(why) = failed {
+            let _ = self.failures.send(VipFailure(why));
+        }
     }
 
     async fn remove(&mut self) {

@@ -12,14 +12,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::links::{Followed, Trouble};
-use super::{Counters, Input, Slot, params, remove_stale_vips};
+use super::{Counters, Input, Slot, forward, params, remove_stale_vips};
 use crate::config::{self, Config};
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
 use crate::daemon::process::RunAs;
 use crate::daemon::socket::VrrpSocket;
 use crate::daemon::tracked::TrackedUpdate;
-use crate::daemon::vips::{AnnouncePlan, VipReport, VipStats, VipWorker};
+use crate::daemon::vips::{AnnouncePlan, VipFailure, VipStats, VipWorker};
 use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
 use crate::wire::Family;
 
@@ -79,7 +79,7 @@ impl Edge {
             plan: announce_plan(cfg),
             stats: vip_stats.clone(),
             hooks: hooks.sender(),
-            reports: self.vip_reports(name),
+            failures: self.vip_failures(name),
             holding: false,
             added_on: None,
         }
@@ -140,23 +140,14 @@ impl Edge {
         &self.links[ifname]
     }
 
-    /// A channel on which the instance's VIP worker reports whether its addresses went in.
-    fn vip_reports(&self, name: &str) -> mpsc::UnboundedSender<VipReport> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<VipReport>();
-        let input = self.input_tx.clone();
-        let name = name.to_owned();
-        tokio::spawn(async move {
-            while let Some(report) = rx.recv().await {
-                if input
-                    .send(Input::Vip {
-                        instance: name.clone(),
-                        report,
-                    })
-                    .is_err()
-                {
-                    break;
-                }
-            }
+    /// A channel on which the instance's VIP worker reports addresses it could
+    /// not install.
+    fn vip_failures(&self, name: &str) -> mpsc::UnboundedSender<VipFailure> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let instance = name.to_owned();
+        forward(rx, self.input_tx.clone(), move |failure| Input::VipFailed {
+            instance: instance.clone(),
+            failure,
         });
         tx
     }

@@ -26,7 +26,7 @@ use super::build::{SocketEntry, all_vips};
 use super::{Daemon, Input, Slot, params};
 use crate::daemon::announce::Announcer;
 use crate::daemon::netlink::{InterfaceInfo, NetEvent, NetlinkError};
-use crate::daemon::vips::{Attachment, VipCommand, VipReport};
+use crate::daemon::vips::{Attachment, VipCommand, VipFailure};
 use crate::protocol::{Event, Fault, Health, InstanceId, State};
 use crate::wire::{AdvertRepr, Auth, Family};
 
@@ -574,17 +574,14 @@ impl Daemon {
         }
     }
 
-    /// The VIP worker's report: a master that could not install its
-    /// addresses gives up mastership.
-    pub(super) fn on_vip_report(&mut self, instance: &str, report: VipReport) {
+    /// A master that could not install its addresses gives up mastership.
+    pub(super) fn on_vip_failure(&mut self, instance: &str, VipFailure(why): VipFailure) {
         let Some(index) = self.slots.iter().position(|s| s.name == instance) else {
             return;
         };
-        if let VipReport::AddFailed(why) = report {
-            if self.node.instance(InstanceId(index)).state() == State::Master {
-                self.slots[index].trouble.trip(Instant::now(), why);
-                self.refresh_health(index);
-            }
+        if self.node.instance(InstanceId(index)).state() == State::Master {
+            self.slots[index].trouble.trip(Instant::now(), why);
+            self.refresh_health(index);
         }
     }
 

@@ -23,7 +23,7 @@ use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::Datagram;
 use super::tracked::{self, TrackedUpdate};
-use super::vips::{VipCommand, VipReport, VipStats};
+use super::vips::{VipCommand, VipFailure, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
     Action, DropReason, Event, GroupId, Health, HealthTracker, InstanceId, Member, Node, Output,
@@ -113,10 +113,10 @@ enum Input {
         name: String,
         result: Result<InterfaceInfo, NetlinkError>,
     },
-    /// A VIP worker's outcome.
-    Vip {
+    /// A VIP worker could not install an instance's addresses.
+    VipFailed {
         instance: String,
-        report: VipReport,
+        failure: VipFailure,
     },
     Check(CheckResult),
     Tracked(TrackedUpdate),
@@ -426,7 +426,7 @@ impl Daemon {
             },
             Input::Net(event) => self.on_net_event(event),
             Input::Lookup { name, result } => self.on_lookup(&name, result),
-            Input::Vip { instance, report } => self.on_vip_report(&instance, report),
+            Input::VipFailed { instance, failure } => self.on_vip_failure(&instance, failure),
             Input::Check(result) => self.on_check(result),
             Input::Tracked(update) => self.on_tracked(&update),
         }
@@ -734,10 +734,11 @@ fn job(t: &Transition) -> Job {
     }
 }
 
+/// Forwards everything `rx` receives into the loop's input, wrapped.
 fn forward<T: Send + 'static>(
     mut rx: mpsc::UnboundedReceiver<T>,
     tx: mpsc::UnboundedSender<Input>,
-    wrap: fn(T) -> Input,
+    wrap: impl Fn(T) -> Input + Send + 'static,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(item) = rx.recv().await {

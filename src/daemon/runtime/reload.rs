@@ -21,7 +21,7 @@ use crate::config::{self, Config};
 use crate::daemon::control::ReloadOutcome;
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::vips::VipCommand;
-use crate::protocol::{Event, InstanceId, State};
+use crate::protocol::{Event, InstanceId};
 
 impl Daemon {
     /// Re-reads the configuration file and applies what it can; logs and
@@ -228,12 +228,9 @@ impl Daemon {
             tokio::spawn(async move { old.finish().await });
         }
         if aspects.contains(&Aspect::VirtualIps) || aspects.contains(&Aspect::Announcements) {
-            let holding = self.node.instance(InstanceId(index)).state() == State::Master;
-            let plan = super::build::announce_plan(cfg);
             slot.send_vip(VipCommand::Reconfigure {
                 vips: cfg.virtual_ips.clone(),
-                plan,
-                holding,
+                plan: super::build::announce_plan(cfg),
             });
         }
         slot.cfg = cfg.clone();
