@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use vipd_core::config::{
-    self, Config, Family, TrackProcess, TrackedCheck, TrackedFile, TrackedInterface, TrackedProcess,
+    self, CheckUse, Config, Family, FileUse, InterfaceUse, ProcessUse, TrackProcess,
 };
 use vipd_core::wire::{Centis, Version};
 
@@ -153,7 +153,7 @@ track_interfaces = ["eth1", { name = "eth2", weight = -20 }]
 "#,
     );
     let db = &config.instances["db"];
-    let tracked = |name: &str, weight| TrackedCheck {
+    let tracked = |name: &str, weight| CheckUse {
         name: name.into(),
         weight,
     };
@@ -168,11 +168,11 @@ track_interfaces = ["eth1", { name = "eth2", weight = -20 }]
     assert_eq!(
         db.track_interfaces,
         [
-            TrackedInterface {
+            InterfaceUse {
                 name: "eth1".into(),
                 weight: 0
             },
-            TrackedInterface {
+            InterfaceUse {
                 name: "eth2".into(),
                 weight: -20
             },
@@ -253,7 +253,7 @@ weight = 0
     assert!(n.quorum_met(0) && !n.quorum_met(1));
 
     let db = &config.instances["db"];
-    let file = |name: &str, weight| TrackedFile {
+    let file = |name: &str, weight| FileUse {
         name: name.into(),
         weight,
     };
@@ -261,7 +261,7 @@ weight = 0
         db.track_files,
         [file("maintenance", 1), file("load", 3), file("load2", 0)]
     );
-    let process = |name: &str, weight| TrackedProcess {
+    let process = |name: &str, weight| ProcessUse {
         name: name.into(),
         weight,
     };

@@ -22,7 +22,7 @@ use vipd_core::protocol::timers::{
 };
 use vipd_core::protocol::{Health, InstanceId, State, Time};
 use vipd_core::sim::{
-    Config, Contender, Fault, InstanceSpec, Network, NodeSpec, Rng, Sim, View, Violation, check,
+    Contender, Incident, InstanceSpec, Network, NodeSpec, Rng, Setup, Sim, View, Violation, check,
 };
 use vipd_core::wire::{Auth, Centis, Family, Version};
 
@@ -337,7 +337,7 @@ impl Cx {
 }
 
 impl Run {
-    fn drive(rng: Rng, config: Config, body: impl FnOnce(&mut Cx) -> Result<(), Violation>) -> Run {
+    fn drive(rng: Rng, config: Setup, body: impl FnOnce(&mut Cx) -> Result<(), Violation>) -> Run {
         let mut cx = Cx {
             rng,
             sim: Sim::new(config),
@@ -374,7 +374,7 @@ fn random_priority(rng: &mut Rng, max: u8) -> u8 {
 
 /// A random segment of 2..=5 nodes with one instance each; with `mixed`,
 /// v3 nodes may each advertise at their own interval.
-fn random_config(rng: &mut Rng, max_priority: u8, mixed: bool) -> Config {
+fn random_config(rng: &mut Rng, max_priority: u8, mixed: bool) -> Setup {
     let n = rng.between(2, 5) as usize;
     let version = if rng.chance(0.25) {
         Version::V2
@@ -446,7 +446,7 @@ fn random_config(rng: &mut Rng, max_priority: u8, mixed: bool) -> Config {
         jitter: Duration::from_nanos(rng.below(cap / 2 + 1)),
         loss: 0.0,
     };
-    Config {
+    Setup {
         version,
         family,
         auth,
@@ -484,21 +484,21 @@ fn random_health(rng: &mut Rng, max_priority: u8, faults: bool) -> Health {
     }
 }
 
-fn random_fault(rng: &mut Rng, n: usize) -> Fault {
+fn random_fault(rng: &mut Rng, n: usize) -> Incident {
     let node = rng.below(n as u64) as usize;
     match rng.below(10) {
-        0 | 1 => Fault::Crash(node),
-        2 | 3 => Fault::Restart(node),
-        4 => Fault::Shutdown(node),
-        5 => Fault::Partition(random_sides(rng, n)),
-        6 => Fault::Heal,
-        7 => Fault::Health {
+        0 | 1 => Incident::Crash(node),
+        2 | 3 => Incident::Restart(node),
+        4 => Incident::Shutdown(node),
+        5 => Incident::Partition(random_sides(rng, n)),
+        6 => Incident::Heal,
+        7 => Incident::Health {
             node,
             instance: 0,
             health: random_health(rng, owner_cap(node, 255), true),
         },
-        8 => Fault::Loss(rng.between(5, 60) as f64 / 100.0),
-        _ => Fault::Loss(0.0),
+        8 => Incident::Loss(rng.between(5, 60) as f64 / 100.0),
+        _ => Incident::Loss(0.0),
     }
 }
 
@@ -521,8 +521,8 @@ fn stable_segment(seed: u64) -> Run {
             let fault = random_fault(&mut cx.rng, n);
             cx.sim.schedule(at, fault);
         }
-        cx.sim.schedule(calm, Fault::Heal);
-        cx.sim.schedule(calm, Fault::Loss(0.0));
+        cx.sim.schedule(calm, Incident::Heal);
+        cx.sim.schedule(calm, Incident::Loss(0.0));
         cx.sim.run_until(calm);
         let contenders = cx.sim.contenders(0);
         let settled = cx.settle_after(calm, &contenders);
@@ -566,7 +566,7 @@ fn master_crash(seed: u64) -> Run {
         let at = cx.soon(2 * cx.i());
         cx.sim.run_until(at);
         let master = single_master(&cx.view(), at)?;
-        cx.sim.inject(Fault::Crash(master));
+        cx.sim.inject(Incident::Crash(master));
         let backups = cx.sim.contenders(0);
         let last = cx
             .view()
@@ -601,7 +601,7 @@ fn graceful_shutdown(seed: u64) -> Run {
         let at = cx.soon(2 * cx.i());
         cx.sim.run_until(at);
         let master = single_master(&cx.view(), at)?;
-        cx.sim.inject(Fault::Shutdown(master));
+        cx.sim.inject(Incident::Shutdown(master));
         match cx.view().last_advert(master, at) {
             Some(sent) if sent.at == at && sent.priority == 0 => {}
             other => {
@@ -670,12 +670,12 @@ fn partition_heals(seed: u64) -> Run {
         let split = cx.soon(2 * cx.i());
         cx.sim.run_until(split);
         let sides = random_sides(&mut cx.rng, n);
-        cx.sim.inject(Fault::Partition(sides.clone()));
+        cx.sim.inject(Incident::Partition(sides.clone()));
         let contenders = cx.sim.contenders(0);
         let sides_settled = cx.settle_after(split, &contenders);
         let heal = cx.within(sides_settled + cx.i(), 3 * cx.i());
         cx.sim.run_until(heal);
-        cx.sim.inject(Fault::Heal);
+        cx.sim.inject(Incident::Heal);
         let (i, d, overlap) = (cx.i(), cx.d(), cx.overlap());
         let met = heal + i + 2 * d;
         let settled_again = cx.settle_after(heal, &contenders);
@@ -736,15 +736,15 @@ fn preempt_off_keeps_master(mut rng: Rng) -> Run {
             let other = (master + 1 + cx.rng.below(n as u64 - 1) as usize) % n;
             let health = random_health(&mut cx.rng, 254, true);
             let fault = match cx.rng.below(6) {
-                0 => Fault::Restart(other),
-                1 => Fault::Shutdown(other),
-                2 => Fault::Crash(other),
-                3 => Fault::Health {
+                0 => Incident::Restart(other),
+                1 => Incident::Shutdown(other),
+                2 => Incident::Crash(other),
+                3 => Incident::Health {
                     node: other,
                     instance: 0,
                     health,
                 },
-                4 => Fault::Health {
+                4 => Incident::Health {
                     node: master,
                     instance: 0,
                     health: Health::up(health.priority),
@@ -752,13 +752,13 @@ fn preempt_off_keeps_master(mut rng: Rng) -> Run {
                 _ => {
                     cx.sim.schedule(
                         at,
-                        Fault::Health {
+                        Incident::Health {
                             node: other,
                             instance: 0,
                             health: Health::up(254),
                         },
                     );
-                    Fault::Restart(other)
+                    Incident::Restart(other)
                 }
             };
             cx.sim.schedule(at, fault);
@@ -797,7 +797,7 @@ fn preempt_delay_honoured(mut rng: Rng) -> Run {
         let (settled, master) = cx.converge()?;
         let boot = cx.soon(2 * cx.i());
         cx.sim.run_until(boot);
-        cx.sim.inject(Fault::Restart(late));
+        cx.sim.inject(Incident::Restart(late));
         let spec = cx.sim.config().nodes[late].instances[0].clone();
         let hold = boot + spec.preempt_delay;
         let end = hold + 2 * cx.i() + cx.mdi(spec.priority, cx.interval()) + 4 * cx.d();
@@ -890,7 +890,7 @@ fn groups_settle(seed: u64) -> Run {
     let cap = (interval.as_duration() / 4)
         .min(Duration::from_millis(4))
         .as_nanos() as u64;
-    let config = Config {
+    let config = Setup {
         version,
         family: Family::Ipv4,
         auth: Auth::None,
@@ -916,7 +916,7 @@ fn groups_settle(seed: u64) -> Run {
                 .then(|| vipd_core::protocol::Fault::CheckFailing { check: "c".into() });
             cx.sim.schedule(
                 at,
-                Fault::Health {
+                Incident::Health {
                     node,
                     instance,
                     health: Health { priority, fault },
@@ -1014,7 +1014,7 @@ mod checkers_catch_violations {
     fn two_masters() -> Timeline {
         let mut tl = Timeline::new();
         for (step, node) in [(1, 0), (2, 1)] {
-            tl.push(ms(0), step, Record::Injected(Fault::Restart(node)));
+            tl.push(ms(0), step, Record::Injected(Incident::Restart(node)));
             transition(&mut tl, ms(0), step, node, State::Initialize, State::Backup);
         }
         vips(&mut tl, ms(10), 3, 0, true);
@@ -1057,7 +1057,7 @@ mod checkers_catch_violations {
         );
 
         let mut crashed = two_masters();
-        crashed.push(ms(60), 10, Record::Injected(Fault::Crash(0)));
+        crashed.push(ms(60), 10, Record::Injected(Incident::Crash(0)));
         assert_eq!(
             check::vips_follow_state(&crashed, 0),
             Ok(()),
@@ -1165,7 +1165,7 @@ mod checkers_catch_violations {
     fn crash_and_shutdown_bounds_are_exact_without_jitter() {
         let interval = Centis(37);
         let nodes = [120, 200, 120].map(|p| NodeSpec::single(InstanceSpec::new(p, interval)));
-        let config = Config {
+        let config = Setup {
             version: Version::V3,
             family: Family::Ipv6,
             auth: Auth::None,
@@ -1174,7 +1174,7 @@ mod checkers_catch_violations {
             seed: 3,
         };
         let mut sim = Sim::new(config.clone());
-        sim.schedule(Time::from_nanos(5_000_000_000), Fault::Crash(1));
+        sim.schedule(Time::from_nanos(5_000_000_000), Incident::Crash(1));
         sim.run_until(Time::from_nanos(9_000_000_000));
         let view = sim.timeline().view(0);
         let last = view
@@ -1188,7 +1188,7 @@ mod checkers_catch_violations {
         assert!(takeover_between(&view, after, due + one, due + one).is_err());
 
         let mut sim = Sim::new(config);
-        sim.schedule(after, Fault::Shutdown(1));
+        sim.schedule(after, Incident::Shutdown(1));
         sim.run_until(Time::from_nanos(9_000_000_000));
         let due = after + Duration::from_micros(700) + skew_time(120, interval);
         assert_eq!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vipd_core::protocol::timers::{master_down_interval, skew_time};
 use vipd_core::protocol::{Health, InstanceId, Reason, State, SyncGroup, Time};
-use vipd_core::sim::{Config, Fault, InstanceSpec, Network, NodeSpec, Sim, check};
+use vipd_core::sim::{Incident, InstanceSpec, Network, NodeSpec, Setup, Sim, check};
 use vipd_core::wire::{Auth, Centis, Family, Version};
 
 const INTERVAL: Centis = Centis::ONE_SECOND;
@@ -21,8 +21,8 @@ fn mdi(priority: u8) -> Duration {
     master_down_interval(priority, INTERVAL)
 }
 
-fn config(nodes: Vec<NodeSpec>) -> Config {
-    Config {
+fn config(nodes: Vec<NodeSpec>) -> Setup {
+    Setup {
         version: Version::V3,
         family: Family::Ipv4,
         auth: Auth::None,
@@ -82,7 +82,7 @@ fn ipv6_and_vrrpv2_elect_the_same_way() {
 #[test]
 fn master_crash_backup_takes_over_at_last_advert_plus_master_down_interval() {
     let mut sim = Sim::new(config(vec![node(100), node(200)]));
-    sim.schedule(at(10.5), Fault::Crash(1));
+    sim.schedule(at(10.5), Incident::Crash(1));
     run(&mut sim, at(20.0));
     let view = sim.timeline().view(0);
     let last = view.last_advert(1, at(10.5)).unwrap();
@@ -109,7 +109,7 @@ fn master_crash_backup_takes_over_at_last_advert_plus_master_down_interval() {
 #[test]
 fn graceful_stop_backup_takes_over_after_skew_time() {
     let mut sim = Sim::new(config(vec![node(100), node(200)]));
-    sim.schedule(at(10.5), Fault::Shutdown(1));
+    sim.schedule(at(10.5), Incident::Shutdown(1));
     run(&mut sim, at(20.0));
     let view = sim.timeline().view(0);
     assert_eq!(
@@ -128,8 +128,8 @@ fn graceful_stop_backup_takes_over_after_skew_time() {
 #[test]
 fn three_nodes_fail_in_turn_and_are_elected_in_priority_order() {
     let mut sim = Sim::new(config(vec![node(100), node(200), node(150)]));
-    sim.schedule(at(10.0), Fault::Crash(1));
-    sim.schedule(at(20.0), Fault::Crash(2));
+    sim.schedule(at(10.0), Incident::Crash(1));
+    sim.schedule(at(20.0), Incident::Crash(2));
     run(&mut sim, at(30.0));
     let view = sim.timeline().view(0);
     let order: Vec<usize> = view
@@ -154,7 +154,7 @@ fn preempt_off_keeps_the_old_master_when_a_higher_one_returns() {
     let low = node(100);
     let high = NodeSpec::single(InstanceSpec::new(200, INTERVAL).preempt(false));
     let mut sim = Sim::new(config(vec![low, high.boot_at(None)]));
-    sim.schedule(at(10.0), Fault::Restart(1));
+    sim.schedule(at(10.0), Incident::Restart(1));
     run(&mut sim, at(30.0));
     let view = sim.timeline().view(0);
     assert_eq!(
@@ -168,7 +168,7 @@ fn preempt_off_keeps_the_old_master_when_a_higher_one_returns() {
 #[test]
 fn preempt_on_a_returning_higher_node_takes_over_after_its_master_down_interval() {
     let mut sim = Sim::new(config(vec![node(100), node(200).boot_at(None)]));
-    sim.schedule(at(10.0), Fault::Restart(1));
+    sim.schedule(at(10.0), Incident::Restart(1));
     run(&mut sim, at(30.0));
     let view = sim.timeline().view(0);
     // It discards the lower master's adverts, so its start-up timer runs out.
@@ -188,7 +188,7 @@ fn preempt_delay_is_honoured() {
     let delay = Duration::from_secs(5);
     let high = NodeSpec::single(InstanceSpec::new(200, INTERVAL).preempt_delay(delay));
     let mut sim = Sim::new(config(vec![node(100), high.boot_at(None)]));
-    sim.schedule(at(10.0), Fault::Restart(1));
+    sim.schedule(at(10.0), Incident::Restart(1));
     run(&mut sim, at(40.0));
     let view = sim.timeline().view(0);
     // Adverts from n0 that reach n1 before boot + delay are accepted; the
@@ -234,8 +234,8 @@ fn equal_priority_backup_does_not_displace_a_running_master() {
 #[test]
 fn a_healed_partition_keeps_the_better_master() {
     let mut sim = Sim::new(config(vec![node(100), node(200), node(150)]));
-    sim.schedule(at(10.0), Fault::Partition(vec![vec![1]]));
-    sim.schedule(at(20.0), Fault::Heal);
+    sim.schedule(at(10.0), Incident::Partition(vec![vec![1]]));
+    sim.schedule(at(20.0), Incident::Heal);
     run(&mut sim, at(30.0));
     let view = sim.timeline().view(0);
     assert_eq!(
@@ -255,7 +255,7 @@ fn a_lower_priority_moves_the_role_with_preemption() {
     let mut sim = Sim::new(config(vec![node(100), node(200)]));
     sim.schedule(
         at(10.0),
-        Fault::Health {
+        Incident::Health {
             node: 1,
             instance: 0,
             health: Health::up(50),
@@ -289,7 +289,7 @@ fn runs_are_reproducible_from_the_seed() {
         };
         cfg.seed = seed;
         let mut sim = Sim::new(cfg);
-        sim.schedule(at(10.0), Fault::Crash(1));
+        sim.schedule(at(10.0), Incident::Crash(1));
         sim.run_until(at(30.0));
         sim.timeline().clone()
     };
@@ -322,7 +322,7 @@ fn sync_group_members_fail_over_and_back_together() {
     };
     sim.schedule(
         at(10.0),
-        Fault::Health {
+        Incident::Health {
             node: 0,
             instance: 1,
             health: sick,
@@ -330,7 +330,7 @@ fn sync_group_members_fail_over_and_back_together() {
     );
     sim.schedule(
         at(20.0),
-        Fault::Health {
+        Incident::Health {
             node: 0,
             instance: 1,
             health: Health::up(200),
@@ -372,7 +372,7 @@ fn a_backup_that_becomes_address_owner_preempts_even_with_preempt_off() {
     let mut sim = Sim::new(config(vec![node(200), polite]));
     sim.schedule(
         at(10.0),
-        Fault::Health {
+        Incident::Health {
             node: 1,
             instance: 0,
             health: Health::up(255),
@@ -402,7 +402,7 @@ fn preempt_delay_restarts_when_leaving_fault() {
     let top =
         NodeSpec::single(InstanceSpec::new(150, INTERVAL).preempt_delay(Duration::from_secs(60)));
     let mut sim = Sim::new(config(vec![top, node(100)]));
-    let health = |fault: Option<&str>| Fault::Health {
+    let health = |fault: Option<&str>| Incident::Health {
         node: 0,
         instance: 0,
         health: Health {
@@ -478,7 +478,7 @@ fn crossed_check_failures_do_not_make_sync_groups_thrash() {
     for (node, instance) in [(0, 1), (1, 0)] {
         sim.schedule(
             at(10.0),
-            Fault::Health {
+            Incident::Health {
                 node,
                 instance,
                 health: Health::up(90),

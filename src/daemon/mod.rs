@@ -9,6 +9,7 @@ pub mod hooks;
 mod lock;
 pub mod metrics;
 pub mod netlink;
+pub mod poller;
 pub mod preflight;
 pub mod process;
 mod ratelimit;
@@ -16,7 +17,6 @@ mod runtime;
 mod sdnotify;
 mod security;
 pub mod socket;
-pub mod tracked;
 mod vips;
 
 pub use runtime::run;

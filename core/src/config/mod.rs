@@ -67,9 +67,9 @@ pub struct Config {
     /// Health checks by name.
     pub checks: BTreeMap<String, Check>,
     /// VRRP instances (virtual routers) by name.
-    pub instances: BTreeMap<String, Instance>,
+    pub instances: BTreeMap<String, InstanceConfig>,
     /// Sync groups by name.
-    pub sync_groups: BTreeMap<String, SyncGroup>,
+    pub sync_groups: BTreeMap<String, SyncGroupConfig>,
     /// Tracked files by name.
     pub track_files: BTreeMap<String, TrackFile>,
     /// Tracked processes by name.
@@ -91,7 +91,7 @@ pub struct Global {
     pub script_user: Option<String>,
     /// Refuse scripts (or their directories) writable by anyone but root.
     pub script_security: bool,
-    /// Default for each instance's [`Instance::hook_timeout`].
+    /// Default for each instance's [`InstanceConfig::hook_timeout`].
     pub hook_timeout: Duration,
 }
 
@@ -110,7 +110,7 @@ pub struct Check {
     pub rise: u32,
     /// Consecutive failures that turn a healthy check failing.
     pub fall: u32,
-    /// Default weight for instances tracking this check; see [`TrackedCheck`].
+    /// Default weight for instances tracking this check; see [`CheckUse`].
     pub weight: i16,
 }
 
@@ -166,7 +166,7 @@ pub const COMM_MAX: usize = 15;
 
 /// A VRRP instance (`[instances.NAME]`), keepalived's `vrrp_instance`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub struct InstanceConfig {
     /// The key in `[instances.NAME]`.
     pub name: String,
     /// Where adverts are sent and the virtual addresses added.
@@ -189,18 +189,18 @@ pub struct Instance {
     pub virtual_ips: Vec<IpNet>,
     /// Source address of adverts; `None`: the interface's address.
     pub unicast_src_ip: Option<IpAddr>,
-    /// Empty means multicast to [`Instance::multicast_group`].
+    /// Empty means multicast to [`InstanceConfig::multicast_group`].
     pub unicast_peers: Vec<IpAddr>,
     /// VRRPv2 simple password, 1 to 8 bytes.
     pub auth_pass: Option<String>,
     /// Checks that move this instance's priority.
-    pub track_checks: Vec<TrackedCheck>,
+    pub track_checks: Vec<CheckUse>,
     /// Interfaces whose link state moves this instance's priority.
-    pub track_interfaces: Vec<TrackedInterface>,
+    pub track_interfaces: Vec<InterfaceUse>,
     /// Tracked files that move this instance's priority.
-    pub track_files: Vec<TrackedFile>,
+    pub track_files: Vec<FileUse>,
     /// Tracked processes that move this instance's priority.
-    pub track_processes: Vec<TrackedProcess>,
+    pub track_processes: Vec<ProcessUse>,
     /// Gratuitous ARPs / unsolicited NAs sent at once on becoming master.
     pub garp_repeat: u32,
     /// Delay before a second burst of `garp_repeat`; zero means no second burst.
@@ -215,7 +215,7 @@ pub struct Instance {
     pub sync_group: Option<String>,
 }
 
-impl Instance {
+impl InstanceConfig {
     /// Priority 255: the node that owns the virtual addresses (RFC 9568).
     pub fn is_address_owner(&self) -> bool {
         self.priority == 255
@@ -246,7 +246,7 @@ impl Instance {
 
 /// An instance's use of a check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedCheck {
+pub struct CheckUse {
     /// The check's name, a key of [`Config::checks`].
     pub name: String,
     /// Effective weight: the instance's override, else the check's own.
@@ -257,7 +257,7 @@ pub struct TrackedCheck {
 
 /// An instance's use of an interface's link state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedInterface {
+pub struct InterfaceUse {
     /// The interface's name.
     pub name: String,
     /// Non-zero: added to the priority while the link is down (negative) or
@@ -267,7 +267,7 @@ pub struct TrackedInterface {
 
 /// An instance's use of a tracked file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedFile {
+pub struct FileUse {
     /// The file's name, a key of [`Config::track_files`].
     pub name: String,
     /// Effective weight: the instance's override, else the file's own.
@@ -276,7 +276,7 @@ pub struct TrackedFile {
 
 /// An instance's use of a tracked process.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedProcess {
+pub struct ProcessUse {
     /// The process's name, a key of [`Config::track_processes`].
     pub name: String,
     /// Effective weight: the instance's override, else the process's own.
@@ -310,7 +310,7 @@ impl Hooks {
 /// `[sync_groups.NAME]`, keepalived's `vrrp_sync_group`: instances that
 /// change state together.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncGroup {
+pub struct SyncGroupConfig {
     /// The key in `[sync_groups.NAME]`.
     pub name: String,
     /// Member instance names, each a key of [`Config::instances`].

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Config, Instance};
+use super::{Config, InstanceConfig};
 
 /// One instance's fate in a reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
     }
 }
 
-fn compare(a: &Instance, b: &Instance) -> InstanceChange {
+fn compare(a: &InstanceConfig, b: &InstanceConfig) -> InstanceChange {
     if a == b {
         return InstanceChange::Unchanged;
     }

@@ -4,7 +4,7 @@
 use core::fmt::{self, Display, Formatter, Write as _};
 use core::time::Duration;
 
-use super::{Config, Global, Hooks, Instance, SyncGroup, TrackFile, TrackProcess};
+use super::{Config, Global, Hooks, InstanceConfig, SyncGroupConfig, TrackFile, TrackProcess};
 use crate::wire::Version;
 
 fn row(f: &mut Formatter<'_>, key: &str, value: impl Display) -> fmt::Result {
@@ -90,7 +90,7 @@ impl Display for Global {
     }
 }
 
-impl Display for Instance {
+impl Display for InstanceConfig {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -250,7 +250,7 @@ impl Display for TrackProcess {
     }
 }
 
-impl Display for SyncGroup {
+impl Display for SyncGroupConfig {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(f, "sync_group {}", self.name)?;
         row(f, "instances", list(&self.instances))?;

@@ -20,9 +20,9 @@ use super::raw::{
     RawTrackProcess,
 };
 use super::{
-    Argv, COMM_MAX, Check, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Family, Global,
-    Hooks, Instance, MAX_WEIGHT, SyncGroup, TrackFile, TrackProcess, TrackedCheck, TrackedFile,
-    TrackedInterface, TrackedProcess,
+    Argv, COMM_MAX, Check, CheckUse, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Family,
+    FileUse, Global, Hooks, InstanceConfig, InterfaceUse, MAX_WEIGHT, ProcessUse, SyncGroupConfig,
+    TrackFile, TrackProcess,
 };
 use crate::wire::{Centis, Version};
 
@@ -462,7 +462,7 @@ impl Validator<'_, '_> {
         entry: &Entry<RawInstance>,
         global: &Option<Global>,
         defined: &Defined<'_>,
-    ) -> (Option<Instance>, Facts) {
+    ) -> (Option<InstanceConfig>, Facts) {
         let raw = &entry.read.value;
         let dropped = &entry.read.dropped;
 
@@ -545,14 +545,14 @@ impl Validator<'_, '_> {
         let track_checks = self
             .track_named(raw.track_checks.as_deref(), &CHECK_REFS, &defined.checks)
             .map(|list| {
-                let tracked = |(name, weight)| TrackedCheck { name, weight };
+                let tracked = |(name, weight)| CheckUse { name, weight };
                 list.into_iter().map(tracked).collect()
             });
         let track_interfaces = self.track_interfaces(raw.track_interfaces.as_deref());
         let track_files = self
             .track_named(raw.track_files.as_deref(), &FILE_REFS, &defined.files)
             .map(|list| {
-                let tracked = |(name, weight)| TrackedFile { name, weight };
+                let tracked = |(name, weight)| FileUse { name, weight };
                 list.into_iter().map(tracked).collect()
             });
         let track_processes = self
@@ -562,7 +562,7 @@ impl Validator<'_, '_> {
                 &defined.processes,
             )
             .map(|list| {
-                let tracked = |(name, weight)| TrackedProcess { name, weight };
+                let tracked = |(name, weight)| ProcessUse { name, weight };
                 list.into_iter().map(tracked).collect()
             });
 
@@ -598,7 +598,7 @@ impl Validator<'_, '_> {
             vips: vip_facts,
         };
         let instance = (|| {
-            Some(Instance {
+            Some(InstanceConfig {
                 name: entry.name.clone(),
                 interface: interface?,
                 vrid: vrid?.0,
@@ -1030,10 +1030,7 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn track_interfaces(
-        &mut self,
-        raw: Option<&[Spanned<RawTrack>]>,
-    ) -> Option<Vec<TrackedInterface>> {
+    fn track_interfaces(&mut self, raw: Option<&[Spanned<RawTrack>]>) -> Option<Vec<InterfaceUse>> {
         let mut ok = true;
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
@@ -1053,7 +1050,7 @@ impl Validator<'_, '_> {
                     .error(span, format!("`track_interfaces` lists `{name}` twice"));
                 ok = false;
             } else if let Some(weight) = weight {
-                out.push(TrackedInterface {
+                out.push(InterfaceUse {
                     name: name.to_owned(),
                     weight,
                 });
@@ -1069,7 +1066,7 @@ impl Validator<'_, '_> {
         entry: &Entry<RawSyncGroup>,
         instance_names: &BTreeSet<String>,
         member_of: &mut BTreeMap<String, String>,
-    ) -> Option<SyncGroup> {
+    ) -> Option<SyncGroupConfig> {
         let raw = &entry.read.value;
         let hooks = self.hooks(
             &raw.notify_master,
@@ -1124,7 +1121,7 @@ impl Validator<'_, '_> {
                 members.push(name.clone());
             }
         }
-        Some(SyncGroup {
+        Some(SyncGroupConfig {
             name: entry.name.clone(),
             instances: ok.then_some(members)?,
             hooks: hooks?,
@@ -1139,7 +1136,7 @@ impl Validator<'_, '_> {
     fn owners_in_groups(
         &mut self,
         groups: &[Entry<RawSyncGroup>],
-        instances: &BTreeMap<String, Instance>,
+        instances: &BTreeMap<String, InstanceConfig>,
     ) {
         for entry in groups {
             let Some(list) = &entry.read.value.instances else {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::keywords::{self, Context};
-use super::model::{Hooks, Instance, Origin, Track};
+use super::model::{Hooks, Origin, Track, VrrpInstance};
 use super::parser::Node;
 use super::report::{Location, Report};
 use super::translate::{
@@ -51,7 +51,7 @@ pub(super) fn translate(
     node: &Node,
     scope: &Scope<'_>,
     report: &mut Report,
-) -> Result<Instance, String> {
+) -> Result<VrrpInstance, String> {
     let mut d = Draft::default();
     for item in node.children() {
         read(&mut d, item, scope, report);
@@ -194,7 +194,7 @@ fn settle(
     node: &Node,
     scope: &Scope<'_>,
     report: &mut Report,
-) -> Result<Instance, String> {
+) -> Result<VrrpInstance, String> {
     let interface = match d.interface {
         Some(name) if crate::config::rules::valid_interface_name(name) => name.to_owned(),
         Some(name) => return Err(format!("{name:?} is not a valid interface name")),
@@ -253,7 +253,7 @@ fn settle(
         track_interfaces.push(track);
     }
 
-    Ok(Instance {
+    Ok(VrrpInstance {
         name: String::new(),
         source: Origin {
             at: node.at.clone(),

@@ -14,7 +14,7 @@ pub(super) struct Output {
     pub checks: Vec<Check>,
     pub track_files: Vec<TrackFile>,
     pub track_processes: Vec<TrackProcess>,
-    pub instances: Vec<Instance>,
+    pub instances: Vec<VrrpInstance>,
     pub sync_groups: Vec<SyncGroup>,
     /// `vrrp_instance` blocks left out, with the reason, for comments.
     pub skipped: Vec<(Location, String, String)>,
@@ -64,7 +64,7 @@ pub(super) struct TrackProcess {
 }
 
 #[derive(Debug)]
-pub(super) struct Instance {
+pub(super) struct VrrpInstance {
     pub name: String,
     pub source: Origin,
     pub interface: String,

@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use crate::protocol::{State, Time};
 
-use super::scenario::Fault;
+use super::scenario::Incident;
 use super::timeline::{Record, Timeline, View};
 
 /// A broken invariant, in words.
@@ -81,7 +81,7 @@ pub fn vips_follow_state(timeline: &Timeline, instance: usize) -> Result<(), Vio
                 vips[*node] = *held;
             }
             // A crash or reboot takes the node's state and addresses with it.
-            Record::Injected(Fault::Crash(node) | Fault::Restart(node)) => {
+            Record::Injected(Incident::Crash(node) | Incident::Restart(node)) => {
                 grow(&mut master, &mut vips, *node);
                 master[*node] = false;
                 vips[*node] = false;

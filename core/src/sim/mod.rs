@@ -3,11 +3,11 @@
 //! Several nodes, each running a [`protocol::Node`](crate::protocol::Node),
 //! share one simulated L2 segment. Time is virtual: a binary heap of jobs
 //! ordered by (time, sequence number) decides what happens next, so a
-//! [`Config`] plus its seed and the injected [`Fault`]s reproduce a run
+//! [`Setup`] plus its seed and the injected [`Incident`]s reproduce a run
 //! exactly. Everything observable goes into a [`Timeline`].
 //!
 //! - [`rng`]: the seeded PRNG.
-//! - [`scenario`]: nodes, network and faults as plain data.
+//! - [`scenario`]: nodes, network and incidents as plain data.
 //! - [`segment`]: delay, jitter, loss and partitions.
 //! - [`timeline`]: the record of a run and the queries on it.
 //! - [`check`]: invariants over a timeline, shared by the property tests.
@@ -26,7 +26,7 @@ use std::collections::BinaryHeap;
 
 pub use check::{Contender, Violation};
 pub use rng::Rng;
-pub use scenario::{Config, Fault, InstanceSpec, Network, NodeSpec};
+pub use scenario::{Incident, InstanceSpec, Network, NodeSpec, Setup};
 pub use segment::Segment;
 pub use timeline::{Entry, Record, Sent, Span, Timeline, View};
 
@@ -48,7 +48,7 @@ enum Job {
         node: usize,
         generation: u64,
     },
-    Inject(Fault),
+    Inject(Incident),
 }
 
 #[derive(Debug, Clone)]
@@ -95,11 +95,11 @@ struct SimNode {
 /// ```
 /// use std::time::Duration;
 /// use vipd::protocol::Time;
-/// use vipd::sim::{Config, Fault, InstanceSpec, Network, NodeSpec, Sim};
+/// use vipd::sim::{Setup, Incident, InstanceSpec, Network, NodeSpec, Sim};
 /// use vipd::wire::{Auth, Centis, Family, Version};
 ///
 /// let node = |priority| NodeSpec::single(InstanceSpec::new(priority, Centis::ONE_SECOND));
-/// let mut sim = Sim::new(Config {
+/// let mut sim = Sim::new(Setup {
 ///     version: Version::V3,
 ///     family: Family::Ipv4,
 ///     auth: Auth::None,
@@ -108,7 +108,7 @@ struct SimNode {
 ///     seed: 7,
 /// });
 /// let secs = |s| Time::from_duration(Duration::from_secs(s));
-/// sim.schedule(secs(10), Fault::Crash(1));
+/// sim.schedule(secs(10), Incident::Crash(1));
 /// sim.run_until(secs(20));
 /// let view = sim.timeline().view(0);
 /// assert_eq!(view.masters_at(secs(9)), vec![1]);
@@ -116,7 +116,7 @@ struct SimNode {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Sim {
-    config: Config,
+    config: Setup,
     now: Time,
     queue: BinaryHeap<Queued>,
     seq: u64,
@@ -128,7 +128,7 @@ pub struct Sim {
 
 impl Sim {
     /// Builds the segment and schedules every node's boot.
-    pub fn new(config: Config) -> Sim {
+    pub fn new(config: Setup) -> Sim {
         let nodes = (0..config.nodes.len())
             .map(|n| SimNode {
                 core: None,
@@ -152,14 +152,14 @@ impl Sim {
         };
         for n in 0..sim.nodes.len() {
             if let Some(at) = sim.config.nodes[n].boot_at {
-                sim.schedule(at, Fault::Restart(n));
+                sim.schedule(at, Incident::Restart(n));
             }
         }
         sim
     }
 
     /// The scenario being run.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &Setup {
         &self.config
     }
 
@@ -214,16 +214,16 @@ impl Sim {
             .collect()
     }
 
-    /// Injects `fault` at `at` (not before the current time).
-    pub fn schedule(&mut self, at: Time, fault: Fault) {
-        self.enqueue(at.max(self.now), Job::Inject(fault));
+    /// Injects `incident` at `at` (not before the current time).
+    pub fn schedule(&mut self, at: Time, incident: Incident) {
+        self.enqueue(at.max(self.now), Job::Inject(incident));
     }
 
-    /// Injects `fault` at the current time, after everything already run
+    /// Injects `incident` at the current time, after everything already run
     /// (after [`Sim::run_until`]`(t)`, that is everything due at or before t).
-    pub fn inject(&mut self, fault: Fault) {
+    pub fn inject(&mut self, incident: Incident) {
         self.step += 1;
-        self.apply_fault(fault);
+        self.apply_incident(incident);
     }
 
     /// Runs every job due at or before `t`, then sets the clock to `t`.
@@ -235,7 +235,7 @@ impl Sim {
             match q.job {
                 Job::Deliver { from, to, advert } => self.deliver(from, to, &advert),
                 Job::Timer { node, generation } => self.timer(node, generation),
-                Job::Inject(fault) => self.apply_fault(fault),
+                Job::Inject(incident) => self.apply_incident(incident),
             }
         }
         self.now = self.now.max(t);
@@ -292,11 +292,11 @@ impl Sim {
         self.apply_outputs(node, out);
     }
 
-    fn apply_fault(&mut self, fault: Fault) {
-        self.record(Record::Injected(fault.clone()));
-        match fault {
-            Fault::Crash(n) => self.crash(n),
-            Fault::Restart(n) => {
+    fn apply_incident(&mut self, incident: Incident) {
+        self.record(Record::Injected(incident.clone()));
+        match incident {
+            Incident::Crash(n) => self.crash(n),
+            Incident::Restart(n) => {
                 self.crash(n);
                 let members = (0..self.config.nodes[n].instances.len())
                     .map(|i| Member {
@@ -312,15 +312,15 @@ impl Sim {
                 self.nodes[n].core = Some(core);
                 self.apply_outputs(n, out);
             }
-            Fault::Shutdown(n) => {
+            Incident::Shutdown(n) => {
                 if let Some(core) = self.nodes[n].core.as_mut() {
                     let out = core.handle_all(self.now, Event::Shutdown);
                     self.apply_outputs(n, out);
                 }
             }
-            Fault::Partition(groups) => self.segment.partition(&groups),
-            Fault::Heal => self.segment.heal(),
-            Fault::Health {
+            Incident::Partition(groups) => self.segment.partition(&groups),
+            Incident::Heal => self.segment.heal(),
+            Incident::Health {
                 node,
                 instance,
                 health,
@@ -331,7 +331,7 @@ impl Sim {
                     self.apply_outputs(node, out);
                 }
             }
-            Fault::Loss(p) => self.segment.set_loss(p),
+            Incident::Loss(p) => self.segment.set_loss(p),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::wire::{Auth, Centis, Family, Version};
 pub struct InstanceSpec {
     /// Virtual Router Identifier.
     pub vrid: u8,
-    /// Effective priority at boot (later changed with [`Fault::Health`]).
+    /// Effective priority at boot (later changed with [`Incident::Health`]).
     pub priority: u8,
     /// Preempt_Mode: take over from a lower-priority master.
     pub preempt: bool,
@@ -50,11 +50,11 @@ impl InstanceSpec {
 /// One machine on the segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSpec {
-    /// Instance `k` of every node carries the virtual address [`Config::vip`]`(k)`.
+    /// Instance `k` of every node carries the virtual address [`Setup::vip`]`(k)`.
     pub instances: Vec<InstanceSpec>,
     /// Sync groups over this node's instance indices.
     pub sync_groups: Vec<SyncGroup>,
-    /// When the node first boots; `None` leaves it down until a [`Fault::Restart`].
+    /// When the node first boots; `None` leaves it down until a [`Incident::Restart`].
     pub boot_at: Option<Time>,
 }
 
@@ -105,7 +105,7 @@ impl Network {
 
 /// A whole scenario's static part.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config {
+pub struct Setup {
     /// VRRP version of every instance.
     pub version: Version,
     /// Address family of every primary and virtual address.
@@ -120,7 +120,7 @@ pub struct Config {
     pub seed: u64,
 }
 
-impl Config {
+impl Setup {
     /// Node `i`'s primary address: 192.0.2.(10+i) or 2001:db8::(10+i) in hex
     /// digits, so a higher index always means a higher address (the tie-break).
     pub fn address(&self, node: usize) -> IpAddr {
@@ -187,12 +187,12 @@ impl Config {
 
 /// Something injected into a running simulation at a chosen time.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
+pub enum Incident {
     /// The node stops dead: no priority-0 advert, its VIPs vanish with it, and
     /// packets it already sent stay in flight.
     Crash(usize),
     /// Boots the node with fresh instances (Initialize, then Startup), after a
-    /// silent crash if it is running. Health set by [`Fault::Health`] persists.
+    /// silent crash if it is running. Health set by [`Incident::Health`] persists.
     Restart(usize),
     /// Graceful stop: RFC 9568 Shutdown, so a master resigns with priority 0.
     Shutdown(usize),
@@ -214,15 +214,15 @@ pub enum Fault {
     Loss(f64),
 }
 
-impl Fault {
+impl Incident {
     /// The node this fault is about, if it is about one.
     pub fn node(&self) -> Option<usize> {
         match self {
-            Fault::Crash(n)
-            | Fault::Restart(n)
-            | Fault::Shutdown(n)
-            | Fault::Health { node: n, .. } => Some(*n),
-            Fault::Partition(_) | Fault::Heal | Fault::Loss(_) => None,
+            Incident::Crash(n)
+            | Incident::Restart(n)
+            | Incident::Shutdown(n)
+            | Incident::Health { node: n, .. } => Some(*n),
+            Incident::Partition(_) | Incident::Heal | Incident::Loss(_) => None,
         }
     }
 }

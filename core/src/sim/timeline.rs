@@ -10,13 +10,13 @@ use core::fmt;
 use crate::protocol::{Report, State, Time, Transition};
 use crate::wire::Centis;
 
-use super::scenario::Fault;
+use super::scenario::Incident;
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
-    /// A fault injected by the scenario (boots are [`Fault::Restart`]).
-    Injected(Fault),
+    /// An incident injected by the scenario (boots are [`Incident::Restart`]).
+    Injected(Incident),
     /// An instance changed state.
     Transition {
         /// The node's index.
@@ -196,8 +196,8 @@ impl Timeline {
         }
     }
 
-    /// Times of the injected faults, in order.
-    pub fn faults(&self) -> impl Iterator<Item = (Time, &Fault)> {
+    /// Times of the injected incidents, in order.
+    pub fn incidents(&self) -> impl Iterator<Item = (Time, &Incident)> {
         self.entries.iter().filter_map(|e| match &e.record {
             Record::Injected(f) => Some((e.at, f)),
             _ => None,
@@ -230,7 +230,7 @@ impl<'a> View<'a> {
         self.instance
     }
 
-    /// The entries about this instance, plus every injected fault.
+    /// The entries about this instance, plus every injected incident.
     pub fn entries(&self) -> impl Iterator<Item = &'a Entry> + 'a {
         let instance = self.instance;
         self.timeline
@@ -390,13 +390,13 @@ fn apply(nodes: &mut Vec<Replayed>, entry: &Entry) {
         &mut nodes[node]
     }
     match &entry.record {
-        Record::Injected(Fault::Crash(n)) => {
+        Record::Injected(Incident::Crash(n)) => {
             *at(nodes, *n) = Replayed {
                 state: None,
                 vips: false,
             }
         }
-        Record::Injected(Fault::Restart(n)) => {
+        Record::Injected(Incident::Restart(n)) => {
             *at(nodes, *n) = Replayed {
                 state: Some(State::Initialize),
                 vips: false,
@@ -413,7 +413,7 @@ fn apply(nodes: &mut Vec<Replayed>, entry: &Entry) {
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Record::Injected(fault) => write!(f, "FAULT {fault:?}"),
+            Record::Injected(incident) => write!(f, "INCIDENT {incident:?}"),
             Record::Transition {
                 node,
                 instance,

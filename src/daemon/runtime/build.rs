@@ -12,13 +12,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::links::{Followed, Trouble};
-use super::{Counters, Input, Slot, forward, params, remove_stale_vips};
+use super::{Input, ProtocolCounters, Slot, forward, params, remove_stale_vips};
 use crate::config::{self, Config};
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
+use crate::daemon::poller::TrackedUpdate;
 use crate::daemon::process::RunAs;
 use crate::daemon::socket::VrrpSocket;
-use crate::daemon::tracked::TrackedUpdate;
 use crate::daemon::vips::{AnnouncePlan, VipFailure, VipStats, VipWorker};
 use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
 use crate::wire::Family;
@@ -42,7 +42,7 @@ impl Edge {
     pub async fn build_instance(
         &mut self,
         name: &String,
-        cfg: &config::Instance,
+        cfg: &config::InstanceConfig,
         config: &Config,
         readings: &[TrackedUpdate],
         run_as: RunAs,
@@ -96,7 +96,7 @@ impl Edge {
             vip_task: Some(vip_task),
             vip_stats,
             hooks,
-            counters: Counters::default(),
+            counters: ProtocolCounters::default(),
             last_transition: None,
             trouble: Trouble::default(),
             start_by: None,
@@ -157,7 +157,7 @@ impl Edge {
     fn socket_for(
         &mut self,
         name: &str,
-        cfg: &config::Instance,
+        cfg: &config::InstanceConfig,
         config: &Config,
     ) -> Result<usize, String> {
         let found = self
@@ -296,7 +296,7 @@ fn spawn_reader(
 }
 
 /// An instance's hook queue; hooks see its VIPs in `VIPD_VIPS`.
-pub(super) fn instance_hooks(name: &str, cfg: &config::Instance, run_as: RunAs) -> HookQueue {
+pub(super) fn instance_hooks(name: &str, cfg: &config::InstanceConfig, run_as: RunAs) -> HookQueue {
     let vips = cfg
         .virtual_ips
         .iter()
@@ -314,7 +314,7 @@ pub(super) fn instance_hooks(name: &str, cfg: &config::Instance, run_as: RunAs) 
 }
 
 /// How a new master of this instance announces itself.
-pub(super) fn announce_plan(cfg: &config::Instance) -> AnnouncePlan {
+pub(super) fn announce_plan(cfg: &config::InstanceConfig) -> AnnouncePlan {
     AnnouncePlan {
         repeat: cfg.garp_repeat,
         delay: cfg.garp_delay,
@@ -337,7 +337,7 @@ pub(super) fn all_vips(config: &Config) -> Vec<IpAddr> {
 /// from `readings`.
 pub(super) async fn build_tracker(
     netlink: &Netlink,
-    cfg: &config::Instance,
+    cfg: &config::InstanceConfig,
     config: &Config,
     readings: &[TrackedUpdate],
     interface_up: bool,

@@ -19,10 +19,10 @@ use super::checks::{self, CheckResult};
 use super::control;
 use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
+use super::poller::{self, TrackedUpdate};
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::Datagram;
-use super::tracked::{self, TrackedUpdate};
 use super::vips::{VipCommand, VipFailure, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
@@ -124,7 +124,7 @@ enum Input {
 
 /// Per-instance counters (exported by status and metrics).
 #[derive(Debug, Default, Clone)]
-pub struct Counters {
+pub struct ProtocolCounters {
     pub adverts_sent: u64,
     pub adverts_received: u64,
     pub send_errors: u64,
@@ -137,7 +137,7 @@ pub struct Counters {
 
 struct Slot {
     name: String,
-    cfg: config::Instance,
+    cfg: config::InstanceConfig,
     /// Where adverts go out from; `None` while the interface has no usable
     /// address (the instance is in Fault then).
     src: Option<IpAddr>,
@@ -150,7 +150,7 @@ struct Slot {
     vip_task: Option<JoinHandle<()>>,
     vip_stats: Arc<VipStats>,
     hooks: HookQueue,
-    counters: Counters,
+    counters: ProtocolCounters,
     last_transition: Option<(SystemTime, Instant, Transition)>,
     trouble: links::Trouble,
     /// A start-up waiting for the interface's IPv6 link-local address.
@@ -183,7 +183,7 @@ struct Daemon {
     /// Instances whose edge health changed during the current batch.
     health_changed: Vec<usize>,
     checks: BTreeMap<String, CheckCounters>,
-    tracked: tracked::Latest,
+    tracked: poller::Latest,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -206,9 +206,9 @@ impl Daemon {
         let mut members = Vec::new();
         // Tracked files and processes: read once now, so the first advert
         // already carries their weights; then polled on their own thread.
-        let mut watcher = tracked::Watcher::new(&config);
+        let mut watcher = poller::Poller::new(&config);
         let first_reading = watcher.poll(std::time::Instant::now());
-        let mut tracked_latest = tracked::Latest::default();
+        let mut tracked_latest = poller::Latest::default();
         for update in &first_reading {
             tracing::info!("{}", update.describe());
             tracked_latest.record(update);
@@ -701,18 +701,18 @@ fn tracked_checks(config: &Config) -> Vec<config::Check> {
 /// Starts the tracked file and process thread and the task forwarding its
 /// updates into the loop (aborting that task stops the thread).
 fn start_watcher(
-    watcher: tracked::Watcher,
+    watcher: poller::Poller,
     input_tx: &mpsc::UnboundedSender<Input>,
 ) -> Result<JoinHandle<()>, String> {
     let (tracked_tx, tracked_rx) = mpsc::unbounded_channel();
     let task = forward(tracked_rx, input_tx.clone(), Input::Tracked);
-    tracked::spawn(watcher, tracked_tx)
+    poller::spawn(watcher, tracked_tx)
         .map_err(|e| format!("cannot start the tracked file and process thread: {e}"))?;
     Ok(task)
 }
 
 /// The protocol's view of an instance's settings.
-fn params(cfg: &config::Instance, src: IpAddr) -> Params {
+fn params(cfg: &config::InstanceConfig, src: IpAddr) -> Params {
     Params {
         version: cfg.version,
         vrid: cfg.vrid,

@@ -213,7 +213,7 @@ impl Daemon {
     async fn update_instance(
         &mut self,
         index: usize,
-        cfg: &config::Instance,
+        cfg: &config::InstanceConfig,
         aspects: &BTreeSet<Aspect>,
     ) {
         if aspects.contains(&Aspect::Health) {
@@ -253,7 +253,7 @@ impl Daemon {
     /// Rebuilds an instance's tracker from `cfg` and the new definitions,
     /// keeping what it already knew (check health, link states), and applies
     /// the resulting health.
-    async fn rebuild_tracker(&mut self, index: usize, cfg: &config::Instance) {
+    async fn rebuild_tracker(&mut self, index: usize, cfg: &config::InstanceConfig) {
         let readings = self.tracked.updates();
         let config = self.pending.clone().unwrap_or_else(|| self.config.clone());
         let old = &self.slots[index].tracker;
@@ -293,8 +293,8 @@ impl Daemon {
                 self.check_tasks.insert(name, (check, task));
             }
         }
-        let old_watch = crate::daemon::tracked::Watcher::new(&self.config);
-        let mut new_watch = crate::daemon::tracked::Watcher::new(new);
+        let old_watch = crate::daemon::poller::Poller::new(&self.config);
+        let mut new_watch = crate::daemon::poller::Poller::new(new);
         if watched(&self.config) != watched(new) {
             retuned.extend(new.track_files.keys().cloned());
             retuned.extend(new.track_processes.keys().cloned());
@@ -393,7 +393,7 @@ impl Daemon {
 }
 
 /// Whether `cfg` tracks any of `names` (checks, files or processes).
-fn tracks_any(cfg: &config::Instance, names: &BTreeSet<String>) -> bool {
+fn tracks_any(cfg: &config::InstanceConfig, names: &BTreeSet<String>) -> bool {
     cfg.track_checks
         .iter()
         .map(|t| &t.name)
@@ -426,7 +426,7 @@ fn discard(mut slot: Slot) {
     tokio::spawn(async move { hooks.finish().await });
 }
 
-/// Watcher definitions with the default weights cleared: a new default
+/// Poller definitions with the default weights cleared: a new default
 /// weight only matters through the instances, which compare on their own.
 fn without_weights(c: &Config) -> impl PartialEq + use<> {
     let checks: Vec<_> = c

@@ -259,21 +259,22 @@ struct ProcessWatch {
 }
 
 /// Everything tracked, with what was last sent.
-pub struct Watcher {
+pub struct Poller {
     proc_root: PathBuf,
     files: Vec<FileWatch>,
     processes: Vec<ProcessWatch>,
 }
 
-impl Watcher {
+impl Poller {
     /// The files and processes some instance tracks; the others are never read.
-    pub fn new(config: &Config) -> Watcher {
+    pub fn new(config: &Config) -> Poller {
         let files = config
             .track_files
             .values()
             .filter(|f| {
-                let tracked =
-                    |i: &crate::config::Instance| i.track_files.iter().any(|t| t.name == f.name);
+                let tracked = |i: &crate::config::InstanceConfig| {
+                    i.track_files.iter().any(|t| t.name == f.name)
+                };
                 config.instances.values().any(tracked)
             })
             .cloned();
@@ -281,21 +282,21 @@ impl Watcher {
             .track_processes
             .values()
             .filter(|p| {
-                let tracked = |i: &crate::config::Instance| {
+                let tracked = |i: &crate::config::InstanceConfig| {
                     i.track_processes.iter().any(|t| t.name == p.name)
                 };
                 config.instances.values().any(tracked)
             })
             .cloned();
-        Watcher::with(files, processes)
+        Poller::with(files, processes)
     }
 
-    /// A watcher of exactly these, reading processes from /proc.
+    /// A poller of exactly these, reading processes from /proc.
     pub fn with(
         files: impl IntoIterator<Item = TrackFile>,
         processes: impl IntoIterator<Item = TrackProcess>,
-    ) -> Watcher {
-        Watcher {
+    ) -> Poller {
+        Poller {
             proc_root: PathBuf::from("/proc"),
             files: files
                 .into_iter()
@@ -313,7 +314,7 @@ impl Watcher {
     }
 
     /// Reads processes from another directory laid out like /proc (tests).
-    pub fn with_proc_root(mut self, root: impl Into<PathBuf>) -> Watcher {
+    pub fn with_proc_root(mut self, root: impl Into<PathBuf>) -> Poller {
         self.proc_root = root.into();
         self
     }
@@ -362,11 +363,8 @@ impl Watcher {
 
 /// Polls on a thread of its own every [`POLL_INTERVAL`] and sends changes;
 /// the thread ends when the receiving side is gone.
-pub fn spawn(
-    mut watcher: Watcher,
-    updates: mpsc::UnboundedSender<TrackedUpdate>,
-) -> io::Result<()> {
-    if watcher.is_empty() {
+pub fn spawn(mut poller: Poller, updates: mpsc::UnboundedSender<TrackedUpdate>) -> io::Result<()> {
+    if poller.is_empty() {
         return Ok(());
     }
     std::thread::Builder::new()
@@ -377,7 +375,7 @@ pub fn spawn(
                 if updates.is_closed() {
                     return;
                 }
-                for update in watcher.poll(Instant::now()) {
+                for update in poller.poll(Instant::now()) {
                     if updates.send(update).is_err() {
                         return;
                     }

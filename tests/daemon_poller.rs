@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use vipd::config::{TrackFile, TrackProcess};
-use vipd::daemon::tracked::{
-    Debounce, ProcInfo, TrackedUpdate, Watcher, count_processes, matches, parse_value, read_file,
+use vipd::daemon::poller::{
+    Debounce, Poller, ProcInfo, TrackedUpdate, count_processes, matches, parse_value, read_file,
 };
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -207,7 +207,7 @@ fn watcher_sends_everything_first_then_only_changes() {
     };
     let mut db = process("db", "fakedb");
     db.delay = Duration::from_secs(1);
-    let mut w = Watcher::with([file], [db]).with_proc_root(&root);
+    let mut w = Poller::with([file], [db]).with_proc_root(&root);
 
     let t0 = Instant::now();
     let first = w.poll(t0);
