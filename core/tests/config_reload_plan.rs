@@ -162,3 +162,89 @@ fn global_listeners_need_a_restart() {
     let p = plan(&parse(BASE), &new);
     assert_eq!(p.needs_restart, vec!["metrics_listen".to_owned()]);
 }
+
+#[test]
+fn a_redefined_check_restarts_and_retracks_only_its_trackers() {
+    let p = plan(
+        &parse(BASE),
+        &edit("weight = -30", "weight = -30\ninterval = \"5s\""),
+    );
+    assert_eq!(p.checks_stopped, BTreeSet::from(["pg".to_owned()]));
+    assert_eq!(p.checks_started, BTreeSet::from(["pg".to_owned()]));
+    assert!(!p.poller_restarts);
+    assert_eq!(p.retrack, BTreeSet::from(["db".to_owned()]));
+    assert_eq!(p.describe(), ["instance db: tracked definitions updated"]);
+}
+
+#[test]
+fn a_default_weight_alone_restarts_no_check() {
+    // The weight reaches db through its track_checks entry; pg runs as before.
+    let p = plan(&parse(BASE), &edit("weight = -30", "weight = -50"));
+    assert!(p.checks_stopped.is_empty() && p.checks_started.is_empty());
+    assert!(!p.watchers_changed);
+    assert_eq!(p.describe(), ["instance db updated (health)"]);
+}
+
+#[test]
+fn an_untracked_check_never_runs() {
+    let p = plan(&parse(BASE), &edit("track_checks = [\"pg\"]\n", ""));
+    assert_eq!(p.checks_stopped, BTreeSet::from(["pg".to_owned()]));
+    assert!(p.checks_started.is_empty());
+}
+
+#[test]
+fn a_new_tracked_file_restarts_the_poller() {
+    let new = parse(&format!(
+        "[track_files.maint]\npath = \"/run/maint\"\n{BASE}"
+    ));
+    let p = plan(&parse(BASE), &new);
+    assert!(p.poller_restarts && p.watchers_changed);
+    assert!(p.retrack.is_empty(), "nobody tracks it yet: {p:?}");
+}
+
+#[test]
+fn refusals_are_worded_for_operators() {
+    let new = parse(&format!(
+        "[global]\nmetrics_listen = \"127.0.0.1:9701\"\n{BASE}"
+    ));
+    assert_eq!(
+        plan(&parse(BASE), &new).refusals(),
+        ["metrics_listen changed: not applied by reload yet; restart vipd for it"]
+    );
+    assert!(plan(&parse(BASE), &parse(BASE)).refusals().is_empty());
+}
+
+#[test]
+fn a_multicast_instance_cannot_join_a_unicast_only_socket() {
+    let unicast = BASE.replace(
+        "virtual_ips = [\"192.0.2.60/24\"]",
+        "virtual_ips = [\"192.0.2.60/24\"]\nunicast_peers = [\"192.0.2.12\"]",
+    );
+    let unicast = unicast.replace(
+        "virtual_ips = [\"192.0.2.50/24\"]",
+        "virtual_ips = [\"192.0.2.50/24\"]\nunicast_peers = [\"192.0.2.12\"]",
+    );
+    let multicast_db = unicast.replacen("unicast_peers = [\"192.0.2.12\"]\n", "", 1);
+    let p = plan(&parse(&unicast), &parse(&multicast_db));
+    assert_eq!(
+        p.refusals(),
+        ["instance db: the VRRP socket on eth0 was opened for unicast only; restart vipd to add a multicast instance there"]
+    );
+    // On a socket with a multicast instance already, it is fine.
+    assert!(plan(&parse(BASE), &parse(&multicast_db)).refusals().is_empty());
+}
+
+#[test]
+fn the_description_lists_every_change() {
+    let mut text = BASE.replace("vrid = 52", "vrid = 53");
+    text.push_str("\n[instances.web]\ninterface = \"eth0\"\nvrid = 60\nvirtual_ips = [\"192.0.2.70/24\"]\n");
+    let p = plan(&parse(BASE), &parse(&text));
+    assert_eq!(
+        p.describe(),
+        ["instance app restarted (vrid 52 -> 53)", "instance web added"]
+    );
+    assert_eq!(p.starting().collect::<Vec<_>>(), ["app", "web"]);
+    assert_eq!(p.resigning().collect::<Vec<_>>(), ["app"]);
+    assert!(p.regroups());
+    assert_eq!(plan(&parse(BASE), &parse(BASE)).describe(), ["no change"]);
+}

@@ -76,6 +76,25 @@ pub struct Config {
     pub track_processes: BTreeMap<String, TrackProcess>,
 }
 
+impl Config {
+    /// The checks some instance tracks, by name: the only ones that run.
+    pub fn tracked_checks(&self) -> BTreeMap<String, Check> {
+        self.instances
+            .values()
+            .flat_map(|i| &i.track_checks)
+            .map(|t| (t.name.clone(), self.checks[&t.name].clone()))
+            .collect()
+    }
+
+    /// Every virtual address of every instance: never a source address.
+    pub fn all_vips(&self) -> Vec<IpAddr> {
+        self.instances
+            .values()
+            .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
+            .collect()
+    }
+}
+
 /// The `[global]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Global {

@@ -1,18 +1,17 @@
-//! Building one instance's edge: interface lookup, source address, the
-//! shared VRRP socket of its interface, its VIP worker, hook queue and
-//! health tracker. Start-up and reload both use it.
+//! Building one instance's edge: the shared VRRP socket of its interface,
+//! its VIP worker, hook queue and health tracker. Start-up and reload both
+//! use it, from [`Lookups`] gathered beforehand, so building never waits.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipnet::IpNet;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::ids::{ById, SocketId};
 use super::links::{Followed, Trouble};
-use super::{Input, ProtocolCounters, Slot, forward, params, remove_stale_vips};
+use super::{Input, InstanceEdge, ProtocolCounters, forward, params};
 use crate::config::{self, Config};
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
@@ -23,55 +22,88 @@ use crate::daemon::vips::{AnnouncePlan, VipFailure, VipStats, VipWorker};
 use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
 use crate::wire::Family;
 
+/// What building instances needs to know of the system, asked for before
+/// (off the loop, in a reload), so that building itself never waits.
+#[derive(Debug, Default)]
+pub(super) struct Lookups {
+    /// The interfaces the instances run on; `None`: it does not exist.
+    pub interfaces: BTreeMap<String, Option<InterfaceInfo>>,
+    /// Link state of every tracked interface (down when missing).
+    pub links_up: BTreeMap<String, bool>,
+}
+
+impl Lookups {
+    /// Looks up the interfaces of `instances` (names in `config`) and every
+    /// interface `config` tracks. A missing interface is no error: the
+    /// instance starts in Fault and comes up when the interface appears.
+    pub async fn gather<'a>(
+        netlink: &Netlink,
+        config: &Config,
+        instances: impl Iterator<Item = &'a str>,
+    ) -> Result<Lookups, String> {
+        let mut lookups = Lookups::default();
+        for name in instances {
+            let ifname = &config.instances[name].interface;
+            if lookups.interfaces.contains_key(ifname) {
+                continue;
+            }
+            let info = match netlink.interface(ifname).await {
+                Ok(info) => Some(info),
+                Err(NetlinkError::NoSuchInterface(_)) => {
+                    tracing::warn!(
+                        "instance {name}: interface {ifname} does not exist; the instance stays in FAULT until it appears"
+                    );
+                    None
+                }
+                Err(e) => return Err(format!("instance {name}: {e}")),
+            };
+            lookups.interfaces.insert(ifname.clone(), info);
+        }
+        let tracked = config.instances.values().flat_map(|i| &i.track_interfaces);
+        for t in tracked {
+            if !lookups.links_up.contains_key(&t.name) {
+                let up = netlink.interface(&t.name).await.is_ok_and(|i| i.up);
+                lookups.links_up.insert(t.name.clone(), up);
+            }
+        }
+        Ok(lookups)
+    }
+}
+
 /// The interfaces' shared sockets, what the loop knows of each interface
 /// it follows, and what building an instance needs.
 pub(super) struct Edge {
     pub netlink: Netlink,
     /// One VRRP socket per interface name and family, reopened when the
     /// interface comes back with a new index.
-    pub sockets: Vec<SocketEntry>,
+    pub sockets: ById<SocketId, SocketEntry>,
     /// The interfaces instances run on, followed by name.
     pub links: BTreeMap<String, Followed>,
     pub input_tx: mpsc::UnboundedSender<Input>,
 }
 
 impl Edge {
-    /// Builds instance `name`; `readings` are the tracked files' and
-    /// processes' current values. A missing interface is not an error: the
-    /// instance starts in Fault and comes up when the interface appears.
-    pub async fn build_instance(
+    /// Builds instance `name` of `config`; `readings` are the tracked files'
+    /// and processes' current values.
+    pub fn build_instance(
         &mut self,
-        name: &String,
-        cfg: &config::InstanceConfig,
+        name: &str,
         config: &Config,
+        lookups: &Lookups,
         readings: &[TrackedUpdate],
         run_as: RunAs,
-        start: Start,
-    ) -> Result<(Slot, Member), String> {
-        let netlink = &self.netlink.clone();
-        let info = match netlink.interface(&cfg.interface).await {
-            Ok(info) => Some(info),
-            Err(NetlinkError::NoSuchInterface(_)) => {
-                tracing::warn!(
-                    "instance {name}: interface {} does not exist; the instance stays in FAULT until it appears",
-                    cfg.interface
-                );
-                None
-            }
-            Err(e) => return Err(format!("instance {name}: {e}")),
-        };
-        if let (Some(info), Start::Daemon) = (&info, start) {
-            remove_stale_vips(netlink, name, info, &cfg.virtual_ips).await;
-        }
+    ) -> Result<(InstanceEdge, Member), String> {
+        let cfg = &config.instances[name];
+        let info = lookups.interfaces.get(&cfg.interface).cloned().flatten();
         let socket = self.socket_for(name, cfg, config)?;
         let followed = self.follow(&cfg.interface, info);
         let up = followed.info.as_ref().is_some_and(|i| i.up);
-        let tracker = build_tracker(netlink, cfg, config, readings, up, None).await;
+        let tracker = build_tracker(cfg, config, lookups, readings, up, None);
 
         let hooks = instance_hooks(name, cfg, run_as);
         let vip_stats = Arc::new(VipStats::default());
         let (vip_tx, vip_task) = VipWorker {
-            name: name.clone(),
+            name: name.to_owned(),
             netlink: self.netlink.clone(),
             ifname: cfg.interface.clone(),
             attachment: None,
@@ -85,8 +117,8 @@ impl Edge {
         }
         .spawn();
 
-        let mut slot = Slot {
-            name: name.clone(),
+        let mut edge = InstanceEdge {
+            name: name.to_owned(),
             cfg: cfg.clone(),
             src: None,
             attachment: None,
@@ -101,32 +133,25 @@ impl Edge {
             trouble: Trouble::default(),
             start_by: None,
         };
-        let all_vips = all_vips(config);
-        slot.follow_interface(&self.links, &all_vips);
+        edge.follow_interface(&self.links, &config.all_vips());
         let member = Member {
-            name: name.clone(),
+            name: name.to_owned(),
             instance: Instance::new(
-                params(cfg, slot.src_or_unspecified()),
-                slot.health(&self.links, &self.sockets),
+                params(cfg, edge.src_or_unspecified()),
+                edge.health(&self.links, &self.sockets),
             ),
         };
-        match slot.src {
+        let priority = edge.tracker.health().priority;
+        let (version, vrid, ifname) = (cfg.version.number(), cfg.vrid, &cfg.interface);
+        match edge.src {
             Some(src) => tracing::info!(
-                "instance {name}: VRRPv{} vrid {} on {} from {src}, priority {}",
-                cfg.version.number(),
-                cfg.vrid,
-                cfg.interface,
-                slot.tracker.health().priority
+                "instance {name}: VRRPv{version} vrid {vrid} on {ifname} from {src}, priority {priority}"
             ),
             None => tracing::info!(
-                "instance {name}: VRRPv{} vrid {} on {}, priority {}; no source address yet",
-                cfg.version.number(),
-                cfg.vrid,
-                cfg.interface,
-                slot.tracker.health().priority
+                "instance {name}: VRRPv{version} vrid {vrid} on {ifname}, priority {priority}; no source address yet"
             ),
         }
-        Ok((slot, member))
+        Ok((edge, member))
     }
 
     /// Starts following `ifname` (once per name) with what a lookup found.
@@ -159,68 +184,61 @@ impl Edge {
         name: &str,
         cfg: &config::InstanceConfig,
         config: &Config,
-    ) -> Result<usize, String> {
+    ) -> Result<SocketId, String> {
+        let multicast = !cfg.is_unicast();
         let found = self
             .sockets
-            .iter()
-            .position(|s| s.ifname == cfg.interface && s.family == cfg.family);
-        if let Some(i) = found {
-            if !cfg.is_unicast() && !self.sockets[i].joined {
-                return Err(format!(
-                    "instance {name}: the VRRP socket on {} was opened for unicast only; restart vipd to add a multicast instance there",
-                    cfg.interface
-                ));
+            .find(|s| s.ifname == cfg.interface && s.family == cfg.family);
+        let id = match found {
+            Some(id) => {
+                let entry = &mut self.sockets[id];
+                if multicast && !entry.joined {
+                    if entry.open.is_some() {
+                        // The reload plan refuses this; never send multicast
+                        // adverts from a socket that does not hear the group.
+                        return Err(format!(
+                            "instance {name}: the VRRP socket on {} was opened for unicast only; restart vipd to add a multicast instance there",
+                            cfg.interface
+                        ));
+                    }
+                    // Unused since a reload: reopened below, joining the group.
+                    entry.joined = true;
+                }
+                id
             }
-            // Closed by a reload that left it unused: open it again.
-            let existing = self.links.get(&cfg.interface).and_then(|l| l.info.clone());
-            if let (None, Some(info)) = (&self.sockets[i].open, existing) {
-                self.sockets[i].reopen(i, info.index, &self.input_tx);
-            }
-            return Ok(i);
-        }
-        let joined = config
-            .instances
-            .values()
-            .any(|i| i.interface == cfg.interface && i.family == cfg.family && !i.is_unicast());
-        self.sockets.push(SocketEntry {
-            ifname: cfg.interface.clone(),
-            family: cfg.family,
-            joined,
-            open: None,
-            error: None,
-        });
-        let index = self.sockets.len() - 1;
+            None => self.sockets.push(SocketEntry {
+                ifname: cfg.interface.clone(),
+                family: cfg.family,
+                joined: config.instances.values().any(|i| {
+                    i.interface == cfg.interface && i.family == cfg.family && !i.is_unicast()
+                }),
+                open: None,
+                error: None,
+            }),
+        };
+        // New, or closed by a reload that left it unused: open it.
         let existing = self.links.get(&cfg.interface).and_then(|l| l.info.clone());
-        if let Some(info) = existing {
-            self.sockets[index].reopen(index, info.index, &self.input_tx);
+        if let (None, Some(info)) = (&self.sockets[id].open, existing) {
+            self.sockets[id].reopen(id, info.index, &self.input_tx);
         }
-        Ok(index)
+        Ok(id)
     }
 
     /// Opens the sockets of `ifname` for its current incarnation (a socket
     /// already bound to it stays; one that failed to open is tried again), or
     /// closes them (`None`: it no longer exists).
     pub fn reopen_sockets(&mut self, ifname: &str, info: Option<&InterfaceInfo>) {
-        for index in 0..self.sockets.len() {
-            if self.sockets[index].ifname != ifname {
+        for id in self.sockets.ids() {
+            let entry = &mut self.sockets[id];
+            if entry.ifname != ifname {
                 continue;
             }
             match info {
-                Some(info) => self.sockets[index].reopen(index, info.index, &self.input_tx),
-                None => self.sockets[index].close(),
+                Some(info) => entry.reopen(id, info.index, &self.input_tx),
+                None => entry.close(),
             }
         }
     }
-}
-
-/// Why an instance is being built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Start {
-    /// At start-up: VIPs found on the interface were left by a crashed run.
-    Daemon,
-    /// By a reload: VIPs on the interface may belong to a running instance
-    /// (a restarted master resigning, a VIP moving between instances).
-    Reload,
 }
 
 /// A VRRP socket shared by the instances on one interface and family.
@@ -242,7 +260,7 @@ impl SocketEntry {
 
     /// Opens the socket for interface index `ifindex`, replacing any socket
     /// bound to an earlier incarnation of the interface.
-    fn reopen(&mut self, index: usize, ifindex: u32, input_tx: &mpsc::UnboundedSender<Input>) {
+    fn reopen(&mut self, id: SocketId, ifindex: u32, input_tx: &mpsc::UnboundedSender<Input>) {
         if self.socket().is_some_and(|s| s.ifindex() == ifindex) {
             return;
         }
@@ -250,7 +268,7 @@ impl SocketEntry {
         match VrrpSocket::open(self.family, &self.ifname, ifindex, self.joined) {
             Ok(socket) => {
                 let socket = Arc::new(socket);
-                let reader = spawn_reader(index, socket.clone(), input_tx.clone());
+                let reader = spawn_reader(id, socket.clone(), input_tx.clone());
                 self.open = Some((socket, reader));
                 self.error = None;
             }
@@ -272,7 +290,7 @@ impl SocketEntry {
 }
 
 fn spawn_reader(
-    index: usize,
+    socket_id: SocketId,
     socket: Arc<VrrpSocket>,
     tx: mpsc::UnboundedSender<Input>,
 ) -> JoinHandle<()> {
@@ -282,7 +300,7 @@ fn spawn_reader(
             let fatal = received.is_err();
             if tx
                 .send(Input::Packet {
-                    socket: index,
+                    socket: socket_id,
                     received,
                 })
                 .is_err()
@@ -322,23 +340,14 @@ pub(super) fn announce_plan(cfg: &config::InstanceConfig) -> AnnouncePlan {
     }
 }
 
-/// Every virtual address of the configuration: never a source address.
-pub(super) fn all_vips(config: &Config) -> Vec<IpAddr> {
-    config
-        .instances
-        .values()
-        .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
-        .collect()
-}
-
 /// An instance's health tracker as `cfg` describes it. With `carry`, the
 /// state of what the old tracker already tracked carries over (a reload):
 /// check health after rise/fall and link states; files and processes come
-/// from `readings`.
-pub(super) async fn build_tracker(
-    netlink: &Netlink,
+/// from `readings`, other links from `lookups`.
+pub(super) fn build_tracker(
     cfg: &config::InstanceConfig,
     config: &Config,
+    lookups: &Lookups,
     readings: &[TrackedUpdate],
     interface_up: bool,
     carry: Option<&HealthTracker>,
@@ -363,13 +372,10 @@ pub(super) async fn build_tracker(
     }
     for tracked in &cfg.track_interfaces {
         tracker = tracker.with_interface(&tracked.name, i32::from(tracked.weight));
-        let up = match carry.and_then(|old| old.link_state(&tracked.name)) {
-            Some(up) => up,
-            None => netlink
-                .interface(&tracked.name)
-                .await
-                .is_ok_and(|other| other.up),
-        };
+        let up = carry
+            .and_then(|old| old.link_state(&tracked.name))
+            .or_else(|| lookups.links_up.get(&tracked.name).copied())
+            .unwrap_or(false);
         tracker.link(&tracked.name, up);
     }
     for t in &cfg.track_files {

@@ -22,8 +22,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::time::Instant;
 
-use super::build::{SocketEntry, all_vips};
-use super::{Daemon, Input, Slot, params};
+use super::build::SocketEntry;
+use super::ids::{ById, SocketId};
+use super::{Daemon, Input, InstanceEdge, params};
 use crate::daemon::announce::Announcer;
 use crate::daemon::netlink::{InterfaceInfo, NetEvent, NetlinkError};
 use crate::daemon::vips::{Attachment, VipCommand, VipFailure};
@@ -124,7 +125,7 @@ pub(super) struct AttachKey {
     announces: bool,
 }
 
-impl Slot {
+impl InstanceEdge {
     /// Re-reads the instance's interface: the VIP worker's attachment, the
     /// link state and the source address. Returns true when the source
     /// address changed.
@@ -199,7 +200,7 @@ impl Slot {
     pub(super) fn health(
         &self,
         links: &BTreeMap<String, Followed>,
-        sockets: &[SocketEntry],
+        sockets: &ById<SocketId, SocketEntry>,
     ) -> Health {
         let mut health = self.tracker.health();
         if let Some(why) = self.edge_fault(links, sockets, health.fault.is_some()) {
@@ -211,7 +212,7 @@ impl Slot {
     fn edge_fault(
         &self,
         links: &BTreeMap<String, Followed>,
-        sockets: &[SocketEntry],
+        sockets: &ById<SocketId, SocketEntry>,
         tracker_fault: bool,
     ) -> Option<String> {
         let ifname = &self.cfg.interface;
@@ -326,18 +327,19 @@ impl Daemon {
 
     /// Tracked interfaces (and instances' own ones) by name.
     fn track_link(&mut self, name: &str, up: bool) {
-        for index in 0..self.slots.len() {
-            let tracker = &mut self.slots[index].tracker;
+        self.reloads.saw_link(name, up);
+        for id in self.instances.ids() {
+            let tracker = &mut self.instances[id].tracker;
             if tracker.link_state(name) == Some(up) {
                 continue;
             }
             if tracker.link(name, up) {
                 tracing::info!(
                     "instance {}: link {name} {}",
-                    self.slots[index].name,
+                    self.instances[id].name,
                     if up { "up" } else { "down" }
                 );
-                self.refresh_health(index);
+                self.refresh_health(id);
             }
         }
     }
@@ -352,14 +354,14 @@ impl Daemon {
 
     /// A VIP of a master removed by someone else goes straight back.
     fn restore_vip(&mut self, ifindex: u32, addr: IpNet) {
-        for index in 0..self.slots.len() {
-            let slot = &self.slots[index];
+        for id in self.instances.ids() {
+            let slot = &self.instances[id];
             let on_it = self.edge.links[&slot.cfg.interface]
                 .info
                 .as_ref()
                 .is_some_and(|i| i.index == ifindex);
             let ours = on_it && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
-            if ours && self.node.instance(InstanceId(index)).state() == State::Master {
+            if ours && self.node.instance(id).state() == State::Master {
                 let key = format!("{}:restore", slot.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
                     tracing::warn!(
@@ -372,7 +374,7 @@ impl Daemon {
                         super::suppressed_note(suppressed)
                     );
                 }
-                let slot = &mut self.slots[index];
+                let slot = &mut self.instances[id];
                 slot.counters.vip_restores += 1;
                 slot.send_vip(VipCommand::Add);
                 slot.send_vip(VipCommand::Announce);
@@ -453,41 +455,39 @@ impl Daemon {
         if let Some(followed) = self.edge.links.get_mut(name) {
             followed.set(info);
         }
-        let all_vips = all_vips(&self.config);
-        for index in 0..self.slots.len() {
-            if self.slots[index].cfg.interface != name {
+        let all_vips = self.running.config.all_vips();
+        for id in self.instances.ids() {
+            if self.instances[id].cfg.interface != name {
                 continue;
             }
-            self.follow_interface(index, &all_vips);
+            self.follow_interface(id, &all_vips);
             // A socket that failed to open is tried again on the retry timer.
-            let socket = &self.edge.sockets[self.slots[index].socket];
-            if let (Some(why), None) = (&socket.error, self.slots[index].trouble.retry_at) {
+            let socket = &self.edge.sockets[self.instances[id].socket];
+            if let (Some(why), None) = (&socket.error, self.instances[id].trouble.retry_at) {
                 let why = why.clone();
-                self.slots[index].trouble.trip(Instant::now(), why);
+                self.instances[id].trouble.trip(Instant::now(), why);
             }
-            self.refresh_health(index);
+            self.refresh_health(id);
         }
     }
 
     /// Re-reads instance `index`'s interface, updates the state machine's
     /// source address, and starts an instance that waited for it.
-    pub(super) fn follow_interface(&mut self, index: usize, all_vips: &[IpAddr]) {
-        let slot = &mut self.slots[index];
+    pub(super) fn follow_interface(&mut self, id: InstanceId, all_vips: &[IpAddr]) {
+        let slot = &mut self.instances[id];
         if slot.follow_interface(&self.edge.links, all_vips) {
             let params = params(&slot.cfg, slot.src_or_unspecified());
-            self.node
-                .instance_mut(InstanceId(index))
-                .update_params(params);
+            self.node.instance_mut(id).update_params(params);
         }
-        if self.slots[index].src.is_some() && self.slots[index].start_by.is_some() {
-            self.start_instance(index);
+        if self.instances[id].src.is_some() && self.instances[id].start_by.is_some() {
+            self.start_instance(id);
         }
     }
 
     /// Sends an advert to every destination; failures that outlast two
     /// advert intervals take the instance out of service.
-    pub(super) fn send_advert(&mut self, index: usize, advert: &crate::wire::AdvertRepr) {
-        let slot = &mut self.slots[index];
+    pub(super) fn send_advert(&mut self, id: InstanceId, advert: &crate::wire::AdvertRepr) {
+        let slot = &mut self.instances[id];
         let socket = self.edge.sockets[slot.socket].socket();
         let (Some(src), Some(socket)) = (slot.src, socket) else {
             if advert.priority == 0 {
@@ -504,7 +504,7 @@ impl Daemon {
                 slot.counters.send_errors += 1;
                 let why = format!("no usable address or socket on {}", slot.cfg.interface);
                 slot.trouble.trip(Instant::now(), why);
-                self.health_changed.push(index);
+                self.health_changed.push(id);
             }
             return;
         };
@@ -570,25 +570,25 @@ impl Daemon {
         };
         if let Some(why) = why {
             slot.trouble.trip(now, why);
-            self.health_changed.push(index);
+            self.health_changed.push(id);
         }
     }
 
     /// A master that could not install its addresses gives up mastership.
     pub(super) fn on_vip_failure(&mut self, instance: &str, VipFailure(why): VipFailure) {
-        let Some(index) = self.slots.iter().position(|s| s.name == instance) else {
+        let Some(id) = self.instances.find(|s| s.name == instance) else {
             return;
         };
-        if self.node.instance(InstanceId(index)).state() == State::Master {
-            self.slots[index].trouble.trip(Instant::now(), why);
-            self.refresh_health(index);
+        if self.node.instance(id).state() == State::Master {
+            self.instances[id].trouble.trip(Instant::now(), why);
+            self.refresh_health(id);
         }
     }
 
     /// The earliest retry or start-up deadline of any instance.
     pub(super) fn edge_deadline(&self) -> Option<Instant> {
-        self.slots
-            .iter()
+        self.instances
+            .values()
             .flat_map(|s| [s.trouble.retry_at, s.start_by])
             .flatten()
             .min()
@@ -598,32 +598,33 @@ impl Daemon {
     /// a link-local address.
     pub(super) fn on_edge_timer(&mut self) {
         let now = Instant::now();
-        for index in 0..self.slots.len() {
-            let trouble = &mut self.slots[index].trouble;
+        for id in self.instances.ids() {
+            let trouble = &mut self.instances[id].trouble;
             if trouble.retry_at.is_some_and(|t| t <= now) {
                 trouble.retry_at = None;
                 if let Some(why) = trouble.fault.take() {
-                    tracing::info!("instance {}: retrying after: {why}", self.slots[index].name);
+                    tracing::info!(
+                        "instance {}: retrying after: {why}",
+                        self.instances[id].name
+                    );
                 }
                 // A socket that failed to open is opened again with the answer.
-                let ifname = self.slots[index].cfg.interface.clone();
+                let ifname = self.instances[id].cfg.interface.clone();
                 self.request_lookup(&ifname);
-                self.refresh_health(index);
+                self.refresh_health(id);
             }
-            if self.slots[index].start_by.is_some_and(|t| t <= now) {
-                self.start_instance(index);
+            if self.instances[id].start_by.is_some_and(|t| t <= now) {
+                self.start_instance(id);
             }
         }
     }
 
     /// Delivers the Startup event (now, or when the link-local address
-    /// arrives: see [`Slot::awaits_link_local`]).
-    pub(super) fn start_instance(&mut self, index: usize) {
-        self.slots[index].start_by = None;
-        self.refresh_health(index);
-        let outputs = self
-            .node
-            .handle(self.now(), InstanceId(index), Event::Startup);
+    /// arrives: see [`InstanceEdge::awaits_link_local`]).
+    pub(super) fn start_instance(&mut self, id: InstanceId) {
+        self.instances[id].start_by = None;
+        self.refresh_health(id);
+        let outputs = self.node.handle(self.now(), id, Event::Startup);
         self.execute(outputs);
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,29 +16,33 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::checks::{self, CheckResult};
+use super::checks::CheckResult;
 use super::control;
 use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
-use super::poller::{self, TrackedUpdate};
+use super::poller::{Poller, TrackedUpdate};
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
 use super::socket::Datagram;
 use super::vips::{VipCommand, VipFailure, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, DropReason, Event, GroupId, Health, HealthTracker, InstanceId, Member, Node, Output,
-    Params, Report, State, SyncGroup, Time, Transition,
+    Action, DropReason, Event, GroupId, Health, HealthTracker, InstanceId, Node, Output, Params,
+    Report, State, SyncGroup, Time, Transition,
 };
 use crate::wire::{self, Auth};
 
 mod build;
-use build::Edge;
+use build::{Edge, Lookups};
+mod ids;
+use ids::{ById, SocketId};
 mod links;
 mod reload;
 mod signals;
 use signals::Signals;
 mod status;
+mod watchers;
+use watchers::Watchers;
 
 /// How long an IPv6 instance's start-up waits for its link-local address
 /// (duplicate address detection on a fresh interface) before it starts in
@@ -53,7 +58,7 @@ const HOOK_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the daemon until SIGTERM or SIGINT. Exit status 0 after a clean stop,
 /// 1 when start-up fails.
-pub fn run(config: Config, config_path: std::path::PathBuf) -> ExitCode {
+pub fn run(config: Config, config_path: PathBuf) -> ExitCode {
     // Before anything else: a second daemon must not touch addresses or sockets.
     let _lock = match super::lock::acquire(&config.global.control_socket) {
         Ok(lock) => Some(lock),
@@ -102,9 +107,18 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// Everything the protocol loop waits on.
 enum Input {
+    /// SIGTERM, SIGINT or SIGHUP.
+    Signal(signals::Request),
+    /// The protocol's next deadline passed.
+    ProtocolTimer,
+    /// An instance's retry or start-up deadline passed.
+    EdgeTimer,
+    /// Time to tell systemd's watchdog the loop is alive.
+    WatchdogTick,
     Packet {
-        socket: usize,
+        socket: SocketId,
         received: io::Result<Result<Datagram, wire::Error>>,
     },
     Net(NetEvent),
@@ -120,9 +134,13 @@ enum Input {
     },
     Check(CheckResult),
     Tracked(TrackedUpdate),
+    /// `vipd status` or `vipd reload`, or a metrics scrape.
+    Control(control::Request),
+    /// A reload read and planned off the loop, ready to apply.
+    Reload(Box<reload::Prepared>),
 }
 
-/// Per-instance counters (exported by status and metrics).
+/// Per-instance counters of the protocol (exported by status and metrics).
 #[derive(Debug, Default, Clone)]
 pub struct ProtocolCounters {
     pub adverts_sent: u64,
@@ -135,7 +153,39 @@ pub struct ProtocolCounters {
     pub vip_restores: u64,
 }
 
-struct Slot {
+/// Packets no instance could even look at, by kind of defect.
+#[derive(Debug, Default)]
+struct InvalidCounters {
+    /// One entry per variant of [`wire::Error`], with the first error seen
+    /// (its label and words stand for all of them).
+    by_kind: Vec<(wire::Error, u64)>,
+}
+
+impl InvalidCounters {
+    fn count(&mut self, e: wire::Error) {
+        let kind = std::mem::discriminant(&e);
+        match self
+            .by_kind
+            .iter_mut()
+            .find(|(seen, _)| std::mem::discriminant(seen) == kind)
+        {
+            Some((_, n)) => *n += 1,
+            None => self.by_kind.push((e, 1)),
+        }
+    }
+
+    /// Counts by the errors' stable labels, for status and metrics.
+    fn by_label(&self) -> BTreeMap<String, u64> {
+        self.by_kind
+            .iter()
+            .map(|(e, n)| (e.reason().to_owned(), *n))
+            .collect()
+    }
+}
+
+/// What the loop keeps of one instance beside the state machine: its
+/// configuration, socket, VIP worker, hooks, tracker and counters.
+struct InstanceEdge {
     name: String,
     cfg: config::InstanceConfig,
     /// Where adverts go out from; `None` while the interface has no usable
@@ -143,8 +193,7 @@ struct Slot {
     src: Option<IpAddr>,
     /// What the VIP worker was last attached to.
     attachment: Option<links::AttachKey>,
-    /// Index into the edge's sockets.
-    socket: usize,
+    socket: SocketId,
     tracker: HealthTracker,
     vip_tx: Option<mpsc::UnboundedSender<VipCommand>>,
     vip_task: Option<JoinHandle<()>>,
@@ -157,131 +206,93 @@ struct Slot {
     start_by: Option<Instant>,
 }
 
+/// The configuration running, where it came from, and whom scripts run as
+/// (which only a restart changes).
+struct Running {
+    config: Config,
+    path: PathBuf,
+    run_as: RunAs,
+}
+
 struct Daemon {
     epoch: Instant,
     node: Node,
-    slots: Vec<Slot>,
+    /// The edge of each instance: `instances[id]` belongs to
+    /// `node.instance(id)`; both are rebuilt together, only in
+    /// `Daemon::regroup`.
+    instances: ById<InstanceId, InstanceEdge>,
+    /// Each sync group's hook queue: `group_hooks[id]` belongs to
+    /// `node.groups()[id]`.
+    group_hooks: ById<GroupId, HookQueue>,
     edge: Edge,
-    group_hooks: Vec<HookQueue>,
+    watchers: Watchers,
+    running: Running,
     inputs: mpsc::UnboundedReceiver<Input>,
-    background: Vec<JoinHandle<()>>,
-    invalid: BTreeMap<&'static str, u64>,
-    log_limit: RateLimiter,
-    node_name: String,
     control: mpsc::UnboundedReceiver<control::Request>,
-    /// The running configuration and where it came from, for reloads.
-    config: Config,
-    config_path: std::path::PathBuf,
-    run_as: RunAs,
-    /// Running checks by name, with the definition they run.
-    check_tasks: BTreeMap<String, (config::Check, JoinHandle<()>)>,
-    check_tx: mpsc::UnboundedSender<CheckResult>,
-    /// Forwards the tracked-file thread's updates; dropping it stops the thread.
-    tracked_task: JoinHandle<()>,
-    /// The configuration a reload in progress is applying.
-    pending: Option<Config>,
+    background: Vec<JoinHandle<()>>,
+    invalid: InvalidCounters,
+    log_limit: RateLimiter,
     /// Instances whose edge health changed during the current batch.
-    health_changed: Vec<usize>,
-    checks: BTreeMap<String, CheckCounters>,
-    tracked: poller::Latest,
+    health_changed: Vec<InstanceId>,
+    reloads: reload::Reloads,
 }
 
-#[derive(Debug, Default, Clone)]
-struct CheckCounters {
-    runs: u64,
-    failures: u64,
-    timeouts: u64,
-    last_failure: Option<super::process::FailedRun>,
+/// Whether the loop goes on.
+enum Flow {
+    Continue,
+    Stop,
 }
 
 impl Daemon {
-    async fn start(config: Config, config_path: std::path::PathBuf) -> Result<Daemon, String> {
+    async fn start(config: Config, path: PathBuf) -> Result<Daemon, String> {
         let epoch = Instant::now();
         // The same checks as `vipd check`, before touching anything.
         let run_as = super::preflight::check(&config).map_err(|problems| problems.join("; "))?;
         let (netlink, net_events) = Netlink::open().await.map_err(|e| format!("netlink: {e}"))?;
+        let names = config.instances.keys().map(String::as_str);
+        let lookups = Lookups::gather(&netlink, &config, names).await?;
+        remove_stale_vips(&netlink, &config, &lookups).await;
+
         let (input_tx, inputs) = mpsc::unbounded_channel();
-        let mut background = Vec::new();
-        let mut slots = Vec::new();
-        let mut members = Vec::new();
+        let mut background = vec![forward(net_events, input_tx.clone(), Input::Net)];
         // Tracked files and processes: read once now, so the first advert
         // already carries their weights; then polled on their own thread.
-        let mut watcher = poller::Poller::new(&config);
-        let first_reading = watcher.poll(std::time::Instant::now());
-        let mut tracked_latest = poller::Latest::default();
-        for update in &first_reading {
-            tracing::info!("{}", update.describe());
-            tracked_latest.record(update);
-        }
+        let mut poller = Poller::new(&config);
+        let first_reading = poller.poll(std::time::Instant::now());
+        let (watchers, check_forwarder) =
+            Watchers::start(&config, run_as, &input_tx, poller, &first_reading)?;
+        background.push(check_forwarder);
 
         let mut edge = Edge {
-            netlink: netlink.clone(),
-            sockets: Vec::new(),
+            netlink,
+            sockets: ById::default(),
             links: BTreeMap::new(),
-            input_tx: input_tx.clone(),
+            input_tx,
         };
-        for (name, cfg) in &config.instances {
-            let (slot, member) = edge
-                .build_instance(
-                    name,
-                    cfg,
-                    &config,
-                    &first_reading,
-                    run_as,
-                    build::Start::Daemon,
-                )
-                .await?;
-            slots.push(slot);
+        let readings = watchers.latest.updates();
+        let mut instances = ById::default();
+        let mut members = Vec::new();
+        for name in config.instances.keys() {
+            let (instance, member) =
+                edge.build_instance(name, &config, &lookups, &readings, run_as)?;
+            instances.push(instance);
             members.push(member);
         }
-
-        let index_of = |name: &str| slots.iter().position(|s: &Slot| s.name == name);
-        let mut groups = Vec::new();
-        let mut group_hooks = Vec::new();
-        for (name, group) in &config.sync_groups {
-            let members = group
-                .instances
-                .iter()
-                .filter_map(|m| index_of(m))
-                .map(InstanceId)
-                .collect();
-            groups.push(SyncGroup {
-                name: name.clone(),
-                members,
-            });
-            let hook_timeout = config.global.hook_timeout;
-            group_hooks.push(HookQueue::spawn(
-                Owner::Group,
-                name,
-                group.hooks.clone(),
-                String::new(),
-                hook_timeout,
-                run_as,
-            ));
-        }
-
-        background.push(forward(net_events, input_tx.clone(), Input::Net));
-        let (check_tx, check_rx) = mpsc::unbounded_channel();
-        background.push(forward(check_rx, input_tx.clone(), Input::Check));
-        let mut check_tasks = BTreeMap::new();
-        for check in tracked_checks(&config) {
-            let task = checks::spawn(&check, run_as, check_tx.clone());
-            check_tasks.insert(check.name.clone(), (check, task));
-        }
-        let tracked_task = start_watcher(watcher, &input_tx)?;
+        let groups = sync_groups(&config, &instances);
+        let group_hooks = group_hook_queues(&config, run_as);
 
         let (control_tx, control) = mpsc::unbounded_channel();
-        let socket_path = &config.global.control_socket;
+        let global = &config.global;
         match control::serve(
-            socket_path,
-            config.global.control_group.as_deref(),
+            &global.control_socket,
+            global.control_group.as_deref(),
             control_tx.clone(),
         ) {
             Ok(task) => background.push(task),
             // Status is for operators; failing over is the job. Keep going.
             Err(e) => tracing::warn!("{e}; `vipd status` will not work"),
         }
-        if let Some(addr) = config.global.metrics_listen {
+        if let Some(addr) = global.metrics_listen {
             match super::metrics::serve(addr, control_tx).await {
                 Ok(task) => background.push(task),
                 Err(e) => tracing::warn!("{e}; metrics will not be served"),
@@ -291,25 +302,22 @@ impl Daemon {
         Ok(Daemon {
             epoch,
             node: Node::new(members, groups),
-            slots,
-            edge,
+            instances,
             group_hooks,
+            edge,
+            watchers,
+            running: Running {
+                config,
+                path,
+                run_as,
+            },
             inputs,
-            background,
-            invalid: BTreeMap::new(),
-            log_limit: RateLimiter::new(Duration::from_secs(10)),
-            node_name: config.global.node_name.clone().unwrap_or_default(),
-            config_path,
-            run_as,
             control,
-            checks: BTreeMap::new(),
-            tracked: tracked_latest,
-            check_tx,
-            check_tasks,
-            tracked_task,
-            pending: None,
+            background,
+            invalid: InvalidCounters::default(),
+            log_limit: RateLimiter::new(Duration::from_secs(10)),
             health_changed: Vec::new(),
-            config,
+            reloads: reload::Reloads::default(),
         })
     }
 
@@ -326,11 +334,11 @@ impl Daemon {
         if let Err(e) = super::sdnotify::notify("READY=1") {
             tracing::warn!("cannot notify systemd: {e}");
         }
-        for index in 0..self.slots.len() {
-            if self.slots[index].awaits_link_local(&self.edge.links) {
-                self.slots[index].start_by = Some(Instant::now() + LINK_LOCAL_WAIT);
+        for id in self.instances.ids() {
+            if self.instances[id].awaits_link_local(&self.edge.links) {
+                self.instances[id].start_by = Some(Instant::now() + LINK_LOCAL_WAIT);
             } else {
-                self.start_instance(index);
+                self.start_instance(id);
             }
         }
         // Pinged from this loop, so a stalled protocol loop gets restarted.
@@ -339,37 +347,19 @@ impl Daemon {
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
             let deadline = self.node.poll_timeout().map(|d| self.instant(d));
-            let timer = sleep_until(deadline);
-            let edge_timer = sleep_until(self.edge_deadline());
-            tokio::select! {
+            let input = tokio::select! {
                 // Signals, then timers, then input: a packet flood must not make an
                 // advert late.
                 biased;
-                request = signals.next() => match request {
-                    signals::Request::Reload => {
-                        self.reload().await;
-                    }
-                    signals::Request::Stop(name) => {
-                        tracing::info!("{name}: shutting down");
-                        break;
-                    }
-                },
-                () = timer => {
-                    let outputs = self.node.handle_timeout(self.now());
-                    self.execute(outputs);
-                }
-                () = edge_timer => self.on_edge_timer(),
-                _ = watchdog.tick(), if watchdog_period.is_some() => {
-                    let _ = super::sdnotify::notify("WATCHDOG=1");
-                }
-                Some(input) = self.inputs.recv() => self.on_input(input),
-                Some(request) = self.control.recv() => {
-                    let reply = match request.command {
-                        control::Command::Status => control::Reply::Status(Box::new(self.status())),
-                        control::Command::Reload => control::Reply::Reload(self.reload().await),
-                    };
-                    let _ = request.reply.send(reply);
-                }
+                request = signals.next() => Input::Signal(request),
+                () = sleep_until(deadline) => Input::ProtocolTimer,
+                () = sleep_until(self.edge_deadline()) => Input::EdgeTimer,
+                _ = watchdog.tick(), if watchdog_period.is_some() => Input::WatchdogTick,
+                Some(input) = self.inputs.recv() => input,
+                Some(request) = self.control.recv() => Input::Control(request),
+            };
+            if let Flow::Stop = self.on_input(input) {
+                break;
             }
         }
         self.shutdown().await;
@@ -378,25 +368,29 @@ impl Daemon {
 
     async fn shutdown(mut self) {
         let _ = super::sdnotify::notify("STOPPING=1");
-        for hooks in self.slots.iter().map(|s| &s.hooks).chain(&self.group_hooks) {
+        for hooks in self
+            .instances
+            .values()
+            .map(|s| &s.hooks)
+            .chain(self.group_hooks.values())
+        {
             hooks.begin_stop(HOOK_STOP_GRACE);
         }
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
-        let checks = self.check_tasks.values().map(|(_, task)| task);
-        for task in self.background.iter().chain(checks) {
+        for task in &self.background {
             task.abort();
         }
-        for socket in &mut self.edge.sockets {
+        self.watchers.stop();
+        for socket in self.edge.sockets.values_mut() {
             socket.close();
         }
-        self.tracked_task.abort();
         // Closing the command channels lets each worker finish its queue
         // (the VIP removals just sent) and exit.
         let mut workers = Vec::new();
-        for slot in &mut self.slots {
-            slot.vip_tx = None;
-            workers.extend(slot.vip_task.take());
+        for instance in self.instances.values_mut() {
+            instance.vip_tx = None;
+            workers.extend(instance.vip_task.take());
         }
         if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(workers))
             .await
@@ -405,22 +399,42 @@ impl Daemon {
             tracing::warn!("address removal did not finish within {SHUTDOWN_GRACE:?}");
         }
         // All queues at once: each is bounded by the stop grace, so all are.
-        let queues = self.slots.iter_mut().map(|s| &mut s.hooks);
-        futures::future::join_all(queues.chain(&mut self.group_hooks).map(HookQueue::finish)).await;
-        for slot in &self.slots {
-            slot.log_summary();
+        let queues = self.instances.values_mut().map(|s| &mut s.hooks);
+        let groups = self.group_hooks.values_mut();
+        futures::future::join_all(queues.chain(groups).map(HookQueue::finish)).await;
+        for instance in self.instances.values() {
+            instance.log_summary();
         }
         tracing::info!("stopped");
     }
 
-    fn on_input(&mut self, input: Input) {
+    fn on_input(&mut self, input: Input) -> Flow {
         match input {
+            Input::Signal(signals::Request::Stop(name)) => {
+                tracing::info!("{name}: shutting down");
+                return Flow::Stop;
+            }
+            Input::Signal(signals::Request::Reload) => self.request_reload(None),
+            Input::ProtocolTimer => {
+                let outputs = self.node.handle_timeout(self.now());
+                self.execute(outputs);
+            }
+            Input::EdgeTimer => self.on_edge_timer(),
+            Input::WatchdogTick => {
+                let _ = super::sdnotify::notify("WATCHDOG=1");
+            }
             Input::Packet { socket, received } => match received {
                 Ok(Ok(datagram)) => self.on_datagram(socket, &datagram),
                 Ok(Err(e)) => self.count_invalid(socket, None, e),
                 Err(e) => {
                     if self.log_limit.allow("socket-error").is_some() {
-                        tracing::error!("receiving on {}: {e}", self.edge.sockets[socket].ifname);
+                        let interface = &self.edge.sockets[socket].ifname;
+                        tracing::error!(
+                            event = "receive_error",
+                            interface = %interface,
+                            error = %e,
+                            "receiving on {interface}: {e}"
+                        );
                     }
                 }
             },
@@ -429,18 +443,27 @@ impl Daemon {
             Input::VipFailed { instance, failure } => self.on_vip_failure(&instance, failure),
             Input::Check(result) => self.on_check(result),
             Input::Tracked(update) => self.on_tracked(&update),
+            Input::Control(request) => match request.command {
+                control::Command::Status => {
+                    let reply = control::Reply::Status(Box::new(self.status()));
+                    let _ = request.reply.send(reply);
+                }
+                control::Command::Reload => self.request_reload(Some(request.reply)),
+            },
+            Input::Reload(prepared) => self.on_reload_prepared(prepared),
         }
+        Flow::Continue
     }
 
-    fn on_datagram(&mut self, socket: usize, datagram: &Datagram) {
+    fn on_datagram(&mut self, socket: SocketId, datagram: &Datagram) {
         let envelope = datagram.envelope();
         // The TTL rule protects instances that listen to the group; unicast
         // peers may be a routed hop apart (deviation 10 in the conformance
         // table), and accept adverts only from their configured peers.
         let routed = envelope.check_ttl().err();
         let unicast_here = || {
-            self.slots
-                .iter()
+            self.instances
+                .values()
                 .any(|s| s.socket == socket && s.cfg.is_unicast())
         };
         if let Some(e) = routed.filter(|_| !unicast_here()) {
@@ -452,19 +475,19 @@ impl Daemon {
         };
         let now = self.now();
         let mut refused = None;
-        for index in 0..self.slots.len() {
-            let slot = &self.slots[index];
-            if slot.socket != socket || slot.cfg.vrid != advert.vrid {
+        for id in self.instances.ids() {
+            let instance = &self.instances[id];
+            if instance.socket != socket || instance.cfg.vrid != advert.vrid {
                 continue;
             }
-            if routed.is_some() && !slot.cfg.is_unicast() {
+            if routed.is_some() && !instance.cfg.is_unicast() {
                 refused = routed;
                 continue;
             }
-            self.slots[index].counters.adverts_received += 1;
+            self.instances[id].counters.adverts_received += 1;
             let outputs = self.node.handle(
                 now,
-                InstanceId(index),
+                id,
                 Event::Advert {
                     src: datagram.src,
                     advert: &advert,
@@ -477,8 +500,8 @@ impl Daemon {
         }
     }
 
-    fn count_invalid(&mut self, socket: usize, from: Option<IpAddr>, e: wire::Error) {
-        *self.invalid.entry(e.reason()).or_default() += 1;
+    fn count_invalid(&mut self, socket: SocketId, from: Option<IpAddr>, e: wire::Error) {
+        self.invalid.count(e);
         if let Some(suppressed) = self.log_limit.allow(e.reason()) {
             let interface = &self.edge.sockets[socket].ifname;
             tracing::warn!(
@@ -494,8 +517,8 @@ impl Daemon {
         }
     }
 
-    fn count_dropped(&mut self, index: usize, from: IpAddr, why: DropReason) {
-        let slot = &mut self.slots[index];
+    fn count_dropped(&mut self, id: InstanceId, from: IpAddr, why: DropReason) {
+        let slot = &mut self.instances[id];
         *slot.counters.dropped.entry(why).or_default() += 1;
         let reason = why.label();
         let key = format!("{}:{reason}", slot.name);
@@ -517,28 +540,22 @@ impl Daemon {
 
     fn on_check(&mut self, result: CheckResult) {
         let ok = result.outcome.success();
-        let counters = self.checks.entry(result.name.clone()).or_default();
-        counters.runs += 1;
-        counters.failures += u64::from(!ok);
-        counters.timeouts += u64::from(result.outcome.timed_out());
-        if result.failure.is_some() {
-            counters.last_failure = result.failure;
-        }
-        for index in 0..self.slots.len() {
-            if self.slots[index].tracker.check_result(&result.name, ok) {
+        self.watchers.record(&result);
+        for id in self.instances.ids() {
+            if self.instances[id].tracker.check_result(&result.name, ok) {
                 let verdict = if ok { "succeeding" } else { "failing" };
                 tracing::info!(
                     event = "check",
-                    instance = %self.slots[index].name,
+                    instance = %self.instances[id].name,
                     check = %result.name,
                     healthy = ok,
                     outcome = %result.outcome,
                     "instance {}: check {} now {verdict} ({})",
-                    self.slots[index].name,
+                    self.instances[id].name,
                     result.name,
                     result.outcome
                 );
-                self.refresh_health(index);
+                self.refresh_health(id);
             }
         }
     }
@@ -547,18 +564,18 @@ impl Daemon {
     /// re-evaluates its health.
     fn on_tracked(&mut self, update: &TrackedUpdate) {
         tracing::info!("{}", update.describe());
-        self.tracked.record(update);
-        for index in 0..self.slots.len() {
-            if update.apply(&mut self.slots[index].tracker) {
-                self.refresh_health(index);
+        self.watchers.latest.record(update);
+        for id in self.instances.ids() {
+            if update.apply(&mut self.instances[id].tracker) {
+                self.refresh_health(id);
             }
         }
     }
 
-    fn refresh_health(&mut self, index: usize) {
-        let health: Health = self.slots[index].health(&self.edge.links, &self.edge.sockets);
-        if *self.node.instance(InstanceId(index)).health() != health {
-            let outputs = self.node.set_health(self.now(), InstanceId(index), &health);
+    fn refresh_health(&mut self, id: InstanceId) {
+        let health: Health = self.instances[id].health(&self.edge.links, &self.edge.sockets);
+        if *self.node.instance(id).health() != health {
+            let outputs = self.node.set_health(self.now(), id, &health);
             self.execute(outputs);
         }
     }
@@ -568,17 +585,17 @@ impl Daemon {
         // Health that changed while the batch ran (an advert that could not
         // be sent) is fed back only now: the batch's actions go out in the
         // order the state machine gave them.
-        while let Some(index) = self.health_changed.pop() {
-            self.refresh_health(index);
+        while let Some(id) = self.health_changed.pop() {
+            self.refresh_health(id);
         }
     }
 
     fn execute_batch(&mut self, outputs: Vec<Output>) {
         for output in outputs {
             match output {
-                Output::Instance(InstanceId(index), action) => self.perform(index, action),
-                Output::Group(GroupId(group), transition) => {
-                    let name = &self.node.groups()[group].name;
+                Output::Instance(id, action) => self.perform(id, action),
+                Output::Group(group, transition) => {
+                    let name = &self.node.groups()[group.0].name;
                     tracing::info!(
                         event = "group_transition",
                         group = %name,
@@ -594,14 +611,14 @@ impl Daemon {
         }
     }
 
-    fn perform(&mut self, index: usize, action: Action) {
+    fn perform(&mut self, id: InstanceId, action: Action) {
         match action {
-            Action::SendAdvert(advert) => self.send_advert(index, &advert),
-            Action::AddVips => self.slots[index].send_vip(VipCommand::Add),
-            Action::RemoveVips => self.slots[index].send_vip(VipCommand::Remove),
-            Action::Announce => self.slots[index].send_vip(VipCommand::Announce),
+            Action::SendAdvert(advert) => self.send_advert(id, &advert),
+            Action::AddVips => self.instances[id].send_vip(VipCommand::Add),
+            Action::RemoveVips => self.instances[id].send_vip(VipCommand::Remove),
+            Action::Announce => self.instances[id].send_vip(VipCommand::Announce),
             Action::Transition(t) => {
-                let slot = &mut self.slots[index];
+                let slot = &mut self.instances[id];
                 slot.counters.transitions += 1;
                 *slot.counters.transitions_to.entry(t.to).or_default() += 1;
                 slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
@@ -626,10 +643,10 @@ impl Daemon {
                 slot.send_vip(VipCommand::Hooks(job(&t)));
             }
             Action::Report(Report::Dropped { from, reason }) => {
-                self.count_dropped(index, from, reason)
+                self.count_dropped(id, from, reason)
             }
             Action::Report(Report::LowerPriorityMaster { from, priority }) => {
-                let slot = &mut self.slots[index];
+                let slot = &mut self.instances[id];
                 slot.counters.lower_priority_masters += 1;
                 let key = format!("{}:lower-master", slot.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
@@ -650,7 +667,7 @@ impl Daemon {
     }
 }
 
-impl Slot {
+impl InstanceEdge {
     fn log_summary(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let (c, h, v) = (&self.counters, &self.hooks.stats, &self.vip_stats);
@@ -685,30 +702,46 @@ impl Slot {
     }
 }
 
-/// The checks some instance tracks: the only ones that run.
-fn tracked_checks(config: &Config) -> Vec<config::Check> {
-    let names: std::collections::BTreeSet<&String> = config
-        .instances
-        .values()
-        .flat_map(|i| i.track_checks.iter().map(|t| &t.name))
-        .collect();
-    names
-        .into_iter()
-        .map(|name| config.checks[name].clone())
+/// The protocol's sync groups of `config`, naming members by their ids.
+fn sync_groups(config: &Config, instances: &ById<InstanceId, InstanceEdge>) -> Vec<SyncGroup> {
+    config
+        .sync_groups
+        .iter()
+        .map(|(name, group)| SyncGroup {
+            name: name.clone(),
+            members: group
+                .instances
+                .iter()
+                .filter_map(|m| instances.find(|i| i.name == *m))
+                .collect(),
+        })
         .collect()
 }
 
-/// Starts the tracked file and process thread and the task forwarding its
-/// updates into the loop (aborting that task stops the thread).
-fn start_watcher(
-    watcher: poller::Poller,
-    input_tx: &mpsc::UnboundedSender<Input>,
-) -> Result<JoinHandle<()>, String> {
-    let (tracked_tx, tracked_rx) = mpsc::unbounded_channel();
-    let task = forward(tracked_rx, input_tx.clone(), Input::Tracked);
-    poller::spawn(watcher, tracked_tx)
-        .map_err(|e| format!("cannot start the tracked file and process thread: {e}"))?;
-    Ok(task)
+/// One hook queue per sync group of `config`.
+fn group_hook_queues(config: &Config, run_as: RunAs) -> ById<GroupId, HookQueue> {
+    let queues: Vec<HookQueue> = config
+        .sync_groups
+        .iter()
+        .map(|(name, group)| group_hook_queue(name, group, config, run_as))
+        .collect();
+    queues.into()
+}
+
+fn group_hook_queue(
+    name: &str,
+    group: &config::SyncGroupConfig,
+    config: &Config,
+    run_as: RunAs,
+) -> HookQueue {
+    HookQueue::spawn(
+        Owner::Group,
+        name,
+        group.hooks.clone(),
+        String::new(),
+        config.global.hook_timeout,
+        run_as,
+    )
 }
 
 /// The protocol's view of an instance's settings.
@@ -758,15 +791,20 @@ fn suppressed_note(n: u64) -> String {
 }
 
 /// A crashed run may have left our VIPs behind: never start as Backup holding them.
-async fn remove_stale_vips(netlink: &Netlink, name: &str, info: &InterfaceInfo, vips: &[IpNet]) {
-    for vip in vips {
-        if info.addresses.iter().any(|a| a.addr() == vip.addr()) {
-            tracing::warn!(
-                "instance {name}: removing {vip} left on {} by a previous run",
-                info.name
-            );
-            if let Err(e) = netlink.remove_address(info.index, *vip).await {
-                tracing::error!("instance {name}: cannot remove stale {vip}: {e}");
+async fn remove_stale_vips(netlink: &Netlink, config: &Config, lookups: &Lookups) {
+    for (name, cfg) in &config.instances {
+        let Some(Some(info)) = lookups.interfaces.get(&cfg.interface) else {
+            continue;
+        };
+        for vip in &cfg.virtual_ips {
+            if info.addresses.iter().any(|a| a.addr() == vip.addr()) {
+                tracing::warn!(
+                    "instance {name}: removing {vip} left on {} by a previous run",
+                    info.name
+                );
+                if let Err(e) = netlink.remove_address(info.index, *vip).await {
+                    tracing::error!("instance {name}: cannot remove stale {vip}: {e}");
+                }
             }
         }
     }

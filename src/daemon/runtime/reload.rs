@@ -1,33 +1,149 @@
-//! Reloading the configuration (SIGHUP, `vipd reload`) without flapping.
+//! Reloading the configuration (SIGHUP, `vipd reload`) without flapping and
+//! without stalling the loop.
 //!
-//! The pure [`plan`](crate::config::reload::plan) says what changed; this
-//! carries it out on the running daemon. An invalid file changes nothing.
-//! Unchanged instances are not touched at all: no transition, no hook, no
-//! extra advert. Priority and tracking weights, advert interval, preemption,
-//! password, hooks, VIPs, unicast peers and announcement settings change in
-//! place; removed instances resign (priority 0) and drop their VIPs; added
-//! ones start in Backup; another VRID, interface, family or version restarts
-//! the instance (it resigns, then starts afresh). Checks and the tracked-file
-//! thread follow changed definitions, and trackers are rebuilt keeping what
-//! they knew; sync groups are rebuilt keeping their last reported state.
-//! Listener changes are refused for now with a clear message, and the
-//! running configuration stays.
+//! A reload has two halves. [`prepare`] runs off the loop: it reads and
+//! validates the file, runs the start-up checks on it (hook files,
+//! `script_security`), lets the pure [`plan`] decide everything (what
+//! changes in place, what restarts, what is refused and why), takes the
+//! tracked files' first reading when the poller restarts and looks up the
+//! interfaces new instances need. The loop keeps sending adverts meanwhile.
+//! [`Daemon::apply`] then carries the plan out on the loop: it waits for
+//! nothing and reads no file; it only builds instances from the lookups,
+//! swaps workers and updates the state machine. An invalid file changes
+//! nothing, and the running configuration stays.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Daemon, Member, Node, Slot, SyncGroup};
-use crate::config::reload::{Aspect, InstanceChange, plan};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::build::{Lookups, announce_plan, build_tracker, instance_hooks};
+use super::watchers::start_poller;
+use super::{Daemon, Input, InstanceEdge, group_hook_queue, params, sync_groups};
+use crate::config::reload::{Aspect, InstanceChange, Plan, plan};
 use crate::config::{self, Config};
-use crate::daemon::control::ReloadOutcome;
-use crate::daemon::hooks::{HookQueue, Owner};
+use crate::daemon::control::{self, ReloadOutcome};
+use crate::daemon::hooks::HookQueue;
+use crate::daemon::netlink::Netlink;
+use crate::daemon::poller::{Poller, TrackedUpdate};
 use crate::daemon::vips::VipCommand;
-use crate::protocol::{Event, InstanceId};
+use crate::protocol::{Event, InstanceId, Member, Node, Time};
+
+/// A reload read, checked and planned, ready for the loop to apply.
+pub(super) struct Prepared {
+    result: Result<Ready, Vec<String>>,
+}
+
+struct Ready {
+    new: Config,
+    plan: Plan,
+    lookups: Lookups,
+    /// A new poller and its first reading, when the plan restarts it.
+    poller: Option<(Poller, Vec<TrackedUpdate>)>,
+}
+
+/// Who waits for a reload's outcome: `vipd reload`, or nobody (SIGHUP).
+type Requester = Option<oneshot::Sender<control::Reply>>;
+
+/// Reloads asked for and not answered yet.
+#[derive(Default)]
+pub(super) struct Reloads {
+    /// A preparation is under way; these get its outcome.
+    in_flight: Option<Vec<Requester>>,
+    /// Asked while one was under way: they get the next one, which reads
+    /// the file again (it may have changed since).
+    waiting: Vec<Requester>,
+    /// Link states the loop learnt while a preparation was under way: newer
+    /// than (or as new as) what the preparation looked up.
+    links_seen: BTreeMap<String, bool>,
+}
+
+impl Reloads {
+    pub(super) fn saw_link(&mut self, name: &str, up: bool) {
+        if self.in_flight.is_some() {
+            self.links_seen.insert(name.to_owned(), up);
+        }
+    }
+}
+
+/// Reads, checks and plans the new configuration against `old`, off the
+/// loop (file reads and permission walks on a blocking thread).
+async fn prepare(path: std::path::PathBuf, old: Config, netlink: Netlink) -> Prepared {
+    let planned = tokio::task::spawn_blocking(move || read_and_plan(&path, &old)).await;
+    let result = match planned {
+        Ok(Ok((new, plan, poller))) => {
+            match Lookups::gather(&netlink, &new, plan.starting()).await {
+                Ok(lookups) => Ok(Ready {
+                    new,
+                    plan,
+                    lookups,
+                    poller,
+                }),
+                Err(e) => Err(vec![e]),
+            }
+        }
+        Ok(Err(problems)) => Err(problems),
+        Err(e) => Err(vec![format!("reload preparation failed: {e}")]),
+    };
+    Prepared { result }
+}
+
+type Planned = (Config, Plan, Option<(Poller, Vec<TrackedUpdate>)>);
+
+fn read_and_plan(path: &std::path::Path, old: &Config) -> Result<Planned, Vec<String>> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read {shown}: {e}")])?;
+    let mut new = config::parse(&text, &shown)
+        .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    if new.global.node_name.is_none() {
+        new.global.node_name = old.global.node_name.clone();
+    }
+    // What start-up would refuse (a missing hook, script_security), a
+    // reload refuses too.
+    crate::daemon::preflight::check(&new)?;
+    let plan = plan(old, &new);
+    let refusals = plan.refusals();
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+    let poller = plan.poller_restarts.then(|| {
+        let mut poller = Poller::new(&new);
+        let first = poller.poll(std::time::Instant::now());
+        (poller, first)
+    });
+    Ok((new, plan, poller))
+}
 
 impl Daemon {
-    /// Re-reads the configuration file and applies what it can; logs and
-    /// returns what happened.
-    pub(super) async fn reload(&mut self) -> ReloadOutcome {
-        let outcome = match self.try_reload().await {
+    /// Starts a reload (or joins the next one when one is under way);
+    /// `requester` gets the outcome.
+    pub(super) fn request_reload(&mut self, requester: Requester) {
+        match &mut self.reloads.in_flight {
+            Some(_) => self.reloads.waiting.push(requester),
+            None => {
+                self.reloads.in_flight = Some(vec![requester]);
+                self.spawn_prepare();
+            }
+        }
+    }
+
+    fn spawn_prepare(&self) {
+        let task = prepare(
+            self.running.path.clone(),
+            self.running.config.clone(),
+            self.edge.netlink.clone(),
+        );
+        let tx = self.edge.input_tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(Input::Reload(Box::new(task.await)));
+        });
+    }
+
+    /// Applies a prepared reload, answers who asked for it, and starts the
+    /// next one if more were asked for meanwhile.
+    pub(super) fn on_reload_prepared(&mut self, prepared: Box<Prepared>) {
+        let outcome = match prepared.result.and_then(|ready| self.apply(ready)) {
             Ok(changes) => ReloadOutcome {
                 applied: true,
                 messages: changes,
@@ -37,424 +153,269 @@ impl Daemon {
                 messages: problems,
             },
         };
+        let path = self.running.path.display();
         if outcome.applied {
             tracing::info!(
-                "reload of {}: {}",
-                self.config_path.display(),
+                event = "reload",
+                "reload of {path}: {}",
                 outcome.messages.join("; ")
             );
         } else {
             for problem in &outcome.messages {
                 tracing::error!(
-                    "reload of {} refused: {problem}",
-                    self.config_path.display()
+                    event = "reload_refused",
+                    "reload of {path} refused: {problem}"
                 );
             }
             tracing::warn!("keeping the running configuration");
         }
-        outcome
+        self.reloads.links_seen.clear();
+        let requesters = self.reloads.in_flight.take().into_iter().flatten();
+        for reply in requesters.flatten() {
+            let _ = reply.send(control::Reply::Reload(outcome.clone()));
+        }
+        if !self.reloads.waiting.is_empty() {
+            self.reloads.in_flight = Some(std::mem::take(&mut self.reloads.waiting));
+            self.spawn_prepare();
+        }
     }
 
-    async fn try_reload(&mut self) -> Result<Vec<String>, Vec<String>> {
-        let path = self.config_path.display().to_string();
-        let text = std::fs::read_to_string(&self.config_path)
-            .map_err(|e| vec![format!("cannot read {path}: {e}")])?;
-        let mut new = config::parse(&text, &path)
-            .map_err(|d| d.iter().map(|d| d.to_string()).collect::<Vec<_>>())?;
-        if new.global.node_name.is_none() {
-            new.global.node_name = self.config.global.node_name.clone();
-        }
-        // What start-up would refuse (a missing hook, script_security), a
-        // reload refuses too.
-        crate::daemon::preflight::check(&new)?;
-        let plan = plan(&self.config, &new);
-        Self::refusals(&plan).map_or(Ok(()), Err)?;
+    /// Carries out a plan on the loop. What can fail (the poller thread,
+    /// building an instance) is done first, so a failure changes nothing.
+    fn apply(&mut self, ready: Ready) -> Result<Vec<String>, Vec<String>> {
+        let Ready {
+            new,
+            plan,
+            mut lookups,
+            poller,
+        } = ready;
+        lookups.links_up.append(&mut self.reloads.links_seen);
         if plan.is_noop() {
-            self.config = new;
-            return Ok(vec!["no change".to_owned()]);
+            self.running.config = new;
+            return Ok(plan.describe());
         }
-
-        // Build what is new first: if that fails, nothing has changed yet.
-        let readings = self.tracked.updates();
-        let mut added = Vec::new();
-        for (name, change) in &plan.instances {
-            if matches!(change, InstanceChange::Added | InstanceChange::Restart(_)) {
-                let cfg = &new.instances[name];
-                let built = self
-                    .edge
-                    .build_instance(
-                        name,
-                        cfg,
-                        &new,
-                        &readings,
-                        self.run_as,
-                        super::build::Start::Reload,
-                    )
-                    .await;
-                match built {
-                    Ok(parts) => added.push(parts),
-                    Err(e) => {
-                        for (slot, _) in added {
-                            discard(slot);
-                        }
-                        return Err(vec![e]);
+        let poller = match poller {
+            Some((poller, first)) => {
+                let task = start_poller(poller, &self.edge.input_tx).map_err(|e| vec![e])?;
+                Some((task, first))
+            }
+            None => None,
+        };
+        // Trackers apply readings in order: the new poller's first reading
+        // comes last and wins.
+        let mut readings = self.watchers.latest.updates();
+        readings.extend(poller.iter().flat_map(|(_, first)| first.iter().cloned()));
+        let newly_followed: Vec<String> = lookups
+            .interfaces
+            .keys()
+            .filter(|name| !self.edge.links.contains_key(*name))
+            .cloned()
+            .collect();
+        let mut built = Vec::new();
+        for name in plan.starting() {
+            let run_as = self.running.run_as;
+            match self
+                .edge
+                .build_instance(name, &new, &lookups, &readings, run_as)
+            {
+                Ok(parts) => built.push(parts),
+                Err(e) => {
+                    for (instance, _) in built {
+                        discard(instance);
                     }
+                    if let Some((task, _)) = poller {
+                        task.abort();
+                    }
+                    return Err(vec![e]);
                 }
             }
         }
-
-        // Checks and the tracked-file thread follow the new definitions; the
-        // new trackers take the fresh readings.
-        let retuned = self.restart_watchers(&new)?;
-        for update in self.tracked.updates() {
-            for (slot, _) in &mut added {
-                update.apply(&mut slot.tracker);
-            }
-        }
-        for (slot, member) in &mut added {
+        for (instance, member) in &mut built {
             // Still in Initialize: this only records the health it starts with.
-            member.instance.handle(
-                crate::protocol::Time::ZERO,
-                Event::Health(&slot.health(&self.edge.links, &self.edge.sockets)),
-            );
+            let health = instance.health(&self.edge.links, &self.edge.sockets);
+            member.instance.handle(Time::ZERO, Event::Health(&health));
         }
+        self.watchers.follow(&plan, &new, poller);
 
-        let mut changes = Vec::new();
-        let mut removed = BTreeSet::new();
         for (name, change) in &plan.instances {
-            let Some(index) = self.slots.iter().position(|s| s.name == *name) else {
+            let Some(id) = self.instances.find(|s| s.name == *name) else {
                 continue;
             };
             match change {
-                InstanceChange::Removed => {
-                    self.remove_instance(index);
-                    removed.insert(name.clone());
-                    changes.push(format!("instance {name} removed"));
-                }
-                InstanceChange::Restart(r) => {
-                    self.remove_instance(index);
-                    removed.insert(name.clone());
-                    changes.push(format!(
-                        "instance {name} restarted ({})",
-                        r.reasons.join(", ")
-                    ));
-                }
+                InstanceChange::Removed | InstanceChange::Restart(_) => self.resign(id),
                 InstanceChange::Update(aspects) => {
-                    self.update_instance(index, &new.instances[name], aspects)
-                        .await;
-                    let what: Vec<String> = aspects
-                        .iter()
-                        .map(|a| format!("{a:?}").to_lowercase())
-                        .collect();
-                    changes.push(format!("instance {name} updated ({})", what.join(", ")));
+                    self.update_instance(id, &new, &lookups, aspects)
                 }
-                InstanceChange::Unchanged if tracks_any(&new.instances[name], &retuned) => {
-                    self.rebuild_tracker(index, &new.instances[name]).await;
-                    changes.push(format!("instance {name}: tracked definitions updated"));
+                InstanceChange::Unchanged if plan.retrack.contains(name) => {
+                    self.rebuild_tracker(id, &new, &lookups)
                 }
                 InstanceChange::Unchanged | InstanceChange::Added => {}
             }
         }
-        for (name, change) in &plan.instances {
-            if *change == InstanceChange::Added {
-                changes.push(format!("instance {name} added"));
-            }
-        }
-        let started: Vec<String> = added.iter().map(|(slot, _)| slot.name.clone()).collect();
-        let groups_changed = self.config.sync_groups != new.sync_groups;
-        let rebuilt = !removed.is_empty() || !added.is_empty() || groups_changed;
-        if rebuilt {
-            self.rebuild_node(&removed, added);
+        if plan.regroups() {
+            self.regroup(&plan, built, &new);
             // A socket no instance uses any more (its instances moved to
             // another interface, or went) stops listening.
-            for (index, socket) in self.edge.sockets.iter_mut().enumerate() {
-                if !self.slots.iter().any(|s| s.socket == index) {
-                    socket.close();
+            let unused: Vec<_> = self
+                .edge
+                .sockets
+                .ids()
+                .into_iter()
+                .filter(|&s| !self.instances.values().any(|i| i.socket == s))
+                .collect();
+            for socket in unused {
+                self.edge.sockets[socket].close();
+            }
+            // New and restarted instances start as at start-up: in Backup.
+            for name in plan.starting() {
+                if let Some(id) = self.instances.find(|s| s.name == name) {
+                    self.start_instance(id);
                 }
             }
-        }
-        if groups_changed {
-            changes.push("sync groups updated".to_owned());
-        }
-        // New and restarted instances start as at start-up: in Backup.
-        for name in started {
-            if let Some(index) = self.slots.iter().position(|s| s.name == name) {
-                self.start_instance(index);
-            }
-        }
-        if rebuilt {
             // Release members a removed or changed group held in FAULT.
             let outputs = self.node.regroup(self.now());
             self.execute(outputs);
         }
-        self.config = new;
-        self.pending = None;
-        if changes.is_empty() {
-            changes.push("no change to the running instances".to_owned());
+        self.running.config = new;
+        // The lookups were made before the loop saw the events since: ask
+        // again for interfaces followed for the first time.
+        for name in newly_followed {
+            self.request_lookup(&name);
         }
-        Ok(changes)
+        Ok(plan.describe())
     }
 
-    /// Everything this reload cannot do in place yet, in words.
-    fn refusals(plan: &config::reload::Plan) -> Option<Vec<String>> {
-        let refused: Vec<String> = plan
-            .needs_restart
-            .iter()
-            .map(|w| format!("{w} changed"))
-            .collect();
-        (!refused.is_empty()).then(|| {
-            refused
-                .into_iter()
-                .map(|r| format!("{r}: not applied by reload yet; restart vipd for it"))
-                .collect()
-        })
-    }
-
-    async fn update_instance(
+    fn update_instance(
         &mut self,
-        index: usize,
-        cfg: &config::InstanceConfig,
+        id: InstanceId,
+        new: &Config,
+        lookups: &Lookups,
         aspects: &BTreeSet<Aspect>,
     ) {
+        let cfg = &new.instances[&self.instances[id].name];
         if aspects.contains(&Aspect::Health) {
-            self.rebuild_tracker(index, cfg).await;
+            self.rebuild_tracker(id, new, lookups);
         }
-        let slot = &mut self.slots[index];
+        let instance = &mut self.instances[id];
         if aspects.contains(&Aspect::Hooks) {
-            let hooks = super::build::instance_hooks(&slot.name, cfg, self.run_as);
-            slot.send_vip(VipCommand::SetHooks(hooks.sender()));
-            let mut old = std::mem::replace(&mut slot.hooks, hooks);
+            let hooks = instance_hooks(&instance.name, cfg, self.running.run_as);
+            instance.send_vip(VipCommand::SetHooks(hooks.sender()));
+            let old = std::mem::replace(&mut instance.hooks, hooks);
             // Hooks already queued finish on their own.
-            tokio::spawn(async move { old.finish().await });
+            finish_later(old, None);
         }
         if aspects.contains(&Aspect::VirtualIps) || aspects.contains(&Aspect::Announcements) {
-            slot.send_vip(VipCommand::Reconfigure {
+            instance.send_vip(VipCommand::Reconfigure {
                 vips: cfg.virtual_ips.clone(),
-                plan: super::build::announce_plan(cfg),
+                plan: announce_plan(cfg),
             });
         }
-        slot.cfg = cfg.clone();
+        instance.cfg = cfg.clone();
         // A configured source replaces the interface's address, or the other
         // way round.
-        let all_vips = super::build::all_vips(self.pending.as_ref().unwrap_or(&self.config));
-        self.follow_interface(index, &all_vips);
+        self.follow_interface(id, &new.all_vips());
         if aspects
             .iter()
             .any(|a| matches!(a, Aspect::Protocol | Aspect::VirtualIps | Aspect::Peers))
         {
-            let params = super::params(cfg, self.slots[index].src_or_unspecified());
-            self.node
-                .instance_mut(InstanceId(index))
-                .update_params(params);
+            let params = params(cfg, self.instances[id].src_or_unspecified());
+            self.node.instance_mut(id).update_params(params);
         }
-        self.refresh_health(index);
+        self.refresh_health(id);
     }
 
-    /// Rebuilds an instance's tracker from `cfg` and the new definitions,
-    /// keeping what it already knew (check health, link states), and applies
-    /// the resulting health.
-    async fn rebuild_tracker(&mut self, index: usize, cfg: &config::InstanceConfig) {
-        let readings = self.tracked.updates();
-        let config = self.pending.clone().unwrap_or_else(|| self.config.clone());
-        let old = &self.slots[index].tracker;
+    /// Rebuilds an instance's tracker from the new definitions, keeping
+    /// what it already knew (check health, link states), and applies the
+    /// resulting health.
+    fn rebuild_tracker(&mut self, id: InstanceId, new: &Config, lookups: &Lookups) {
+        let instance = &self.instances[id];
+        let cfg = &new.instances[&instance.name];
+        let old = &instance.tracker;
         let up = old.link_state(&cfg.interface).unwrap_or(true);
-        let tracker =
-            super::build::build_tracker(&self.edge.netlink, cfg, &config, &readings, up, Some(old))
-                .await;
-        self.slots[index].tracker = tracker;
-        self.refresh_health(index);
+        let readings = self.watchers.latest.updates();
+        let tracker = build_tracker(cfg, new, lookups, &readings, up, Some(old));
+        self.instances[id].tracker = tracker;
+        self.refresh_health(id);
     }
 
-    /// Restarts the checks whose definition changed, starts new ones, stops
-    /// those nothing tracks any more, and restarts the tracked-file thread
-    /// when its files or processes changed. Returns the names whose
-    /// definitions changed (trackers of them need rebuilding).
-    fn restart_watchers(&mut self, new: &Config) -> Result<BTreeSet<String>, Vec<String>> {
-        let mut retuned = BTreeSet::new();
-        let wanted: BTreeMap<String, config::Check> = super::tracked_checks(new)
-            .into_iter()
-            .map(|c| (c.name.clone(), c))
-            .collect();
-        let running: Vec<String> = self.check_tasks.keys().cloned().collect();
-        for name in running {
-            let keep = wanted
-                .get(&name)
-                .is_some_and(|c| same_check(c, &self.check_tasks[&name].0));
-            if !keep {
-                if let Some((_, task)) = self.check_tasks.remove(&name) {
-                    task.abort();
-                }
-                retuned.insert(name);
-            }
-        }
-        for (name, check) in wanted {
-            if !self.check_tasks.contains_key(&name) {
-                let task = crate::daemon::checks::spawn(&check, self.run_as, self.check_tx.clone());
-                self.check_tasks.insert(name, (check, task));
-            }
-        }
-        let old_watch = crate::daemon::poller::Poller::new(&self.config);
-        let mut new_watch = crate::daemon::poller::Poller::new(new);
-        if watched(&self.config) != watched(new) {
-            retuned.extend(new.track_files.keys().cloned());
-            retuned.extend(new.track_processes.keys().cloned());
-            for update in new_watch.poll(std::time::Instant::now()) {
-                self.tracked.record(&update);
-            }
-            let task = super::start_watcher(new_watch, &self.edge.input_tx).map_err(|e| vec![e])?;
-            std::mem::replace(&mut self.tracked_task, task).abort();
-        }
-        drop(old_watch);
-        self.pending = Some(new.clone());
-        Ok(retuned)
-    }
-
-    /// A removed instance resigns like at shutdown; its workers finish on
-    /// their own (VIP removal, then notify_stop).
-    fn remove_instance(&mut self, index: usize) {
-        let outputs = self
-            .node
-            .handle(self.now(), InstanceId(index), Event::Shutdown);
+    /// A removed or restarted instance resigns like at shutdown; its workers
+    /// finish on their own (VIP removal, then notify_stop).
+    fn resign(&mut self, id: InstanceId) {
+        let outputs = self.node.handle(self.now(), id, Event::Shutdown);
         self.execute(outputs);
-        let slot = &mut self.slots[index];
-        slot.vip_tx = None;
-        let worker = slot.vip_task.take();
-        let mut hooks = std::mem::replace(&mut slot.hooks, HookQueue::idle());
-        tokio::spawn(async move {
-            if let Some(worker) = worker {
-                let _ = worker.await;
-            }
-            hooks.finish().await;
-        });
+        let instance = &mut self.instances[id];
+        instance.vip_tx = None;
+        let worker = instance.vip_task.take();
+        let hooks = std::mem::replace(&mut instance.hooks, HookQueue::idle());
+        finish_later(hooks, worker);
     }
 
-    /// Drops removed instances from the node, keeping everyone's state and
-    /// the sync groups' last reported states.
-    fn rebuild_node(&mut self, removed: &BTreeSet<String>, added: Vec<(Slot, Member)>) {
+    /// Rebuilds the node and the instances' edges together: the resigned
+    /// instances go, the `built` ones join; everyone else keeps its state
+    /// and the sync groups their last reported states.
+    fn regroup(&mut self, plan: &Plan, built: Vec<(InstanceEdge, Member)>, new: &Config) {
+        let resigned: Vec<&str> = plan.resigning().collect();
         let node = std::mem::replace(&mut self.node, Node::new(Vec::new(), Vec::new()));
         let (members, group_states) = node.into_parts();
+        let instances = std::mem::take(&mut self.instances).into_vec();
         let kept = members
             .into_iter()
-            .zip(std::mem::take(&mut self.slots))
-            .filter(|(member, _)| !removed.contains(&member.name))
-            .chain(added.into_iter().map(|(slot, member)| (member, slot)));
-        let (members, slots): (Vec<Member>, Vec<Slot>) = kept.unzip();
-        let config = self.pending.clone().unwrap_or_else(|| self.config.clone());
-        let groups = config
-            .sync_groups
-            .iter()
-            .map(|(name, group)| SyncGroup {
-                name: name.clone(),
-                members: group
-                    .instances
-                    .iter()
-                    .filter_map(|m| slots.iter().position(|s| s.name == *m))
-                    .map(InstanceId)
-                    .collect(),
-            })
-            .collect();
-        self.slots = slots;
+            .zip(instances)
+            .filter(|(member, _)| !resigned.contains(&member.name.as_str()))
+            .chain(
+                built
+                    .into_iter()
+                    .map(|(instance, member)| (member, instance)),
+            );
+        let (members, instances): (Vec<Member>, Vec<InstanceEdge>) = kept.unzip();
+        self.instances = instances.into();
+        let groups = sync_groups(new, &self.instances);
         self.node = Node::with_group_states(members, groups, &group_states);
-        self.rebuild_group_hooks(&config);
+        self.regroup_hooks(new);
     }
 
-    /// One hook queue per sync group of `config`, reusing the queues of
-    /// groups whose hooks did not change.
-    fn rebuild_group_hooks(&mut self, config: &Config) {
+    /// One hook queue per sync group of `new`, reusing the queues of groups
+    /// whose hooks did not change.
+    fn regroup_hooks(&mut self, new: &Config) {
         let mut old: Vec<(String, config::Hooks, HookQueue)> = self
+            .running
             .config
             .sync_groups
             .iter()
             .map(|(name, g)| (name.clone(), g.hooks.clone()))
-            .zip(std::mem::take(&mut self.group_hooks))
+            .zip(std::mem::take(&mut self.group_hooks).into_vec())
             .map(|((name, hooks), queue)| (name, hooks, queue))
             .collect();
-        for (name, group) in &config.sync_groups {
+        for (name, group) in &new.sync_groups {
             let reuse = old
                 .iter()
                 .position(|(n, h, _)| n == name && *h == group.hooks);
             let queue = match reuse {
                 Some(i) => old.remove(i).2,
-                None => HookQueue::spawn(
-                    Owner::Group,
-                    name,
-                    group.hooks.clone(),
-                    String::new(),
-                    config.global.hook_timeout,
-                    self.run_as,
-                ),
+                None => group_hook_queue(name, group, new, self.running.run_as),
             };
             self.group_hooks.push(queue);
         }
-        for (_, _, mut queue) in old {
-            tokio::spawn(async move { queue.finish().await });
+        for (_, _, queue) in old {
+            finish_later(queue, None);
         }
     }
 }
 
-/// Whether `cfg` tracks any of `names` (checks, files or processes).
-fn tracks_any(cfg: &config::InstanceConfig, names: &BTreeSet<String>) -> bool {
-    cfg.track_checks
-        .iter()
-        .map(|t| &t.name)
-        .chain(cfg.track_files.iter().map(|t| &t.name))
-        .chain(cfg.track_processes.iter().map(|t| &t.name))
-        .any(|n| names.contains(n))
-}
-
-/// Two definitions of a check that run the same way (the default weight
-/// only matters through the instances).
-fn same_check(a: &config::Check, b: &config::Check) -> bool {
-    config::Check {
-        weight: 0,
-        ..a.clone()
-    } == config::Check {
-        weight: 0,
-        ..b.clone()
-    }
-}
-
-/// What the tracked-file thread watches, weights aside.
-fn watched(c: &Config) -> impl PartialEq + use<> {
-    without_weights(c)
+/// Lets a hook queue finish what it has queued, after `worker` (a VIP
+/// worker removing addresses) when there is one.
+fn finish_later(mut hooks: HookQueue, worker: Option<JoinHandle<()>>) {
+    tokio::spawn(async move {
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        hooks.finish().await;
+    });
 }
 
 /// Throws away an instance built for a reload that is not going ahead.
-fn discard(mut slot: Slot) {
-    slot.vip_tx = None;
-    let mut hooks = std::mem::replace(&mut slot.hooks, HookQueue::idle());
-    tokio::spawn(async move { hooks.finish().await });
-}
-
-/// Poller definitions with the default weights cleared: a new default
-/// weight only matters through the instances, which compare on their own.
-fn without_weights(c: &Config) -> impl PartialEq + use<> {
-    let checks: Vec<_> = c
-        .checks
-        .values()
-        .cloned()
-        .map(|mut x| {
-            x.weight = 0;
-            x
-        })
-        .collect();
-    let files: Vec<_> = c
-        .track_files
-        .values()
-        .cloned()
-        .map(|mut x| {
-            x.weight = 0;
-            x
-        })
-        .collect();
-    let processes: Vec<_> = c
-        .track_processes
-        .values()
-        .cloned()
-        .map(|mut x| {
-            x.weight = 0;
-            x
-        })
-        .collect();
-    (checks, files, processes)
+fn discard(mut instance: InstanceEdge) {
+    instance.vip_tx = None;
+    let hooks = std::mem::replace(&mut instance.hooks, HookQueue::idle());
+    finish_later(hooks, None);
 }

@@ -5,7 +5,7 @@ use std::time::UNIX_EPOCH;
 
 use super::{Daemon, control};
 use crate::daemon::control::InstanceStatus;
-use crate::protocol::{GroupId, InstanceId, State};
+use crate::protocol::{GroupId, State};
 
 impl Daemon {
     /// The snapshot `vipd status` shows.
@@ -13,11 +13,10 @@ impl Daemon {
         use std::sync::atomic::Ordering::Relaxed;
         let now = self.now();
         let instances = self
-            .slots
+            .instances
             .iter()
-            .enumerate()
-            .map(|(index, slot)| {
-                let instance = self.node.instance(InstanceId(index));
+            .map(|(id, slot)| {
+                let instance = self.node.instance(id);
                 let (c, h, v) = (&slot.counters, &slot.hooks.stats, &slot.vip_stats);
                 InstanceStatus {
                     name: slot.name.clone(),
@@ -104,18 +103,19 @@ impl Daemon {
                 instances: group
                     .members
                     .iter()
-                    .map(|&m| self.slots[m.0].name.clone())
+                    .map(|&m| self.instances[m].name.clone())
                     .collect(),
             })
             .collect();
         let checks = self
-            .checks
+            .watchers
+            .counters
             .iter()
             .map(|(name, c)| control::CheckStatus {
                 name: name.clone(),
                 healthy: self
-                    .slots
-                    .iter()
+                    .instances
+                    .values()
                     .flat_map(|s| s.tracker.checks())
                     .find(|t| t.name == *name)
                     .is_none_or(|t| t.healthy()),
@@ -126,20 +126,22 @@ impl Daemon {
             })
             .collect();
         control::Status {
-            node: self.node_name.clone(),
+            node: self
+                .running
+                .config
+                .global
+                .node_name
+                .clone()
+                .unwrap_or_default(),
             checks,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
             uptime_seconds: self.epoch.elapsed().as_secs_f64(),
             instances,
             sync_groups,
-            invalid_packets: self
-                .invalid
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
-            tracked_files: self.tracked.files(),
-            tracked_processes: self.tracked.processes(),
+            invalid_packets: self.invalid.by_label(),
+            tracked_files: self.watchers.latest.files(),
+            tracked_processes: self.watchers.latest.processes(),
         }
     }
 }
