@@ -228,20 +228,31 @@ fn a_multicast_instance_cannot_join_a_unicast_only_socket() {
     let p = plan(&parse(&unicast), &parse(&multicast_db));
     assert_eq!(
         p.refusals(),
-        ["instance db: the VRRP socket on eth0 was opened for unicast only; restart vipd to add a multicast instance there"]
+        [
+            "instance db: the VRRP socket on eth0 was opened for unicast only; restart vipd to add a multicast instance there"
+        ]
     );
     // On a socket with a multicast instance already, it is fine.
-    assert!(plan(&parse(BASE), &parse(&multicast_db)).refusals().is_empty());
+    assert!(
+        plan(&parse(BASE), &parse(&multicast_db))
+            .refusals()
+            .is_empty()
+    );
 }
 
 #[test]
 fn the_description_lists_every_change() {
     let mut text = BASE.replace("vrid = 52", "vrid = 53");
-    text.push_str("\n[instances.web]\ninterface = \"eth0\"\nvrid = 60\nvirtual_ips = [\"192.0.2.70/24\"]\n");
+    text.push_str(
+        "\n[instances.web]\ninterface = \"eth0\"\nvrid = 60\nvirtual_ips = [\"192.0.2.70/24\"]\n",
+    );
     let p = plan(&parse(BASE), &parse(&text));
     assert_eq!(
         p.describe(),
-        ["instance app restarted (vrid 52 -> 53)", "instance web added"]
+        [
+            "instance app restarted (vrid 52 -> 53)",
+            "instance web added"
+        ]
     );
     assert_eq!(p.starting().collect::<Vec<_>>(), ["app", "web"]);
     assert_eq!(p.resigning().collect::<Vec<_>>(), ["app"]);

@@ -108,6 +108,37 @@ impl Trouble {
         self.suspect = true;
     }
 
+    /// Adverts went out: whatever failed before is over.
+    fn sent(&mut self) {
+        self.sending_since = None;
+        self.backoff = Duration::ZERO;
+        self.suspect = false;
+    }
+
+    /// An advert could not be sent; says why the instance must stop
+    /// serving when the failures have lasted two advert intervals, or at
+    /// once after a retry.
+    fn send_failed(&mut self, now: Instant, error: String, interval: Duration) -> Option<String> {
+        let since = self.sending_since.get_or_insert((now, String::new()));
+        since.1 = error;
+        let failing_for = now - since.0;
+        if self.suspect {
+            // After a retry, one more failure is enough: the trouble is still there.
+            Some(format!(
+                "still cannot send adverts after a retry: {}",
+                since.1
+            ))
+        } else if failing_for >= interval * 2 {
+            Some(format!(
+                "cannot send adverts for {:.1} s: {}",
+                failing_for.as_secs_f64(),
+                since.1
+            ))
+        } else {
+            None
+        }
+    }
+
     /// The mastership these failures were about is over.
     pub fn left_master(&mut self) {
         self.sending_since = None;
@@ -355,29 +386,34 @@ impl Daemon {
     /// A VIP of a master removed by someone else goes straight back.
     fn restore_vip(&mut self, ifindex: u32, addr: IpNet) {
         for id in self.instances.ids() {
-            let slot = &self.instances[id];
-            let on_it = self.edge.links[&slot.cfg.interface]
+            let instance = &self.instances[id];
+            let on_it = self.edge.links[&instance.cfg.interface]
                 .info
                 .as_ref()
                 .is_some_and(|i| i.index == ifindex);
-            let ours = on_it && slot.cfg.virtual_ips.iter().any(|v| v.addr() == addr.addr());
+            let ours = on_it
+                && instance
+                    .cfg
+                    .virtual_ips
+                    .iter()
+                    .any(|v| v.addr() == addr.addr());
             if ours && self.node.instance(id).state() == State::Master {
-                let key = format!("{}:restore", slot.name);
+                let key = format!("{}:restore", instance.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
                     tracing::warn!(
                         event = "vip_restored",
-                        instance = %slot.name,
+                        instance = %instance.name,
                         address = %addr,
                         suppressed,
                         "instance {}: {addr} was removed by someone else; restoring it{}",
-                        slot.name,
+                        instance.name,
                         super::suppressed_note(suppressed)
                     );
                 }
-                let slot = &mut self.instances[id];
-                slot.counters.vip_restores += 1;
-                slot.send_vip(VipCommand::Add);
-                slot.send_vip(VipCommand::Announce);
+                let instance = &mut self.instances[id];
+                instance.counters.vip_restores += 1;
+                instance.send_vip(VipCommand::Add);
+                instance.send_vip(VipCommand::Announce);
             }
         }
     }
@@ -474,9 +510,9 @@ impl Daemon {
     /// Re-reads instance `index`'s interface, updates the state machine's
     /// source address, and starts an instance that waited for it.
     pub(super) fn follow_interface(&mut self, id: InstanceId, all_vips: &[IpAddr]) {
-        let slot = &mut self.instances[id];
-        if slot.follow_interface(&self.edge.links, all_vips) {
-            let params = params(&slot.cfg, slot.src_or_unspecified());
+        let instance = &mut self.instances[id];
+        if instance.follow_interface(&self.edge.links, all_vips) {
+            let params = params(&instance.cfg, instance.src_or_unspecified());
             self.node.instance_mut(id).update_params(params);
         }
         if self.instances[id].src.is_some() && self.instances[id].start_by.is_some() {
@@ -487,90 +523,57 @@ impl Daemon {
     /// Sends an advert to every destination; failures that outlast two
     /// advert intervals take the instance out of service.
     pub(super) fn send_advert(&mut self, id: InstanceId, advert: &crate::wire::AdvertRepr) {
-        let slot = &mut self.instances[id];
-        let socket = self.edge.sockets[slot.socket].socket();
-        let (Some(src), Some(socket)) = (slot.src, socket) else {
+        let instance = &mut self.instances[id];
+        let socket = self.edge.sockets[instance.socket].socket();
+        let (Some(src), Some(socket)) = (instance.src, socket) else {
             if advert.priority == 0 {
                 // A resignation from an instance that just lost its address or
                 // interface: there is no way to send it, and nothing to protect.
                 tracing::info!(
                     "instance {}: no priority-0 advert: no usable address or socket on {}",
-                    slot.name,
-                    slot.cfg.interface
+                    instance.name,
+                    instance.cfg.interface
                 );
             } else {
                 // Not expected (such an instance is in Fault); never claim a
                 // mastership that cannot advertise.
-                slot.counters.send_errors += 1;
-                let why = format!("no usable address or socket on {}", slot.cfg.interface);
-                slot.trouble.trip(Instant::now(), why);
+                instance.counters.send_errors += 1;
+                let why = format!("no usable address or socket on {}", instance.cfg.interface);
+                instance.trouble.trip(Instant::now(), why);
                 self.health_changed.push(id);
             }
             return;
         };
-        let mut failure = None;
-        for dst in slot.cfg.destinations() {
+        let mut errors = Vec::new();
+        for dst in instance.cfg.destinations() {
             let sent = advert
                 .to_bytes(src, dst)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))
                 .and_then(|bytes| socket.send(&bytes, src, dst));
             match sent {
-                Ok(()) => slot.counters.adverts_sent += 1,
-                Err(e) => {
-                    slot.counters.send_errors += 1;
-                    let key = format!("{}:send", slot.name);
-                    if let Some(suppressed) = self.log_limit.allow(&key) {
-                        tracing::warn!(
-                            event = "send_error",
-                            instance = %slot.name,
-                            vrid = slot.cfg.vrid,
-                            peer = %dst,
-                            error = %e,
-                            suppressed,
-                            "instance {}: cannot send advert to {dst}: {e}{}",
-                            slot.name,
-                            super::suppressed_note(suppressed)
-                        );
-                    }
-                    failure.get_or_insert(e.to_string());
-                }
+                Ok(()) => instance.counters.adverts_sent += 1,
+                Err(e) => errors.push((dst, e.to_string())),
             }
         }
-        let now = Instant::now();
-        let Some(error) = failure else {
-            slot.trouble.sending_since = None;
-            slot.trouble.backoff = Duration::ZERO;
-            slot.trouble.suspect = false;
-            return;
-        };
-        // A resignation (priority 0) is the last advert: nothing to protect.
-        if advert.priority == 0 {
-            return;
+        for (dst, e) in &errors {
+            self.instances[id].counters.send_errors += 1;
+            self.warn_limited(id, "send", "send_error", *dst, e, |name| {
+                format!("instance {name}: cannot send advert to {dst}: {e}")
+            });
         }
-        let since = slot
-            .trouble
-            .sending_since
-            .get_or_insert((now, String::new()));
-        since.1 = error;
-        let failing_for = now - since.0;
-        let why = if slot.trouble.suspect {
-            // After a retry, one more failure is enough: the trouble is still there.
-            Some(format!(
-                "still cannot send adverts after a retry: {}",
-                since.1
-            ))
-        } else if failing_for >= slot.cfg.advert_interval.as_duration() * 2 {
-            Some(format!(
-                "cannot send adverts for {:.1} s: {}",
-                failing_for.as_secs_f64(),
-                since.1
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            slot.trouble.trip(now, why);
-            self.health_changed.push(id);
+        let instance = &mut self.instances[id];
+        let now = Instant::now();
+        let interval = instance.cfg.advert_interval.as_duration();
+        match errors.into_iter().next() {
+            None => instance.trouble.sent(),
+            // A resignation (priority 0) is the last advert: nothing to protect.
+            Some(_) if advert.priority == 0 => {}
+            Some((_, error)) => {
+                if let Some(why) = instance.trouble.send_failed(now, error, interval) {
+                    instance.trouble.trip(now, why);
+                    self.health_changed.push(id);
+                }
+            }
         }
     }
 

@@ -518,21 +518,40 @@ impl Daemon {
     }
 
     fn count_dropped(&mut self, id: InstanceId, from: IpAddr, why: DropReason) {
-        let slot = &mut self.instances[id];
-        *slot.counters.dropped.entry(why).or_default() += 1;
+        *self.instances[id].counters.dropped.entry(why).or_default() += 1;
         let reason = why.label();
-        let key = format!("{}:{reason}", slot.name);
+        self.warn_limited(id, reason, "advert_dropped", from, reason, |name| {
+            format!(
+                "instance {name}: ignoring advert from {from}: {}",
+                reason.replace('_', " ")
+            )
+        });
+    }
+
+    /// Warns about what an instance heard from or sent to `peer`, at most
+    /// once a period per instance and `kind`; the line says how many like it
+    /// were held back.
+    fn warn_limited(
+        &mut self,
+        id: InstanceId,
+        kind: &str,
+        event: &'static str,
+        peer: IpAddr,
+        reason: &str,
+        message: impl FnOnce(&str) -> String,
+    ) {
+        let instance = &self.instances[id];
+        let key = format!("{}:{kind}", instance.name);
         if let Some(suppressed) = self.log_limit.allow(&key) {
             tracing::warn!(
-                event = "advert_dropped",
-                instance = %slot.name,
-                vrid = slot.cfg.vrid,
-                peer = %from,
+                event,
+                instance = %instance.name,
+                vrid = instance.cfg.vrid,
+                peer = %peer,
                 reason,
                 suppressed,
-                "instance {}: ignoring advert from {from}: {}{}",
-                slot.name,
-                reason.replace('_', " "),
+                "{}{}",
+                message(&instance.name),
                 suppressed_note(suppressed)
             );
         }
@@ -618,50 +637,41 @@ impl Daemon {
             Action::RemoveVips => self.instances[id].send_vip(VipCommand::Remove),
             Action::Announce => self.instances[id].send_vip(VipCommand::Announce),
             Action::Transition(t) => {
-                let slot = &mut self.instances[id];
-                slot.counters.transitions += 1;
-                *slot.counters.transitions_to.entry(t.to).or_default() += 1;
-                slot.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
+                let instance = &mut self.instances[id];
+                instance.counters.transitions += 1;
+                *instance.counters.transitions_to.entry(t.to).or_default() += 1;
+                instance.last_transition = Some((SystemTime::now(), Instant::now(), t.clone()));
                 if t.from == State::Master {
-                    slot.trouble.left_master();
+                    instance.trouble.left_master();
                 }
                 tracing::info!(
                     event = "transition",
-                    instance = %slot.name,
-                    vrid = slot.cfg.vrid,
+                    instance = %instance.name,
+                    vrid = instance.cfg.vrid,
                     from = %t.from,
                     to = %t.to,
                     priority = t.priority,
                     reason = %t.reason,
                     "instance {}: {} -> {} (priority {}): {}",
-                    slot.name,
+                    instance.name,
                     t.from,
                     t.to,
                     t.priority,
                     t.reason
                 );
-                slot.send_vip(VipCommand::Hooks(job(&t)));
+                instance.send_vip(VipCommand::Hooks(job(&t)));
             }
             Action::Report(Report::Dropped { from, reason }) => {
                 self.count_dropped(id, from, reason)
             }
             Action::Report(Report::LowerPriorityMaster { from, priority }) => {
-                let slot = &mut self.instances[id];
-                slot.counters.lower_priority_masters += 1;
-                let key = format!("{}:lower-master", slot.name);
-                if let Some(suppressed) = self.log_limit.allow(&key) {
-                    tracing::warn!(
-                        event = "lower_priority_master",
-                        instance = %slot.name,
-                        vrid = slot.cfg.vrid,
-                        peer = %from,
-                        priority,
-                        suppressed,
-                        "instance {}: another master {from} (priority {priority}) on our VRID; asserting mastership{}",
-                        slot.name,
-                        suppressed_note(suppressed)
-                    );
-                }
+                self.instances[id].counters.lower_priority_masters += 1;
+                let reason = format!("lower priority {priority}");
+                self.warn_limited(id, "lower-master", "lower_priority_master", from, &reason, |name| {
+                    format!(
+                        "instance {name}: another master {from} (priority {priority}) on our VRID; asserting mastership"
+                    )
+                });
             }
         }
     }

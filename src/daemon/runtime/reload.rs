@@ -211,30 +211,15 @@ impl Daemon {
             .filter(|name| !self.edge.links.contains_key(*name))
             .cloned()
             .collect();
-        let mut built = Vec::new();
-        for name in plan.starting() {
-            let run_as = self.running.run_as;
-            match self
-                .edge
-                .build_instance(name, &new, &lookups, &readings, run_as)
-            {
-                Ok(parts) => built.push(parts),
-                Err(e) => {
-                    for (instance, _) in built {
-                        discard(instance);
-                    }
-                    if let Some((task, _)) = poller {
-                        task.abort();
-                    }
-                    return Err(vec![e]);
+        let built = match self.build_started(&plan, &new, &lookups, &readings) {
+            Ok(built) => built,
+            Err(e) => {
+                if let Some((task, _)) = poller {
+                    task.abort();
                 }
+                return Err(vec![e]);
             }
-        }
-        for (instance, member) in &mut built {
-            // Still in Initialize: this only records the health it starts with.
-            let health = instance.health(&self.edge.links, &self.edge.sockets);
-            member.instance.handle(Time::ZERO, Event::Health(&health));
-        }
+        };
         self.watchers.follow(&plan, &new, poller);
 
         for (name, change) in &plan.instances {
@@ -254,27 +239,6 @@ impl Daemon {
         }
         if plan.regroups() {
             self.regroup(&plan, built, &new);
-            // A socket no instance uses any more (its instances moved to
-            // another interface, or went) stops listening.
-            let unused: Vec<_> = self
-                .edge
-                .sockets
-                .ids()
-                .into_iter()
-                .filter(|&s| !self.instances.values().any(|i| i.socket == s))
-                .collect();
-            for socket in unused {
-                self.edge.sockets[socket].close();
-            }
-            // New and restarted instances start as at start-up: in Backup.
-            for name in plan.starting() {
-                if let Some(id) = self.instances.find(|s| s.name == name) {
-                    self.start_instance(id);
-                }
-            }
-            // Release members a removed or changed group held in FAULT.
-            let outputs = self.node.regroup(self.now());
-            self.execute(outputs);
         }
         self.running.config = new;
         // The lookups were made before the loop saw the events since: ask
@@ -283,6 +247,38 @@ impl Daemon {
             self.request_lookup(&name);
         }
         Ok(plan.describe())
+    }
+
+    /// Builds the added and restarted instances, or none of them.
+    fn build_started(
+        &mut self,
+        plan: &Plan,
+        new: &Config,
+        lookups: &Lookups,
+        readings: &[TrackedUpdate],
+    ) -> Result<Vec<(InstanceEdge, Member)>, String> {
+        let mut built = Vec::new();
+        for name in plan.starting() {
+            let run_as = self.running.run_as;
+            match self
+                .edge
+                .build_instance(name, new, lookups, readings, run_as)
+            {
+                Ok((instance, mut member)) => {
+                    // Still in Initialize: this only records the health it starts with.
+                    let health = instance.health(&self.edge.links, &self.edge.sockets);
+                    member.instance.handle(Time::ZERO, Event::Health(&health));
+                    built.push((instance, member));
+                }
+                Err(e) => {
+                    built
+                        .into_iter()
+                        .for_each(|(instance, _)| discard(instance));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(built)
     }
 
     fn update_instance(
@@ -351,8 +347,8 @@ impl Daemon {
     }
 
     /// Rebuilds the node and the instances' edges together: the resigned
-    /// instances go, the `built` ones join; everyone else keeps its state
-    /// and the sync groups their last reported states.
+    /// instances go, the `built` ones join and start; everyone else keeps
+    /// its state and the sync groups their last reported states.
     fn regroup(&mut self, plan: &Plan, built: Vec<(InstanceEdge, Member)>, new: &Config) {
         let resigned: Vec<&str> = plan.resigning().collect();
         let node = std::mem::replace(&mut self.node, Node::new(Vec::new(), Vec::new()));
@@ -372,6 +368,23 @@ impl Daemon {
         let groups = sync_groups(new, &self.instances);
         self.node = Node::with_group_states(members, groups, &group_states);
         self.regroup_hooks(new);
+
+        // A socket no instance uses any more (its instances moved to
+        // another interface, or went) stops listening.
+        for socket in self.edge.sockets.ids() {
+            if !self.instances.values().any(|i| i.socket == socket) {
+                self.edge.sockets[socket].close();
+            }
+        }
+        // New and restarted instances start as at start-up: in Backup.
+        for name in plan.starting() {
+            if let Some(id) = self.instances.find(|s| s.name == name) {
+                self.start_instance(id);
+            }
+        }
+        // Release members a removed or changed group held in FAULT.
+        let outputs = self.node.regroup(self.now());
+        self.execute(outputs);
     }
 
     /// One hook queue per sync group of `new`, reusing the queues of groups

@@ -3,94 +3,18 @@
 
 use std::time::UNIX_EPOCH;
 
-use super::{Daemon, control};
+use super::{Daemon, InstanceEdge, control};
 use crate::daemon::control::InstanceStatus;
-use crate::protocol::{GroupId, State};
+use crate::protocol::{GroupId, InstanceId, State, Time};
 
 impl Daemon {
     /// The snapshot `vipd status` shows.
     pub(super) fn status(&self) -> control::Status {
-        use std::sync::atomic::Ordering::Relaxed;
         let now = self.now();
         let instances = self
             .instances
             .iter()
-            .map(|(id, slot)| {
-                let instance = self.node.instance(id);
-                let (c, h, v) = (&slot.counters, &slot.hooks.stats, &slot.vip_stats);
-                InstanceStatus {
-                    name: slot.name.clone(),
-                    interface: slot.cfg.interface.clone(),
-                    vrid: slot.cfg.vrid,
-                    version: slot.cfg.version.number(),
-                    state: instance.state().to_string(),
-                    priority: control::PriorityStatus {
-                        configured: slot.cfg.priority,
-                        effective: instance.priority(),
-                        adjustments: slot
-                            .tracker
-                            .adjustments()
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect(),
-                    },
-                    fault: instance.fault_reason().map(ToString::to_string),
-                    // A master hears itself; what it heard as a backup is history.
-                    master: instance
-                        .heard_master()
-                        .filter(|_| instance.state() != State::Master)
-                        .map(|m| control::MasterStatus {
-                            address: m.address.to_string(),
-                            priority: m.priority,
-                            interval_ms: m.interval.as_duration().as_millis() as u64,
-                            seconds_since_heard: (now - m.at).as_secs_f64(),
-                        }),
-                    vips: slot
-                        .cfg
-                        .virtual_ips
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect(),
-                    holds_vips: instance.state() == State::Master,
-                    last_transition: slot.last_transition.as_ref().map(|(wall, at, t)| {
-                        control::TransitionStatus {
-                            from: t.from.to_string(),
-                            to: t.to.to_string(),
-                            reason: t.reason.to_string(),
-                            unix_time: wall
-                                .duration_since(UNIX_EPOCH)
-                                .map_or(0.0, |d| d.as_secs_f64()),
-                            seconds_ago: at.elapsed().as_secs_f64(),
-                        }
-                    }),
-                    counters: control::Counters {
-                        adverts_sent: c.adverts_sent,
-                        adverts_received: c.adverts_received,
-                        advert_send_errors: c.send_errors,
-                        adverts_dropped: c
-                            .dropped
-                            .iter()
-                            .map(|(k, v)| (k.label().to_owned(), *v))
-                            .collect(),
-                        transitions: c.transitions,
-                        transitions_to: c
-                            .transitions_to
-                            .iter()
-                            .map(|(k, v)| (k.keepalived_name().to_owned(), *v))
-                            .collect(),
-                        split_brain_events: c.lower_priority_masters,
-                        vip_restores: c.vip_restores,
-                        announcements: v.announcements.load(Relaxed),
-                        announce_errors: v.announce_errors.load(Relaxed),
-                        vip_errors: v.netlink_errors.load(Relaxed),
-                        hook_runs: h.runs.load(Relaxed),
-                        hook_failures: h.failures.load(Relaxed),
-                        hook_timeouts: h.timeouts.load(Relaxed),
-                        hooks_skipped: h.skipped.load(Relaxed),
-                    },
-                    last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
-                }
-            })
+            .map(|(id, edge)| self.instance_status(id, edge, now))
             .collect();
         let sync_groups = self
             .node
@@ -142,6 +66,84 @@ impl Daemon {
             invalid_packets: self.invalid.by_label(),
             tracked_files: self.watchers.latest.files(),
             tracked_processes: self.watchers.latest.processes(),
+        }
+    }
+
+    fn instance_status(&self, id: InstanceId, edge: &InstanceEdge, now: Time) -> InstanceStatus {
+        use std::sync::atomic::Ordering::Relaxed;
+        let instance = self.node.instance(id);
+        let (c, h, v) = (&edge.counters, &edge.hooks.stats, &edge.vip_stats);
+        InstanceStatus {
+            name: edge.name.clone(),
+            interface: edge.cfg.interface.clone(),
+            vrid: edge.cfg.vrid,
+            version: edge.cfg.version.number(),
+            state: instance.state().to_string(),
+            priority: control::PriorityStatus {
+                configured: edge.cfg.priority,
+                effective: instance.priority(),
+                adjustments: edge
+                    .tracker
+                    .adjustments()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            },
+            fault: instance.fault_reason().map(ToString::to_string),
+            // A master hears itself; what it heard as a backup is history.
+            master: instance
+                .heard_master()
+                .filter(|_| instance.state() != State::Master)
+                .map(|m| control::MasterStatus {
+                    address: m.address.to_string(),
+                    priority: m.priority,
+                    interval_ms: m.interval.as_duration().as_millis() as u64,
+                    seconds_since_heard: (now - m.at).as_secs_f64(),
+                }),
+            vips: edge
+                .cfg
+                .virtual_ips
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            holds_vips: instance.state() == State::Master,
+            last_transition: edge.last_transition.as_ref().map(|(wall, at, t)| {
+                control::TransitionStatus {
+                    from: t.from.to_string(),
+                    to: t.to.to_string(),
+                    reason: t.reason.to_string(),
+                    unix_time: wall
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64()),
+                    seconds_ago: at.elapsed().as_secs_f64(),
+                }
+            }),
+            counters: control::Counters {
+                adverts_sent: c.adverts_sent,
+                adverts_received: c.adverts_received,
+                advert_send_errors: c.send_errors,
+                adverts_dropped: c
+                    .dropped
+                    .iter()
+                    .map(|(k, v)| (k.label().to_owned(), *v))
+                    .collect(),
+                transitions: c.transitions,
+                transitions_to: c
+                    .transitions_to
+                    .iter()
+                    .map(|(k, v)| (k.keepalived_name().to_owned(), *v))
+                    .collect(),
+                split_brain_events: c.lower_priority_masters,
+                vip_restores: c.vip_restores,
+                announcements: v.announcements.load(Relaxed),
+                announce_errors: v.announce_errors.load(Relaxed),
+                vip_errors: v.netlink_errors.load(Relaxed),
+                hook_runs: h.runs.load(Relaxed),
+                hook_failures: h.failures.load(Relaxed),
+                hook_timeouts: h.timeouts.load(Relaxed),
+                hooks_skipped: h.skipped.load(Relaxed),
+            },
+            last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
         }
     }
 }
