@@ -11,10 +11,10 @@
 //! vrid = 51
 //! virtual_ips = ["192.0.2.50/24"]
 //! "#;
-//! let config = vipd::config::parse(text, "vipd.toml").unwrap();
+//! let config = vipd_core::config::parse(text, "vipd.toml").unwrap();
 //! let web = &config.instances["web"];
 //! assert_eq!((web.vrid, web.priority), (51, 100));
-//! assert_eq!(web.advert_interval, vipd::wire::Centis(100));
+//! assert_eq!(web.advert_interval, vipd_core::wire::Centis(100));
 //! ```
 //!
 //! Parsing happens in two passes. The first (`de`) deserializes each table
