@@ -1,8 +1,11 @@
 //! One test per transition of RFC 9568 section 6.4 (and the RFC 3768 receive
 //! rules vipd keeps for v2), driven with a virtual clock.
 
-use std::net::IpAddr;
+mod common;
+
 use std::time::Duration;
+
+use common::{at, hear, ip, secs};
 
 use vipd_core::protocol::{
     Action, DropReason, Event, Health, Instance, Params, Reason, Report, State, Time, Transition,
@@ -14,30 +17,8 @@ const PEER_HIGH: &str = "192.0.2.20";
 const PEER_LOW: &str = "192.0.2.5";
 const VIP: &str = "192.0.2.50";
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
-}
-
-fn at(s: f64) -> Time {
-    Time::from_duration(secs(s))
-}
-
 fn params(version: Version) -> Params {
-    Params {
-        version,
-        vrid: 51,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        primary_address: ip(ME),
-        virtual_ips: vec![ip(VIP)],
-        auth: Auth::None,
-        unicast_peers: Vec::new(),
-    }
+    common::params(version, ME, &[VIP])
 }
 
 fn instance(priority: u8) -> Instance {
@@ -45,24 +26,7 @@ fn instance(priority: u8) -> Instance {
 }
 
 fn advert(priority: u8, interval: Centis) -> AdvertRepr {
-    AdvertRepr {
-        version: Version::V3,
-        vrid: 51,
-        priority,
-        max_advert_interval: interval,
-        auth: Auth::None,
-        addresses: vec![ip(VIP)],
-    }
-}
-
-fn hear(inst: &mut Instance, now: Time, from: &str, adv: &AdvertRepr) -> Vec<Action> {
-    inst.handle(
-        now,
-        Event::Advert {
-            src: ip(from),
-            advert: adv,
-        },
-    )
+    common::advert(Version::V3, priority, interval, &[VIP])
 }
 
 /// An advert of `priority` at the usual 1 s interval from `from`.

@@ -1,29 +1,26 @@
 //! Sync groups: members move to Master, Backup and Fault together.
 
-use std::net::IpAddr;
+mod common;
+
 use std::time::Duration;
+
+use common::ip;
 
 use vipd_core::protocol::{
     Action, Event, GroupId, Health, Instance, InstanceId, Member, Node, Output, Params, State,
     SyncGroup, Time,
 };
-use vipd_core::wire::{AdvertRepr, Auth, Centis, Version};
+use vipd_core::wire::{AdvertRepr, Centis, Version};
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+/// The one virtual IP of virtual router `vrid`: 192.0.2.`vrid`.
+fn vip(vrid: u8) -> String {
+    format!("192.0.2.{vrid}")
 }
 
 fn member(name: &str, vrid: u8, priority: u8) -> Member {
     let params = Params {
-        version: Version::V3,
         vrid,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        primary_address: ip("192.0.2.10"),
-        virtual_ips: vec![ip(&format!("192.0.2.{vrid}"))],
-        auth: Auth::None,
-        unicast_peers: Vec::new(),
+        ..common::params(Version::V3, "192.0.2.10", &[&vip(vrid)])
     };
     Member {
         name: name.into(),
@@ -96,12 +93,8 @@ fn group_transitions(out: &[Output]) -> Vec<(State, State)> {
 
 fn advert(vrid: u8, priority: u8) -> AdvertRepr {
     AdvertRepr {
-        version: Version::V3,
         vrid,
-        priority,
-        max_advert_interval: Centis::ONE_SECOND,
-        auth: Auth::None,
-        addresses: vec![ip(&format!("192.0.2.{vrid}"))],
+        ..common::advert(Version::V3, priority, Centis::ONE_SECOND, &[&vip(vrid)])
     }
 }
 
