@@ -6,9 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use vipd_core::config::{
-    self, CheckUse, Config, Family, FileUse, InterfaceUse, ProcessUse, TrackProcess,
-};
+use vipd_core::config::{self, Config, Family, TrackProcess};
 use vipd_core::wire::{Centis, Version};
 
 fn parse(text: &str) -> Config {
@@ -16,6 +14,30 @@ fn parse(text: &str) -> Config {
         Ok(config) => config,
         Err(diags) => panic!("expected a valid config, got:\n{}", diags.render()),
     }
+}
+
+/// An instance's `track_*` list as (name, weight) pairs: all a use holds.
+macro_rules! uses {
+    ($list:expr) => {
+        $list
+            .iter()
+            .map(|u| (u.name.as_str(), u.weight))
+            .collect::<Vec<_>>()
+    };
+}
+
+/// Asserts that `has` finds each of `expected` in the `vipd check` listing.
+fn assert_listed(listing: &str, has: impl Fn(&str) -> bool, expected: &[&str]) {
+    for e in expected {
+        assert!(has(e), "{e:?} not in:\n{listing}");
+    }
+}
+
+/// `[instances.NAME]` with only its required keys.
+fn instance(name: &str, interface: &str, vrid: u8, vip: &str) -> String {
+    format!(
+        "[instances.{name}]\ninterface = \"{interface}\"\nvrid = {vrid}\nvirtual_ips = [\"{vip}\"]\n"
+    )
 }
 
 const MINIMAL: &str = r#"
@@ -42,7 +64,7 @@ fn every_example_in_config_dir_parses() {
         seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     seen.sort();
-    for required in [
+    let required = [
         "full.toml",
         "ipv6.toml",
         "minimal.toml",
@@ -50,12 +72,12 @@ fn every_example_in_config_dir_parses() {
         "postgres-pair-b.toml",
         "unicast.toml",
         "v2-auth.toml",
-    ] {
-        assert!(
-            seen.iter().any(|s| s == required),
-            "missing config/{required}"
-        );
-    }
+    ];
+    let missing: Vec<&str> = required
+        .into_iter()
+        .filter(|r| !seen.iter().any(|s| s == r))
+        .collect();
+    assert!(missing.is_empty(), "missing in config/: {missing:?}");
 }
 
 #[test]
@@ -153,31 +175,15 @@ track_interfaces = ["eth1", { name = "eth2", weight = -20 }]
 "#,
     );
     let db = &config.instances["db"];
-    let tracked = |name: &str, weight| CheckUse {
-        name: name.into(),
-        weight,
-    };
     assert_eq!(
-        db.track_checks,
+        uses!(db.track_checks),
         [
-            tracked("pg_alive", -30), // the check's own weight
-            tracked("app_http", -50), // overridden
-            tracked("disk", 0),       // table without weight: the check's
+            ("pg_alive", -30), // the check's own weight
+            ("app_http", -50), // overridden
+            ("disk", 0),       // table without weight: the check's
         ]
     );
-    assert_eq!(
-        db.track_interfaces,
-        [
-            InterfaceUse {
-                name: "eth1".into(),
-                weight: 0
-            },
-            InterfaceUse {
-                name: "eth2".into(),
-                weight: -20
-            },
-        ]
-    );
+    assert_eq!(uses!(db.track_interfaces), [("eth1", 0), ("eth2", -20)]);
 }
 
 #[test]
@@ -253,48 +259,36 @@ weight = 0
     assert!(n.quorum_met(0) && !n.quorum_met(1));
 
     let db = &config.instances["db"];
-    let file = |name: &str, weight| FileUse {
-        name: name.into(),
-        weight,
-    };
     assert_eq!(
-        db.track_files,
-        [file("maintenance", 1), file("load", 3), file("load2", 0)]
+        uses!(db.track_files),
+        [("maintenance", 1), ("load", 3), ("load2", 0)]
     );
-    let process = |name: &str, weight| ProcessUse {
-        name: name.into(),
-        weight,
-    };
     assert_eq!(
-        db.track_processes,
-        [
-            process("postgres", -60),
-            process("workers", 1),
-            process("not_twice", 0)
-        ]
+        uses!(db.track_processes),
+        [("postgres", -60), ("workers", 1), ("not_twice", 0)]
     );
 
     let listing = config.to_string();
-    for expected in [
-        "track_file maintenance",
-        "  path             /etc/vipd/maintenance-weight",
-        "  weight           1 (priority change: value x 1)",
-        "track_process workers",
-        "  process          \"/usr/sbin/pg_worker\" (argv[0])",
-        "  args             [\"--pool\", \"a b\"] (exactly)",
-        "  up when          2 to 4 running",
-        "  delay            1s 500ms",
-        "track_process postgres",
-        "  process          \"postgres\" (/proc/PID/comm)",
-        "  up when          at least 1 running",
-        "  track_files      maintenance x1, load x3, load2 fault unless 0",
-        "  track_processes  postgres -60, workers +1, not_twice fault",
-    ] {
-        assert!(
-            listing.lines().any(|l| l == expected),
-            "{expected:?} not in:\n{listing}"
-        );
-    }
+    let has_line = |expected: &str| listing.lines().any(|l| l == expected);
+    assert_listed(
+        &listing,
+        has_line,
+        &[
+            "track_file maintenance",
+            "  path             /etc/vipd/maintenance-weight",
+            "  weight           1 (priority change: value x 1)",
+            "track_process workers",
+            "  process          \"/usr/sbin/pg_worker\" (argv[0])",
+            "  args             [\"--pool\", \"a b\"] (exactly)",
+            "  up when          2 to 4 running",
+            "  delay            1s 500ms",
+            "track_process postgres",
+            "  process          \"postgres\" (/proc/PID/comm)",
+            "  up when          at least 1 running",
+            "  track_files      maintenance x1, load x3, load2 fault unless 0",
+            "  track_processes  postgres -60, workers +1, not_twice fault",
+        ],
+    );
 }
 
 #[test]
@@ -379,25 +373,16 @@ fn v3_interval_limits_are_inclusive() {
 
 #[test]
 fn sync_groups_link_back_to_instances() {
-    let config = parse(
-        r#"
-[instances.db]
-interface = "eth0"
-vrid = 51
-virtual_ips = ["192.0.2.50/24"]
-[instances.app]
-interface = "eth0"
-vrid = 52
-virtual_ips = ["192.0.2.51/24"]
-[instances.other]
-interface = "eth1"
-vrid = 51
-virtual_ips = ["198.51.100.1/24"]
-[sync_groups.pg]
+    let config = parse(&format!(
+        "\n{}{}{}{}",
+        instance("db", "eth0", 51, "192.0.2.50/24"),
+        instance("app", "eth0", 52, "192.0.2.51/24"),
+        instance("other", "eth1", 51, "198.51.100.1/24"),
+        r#"[sync_groups.pg]
 instances = ["db", "app"]
 notify_master = ["/usr/lib/vipd/group-master.sh", "pg"]
-"#,
-    );
+"#
+    ));
     let pg = &config.sync_groups["pg"];
     assert_eq!(pg.instances, ["db", "app"]);
     assert_eq!(
@@ -412,18 +397,11 @@ notify_master = ["/usr/lib/vipd/group-master.sh", "pg"]
 
 #[test]
 fn same_vrid_in_both_families_is_allowed() {
-    parse(
-        r#"
-[instances.v4]
-interface = "eth0"
-vrid = 51
-virtual_ips = ["192.0.2.50/24"]
-[instances.v6]
-interface = "eth0"
-vrid = 51
-virtual_ips = ["2001:db8::50/64"]
-"#,
-    );
+    parse(&format!(
+        "\n{}{}",
+        instance("v4", "eth0", 51, "192.0.2.50/24"),
+        instance("v6", "eth0", 51, "2001:db8::50/64")
+    ));
 }
 
 #[test]
@@ -443,18 +421,18 @@ fn empty_hook_array_means_no_hook() {
 #[test]
 fn listing_shows_effective_values() {
     let listing = parse(MINIMAL).to_string();
-    for expected in [
-        "instance web: vrid 51 on eth0, VRRPv3 IPv4",
-        "priority         100",
-        "advert_interval  1.00s",
-        "advertise to     multicast 224.0.0.18",
-        "garp             5 at once, 5 more after 5s",
-    ] {
-        assert!(
-            listing.contains(expected),
-            "{expected:?} not in:\n{listing}"
-        );
-    }
+    let has = |expected: &str| listing.contains(expected);
+    assert_listed(
+        &listing,
+        has,
+        &[
+            "instance web: vrid 51 on eth0, VRRPv3 IPv4",
+            "priority         100",
+            "advert_interval  1.00s",
+            "advertise to     multicast 224.0.0.18",
+            "garp             5 at once, 5 more after 5s",
+        ],
+    );
 }
 
 proptest! {

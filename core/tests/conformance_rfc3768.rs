@@ -2,8 +2,11 @@
 //! writing docs/conformance.md. Each test names the clause it checks; the
 //! table in docs/conformance.md points here.
 
-use std::net::IpAddr;
+mod common;
+
 use std::time::Duration;
+
+use common::{at, ip};
 
 use vipd_core::protocol::{
     Action, DropReason, Event, Health, Instance, Params, Report, State, Time,
@@ -15,47 +18,24 @@ const PEER: &str = "192.0.2.20";
 const VIP: &str = "192.0.2.50";
 const GROUP: &str = "224.0.0.18";
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn at(s: f64) -> Time {
-    Time::from_duration(Duration::from_secs_f64(s))
-}
-
 fn params(interval: Centis, auth: Auth) -> Params {
     Params {
-        version: Version::V2,
-        vrid: 51,
         advert_interval: interval,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        primary_address: ip(ME),
-        virtual_ips: vec![ip(VIP)],
         auth,
-        unicast_peers: Vec::new(),
+        ..common::params(Version::V2, ME, &[VIP])
     }
 }
 
 fn v2(priority: u8, interval: Centis, auth: Auth) -> AdvertRepr {
     AdvertRepr {
-        version: Version::V2,
-        vrid: 51,
-        priority,
-        max_advert_interval: interval,
         auth,
-        addresses: vec![ip(VIP)],
+        ..common::advert(Version::V2, priority, interval, &[VIP])
     }
 }
 
+/// `inst` receives `adv` from PEER at `now`.
 fn hear(inst: &mut Instance, now: Time, adv: &AdvertRepr) -> Vec<Action> {
-    inst.handle(
-        now,
-        Event::Advert {
-            src: ip(PEER),
-            advert: adv,
-        },
-    )
+    common::hear(inst, now, PEER, adv)
 }
 
 fn dropped(reason: DropReason) -> Vec<Action> {

@@ -2,55 +2,23 @@
 //! writing docs/conformance.md. Each test names the clause it checks; the
 //! table in docs/conformance.md points here.
 
-use std::net::IpAddr;
+mod common;
+
 use std::time::Duration;
+
+use common::{at, hear, ip};
 
 use vipd_core::protocol::{
     Action, DropReason, Event, Health, Instance, Params, Report, State, Time,
 };
-use vipd_core::wire::{Advert, AdvertRepr, Auth, Centis, Error, IpEnvelope, Version};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn at(s: f64) -> Time {
-    Time::from_duration(Duration::from_secs_f64(s))
-}
+use vipd_core::wire::{Advert, AdvertRepr, Centis, Error, IpEnvelope, Version};
 
 fn params(me: &str, vips: &[&str]) -> Params {
-    Params {
-        version: Version::V3,
-        vrid: 51,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        primary_address: ip(me),
-        virtual_ips: vips.iter().map(|v| ip(v)).collect(),
-        auth: Auth::None,
-        unicast_peers: Vec::new(),
-    }
+    common::params(Version::V3, me, vips)
 }
 
 fn advert(priority: u8, interval: Centis, vips: &[&str]) -> AdvertRepr {
-    AdvertRepr {
-        version: Version::V3,
-        vrid: 51,
-        priority,
-        max_advert_interval: interval,
-        auth: Auth::None,
-        addresses: vips.iter().map(|v| ip(v)).collect(),
-    }
-}
-
-fn hear(inst: &mut Instance, now: Time, from: &str, adv: &AdvertRepr) -> Vec<Action> {
-    inst.handle(
-        now,
-        Event::Advert {
-            src: ip(from),
-            advert: adv,
-        },
-    )
+    common::advert(Version::V3, priority, interval, vips)
 }
 
 /// An instance at `me` that became master through its Master_Down_Timer.

@@ -2,6 +2,16 @@
 
 use vipd_core::protocol::{CheckTracker, HealthTracker};
 
+/// The fault reason as operators read it, if any.
+fn fault(t: &HealthTracker) -> Option<String> {
+    t.health().fault.as_ref().map(ToString::to_string)
+}
+
+/// What moves the priority now, as `status` lists it.
+fn adjustments(t: &HealthTracker) -> Vec<String> {
+    t.adjustments().iter().map(|a| a.to_string()).collect()
+}
+
 #[test]
 fn positive_weight_counts_while_healthy_negative_while_failing() {
     let mut t = HealthTracker::new(100, "eth0")
@@ -48,14 +58,7 @@ fn fall_and_rise_need_consecutive_results() {
 fn weight_zero_check_failing_means_fault() {
     let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("pg", 0, 1, 1));
     t.check_result("pg", false);
-    assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("check pg failing")
-    );
+    assert_eq!(fault(&t).as_deref(), Some("check pg failing"));
     t.check_result("pg", true);
     assert_eq!(t.health().fault, None);
 }
@@ -76,24 +79,10 @@ fn own_interface_down_is_fault_and_tracked_interfaces_apply_weights() {
         "untracked interfaces are not relevant"
     );
     t.link("eth2", false);
-    assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("tracked interface eth2 down")
-    );
+    assert_eq!(fault(&t).as_deref(), Some("tracked interface eth2 down"));
     t.link("eth2", true);
     t.link("eth0", false);
-    assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("interface eth0 down")
-    );
+    assert_eq!(fault(&t).as_deref(), Some("interface eth0 down"));
 }
 
 #[test]
@@ -136,7 +125,7 @@ fn adjustments_explain_the_effective_priority() {
         .with_check(CheckTracker::new("pg", -30, 1, 1))
         .with_interface("eth1", 10);
     t.check_result("pg", false);
-    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    let lines = adjustments(&t);
     assert_eq!(lines, vec!["check pg -30", "interface eth1 +10"]);
 }
 
@@ -157,7 +146,7 @@ fn tracked_file_adds_value_times_weight() {
         "untracked files are not relevant"
     );
     assert_eq!(t.health().fault, None);
-    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    let lines = adjustments(&t);
     assert_eq!(lines, vec!["file maintenance -5", "file load -20"]);
 }
 
@@ -166,11 +155,7 @@ fn tracked_file_with_weight_zero_faults_on_any_non_zero_value() {
     let mut t = HealthTracker::new(100, "eth0").with_file("maintenance", 0);
     t.file_value("maintenance", 3);
     assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
+        fault(&t).as_deref(),
         Some("tracked file maintenance value 3")
     );
     t.file_value("maintenance", -1);
@@ -198,11 +183,7 @@ fn tracked_file_value_and_product_are_limited_and_below_minus_253_faults() {
     assert_eq!(t.health().fault, None);
     t.file_value("f", -254);
     assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
+        fault(&t).as_deref(),
         Some("tracked file f value -254 x weight 1 is below -253")
     );
     let mut w = HealthTracker::new(100, "eth0").with_file("f", 100);
@@ -222,14 +203,7 @@ fn address_owner_ignores_file_and_process_weights_but_faults() {
     t.process_up("db", false);
     assert_eq!(t.health(), vipd_core::protocol::Health::up(255));
     t.process_up("vital", false);
-    assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("process vital not running")
-    );
+    assert_eq!(fault(&t).as_deref(), Some("process vital not running"));
 }
 
 #[test]
@@ -246,17 +220,10 @@ fn tracked_process_weights_follow_up_and_down() {
     assert_eq!(t.health().fault, None);
     assert!(!t.process_up("nginx", false));
     t.process_up("sshd", false);
-    assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        Some("process sshd not running")
-    );
+    assert_eq!(fault(&t).as_deref(), Some("process sshd not running"));
     t.process_up("sshd", true);
     t.process_up("postgres", true);
-    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    let lines = adjustments(&t);
     assert!(lines.is_empty(), "{lines:?}");
 }
 
@@ -271,7 +238,7 @@ fn adjustments_list_checks_interfaces_files_then_processes() {
     t.link("eth1", false);
     t.file_value("maint", 7);
     t.process_up("db", false);
-    let lines: Vec<String> = t.adjustments().iter().map(|a| a.to_string()).collect();
+    let lines = adjustments(&t);
     assert_eq!(
         lines,
         vec![
@@ -328,11 +295,7 @@ fn the_first_failure_counts_as_a_full_fall() {
 fn a_weight_zero_check_holds_the_instance_in_fault_until_it_reports() {
     let mut t = HealthTracker::new(100, "eth0").with_check(CheckTracker::new("vital", 0, 2, 2));
     assert_eq!(
-        t.health()
-            .fault
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
+        fault(&t).as_deref(),
         Some("check vital has not reported yet")
     );
     t.check_result("vital", true);

@@ -1,8 +1,11 @@
 //! One test per transition of RFC 9568 section 6.4 (and the RFC 3768 receive
 //! rules vipd keeps for v2), driven with a virtual clock.
 
-use std::net::IpAddr;
+mod common;
+
 use std::time::Duration;
+
+use common::{at, hear, ip, secs};
 
 use vipd_core::protocol::{
     Action, DropReason, Event, Health, Instance, Params, Reason, Report, State, Time, Transition,
@@ -14,30 +17,8 @@ const PEER_HIGH: &str = "192.0.2.20";
 const PEER_LOW: &str = "192.0.2.5";
 const VIP: &str = "192.0.2.50";
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
-}
-
-fn at(s: f64) -> Time {
-    Time::from_duration(secs(s))
-}
-
 fn params(version: Version) -> Params {
-    Params {
-        version,
-        vrid: 51,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        primary_address: ip(ME),
-        virtual_ips: vec![ip(VIP)],
-        auth: Auth::None,
-        unicast_peers: Vec::new(),
-    }
+    common::params(version, ME, &[VIP])
 }
 
 fn instance(priority: u8) -> Instance {
@@ -45,24 +26,57 @@ fn instance(priority: u8) -> Instance {
 }
 
 fn advert(priority: u8, interval: Centis) -> AdvertRepr {
-    AdvertRepr {
-        version: Version::V3,
-        vrid: 51,
-        priority,
-        max_advert_interval: interval,
-        auth: Auth::None,
-        addresses: vec![ip(VIP)],
+    common::advert(Version::V3, priority, interval, &[VIP])
+}
+
+/// An advert of `priority` at the usual 1 s interval from `from`.
+fn hear_priority(inst: &mut Instance, now: Time, from: &str, priority: u8) -> Vec<Action> {
+    hear(inst, now, from, &advert(priority, Centis::ONE_SECOND))
+}
+
+/// Priority 100, but in Fault: its interface is down.
+fn link_down() -> Health {
+    Health {
+        priority: 100,
+        fault: Some(vipd_core::protocol::Fault::InterfaceDown {
+            interface: "eth0".into(),
+        }),
     }
 }
 
-fn hear(inst: &mut Instance, now: Time, from: &str, adv: &AdvertRepr) -> Vec<Action> {
-    inst.handle(
-        now,
-        Event::Advert {
-            src: ip(from),
-            advert: adv,
-        },
-    )
+/// A priority-150 backup started at t=0 with `preempt_delay` seconds.
+fn preempt_delayed(preempt_delay: f64) -> Instance {
+    let mut p = params(Version::V3);
+    p.preempt_delay = secs(preempt_delay);
+    let mut inst = Instance::new(p, Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    inst
+}
+
+/// A lower master (priority 100) heard every second of `seconds` is
+/// accepted each time: the Master_Down_Timer restarts from its advert.
+fn assert_tolerated(inst: &mut Instance, seconds: std::ops::Range<u32>, mdi: Duration) {
+    for t in seconds {
+        hear_priority(inst, at(f64::from(t)), PEER_HIGH, 100);
+        assert_eq!(
+            inst.poll_timeout(),
+            Some(at(f64::from(t)) + mdi),
+            "lower master tolerated at {t} s"
+        );
+    }
+}
+
+/// What a master of priority `mine` does on hearing PEER_HIGH as a master
+/// of lower priority `theirs`: report it, advertise at once, announce.
+fn answer_to_lower_master(theirs: u8, mine: u8) -> Vec<Action> {
+    vec![
+        Action::Report(Report::LowerPriorityMaster {
+            from: ip(PEER_HIGH),
+            priority: theirs,
+        }),
+        Action::SendAdvert(advert(mine, Centis::ONE_SECOND)),
+        Action::Announce,
+    ]
 }
 
 /// Starts `priority` at t=0 and makes it master through its Master_Down_Timer.
@@ -137,15 +151,7 @@ fn initialize_startup_owner_becomes_master_at_once() {
 
 #[test]
 fn initialize_startup_while_faulted_enters_fault_without_timers() {
-    let mut inst = Instance::new(
-        params(Version::V3),
-        Health {
-            priority: 100,
-            fault: Some(vipd_core::protocol::Fault::InterfaceDown {
-                interface: "eth0".into(),
-            }),
-        },
-    );
+    let mut inst = Instance::new(params(Version::V3), link_down());
     let actions = inst.handle(at(0.0), Event::Startup);
     assert_eq!(inst.state(), State::Fault);
     assert_eq!(inst.poll_timeout(), None);
@@ -212,18 +218,8 @@ fn backup_timer_event_before_deadline_changes_nothing() {
 fn backup_priority_zero_sets_master_down_timer_to_skew_time() {
     let mut inst = instance(100);
     inst.handle(at(0.0), Event::Startup);
-    hear(
-        &mut inst,
-        at(1.0),
-        PEER_HIGH,
-        &advert(200, Centis::ONE_SECOND),
-    );
-    hear(
-        &mut inst,
-        at(1.5),
-        PEER_HIGH,
-        &advert(0, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut inst, at(1.0), PEER_HIGH, 200);
+    hear_priority(&mut inst, at(1.5), PEER_HIGH, 0);
     // Skew_Time = (256 - 100) * 1 s / 256 = 0.609375 s.
     assert_eq!(inst.poll_timeout(), Some(at(1.5) + secs(0.609375)));
     let actions = inst.handle(inst.poll_timeout().unwrap(), Event::Timer);
@@ -251,12 +247,7 @@ fn backup_higher_priority_resets_timer_and_learns_the_masters_interval() {
 fn backup_equal_priority_resets_timer() {
     let mut inst = instance(100);
     inst.handle(at(0.0), Event::Startup);
-    hear(
-        &mut inst,
-        at(2.0),
-        PEER_LOW,
-        &advert(100, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut inst, at(2.0), PEER_LOW, 100);
     assert_eq!(inst.poll_timeout(), Some(at(2.0) + secs(3.609375)));
 }
 
@@ -265,12 +256,7 @@ fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
     let mut inst = instance(150);
     inst.handle(at(0.0), Event::Startup);
     let due = inst.poll_timeout().unwrap();
-    hear(
-        &mut inst,
-        at(1.0),
-        PEER_HIGH,
-        &advert(100, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut inst, at(1.0), PEER_HIGH, 100);
     assert_eq!(
         inst.poll_timeout(),
         Some(due),
@@ -299,12 +285,7 @@ fn backup_lower_priority_without_preempt_resets_timer() {
     p.preempt = false;
     let mut inst = Instance::new(p, Health::up(150));
     inst.handle(at(0.0), Event::Startup);
-    hear(
-        &mut inst,
-        at(2.0),
-        PEER_HIGH,
-        &advert(100, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut inst, at(2.0), PEER_HIGH, 100);
     assert_eq!(
         inst.poll_timeout(),
         Some(at(2.0) + inst.master_down_interval())
@@ -313,31 +294,11 @@ fn backup_lower_priority_without_preempt_resets_timer() {
 
 #[test]
 fn backup_preempt_delay_tolerates_a_lower_master_until_it_expires() {
-    let mut p = params(Version::V3);
-    p.preempt_delay = secs(10.0);
-    let mut inst = Instance::new(p, Health::up(150));
-    inst.handle(at(0.0), Event::Startup);
+    let mut inst = preempt_delayed(10.0);
     let mdi = inst.master_down_interval();
-    for t in 1..10 {
-        hear(
-            &mut inst,
-            at(t as f64),
-            PEER_HIGH,
-            &advert(100, Centis::ONE_SECOND),
-        );
-        assert_eq!(
-            inst.poll_timeout(),
-            Some(at(t as f64) + mdi),
-            "tolerated at {t} s"
-        );
-    }
+    assert_tolerated(&mut inst, 1..10, mdi);
     // At 10 s the delay since start-up is over: the lower master is now discarded.
-    hear(
-        &mut inst,
-        at(10.0),
-        PEER_HIGH,
-        &advert(100, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut inst, at(10.0), PEER_HIGH, 100);
     assert_eq!(inst.poll_timeout(), Some(at(9.0) + mdi));
     inst.handle(at(9.0) + mdi, Event::Timer);
     assert_eq!(inst.state(), State::Master);
@@ -403,7 +364,7 @@ fn master_adver_timer_fires_sends_advert_and_rearms() {
 fn master_priority_zero_received_sends_advert_and_resets_adver_timer() {
     let (mut inst, t) = master(100);
     let now = t + secs(0.3);
-    let actions = hear(&mut inst, now, PEER_HIGH, &advert(0, Centis::ONE_SECOND));
+    let actions = hear_priority(&mut inst, now, PEER_HIGH, 0);
     assert_eq!(
         actions,
         vec![Action::SendAdvert(advert(100, Centis::ONE_SECOND))]
@@ -434,7 +395,7 @@ fn master_higher_priority_steps_down_and_learns_interval() {
 #[test]
 fn master_equal_priority_from_higher_address_steps_down() {
     let (mut inst, t) = master(100);
-    let actions = hear(&mut inst, t, PEER_HIGH, &advert(100, Centis::ONE_SECOND));
+    let actions = hear_priority(&mut inst, t, PEER_HIGH, 100);
     assert_eq!(inst.state(), State::Backup);
     assert_eq!(
         transitions(&actions)[0].reason,
@@ -448,7 +409,7 @@ fn master_equal_priority_from_higher_address_steps_down() {
 #[test]
 fn master_equal_priority_from_lower_address_keeps_the_role_and_answers() {
     let (mut inst, t) = master(100);
-    let actions = hear(&mut inst, t, PEER_LOW, &advert(100, Centis::ONE_SECOND));
+    let actions = hear_priority(&mut inst, t, PEER_LOW, 100);
     assert_eq!(inst.state(), State::Master);
     assert_eq!(sent_priorities(&actions), vec![100]);
 }
@@ -456,19 +417,9 @@ fn master_equal_priority_from_lower_address_keeps_the_role_and_answers() {
 #[test]
 fn master_lower_priority_is_reported_and_answered_with_advert_and_announcement() {
     let (mut inst, t) = master(150);
-    let actions = hear(&mut inst, t, PEER_HIGH, &advert(100, Centis::ONE_SECOND));
+    let actions = hear_priority(&mut inst, t, PEER_HIGH, 100);
     assert_eq!(inst.state(), State::Master);
-    assert_eq!(
-        actions,
-        vec![
-            Action::Report(Report::LowerPriorityMaster {
-                from: ip(PEER_HIGH),
-                priority: 100
-            }),
-            Action::SendAdvert(advert(150, Centis::ONE_SECOND)),
-            Action::Announce,
-        ]
-    );
+    assert_eq!(actions, answer_to_lower_master(100, 150));
 }
 
 // ---- Fault, the stopped state, and restarting ------------------------------
@@ -476,12 +427,7 @@ fn master_lower_priority_is_reported_and_answered_with_advert_and_announcement()
 #[test]
 fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
     let (mut inst, t) = master(100);
-    let sick = Health {
-        priority: 100,
-        fault: Some(vipd_core::protocol::Fault::InterfaceDown {
-            interface: "eth0".into(),
-        }),
-    };
+    let sick = link_down();
     let actions = inst.handle(t, Event::Health(&sick));
     assert_eq!(sent_priorities(&actions), vec![0]);
     assert!(actions.contains(&Action::RemoveVips));
@@ -494,15 +440,7 @@ fn master_entering_fault_resigns_and_removes_vips_then_recovers_to_backup() {
         })
     );
     // Adverts are ignored while in Fault.
-    assert!(
-        hear(
-            &mut inst,
-            t + secs(1.0),
-            PEER_LOW,
-            &advert(50, Centis::ONE_SECOND)
-        )
-        .is_empty()
-    );
+    assert!(hear_priority(&mut inst, t + secs(1.0), PEER_LOW, 50).is_empty());
     assert_eq!(inst.state(), State::Fault);
 
     let actions = inst.handle(t + secs(2.0), Event::Health(&Health::up(100)));
@@ -538,12 +476,7 @@ fn a_unicast_instance_drops_adverts_from_strangers() {
     let mut inst = Instance::new(p, Health::up(100));
     inst.handle(at(0.0), Event::Startup);
     let due = inst.poll_timeout();
-    let out = hear(
-        &mut inst,
-        at(1.0),
-        PEER_HIGH,
-        &advert(200, Centis::ONE_SECOND),
-    );
+    let out = hear_priority(&mut inst, at(1.0), PEER_HIGH, 200);
     assert!(
         matches!(
             out.as_slice(),
@@ -559,12 +492,7 @@ fn a_unicast_instance_drops_adverts_from_strangers() {
         due,
         "a stranger's advert moves no timer"
     );
-    let out = hear(
-        &mut inst,
-        at(1.0),
-        PEER_LOW,
-        &advert(200, Centis::ONE_SECOND),
-    );
+    let out = hear_priority(&mut inst, at(1.0), PEER_LOW, 200);
     assert!(out.is_empty(), "a configured peer is heard: {out:?}");
     assert_ne!(inst.poll_timeout(), due);
 }
@@ -579,12 +507,7 @@ fn own_adverts_wrong_vrid_and_version_are_dropped() {
         _ => None,
     };
     assert_eq!(
-        dropped(hear(
-            &mut inst,
-            at(1.0),
-            ME,
-            &advert(200, Centis::ONE_SECOND)
-        )),
+        dropped(hear_priority(&mut inst, at(1.0), ME, 200)),
         Some(DropReason::OwnAdvert)
     );
     let mut other = advert(200, Centis::ONE_SECOND);
@@ -665,10 +588,7 @@ fn address_order_does_not_matter() {
 /// recovered top node tolerates the lower master again for the whole delay.
 #[test]
 fn leaving_fault_restarts_the_preempt_delay() {
-    let mut p = params(Version::V3);
-    p.preempt_delay = secs(60.0);
-    let mut inst = Instance::new(p, Health::up(150));
-    inst.handle(at(0.0), Event::Startup);
+    let mut inst = preempt_delayed(60.0);
     let sick = Health {
         priority: 150,
         fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
@@ -677,25 +597,8 @@ fn leaving_fault_restarts_the_preempt_delay() {
     inst.handle(at(200.0), Event::Health(&Health::up(150)));
     assert_eq!(inst.state(), State::Backup);
     let mdi = inst.master_down_interval();
-    for t in 201..260 {
-        hear(
-            &mut inst,
-            at(t as f64),
-            PEER_HIGH,
-            &advert(100, Centis::ONE_SECOND),
-        );
-        assert_eq!(
-            inst.poll_timeout(),
-            Some(at(t as f64) + mdi),
-            "lower master tolerated at {t} s"
-        );
-    }
-    hear(
-        &mut inst,
-        at(260.0),
-        PEER_HIGH,
-        &advert(100, Centis::ONE_SECOND),
-    );
+    assert_tolerated(&mut inst, 201..260, mdi);
+    hear_priority(&mut inst, at(260.0), PEER_HIGH, 100);
     assert_eq!(
         inst.poll_timeout(),
         Some(at(259.0) + mdi),
@@ -711,33 +614,13 @@ fn master_owner_answers_a_lower_priority_master_at_once() {
     let mut inst = instance(255);
     inst.handle(at(0.0), Event::Startup);
     assert_eq!(inst.state(), State::Master);
-    let actions = hear(
-        &mut inst,
-        at(0.5),
-        PEER_HIGH,
-        &advert(254, Centis::ONE_SECOND),
-    );
+    let actions = hear_priority(&mut inst, at(0.5), PEER_HIGH, 254);
     assert_eq!(inst.state(), State::Master);
-    assert_eq!(
-        actions,
-        vec![
-            Action::Report(Report::LowerPriorityMaster {
-                from: ip(PEER_HIGH),
-                priority: 254
-            }),
-            Action::SendAdvert(advert(255, Centis::ONE_SECOND)),
-            Action::Announce,
-        ]
-    );
+    assert_eq!(actions, answer_to_lower_master(254, 255));
     assert_eq!(inst.poll_timeout(), Some(at(1.5)), "Adver_Timer restarted");
     // Everything else is still ignored by the owner: another owner, a resignation.
     for priority in [255, 0] {
-        let actions = hear(
-            &mut inst,
-            at(0.7),
-            PEER_HIGH,
-            &advert(priority, Centis::ONE_SECOND),
-        );
+        let actions = hear_priority(&mut inst, at(0.7), PEER_HIGH, priority);
         assert_eq!(
             actions,
             vec![Action::Report(Report::Dropped {
@@ -755,12 +638,7 @@ fn master_owner_answers_a_lower_priority_master_at_once() {
 fn backup_priority_change_recomputes_master_down_timer_from_the_last_advert() {
     let mut inst = instance(100);
     inst.handle(at(0.0), Event::Startup);
-    hear(
-        &mut inst,
-        at(1.0),
-        PEER_HIGH,
-        &advert(250, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut inst, at(1.0), PEER_HIGH, 250);
     inst.handle(at(1.5), Event::Health(&Health::up(200)));
     // 3 s + (256 - 200) / 256 s after the advert at 1 s.
     assert_eq!(inst.poll_timeout(), Some(at(1.0) + secs(3.21875)));
@@ -772,12 +650,7 @@ fn backup_priority_change_recomputes_master_down_timer_from_the_last_advert() {
     quiet.handle(at(1.0), Event::Health(&Health::up(200)));
     assert_eq!(quiet.poll_timeout(), Some(at(3.21875)));
     // After a priority-0 advert it is Skew_Time of the new priority.
-    hear(
-        &mut quiet,
-        at(1.5),
-        PEER_HIGH,
-        &advert(0, Centis::ONE_SECOND),
-    );
+    hear_priority(&mut quiet, at(1.5), PEER_HIGH, 0);
     quiet.handle(at(1.6), Event::Health(&Health::up(100)));
     assert_eq!(quiet.poll_timeout(), Some(at(1.5) + secs(0.609375)));
 }

@@ -1,33 +1,38 @@
 //! Sync groups: members move to Master, Backup and Fault together.
 
-use std::net::IpAddr;
+mod common;
+
 use std::time::Duration;
+
+use common::ip;
 
 use vipd_core::protocol::{
     Action, Event, GroupId, Health, Instance, InstanceId, Member, Node, Output, Params, State,
     SyncGroup, Time,
 };
-use vipd_core::wire::{AdvertRepr, Auth, Centis, Version};
+use vipd_core::wire::{AdvertRepr, Centis, Version};
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
+/// The one virtual IP of virtual router `vrid`: 192.0.2.`vrid`.
+fn vip(vrid: u8) -> String {
+    format!("192.0.2.{vrid}")
 }
 
 fn member(name: &str, vrid: u8, priority: u8) -> Member {
     let params = Params {
-        version: Version::V3,
         vrid,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        primary_address: ip("192.0.2.10"),
-        virtual_ips: vec![ip(&format!("192.0.2.{vrid}"))],
-        auth: Auth::None,
-        unicast_peers: Vec::new(),
+        ..common::params(Version::V3, "192.0.2.10", &[&vip(vrid)])
     };
     Member {
         name: name.into(),
         instance: Instance::new(params, Health::up(priority)),
+    }
+}
+
+/// Sync group "pg" of the instances at `members`.
+fn pg(members: [usize; 2]) -> SyncGroup {
+    SyncGroup {
+        name: "pg".into(),
+        members: members.map(InstanceId).to_vec(),
     }
 }
 
@@ -39,11 +44,38 @@ fn node() -> Node {
             member("app", 52, 100),
             member("other", 53, 100),
         ],
-        vec![SyncGroup {
-            name: "pg".into(),
-            members: vec![InstanceId(0), InstanceId(1)],
-        }],
+        vec![pg([0, 1])],
     )
+}
+
+/// [`node`] after start-up: every instance BACKUP.
+fn started() -> Node {
+    let mut n = node();
+    n.handle_all(Time::ZERO, Event::Startup);
+    n
+}
+
+/// [`started`], then silence until every instance is MASTER; and when.
+fn all_master() -> (Node, Time) {
+    let mut n = started();
+    let due = n.poll_timeout().unwrap();
+    n.handle_timeout(due);
+    (n, due)
+}
+
+/// Healthy but for a failing check, which is a fault.
+fn failing(check: &str) -> Health {
+    Health {
+        priority: 100,
+        fault: Some(vipd_core::protocol::Fault::CheckFailing {
+            check: check.into(),
+        }),
+    }
+}
+
+/// When instance `index` next needs the clock.
+fn due(node: &Node, index: usize) -> Time {
+    node.instance(InstanceId(index)).poll_timeout().unwrap()
 }
 
 fn states(node: &Node) -> Vec<State> {
@@ -61,12 +93,8 @@ fn group_transitions(out: &[Output]) -> Vec<(State, State)> {
 
 fn advert(vrid: u8, priority: u8) -> AdvertRepr {
     AdvertRepr {
-        version: Version::V3,
         vrid,
-        priority,
-        max_advert_interval: Centis::ONE_SECOND,
-        auth: Auth::None,
-        addresses: vec![ip(&format!("192.0.2.{vrid}"))],
+        ..common::advert(Version::V3, priority, Centis::ONE_SECOND, &[&vip(vrid)])
     }
 }
 
@@ -83,10 +111,9 @@ fn start_up_reports_the_group_in_backup_once() {
 
 #[test]
 fn a_member_becoming_master_pulls_the_others_to_master() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
+    let mut n = started();
     // db keeps hearing nobody; app hears a master, so only db's timer expires.
-    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
+    let db_due = due(&n, 0);
     n.handle(
         Time::ZERO + Duration::from_secs(1),
         InstanceId(1),
@@ -111,10 +138,7 @@ fn a_member_becoming_master_pulls_the_others_to_master() {
 
 #[test]
 fn a_member_stepping_down_takes_the_others_down_without_a_resignation() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.poll_timeout().unwrap();
-    n.handle_timeout(due);
+    let (mut n, due) = all_master();
     assert_eq!(states(&n), vec![State::Master; 3]);
     let out = n.handle(
         due,
@@ -144,10 +168,7 @@ fn a_member_stepping_down_takes_the_others_down_without_a_resignation() {
 
 #[test]
 fn a_faulted_member_holds_the_whole_group_in_fault_until_it_recovers() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.poll_timeout().unwrap();
-    n.handle_timeout(due);
+    let (mut n, due) = all_master();
     let sick = Health {
         priority: 100,
         fault: Some(vipd_core::protocol::Fault::InterfaceDown {
@@ -170,14 +191,9 @@ fn a_faulted_member_holds_the_whole_group_in_fault_until_it_recovers() {
 
 #[test]
 fn two_faulted_members_keep_the_group_down_until_both_recover() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let sick = |why: &str| Health {
-        priority: 100,
-        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: why.into() }),
-    };
-    n.set_health(Time::ZERO, InstanceId(0), &sick("a"));
-    n.set_health(Time::ZERO, InstanceId(1), &sick("b"));
+    let mut n = started();
+    n.set_health(Time::ZERO, InstanceId(0), &failing("a"));
+    n.set_health(Time::ZERO, InstanceId(1), &failing("b"));
     let t = Time::ZERO + Duration::from_secs(1);
     n.set_health(t, InstanceId(0), &Health::up(100));
     assert_eq!(
@@ -191,18 +207,11 @@ fn two_faulted_members_keep_the_group_down_until_both_recover() {
 
 #[test]
 fn a_rebuilt_node_keeps_states_and_reports_no_group_transition() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let due = n.poll_timeout().unwrap();
-    n.handle_timeout(due);
+    let (n, due) = all_master();
     assert_eq!(n.group_state(GroupId(0)), State::Master);
     // A reload takes the node apart and puts it back together.
     let (members, group_states) = n.into_parts();
-    let groups = vec![SyncGroup {
-        name: "pg".into(),
-        members: vec![InstanceId(0), InstanceId(1)],
-    }];
-    let mut n = Node::with_group_states(members, groups, &group_states);
+    let mut n = Node::with_group_states(members, vec![pg([0, 1])], &group_states);
     assert_eq!(states(&n), vec![State::Master; 3]);
     let later = due + Duration::from_secs(1);
     let out = n.handle_timeout(later);
@@ -229,6 +238,15 @@ fn hear(n: &mut Node, now: Time, index: usize, priority: u8) -> Vec<Output> {
     hear_from(n, now, index, LOWER_PEER, priority)
 }
 
+/// An advert every second from the start until just before `until`.
+fn hear_every_second(n: &mut Node, until: Time, index: usize, from: &str, priority: u8) {
+    let mut t = Time::ZERO;
+    while t + Duration::from_secs(1) < until {
+        t = t + Duration::from_secs(1);
+        hear_from(n, t, index, from, priority);
+    }
+}
+
 fn transitions_of(out: &[Output]) -> usize {
     out.iter()
         .filter(|o| {
@@ -246,15 +264,10 @@ fn transitions_of(out: &[Output]) -> usize {
 /// thrashing).
 #[test]
 fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
+    let mut n = started();
+    let db_due = due(&n, 0);
     // app keeps hearing a better master; db hears nobody.
-    let mut t = Time::ZERO;
-    while t + Duration::from_secs(1) < db_due {
-        t = t + Duration::from_secs(1);
-        hear(&mut n, t, 1, 200);
-    }
+    hear_every_second(&mut n, db_due, 1, LOWER_PEER, 200);
     let out = n.handle_timeout(db_due);
     assert_eq!(transitions_of(&out), 0, "{out:?}");
     assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
@@ -267,7 +280,7 @@ fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
     assert!(n.instance(InstanceId(0)).wants_master());
     // The better master goes silent: when app's timer runs out, every member
     // wants MASTER and the group moves together.
-    let app_due = n.instance(InstanceId(1)).poll_timeout().unwrap();
+    let app_due = due(&n, 1);
     let out = n.handle_timeout(app_due);
     assert_eq!(states(&n)[..2], [State::Master, State::Master]);
     assert_eq!(
@@ -281,17 +294,12 @@ fn a_member_that_times_out_waits_while_another_follows_a_better_master() {
 /// HOLD_INTERVALS advert intervals from the last such moment, then moves.
 #[test]
 fn a_split_group_yields_to_a_higher_address_before_moving() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
-    let mut t = Time::ZERO;
-    while t + Duration::from_secs(1) < db_due {
-        t = t + Duration::from_secs(1);
-        hear_from(&mut n, t, 1, "192.0.2.20", 200);
-    }
+    let mut n = started();
+    let db_due = due(&n, 0);
+    hear_every_second(&mut n, db_due, 1, "192.0.2.20", 200);
     n.handle_timeout(db_due);
     assert!(n.instance(InstanceId(0)).wants_master());
-    let app_due = n.instance(InstanceId(1)).poll_timeout().unwrap();
+    let app_due = due(&n, 1);
     let out = n.handle_timeout(app_due);
     assert_eq!(transitions_of(&out), 0, "held: {out:?}");
     assert!(n.instance(InstanceId(1)).wants_master());
@@ -307,9 +315,8 @@ fn a_split_group_yields_to_a_higher_address_before_moving() {
 /// Accepting a master's advert clears a member's wish to become MASTER.
 #[test]
 fn accepting_a_master_clears_the_wish_to_become_master() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let db_due = n.instance(InstanceId(0)).poll_timeout().unwrap();
+    let mut n = started();
+    let db_due = due(&n, 0);
     hear(&mut n, Time::ZERO + Duration::from_secs(1), 1, 200);
     n.handle_timeout(db_due);
     assert!(n.instance(InstanceId(0)).wants_master());
@@ -338,13 +345,8 @@ fn group_transitions_carry_priority_zero() {
 /// A reload that removes the group releases the members it held in FAULT.
 #[test]
 fn removing_a_group_releases_the_members_it_held_in_fault() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let sick = Health {
-        priority: 100,
-        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
-    };
-    n.set_health(Time::ZERO, InstanceId(0), &sick);
+    let mut n = started();
+    n.set_health(Time::ZERO, InstanceId(0), &failing("pg"));
     assert_eq!(states(&n)[..2], [State::Fault, State::Fault]);
     let (members, group_states) = n.into_parts();
     let mut n = Node::with_group_states(members, Vec::new(), &group_states);
@@ -360,19 +362,10 @@ fn removing_a_group_releases_the_members_it_held_in_fault() {
 /// The same when a member is moved out of its group.
 #[test]
 fn moving_a_member_out_of_its_group_releases_it() {
-    let mut n = node();
-    n.handle_all(Time::ZERO, Event::Startup);
-    let sick = Health {
-        priority: 100,
-        fault: Some(vipd_core::protocol::Fault::CheckFailing { check: "pg".into() }),
-    };
-    n.set_health(Time::ZERO, InstanceId(0), &sick);
+    let mut n = started();
+    n.set_health(Time::ZERO, InstanceId(0), &failing("pg"));
     let (members, group_states) = n.into_parts();
-    let groups = vec![SyncGroup {
-        name: "pg".into(),
-        members: vec![InstanceId(0), InstanceId(2)],
-    }];
-    let mut n = Node::with_group_states(members, groups, &group_states);
+    let mut n = Node::with_group_states(members, vec![pg([0, 2])], &group_states);
     let out = n.regroup(Time::ZERO + Duration::from_secs(1));
     assert_eq!(
         states(&n),

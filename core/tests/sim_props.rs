@@ -97,45 +97,36 @@ fn holds(prop: Prop, seed: u64) {
     }
 }
 
-proptest! {
-    #![proptest_config(cases())]
+/// One proptest per property, each over its own random seeds.
+macro_rules! properties {
+    ($($(#[$doc:meta])* $test:ident: $prop:expr;)*) => {
+        proptest! {
+            #![proptest_config(cases())]
+            $(
+                $(#[$doc])*
+                #[test]
+                fn $test(seed in any::<u64>()) {
+                    holds($prop, seed);
+                }
+            )*
+        }
+    };
+}
 
+properties! {
     /// Random crashes, restarts, shutdowns, partitions, priority changes and
     /// loss, then a stable segment: one rightful master, and it stays.
-    #[test]
-    fn stable_segment_elects_one_rightful_master(seed in any::<u64>()) {
-        holds(Prop::Stable, seed);
-    }
-
-    #[test]
-    fn master_crash_is_taken_over_within_master_down_interval(seed in any::<u64>()) {
-        holds(Prop::Crash, seed);
-    }
-
-    #[test]
-    fn graceful_shutdown_is_taken_over_within_skew_time(seed in any::<u64>()) {
-        holds(Prop::Shutdown, seed);
-    }
-
-    #[test]
-    fn healed_partition_converges_to_one_master(seed in any::<u64>()) {
-        holds(Prop::Partition, seed);
-    }
-
+    stable_segment_elects_one_rightful_master: Prop::Stable;
+    master_crash_is_taken_over_within_master_down_interval: Prop::Crash;
+    graceful_shutdown_is_taken_over_within_skew_time: Prop::Shutdown;
+    healed_partition_converges_to_one_master: Prop::Partition;
     /// Without preemption nobody displaces a healthy master; with it, a
     /// returning higher node takes over exactly when preempt_delay allows.
-    #[test]
-    fn returning_nodes_obey_preempt_and_preempt_delay(seed in any::<u64>()) {
-        holds(Prop::Preempt, seed);
-    }
-
+    returning_nodes_obey_preempt_and_preempt_delay: Prop::Preempt;
     /// Sync groups with random priorities and weights: once health is
     /// stable, nothing moves any more, and each group is entirely MASTER on
     /// at most one node (on exactly one if some node can serve it).
-    #[test]
-    fn sync_groups_do_not_thrash_once_health_is_stable(seed in any::<u64>()) {
-        holds(Prop::Groups, seed);
-    }
+    sync_groups_do_not_thrash_once_health_is_stable: Prop::Groups;
 }
 
 /// Seeds that once broke a property, kept as plain deterministic tests.
@@ -352,6 +343,14 @@ impl Run {
     }
 }
 
+/// Runs `body` on a random segment drawn from `seed`: owners allowed,
+/// intervals possibly mixed.
+fn on_random_segment(seed: u64, body: impl FnOnce(&mut Cx) -> Result<(), Violation>) -> Run {
+    let mut rng = Rng::new(seed);
+    let config = random_config(&mut rng, 255, true);
+    Run::drive(rng, config, body)
+}
+
 // ---- scenario generation ---------------------------------------------------
 
 /// Priorities repeat so address tie-breaks happen; 255 is the address owner.
@@ -511,9 +510,7 @@ fn random_fault(rng: &mut Rng, n: usize) -> Incident {
 /// with mixed intervals, see [`Cx::mixed`]). Ties are not broken by address
 /// here: see [`check::converged`] for why RFC 9568 keeps a tied master.
 fn stable_segment(seed: u64) -> Run {
-    let mut rng = Rng::new(seed);
-    let config = random_config(&mut rng, 255, true);
-    Run::drive(rng, config, |cx| {
+    on_random_segment(seed, |cx| {
         let n = cx.sim.config().nodes.len();
         let calm = Time::ZERO + cx.i() * cx.rng.between(6, 30) as u32;
         for _ in 0..cx.rng.between(0, 8) {
@@ -553,19 +550,54 @@ fn takeover_between(view: &View<'_>, after: Time, lo: Time, hi: Time) -> Result<
     }
 }
 
+/// The shortest of a timer over the backups' priorities.
+fn soonest(backups: &[Contender], timer: impl Fn(u8) -> Duration) -> Duration {
+    backups
+        .iter()
+        .map(|c| timer(c.priority))
+        .min()
+        .unwrap_or_default()
+}
+
+impl Cx {
+    /// Converges, runs on to a random instant within two intervals and
+    /// returns the settling time, that instant and its single master.
+    fn master_a_while_after_converging(&mut self) -> Result<(Time, Time, usize), Violation> {
+        let (settled, _) = self.converge()?;
+        let at = self.soon(2 * self.i());
+        self.sim.run_until(at);
+        let master = single_master(&self.view(), at)?;
+        Ok((settled, at, master))
+    }
+
+    /// After the master went away at `at`: the first takeover is within
+    /// `lo..=hi` and `backups` settle. Returns when the run ended.
+    fn taken_over_and_settled(
+        &mut self,
+        at: Time,
+        lo: Time,
+        hi: Time,
+        backups: &[Contender],
+        note: String,
+    ) -> Result<Time, Violation> {
+        let settled_again = self.settle_after(at, backups);
+        let end = settled_again + self.i();
+        self.note(note);
+        self.sim.run_until(end);
+        takeover_between(&self.view(), at, lo, hi)?;
+        check::converged(&self.view(), settled_again, end, backups)?;
+        Ok(end)
+    }
+}
+
 /// A converged master crashes at a random phase of its advert cycle. Each
 /// backup heard its last advert within `[base, d]` of it being sent and
 /// takes over one MDI later, so the first takeover is within that window
 /// around `last advert + min MDI`, which is within MDI + one interval of the
 /// crash.
 fn master_crash(seed: u64) -> Run {
-    let mut rng = Rng::new(seed);
-    let config = random_config(&mut rng, 255, true);
-    Run::drive(rng, config, |cx| {
-        let (settled, _) = cx.converge()?;
-        let at = cx.soon(2 * cx.i());
-        cx.sim.run_until(at);
-        let master = single_master(&cx.view(), at)?;
+    on_random_segment(seed, |cx| {
+        let (settled, at, master) = cx.master_a_while_after_converging()?;
         cx.sim.inject(Incident::Crash(master));
         let backups = cx.sim.contenders(0);
         let last = cx
@@ -573,20 +605,11 @@ fn master_crash(seed: u64) -> Run {
             .last_advert(master, at)
             .ok_or_else(|| Violation("master never advertised".into()))?
             .at;
-        let mdi = backups
-            .iter()
-            .map(|c| cx.mdi(c.priority, cx.interval_of(master)))
-            .min()
-            .unwrap_or_default();
+        let mdi = soonest(&backups, |p| cx.mdi(p, cx.interval_of(master)));
         let (lo, hi) = (last + cx.base() + mdi, last + cx.d() + mdi);
-        let settled_again = cx.settle_after(at, &backups);
-        let end = settled_again + cx.i();
-        cx.note(format!(
-            "n{master} crashes at {at}, last advert {last}, takeover due in {lo}..={hi}"
-        ));
-        cx.sim.run_until(end);
-        takeover_between(&cx.view(), at, lo, hi)?;
-        check::converged(&cx.view(), settled_again, end, &backups)?;
+        let note =
+            format!("n{master} crashes at {at}, last advert {last}, takeover due in {lo}..={hi}");
+        let end = cx.taken_over_and_settled(at, lo, hi, &backups, note)?;
         check::overlaps_within(&cx.view(), settled, end, cx.overlap())
     })
 }
@@ -594,13 +617,8 @@ fn master_crash(seed: u64) -> Run {
 /// A converged master shuts down: its priority-0 advert reaches each backup
 /// within `[base, d]`, which takes over after its own Skew_Time.
 fn graceful_shutdown(seed: u64) -> Run {
-    let mut rng = Rng::new(seed);
-    let config = random_config(&mut rng, 255, true);
-    Run::drive(rng, config, |cx| {
-        let (settled, _) = cx.converge()?;
-        let at = cx.soon(2 * cx.i());
-        cx.sim.run_until(at);
-        let master = single_master(&cx.view(), at)?;
+    on_random_segment(seed, |cx| {
+        let (settled, at, master) = cx.master_a_while_after_converging()?;
         cx.sim.inject(Incident::Shutdown(master));
         match cx.view().last_advert(master, at) {
             Some(sent) if sent.at == at && sent.priority == 0 => {}
@@ -611,20 +629,10 @@ fn graceful_shutdown(seed: u64) -> Run {
             }
         }
         let backups = cx.sim.contenders(0);
-        let skew = backups
-            .iter()
-            .map(|c| cx.skew(c.priority, cx.interval_of(master)))
-            .min()
-            .unwrap_or_default();
+        let skew = soonest(&backups, |p| cx.skew(p, cx.interval_of(master)));
         let (lo, hi) = (at + cx.base() + skew, at + cx.d() + skew);
-        let settled_again = cx.settle_after(at, &backups);
-        let end = settled_again + cx.i();
-        cx.note(format!(
-            "n{master} shuts down at {at}, takeover due in {lo}..={hi}"
-        ));
-        cx.sim.run_until(end);
-        takeover_between(&cx.view(), at, lo, hi)?;
-        check::converged(&cx.view(), settled_again, end, &backups)?;
+        let note = format!("n{master} shuts down at {at}, takeover due in {lo}..={hi}");
+        let end = cx.taken_over_and_settled(at, lo, hi, &backups, note)?;
         check::overlaps_within(&cx.view(), settled, at, cx.overlap())?;
         // A backup can hear the new master before the old master's priority-0
         // advert (different paths, different jitter); RFC 9568 6.4.2 still
@@ -662,9 +670,7 @@ fn single_master(view: &View<'_>, at: Time) -> Result<usize, Violation> {
 /// after healing, the two masters meet within one interval and a round trip,
 /// and the whole segment settles within interval + MDI (plus the hops).
 fn partition_heals(seed: u64) -> Run {
-    let mut rng = Rng::new(seed);
-    let config = random_config(&mut rng, 255, true);
-    Run::drive(rng, config, |cx| {
+    on_random_segment(seed, |cx| {
         let n = cx.sim.config().nodes.len();
         let (settled, _) = cx.converge()?;
         let split = cx.soon(2 * cx.i());

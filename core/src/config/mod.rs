@@ -11,10 +11,10 @@
 //! vrid = 51
 //! virtual_ips = ["192.0.2.50/24"]
 //! "#;
-//! let config = vipd::config::parse(text, "vipd.toml").unwrap();
+//! let config = vipd_core::config::parse(text, "vipd.toml").unwrap();
 //! let web = &config.instances["web"];
 //! assert_eq!((web.vrid, web.priority), (51, 100));
-//! assert_eq!(web.advert_interval, vipd::wire::Centis(100));
+//! assert_eq!(web.advert_interval, vipd_core::wire::Centis(100));
 //! ```
 //!
 //! Parsing happens in two passes. The first (`de`) deserializes each table
@@ -324,6 +324,17 @@ impl Hooks {
     pub fn is_empty(&self) -> bool {
         *self == Hooks::default()
     }
+
+    /// Each hook with its key in the file, in the file's order.
+    pub fn by_key(&self) -> [(&'static str, Option<&Argv>); 5] {
+        [
+            ("notify_master", self.master.as_ref()),
+            ("notify_backup", self.backup.as_ref()),
+            ("notify_fault", self.fault.as_ref()),
+            ("notify_stop", self.stop.as_ref()),
+            ("notify", self.notify.as_ref()),
+        ]
+    }
 }
 
 /// `[sync_groups.NAME]`, keepalived's `vrrp_sync_group`: instances that
@@ -344,6 +355,14 @@ pub struct SyncGroupConfig {
 pub struct Argv(Vec<String>);
 
 impl Argv {
+    /// `argv` if it is a program with an absolute path and its arguments.
+    pub(crate) fn new(argv: Vec<String>) -> Option<Argv> {
+        let program = argv.first()?;
+        std::path::Path::new(program)
+            .is_absolute()
+            .then_some(Argv(argv))
+    }
+
     /// The program's absolute path.
     pub fn program(&self) -> &str {
         &self.0[0]

@@ -4,7 +4,9 @@
 use core::fmt::{self, Display, Formatter, Write as _};
 use core::time::Duration;
 
-use super::{Config, Global, Hooks, InstanceConfig, SyncGroupConfig, TrackFile, TrackProcess};
+use super::{
+    Check, Config, Global, Hooks, InstanceConfig, SyncGroupConfig, TrackFile, TrackProcess,
+};
 use crate::wire::Version;
 
 fn row(f: &mut Formatter<'_>, key: &str, value: impl Display) -> fmt::Result {
@@ -38,17 +40,19 @@ fn list<T: Display>(items: &[T]) -> String {
     out
 }
 
+/// Tracked names, each with its weight as `shown` says it.
+fn uses<'a>(tracked: impl Iterator<Item = (&'a String, i16)>, shown: fn(i16) -> String) -> String {
+    let items: Vec<String> = tracked
+        .map(|(name, w)| format!("{name} {}", shown(w)))
+        .collect();
+    list(&items)
+}
+
 fn hooks(f: &mut Formatter<'_>, h: &Hooks) -> fmt::Result {
     if h.is_empty() {
         return row(f, "hooks", "none");
     }
-    for (key, argv) in [
-        ("notify_master", &h.master),
-        ("notify_backup", &h.backup),
-        ("notify_fault", &h.fault),
-        ("notify_stop", &h.stop),
-        ("notify", &h.notify),
-    ] {
+    for (key, argv) in h.by_key() {
         if let Some(argv) = argv {
             row(f, key, argv)?;
         }
@@ -142,30 +146,14 @@ impl Display for InstanceConfig {
                 None => row(f, "auth_pass", "none")?,
             }
         }
-        let checks: Vec<String> = self
-            .track_checks
-            .iter()
-            .map(|t| format!("{} {}", t.name, weight(t.weight)))
-            .collect();
-        row(f, "track_checks", list(&checks))?;
-        let ifaces: Vec<String> = self
-            .track_interfaces
-            .iter()
-            .map(|t| format!("{} {}", t.name, weight(t.weight)))
-            .collect();
-        row(f, "track_interfaces", list(&ifaces))?;
-        let files: Vec<String> = self
-            .track_files
-            .iter()
-            .map(|t| format!("{} {}", t.name, file_weight(t.weight)))
-            .collect();
-        row(f, "track_files", list(&files))?;
-        let processes: Vec<String> = self
-            .track_processes
-            .iter()
-            .map(|t| format!("{} {}", t.name, weight(t.weight)))
-            .collect();
-        row(f, "track_processes", list(&processes))?;
+        let checks = self.track_checks.iter().map(|t| (&t.name, t.weight));
+        row(f, "track_checks", uses(checks, weight))?;
+        let ifaces = self.track_interfaces.iter().map(|t| (&t.name, t.weight));
+        row(f, "track_interfaces", uses(ifaces, weight))?;
+        let files = self.track_files.iter().map(|t| (&t.name, t.weight));
+        row(f, "track_files", uses(files, file_weight))?;
+        let processes = self.track_processes.iter().map(|t| (&t.name, t.weight));
+        row(f, "track_processes", uses(processes, weight))?;
         let second = if self.garp_delay.is_zero() {
             String::new()
         } else {
@@ -261,43 +249,45 @@ impl Display for SyncGroupConfig {
 impl Display for Config {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.global)?;
-        for check in self.checks.values() {
-            writeln!(f)?;
-            writeln!(f, "check {}", check.name)?;
-            row(f, "command", &check.command)?;
-            row(
-                f,
-                "schedule",
-                format_args!(
-                    "every {}, timeout {}, rise {}, fall {}",
-                    dur(check.interval),
-                    dur(check.timeout),
-                    check.rise,
-                    check.fall
-                ),
-            )?;
-            if check.weight == 0 {
-                row(f, "weight", "0 (failing puts tracking instances in fault)")?;
-            } else {
-                row(f, "weight", weight(check.weight))?;
-            }
+        tables(f, self.checks.values())?;
+        tables(f, self.track_files.values())?;
+        tables(f, self.track_processes.values())?;
+        tables(f, self.instances.values())?;
+        tables(f, self.sync_groups.values())
+    }
+}
+
+/// Each table's listing after a blank line.
+fn tables<'a, T: Display + 'a>(
+    f: &mut Formatter<'_>,
+    items: impl Iterator<Item = &'a T>,
+) -> fmt::Result {
+    for item in items {
+        writeln!(f)?;
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+impl Display for Check {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        writeln!(f, "check {}", self.name)?;
+        row(f, "command", &self.command)?;
+        row(
+            f,
+            "schedule",
+            format_args!(
+                "every {}, timeout {}, rise {}, fall {}",
+                dur(self.interval),
+                dur(self.timeout),
+                self.rise,
+                self.fall
+            ),
+        )?;
+        if self.weight == 0 {
+            row(f, "weight", "0 (failing puts tracking instances in fault)")
+        } else {
+            row(f, "weight", weight(self.weight))
         }
-        for file in self.track_files.values() {
-            writeln!(f)?;
-            write!(f, "{file}")?;
-        }
-        for process in self.track_processes.values() {
-            writeln!(f)?;
-            write!(f, "{process}")?;
-        }
-        for instance in self.instances.values() {
-            writeln!(f)?;
-            write!(f, "{instance}")?;
-        }
-        for group in self.sync_groups.values() {
-            writeln!(f)?;
-            write!(f, "{group}")?;
-        }
-        Ok(())
     }
 }

@@ -136,55 +136,16 @@ struct File {
 
 fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
     for (key, value) in root {
-        let section = key.get_ref().as_ref();
-        match section {
+        match key.get_ref().as_ref() {
             "global" => file.global = read_entry(c, "[global]", key, value, "global"),
-            "checks" | "track_files" | "track_processes" | "instances" | "sync_groups" => {
-                let Some(entries) = as_table(c, key, value, section) else {
-                    continue;
-                };
-                for (name, value) in entries {
-                    let title = format!("[{section}.{}]", name.get_ref());
-                    match section {
-                        "checks" => {
-                            file.check_names.insert(name.get_ref().to_string());
-                            file.checks
-                                .extend(read_entry(c, &title, name, value, "check"));
-                        }
-                        "track_files" => {
-                            file.file_names.insert(name.get_ref().to_string());
-                            file.track_files.extend(read_entry(
-                                c,
-                                &title,
-                                name,
-                                value,
-                                "tracked file",
-                            ));
-                        }
-                        "track_processes" => {
-                            file.process_names.insert(name.get_ref().to_string());
-                            file.track_processes.extend(read_entry(
-                                c,
-                                &title,
-                                name,
-                                value,
-                                "tracked process",
-                            ));
-                        }
-                        "instances" => {
-                            file.instance_names.insert(name.get_ref().to_string());
-                            file.instances
-                                .extend(read_entry(c, &title, name, value, "instance"));
-                        }
-                        _ => file.sync_groups.extend(read_entry(
-                            c,
-                            &title,
-                            name,
-                            value,
-                            "sync group",
-                        )),
-                    }
-                }
+            "checks" => file.check_names = read_named(c, key, value, &mut file.checks),
+            "track_files" => file.file_names = read_named(c, key, value, &mut file.track_files),
+            "track_processes" => {
+                file.process_names = read_named(c, key, value, &mut file.track_processes);
+            }
+            "instances" => file.instance_names = read_named(c, key, value, &mut file.instances),
+            "sync_groups" => {
+                read_named(c, key, value, &mut file.sync_groups);
             }
             other => {
                 let hint = match other {
@@ -213,6 +174,35 @@ fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
             }
         }
     }
+}
+
+/// Reads the `[section.NAME]` tables of one section into `entries`. Returns
+/// every name defined, even those whose table is broken, so that a
+/// reference to them is not also reported as unknown.
+fn read_named<'de, T: Deserialize<'de>>(
+    c: &mut Collector<'_>,
+    key: &Spanned<std::borrow::Cow<'de, str>>,
+    value: &Spanned<DeValue<'de>>,
+    entries: &mut Vec<Entry<T>>,
+) -> BTreeSet<String> {
+    let section = key.get_ref().as_ref();
+    let mut names = BTreeSet::new();
+    let Some(tables) = as_table(c, key, value, section) else {
+        return names;
+    };
+    let kind = match section {
+        "checks" => "check",
+        "track_files" => "tracked file",
+        "track_processes" => "tracked process",
+        "instances" => "instance",
+        _ => "sync group",
+    };
+    for (name, value) in tables {
+        names.insert(name.get_ref().to_string());
+        let title = format!("[{section}.{}]", name.get_ref());
+        entries.extend(read_entry(c, &title, name, value, kind));
+    }
+    names
 }
 
 fn as_table<'a, 'de>(
@@ -282,6 +272,27 @@ struct Facts {
     vips: Vec<(IpAddr, Range<usize>)>,
 }
 
+/// The keys without a default, with what they hold, for the error that
+/// says one is missing.
+const REQUIRED: [(&str, &str); 7] = [
+    ("command", "the program to run and its arguments"),
+    ("interface", "the network interface, like \"eth0\""),
+    (
+        "vrid",
+        "the virtual router id 1..=255, the same on every node of this router",
+    ),
+    (
+        "virtual_ips",
+        "the addresses this instance carries, like [\"192.0.2.50/24\"]",
+    ),
+    (
+        "path",
+        "the file holding the value, like \"/etc/vipd/maintenance\"",
+    ),
+    ("process", "the process name to look for, like \"postgres\""),
+    ("instances", "the names of the member instances"),
+];
+
 /// The address count of an advert is one byte.
 const MAX_VIPS: usize = 255;
 
@@ -296,6 +307,36 @@ struct Vips {
     spans: Vec<(IpAddr, Range<usize>)>,
 }
 
+/// An instance's `track_*` keys as checked.
+struct Tracking {
+    checks: Vec<CheckUse>,
+    interfaces: Vec<InterfaceUse>,
+    files: Vec<FileUse>,
+    processes: Vec<ProcessUse>,
+}
+
+/// An instance's gratuitous ARP / unsolicited NA settings.
+struct Garp {
+    repeat: u32,
+    delay: Duration,
+    refresh: Option<Duration>,
+}
+
+/// The `notify_*` keys of a raw instance or sync group, in [`Hooks`]
+/// order. The two raw structs repeat these keys (see raw.rs), so only a
+/// macro can name them once.
+macro_rules! notify_keys {
+    ($raw:expr) => {
+        [
+            &$raw.notify_master,
+            &$raw.notify_backup,
+            &$raw.notify_fault,
+            &$raw.notify_stop,
+            &$raw.notify,
+        ]
+    };
+}
+
 struct Validator<'a, 's> {
     c: &'a mut Collector<'s>,
 }
@@ -306,55 +347,27 @@ impl Validator<'_, '_> {
             Some(entry) => self.global(&entry.read.value),
             None => self.global(&RawGlobal::default()),
         };
-
-        let mut checks = BTreeMap::new();
-        for entry in &file.checks {
-            self.name(&entry.name, &entry.name_span, "check");
-            if let Some(check) = self.check(entry) {
-                checks.insert(entry.name.clone(), check);
-            }
-        }
-
-        let mut track_files = BTreeMap::new();
-        for entry in &file.track_files {
-            self.name(&entry.name, &entry.name_span, "tracked file");
-            if let Some(f) = self.track_file(entry) {
-                track_files.insert(entry.name.clone(), f);
-            }
-        }
-        let mut track_processes = BTreeMap::new();
-        for entry in &file.track_processes {
-            self.name(&entry.name, &entry.name_span, "tracked process");
-            if let Some(p) = self.track_process(entry) {
-                track_processes.insert(entry.name.clone(), p);
-            }
-        }
+        let checks = self.each(&file.checks, Self::check);
+        let track_files = self.each(&file.track_files, Self::track_file);
+        let track_processes = self.each(&file.track_processes, Self::track_process);
 
         let defined = Defined {
             checks: Known::new(&file.check_names, &checks, |c| c.weight),
             files: Known::new(&file.file_names, &track_files, |f| f.weight),
             processes: Known::new(&file.process_names, &track_processes, |p| p.weight),
         };
-        let mut instances = BTreeMap::new();
         let mut facts = Vec::new();
-        for entry in &file.instances {
-            self.name(&entry.name, &entry.name_span, "instance");
-            let (instance, f) = self.instance(entry, &global, &defined);
+        let mut instances = self.each(&file.instances, |v, entry| {
+            let (instance, f) = v.instance(entry, &global, &defined);
             facts.push(f);
-            if let Some(instance) = instance {
-                instances.insert(entry.name.clone(), instance);
-            }
-        }
+            instance
+        });
         self.across_instances(&facts);
 
-        let mut sync_groups = BTreeMap::new();
         let mut member_of: BTreeMap<String, String> = BTreeMap::new();
-        for entry in &file.sync_groups {
-            self.name(&entry.name, &entry.name_span, "sync group");
-            if let Some(group) = self.sync_group(entry, &file.instance_names, &mut member_of) {
-                sync_groups.insert(entry.name.clone(), group);
-            }
-        }
+        let sync_groups = self.each(&file.sync_groups, |v, entry| {
+            v.sync_group(entry, &file.instance_names, &mut member_of)
+        });
         for (instance, group) in member_of {
             if let Some(i) = instances.get_mut(&instance) {
                 i.sync_group = Some(group);
@@ -372,23 +385,30 @@ impl Validator<'_, '_> {
         })
     }
 
+    /// Validates each table of a section, keyed by name; a broken table is
+    /// reported and left out.
+    fn each<T, U>(
+        &mut self,
+        entries: &[Entry<T>],
+        mut validate: impl FnMut(&mut Self, &Entry<T>) -> Option<U>,
+    ) -> BTreeMap<String, U> {
+        let mut good = BTreeMap::new();
+        for entry in entries {
+            self.name(&entry.name, &entry.name_span, entry.kind);
+            if let Some(value) = validate(self, entry) {
+                good.insert(entry.name.clone(), value);
+            }
+        }
+        good
+    }
+
     fn global(&mut self, raw: &RawGlobal) -> Option<Global> {
         let node_name = raw
             .node_name
             .as_ref()
             .and_then(|n| self.non_empty(n, "node_name"));
         let control_socket = match &raw.control_socket {
-            Some(p) if !Path::new(p.get_ref()).is_absolute() => {
-                self.c.error(
-                    p.span(),
-                    format!(
-                        "`control_socket` must be an absolute path, found {:?}",
-                        p.get_ref()
-                    ),
-                );
-                None
-            }
-            Some(p) => Some(PathBuf::from(p.get_ref())),
+            Some(p) => self.absolute_path(p, "control_socket"),
             None => Some(PathBuf::from(DEFAULT_CONTROL_SOCKET)),
         };
         let metrics_listen = match &raw.metrics_listen {
@@ -429,14 +449,9 @@ impl Validator<'_, '_> {
 
     fn check(&mut self, entry: &Entry<RawCheck>) -> Option<Check> {
         let raw = &entry.read.value;
-        let command = match &raw.command {
-            Some(argv) => self.argv(argv, "command", false).flatten(),
-            None if entry.read.dropped.contains("command") => None,
-            None => {
-                self.missing(entry, "command", "the program to run and its arguments");
-                None
-            }
-        };
+        let command = self.required(entry, "command", &raw.command, |v, argv| {
+            v.argv(argv, "command", false).flatten()
+        });
         let interval = self.positive(&raw.interval, "interval", Duration::from_secs(1));
         // An unset timeout follows the interval: a check never outlives its period.
         let timeout = match &raw.timeout {
@@ -457,6 +472,45 @@ impl Validator<'_, '_> {
         })
     }
 
+    /// A key without a default: `check` its value, or report it missing
+    /// unless the first pass dropped it for an error already reported.
+    fn required<T, V, R>(
+        &mut self,
+        entry: &Entry<T>,
+        key: &str,
+        value: &Option<V>,
+        check: impl FnOnce(&mut Self, &V) -> Option<R>,
+    ) -> Option<R> {
+        match value {
+            Some(value) => check(self, value),
+            None => {
+                if !entry.read.dropped.contains(key) {
+                    self.missing(entry, key);
+                }
+                None
+            }
+        }
+    }
+
+    /// A key with a default: `check` its value, or take `default` unless
+    /// the first pass dropped it for an error already reported.
+    fn optional<T, V, R>(
+        &mut self,
+        entry: &Entry<T>,
+        key: &str,
+        value: &Option<V>,
+        default: R,
+        check: impl FnOnce(&mut Self, &V) -> Option<R>,
+    ) -> Option<R> {
+        match value {
+            Some(value) => check(self, value),
+            None if entry.read.dropped.contains(key) => None,
+            None => Some(default),
+        }
+    }
+
+    /// Each part reports its own errors, so one run lists all of them; the
+    /// instance is built only if every part is good.
     fn instance(
         &mut self,
         entry: &Entry<RawInstance>,
@@ -464,131 +518,34 @@ impl Validator<'_, '_> {
         defined: &Defined<'_>,
     ) -> (Option<InstanceConfig>, Facts) {
         let raw = &entry.read.value;
-        let dropped = &entry.read.dropped;
-
-        let interface = match &raw.interface {
-            Some(i) => self.interface_name(i.get_ref(), &i.span(), "interface"),
-            None if dropped.contains("interface") => None,
-            None => {
-                self.missing(entry, "interface", "the network interface, like \"eth0\"");
-                None
-            }
-        };
-        let vrid = match &raw.vrid {
-            Some(v) => self.int(v, "vrid", 1, 255, "").map(|n| (n as u8, v.span())),
-            None if dropped.contains("vrid") => None,
-            None => {
-                self.missing(
-                    entry,
-                    "vrid",
-                    "the virtual router id 1..=255, the same on every node of this router",
-                );
-                None
-            }
-        };
-        let priority = match &raw.priority {
-            Some(p) => self
-                .int(p, "priority", 1, 255, " (255 = address owner)")
-                .map(|n| n as u8),
-            None if dropped.contains("priority") => None,
-            None => Some(100),
-        };
-        let version = match &raw.version {
-            Some(v) => match v.get_ref() {
-                2 => Some(Version::V2),
-                3 => Some(Version::V3),
-                n => {
-                    self.c
-                        .error(v.span(), format!("`version` must be 2 or 3, found {n}"));
-                    None
-                }
-            },
-            None if dropped.contains("version") => None,
-            None => Some(Version::V3),
-        };
-        let advert_interval = match version {
-            Some(version) => self.advert_interval(raw.advert_interval.as_ref(), version),
-            None => None,
-        };
-        let preempt_delay = duration(&raw.preempt_delay, Duration::ZERO).and_then(|d| {
-            if d > MAX_PREEMPT_DELAY {
-                let span = raw
-                    .preempt_delay
-                    .as_ref()
-                    .map(Spanned::span)
-                    .unwrap_or_default();
-                self.c.error(
-                    span,
-                    format!(
-                        "`preempt_delay` must be at most 1000s, found {}",
-                        humantime::format_duration(d)
-                    ),
-                );
-                return None;
-            }
-            Some(d)
+        let interface = self.required(entry, "interface", &raw.interface, |v, i| {
+            v.interface_name(i.get_ref(), &i.span(), "interface")
         });
-
+        let vrid = self.required(entry, "vrid", &raw.vrid, |v, n| {
+            v.int(n, "vrid", 1, 255, "").map(|id| (id as u8, n.span()))
+        });
+        let priority = self.optional(entry, "priority", &raw.priority, 100, |v, p| {
+            v.int(p, "priority", 1, 255, " (255 = address owner)")
+                .map(|n| n as u8)
+        });
+        let version = self.optional(entry, "version", &raw.version, Version::V3, Self::version);
+        let advert_interval =
+            version.and_then(|version| self.advert_interval(raw.advert_interval.as_ref(), version));
+        let preempt_delay = self.preempt_delay(raw.preempt_delay.as_ref());
         let Vips {
             family,
             nets: virtual_ips,
             spans: vip_facts,
         } = self.virtual_ips(entry, version);
-        let unicast_src_ip = raw.unicast_src_ip.as_ref().and_then(|s| {
-            let addr = self.address(s, "unicast_src_ip")?;
-            self.same_family(addr, family, &s.span(), "unicast_src_ip")
-                .then_some(addr)
-        });
-        let unicast_peers = self.peers(raw.unicast_peers.as_deref(), family, unicast_src_ip);
-
+        let (unicast_src_ip, unicast_peers) = self.unicast(raw, family);
         let auth_pass = self.auth_pass(entry, version);
-        let track_checks = self
-            .track_named(raw.track_checks.as_deref(), &CHECK_REFS, &defined.checks)
-            .map(|list| {
-                let tracked = |(name, weight)| CheckUse { name, weight };
-                list.into_iter().map(tracked).collect()
-            });
-        let track_interfaces = self.track_interfaces(raw.track_interfaces.as_deref());
-        let track_files = self
-            .track_named(raw.track_files.as_deref(), &FILE_REFS, &defined.files)
-            .map(|list| {
-                let tracked = |(name, weight)| FileUse { name, weight };
-                list.into_iter().map(tracked).collect()
-            });
-        let track_processes = self
-            .track_named(
-                raw.track_processes.as_deref(),
-                &PROCESS_REFS,
-                &defined.processes,
-            )
-            .map(|list| {
-                let tracked = |(name, weight)| ProcessUse { name, weight };
-                list.into_iter().map(tracked).collect()
-            });
-
-        let garp_repeat = match &raw.garp_repeat {
-            Some(n) => self.int(n, "garp_repeat", 1, 255, "").map(|n| n as u32),
-            None if dropped.contains("garp_repeat") => None,
-            None => Some(DEFAULT_GARP_REPEAT),
-        };
-        let garp_delay = duration(&raw.garp_delay, DEFAULT_GARP_DELAY);
-        let garp_refresh = match &raw.garp_refresh {
-            Some(_) => self
-                .positive(&raw.garp_refresh, "garp_refresh", Duration::ZERO)
-                .map(Some),
-            None => Some(None),
-        };
+        let tracking = self.tracking(raw, defined);
+        let garp = self.garp(entry);
         let default_timeout = global
             .as_ref()
             .map_or(DEFAULT_HOOK_TIMEOUT, |g| g.hook_timeout);
         let hook_timeout = self.positive(&raw.hook_timeout, "hook_timeout", default_timeout);
-        let hooks = self.hooks(
-            &raw.notify_master,
-            &raw.notify_backup,
-            &raw.notify_fault,
-            &raw.notify_stop,
-            &raw.notify,
-        );
+        let hooks = self.hooks(notify_keys!(raw));
 
         let facts = Facts {
             name: entry.name.clone(),
@@ -598,6 +555,8 @@ impl Validator<'_, '_> {
             vips: vip_facts,
         };
         let instance = (|| {
+            let tracking = tracking?;
+            let garp = garp?;
             Some(InstanceConfig {
                 name: entry.name.clone(),
                 interface: interface?,
@@ -612,19 +571,116 @@ impl Validator<'_, '_> {
                 unicast_src_ip,
                 unicast_peers: unicast_peers?,
                 auth_pass: auth_pass?,
-                track_checks: track_checks?,
-                track_interfaces: track_interfaces?,
-                track_files: track_files?,
-                track_processes: track_processes?,
-                garp_repeat: garp_repeat?,
-                garp_delay: garp_delay?,
-                garp_refresh: garp_refresh?,
+                track_checks: tracking.checks,
+                track_interfaces: tracking.interfaces,
+                track_files: tracking.files,
+                track_processes: tracking.processes,
+                garp_repeat: garp.repeat,
+                garp_delay: garp.delay,
+                garp_refresh: garp.refresh,
                 hooks: hooks?,
                 hook_timeout: hook_timeout?,
                 sync_group: None,
             })
         })();
         (instance, facts)
+    }
+
+    fn version(&mut self, v: &Spanned<i64>) -> Option<Version> {
+        match v.get_ref() {
+            2 => Some(Version::V2),
+            3 => Some(Version::V3),
+            n => {
+                self.c
+                    .error(v.span(), format!("`version` must be 2 or 3, found {n}"));
+                None
+            }
+        }
+    }
+
+    fn preempt_delay(&mut self, raw: Option<&Spanned<Dur>>) -> Option<Duration> {
+        let Some(raw) = raw else {
+            return Some(Duration::ZERO);
+        };
+        let d = raw.get_ref().0;
+        if d > MAX_PREEMPT_DELAY {
+            self.c.error(
+                raw.span(),
+                format!(
+                    "`preempt_delay` must be at most 1000s, found {}",
+                    humantime::format_duration(d)
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    /// `unicast_src_ip` and `unicast_peers`, of the virtual IPs' family. A
+    /// bad source address is reported and left out; the peers are all good
+    /// or `None`.
+    fn unicast(
+        &mut self,
+        raw: &RawInstance,
+        family: Option<Family>,
+    ) -> (Option<IpAddr>, Option<Vec<IpAddr>>) {
+        let src = raw.unicast_src_ip.as_ref().and_then(|s| {
+            let addr = self.address(s, "unicast_src_ip")?;
+            self.same_family(addr, family, &s.span(), "unicast_src_ip")
+                .then_some(addr)
+        });
+        let peers = self.peers(raw.unicast_peers.as_deref(), family, src);
+        (src, peers)
+    }
+
+    fn tracking(&mut self, raw: &RawInstance, defined: &Defined<'_>) -> Option<Tracking> {
+        let checks = self.track_named(
+            raw.track_checks.as_deref(),
+            &CHECK_REFS,
+            &defined.checks,
+            |name, weight| CheckUse { name, weight },
+        );
+        let interfaces = self.track_interfaces(raw.track_interfaces.as_deref());
+        let files = self.track_named(
+            raw.track_files.as_deref(),
+            &FILE_REFS,
+            &defined.files,
+            |name, weight| FileUse { name, weight },
+        );
+        let processes = self.track_named(
+            raw.track_processes.as_deref(),
+            &PROCESS_REFS,
+            &defined.processes,
+            |name, weight| ProcessUse { name, weight },
+        );
+        Some(Tracking {
+            checks: checks?,
+            interfaces: interfaces?,
+            files: files?,
+            processes: processes?,
+        })
+    }
+
+    fn garp(&mut self, entry: &Entry<RawInstance>) -> Option<Garp> {
+        let raw = &entry.read.value;
+        let repeat = self.optional(
+            entry,
+            "garp_repeat",
+            &raw.garp_repeat,
+            DEFAULT_GARP_REPEAT,
+            |v, n| v.int(n, "garp_repeat", 1, 255, "").map(|n| n as u32),
+        );
+        let refresh = match &raw.garp_refresh {
+            Some(_) => self
+                .positive(&raw.garp_refresh, "garp_refresh", Duration::ZERO)
+                .map(Some),
+            None => Some(None),
+        };
+        Some(Garp {
+            repeat: repeat?,
+            delay: duration(&raw.garp_delay, DEFAULT_GARP_DELAY)?,
+            refresh: refresh?,
+        })
     }
 
     fn advert_interval(&mut self, raw: Option<&Spanned<Dur>>, version: Version) -> Option<Centis> {
@@ -668,16 +724,16 @@ impl Validator<'_, '_> {
     }
 
     fn virtual_ips(&mut self, entry: &Entry<RawInstance>, version: Option<Version>) -> Vips {
-        let Some(list) = &entry.read.value.virtual_ips else {
-            if !entry.read.dropped.contains("virtual_ips") {
-                self.missing(
-                    entry,
-                    "virtual_ips",
-                    "the addresses this instance carries, like [\"192.0.2.50/24\"]",
-                );
-            }
-            return Vips::default();
-        };
+        let vips = self.required(
+            entry,
+            "virtual_ips",
+            &entry.read.value.virtual_ips,
+            |v, list| Some(v.vip_list(list, version)),
+        );
+        vips.unwrap_or_default()
+    }
+
+    fn vip_list(&mut self, list: &Spanned<Vec<Spanned<String>>>, version: Option<Version>) -> Vips {
         if list.get_ref().is_empty() {
             self.c.error(
                 list.span(),
@@ -876,13 +932,34 @@ impl Validator<'_, '_> {
 
     /// `track_checks`, `track_files` or `track_processes`: references to
     /// named tables, each with the table's weight unless overridden.
-    fn track_named(
+    fn track_named<U>(
         &mut self,
         raw: Option<&[Spanned<RawTrack>]>,
         refs: &Refs,
         known: &Known,
-    ) -> Option<Vec<(String, i16)>> {
-        let key = refs.key;
+        tracked: fn(String, i16) -> U,
+    ) -> Option<Vec<U>> {
+        self.track_list(
+            raw,
+            refs.key,
+            |v, name, span| v.known_name(name, span, refs, known),
+            // The table's own weight; if that table is broken it has been
+            // reported already.
+            |name| known.weights.get(name).copied(),
+            tracked,
+        )
+    }
+
+    /// A `track_*` list: every entry a good name, listed once, with a good
+    /// weight: its own, else `default_weight` of the name.
+    fn track_list<U>(
+        &mut self,
+        raw: Option<&[Spanned<RawTrack>]>,
+        key: &str,
+        mut good_name: impl FnMut(&mut Self, &str, &Range<usize>) -> bool,
+        default_weight: impl Fn(&str) -> Option<i16>,
+        tracked: fn(String, i16) -> U,
+    ) -> Option<Vec<U>> {
         let mut ok = true;
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
@@ -890,30 +967,15 @@ impl Validator<'_, '_> {
             let (name, span, weight) = track_parts(item);
             let weight = match weight {
                 Some(w) => self.weight(Some(w), "weight"),
-                // The table's own weight; if that table is broken it has
-                // been reported already.
-                None => known.weights.get(name).copied(),
+                None => default_weight(name),
             };
-            if !known.names.contains(name) {
-                let defined: Vec<&str> = known.names.iter().map(String::as_str).collect();
-                let hint = match closest(name, &defined) {
-                    Some(near) => format!("; did you mean `{near}`?"),
-                    None if defined.is_empty() => format!(
-                        "; no {} are defined (add a [{}.NAME] table)",
-                        refs.plural, refs.section
-                    ),
-                    None => format!("; defined {}: {}", refs.plural, defined.join(", ")),
-                };
-                self.c.error(
-                    span,
-                    format!("`{key}`: no {} named `{name}`{hint}", refs.noun),
-                );
+            if !good_name(self, name, &span) {
                 ok = false;
             } else if !seen.insert(name) {
                 self.c.error(span, format!("`{key}` lists `{name}` twice"));
                 ok = false;
             } else if let Some(weight) = weight {
-                out.push((name.to_owned(), weight));
+                out.push(tracked(name.to_owned(), weight));
             } else {
                 ok = false;
             }
@@ -921,27 +983,30 @@ impl Validator<'_, '_> {
         ok.then_some(out)
     }
 
+    /// Whether `name` is a table `refs` may refer to; if not, says which are.
+    fn known_name(&mut self, name: &str, span: &Range<usize>, refs: &Refs, known: &Known) -> bool {
+        if known.names.contains(name) {
+            return true;
+        }
+        let defined: Vec<&str> = known.names.iter().map(String::as_str).collect();
+        let hint = match closest(name, &defined) {
+            Some(near) => format!("; did you mean `{near}`?"),
+            None if defined.is_empty() => format!(
+                "; no {} are defined (add a [{}.NAME] table)",
+                refs.plural, refs.section
+            ),
+            None => format!("; defined {}: {}", refs.plural, defined.join(", ")),
+        };
+        self.c.error(
+            span.clone(),
+            format!("`{}`: no {} named `{name}`{hint}", refs.key, refs.noun),
+        );
+        false
+    }
+
     fn track_file(&mut self, entry: &Entry<RawTrackFile>) -> Option<TrackFile> {
         let raw = &entry.read.value;
-        let path = match &raw.path {
-            Some(p) if !Path::new(p.get_ref()).is_absolute() => {
-                self.c.error(
-                    p.span(),
-                    format!("`path` must be an absolute path, found {:?}", p.get_ref()),
-                );
-                None
-            }
-            Some(p) => Some(PathBuf::from(p.get_ref())),
-            None if entry.read.dropped.contains("path") => None,
-            None => {
-                self.missing(
-                    entry,
-                    "path",
-                    "the file holding the value, like \"/etc/vipd/maintenance\"",
-                );
-                None
-            }
-        };
+        let path = self.required(entry, "path", &raw.path, |v, p| v.absolute_path(p, "path"));
         let weight = self.weight_or(raw.weight.as_ref(), 1);
         Some(TrackFile {
             name: entry.name.clone(),
@@ -953,41 +1018,14 @@ impl Validator<'_, '_> {
     fn track_process(&mut self, entry: &Entry<RawTrackProcess>) -> Option<TrackProcess> {
         let raw = &entry.read.value;
         let full_command = raw.full_command.unwrap_or(false);
-        let process = match &raw.process {
-            Some(p) if p.get_ref().is_empty() => {
-                self.c.error(p.span(), "`process` must not be empty");
-                None
-            }
-            Some(p) if !full_command && p.get_ref().len() > COMM_MAX => {
-                self.c.error(
-                    p.span(),
-                    format!(
-                        "`process`: {:?} is {} bytes but the kernel keeps only the first {COMM_MAX} of a process name (/proc/PID/comm); set full_command = true to match the command line instead",
-                        p.get_ref(),
-                        p.get_ref().len()
-                    ),
-                );
-                None
-            }
-            Some(p) => Some(p.get_ref().clone()),
-            None if entry.read.dropped.contains("process") => None,
-            None => {
-                self.missing(
-                    entry,
-                    "process",
-                    "the process name to look for, like \"postgres\"",
-                );
-                None
-            }
-        };
+        let process = self.required(entry, "process", &raw.process, |v, p| {
+            v.process_name(p, full_command)
+        });
         let weight = self.weight_or(raw.weight.as_ref(), 1);
-        let quorum = match &raw.quorum {
-            Some(q) => self
-                .int(q, "quorum", 0, super::rules::MAX_QUORUM, "")
-                .map(|n| n as u32),
-            None if entry.read.dropped.contains("quorum") => None,
-            None => Some(1),
-        };
+        let quorum = self.optional(entry, "quorum", &raw.quorum, 1, |v, q| {
+            v.int(q, "quorum", 0, super::rules::MAX_QUORUM, "")
+                .map(|n| n as u32)
+        });
         let quorum_max = match &raw.quorum_max {
             Some(q) => self
                 .int(q, "quorum_max", 0, super::rules::MAX_QUORUM, "")
@@ -1030,35 +1068,34 @@ impl Validator<'_, '_> {
         })
     }
 
-    fn track_interfaces(&mut self, raw: Option<&[Spanned<RawTrack>]>) -> Option<Vec<InterfaceUse>> {
-        let mut ok = true;
-        let mut out = Vec::new();
-        let mut seen = BTreeSet::new();
-        for item in raw.unwrap_or_default() {
-            let (name, span, weight) = track_parts(item);
-            let weight = match weight {
-                Some(w) => self.weight(Some(w), "weight"),
-                None => Some(0),
-            };
-            if self
-                .interface_name(name, &span, "track_interfaces")
-                .is_none()
-            {
-                ok = false;
-            } else if !seen.insert(name) {
-                self.c
-                    .error(span, format!("`track_interfaces` lists `{name}` twice"));
-                ok = false;
-            } else if let Some(weight) = weight {
-                out.push(InterfaceUse {
-                    name: name.to_owned(),
-                    weight,
-                });
-            } else {
-                ok = false;
-            }
+    fn process_name(&mut self, p: &Spanned<String>, full_command: bool) -> Option<String> {
+        let name = p.get_ref();
+        if name.is_empty() {
+            self.c.error(p.span(), "`process` must not be empty");
+            return None;
         }
-        ok.then_some(out)
+        if !full_command && name.len() > COMM_MAX {
+            self.c.error(
+                p.span(),
+                format!(
+                    "`process`: {name:?} is {} bytes but the kernel keeps only the first {COMM_MAX} of a process name (/proc/PID/comm); set full_command = true to match the command line instead",
+                    name.len()
+                ),
+            );
+            return None;
+        }
+        Some(name.clone())
+    }
+
+    fn track_interfaces(&mut self, raw: Option<&[Spanned<RawTrack>]>) -> Option<Vec<InterfaceUse>> {
+        let key = "track_interfaces";
+        self.track_list(
+            raw,
+            key,
+            |v, name, span| v.interface_name(name, span, key).is_some(),
+            |_| Some(0),
+            |name, weight| InterfaceUse { name, weight },
+        )
     }
 
     fn sync_group(
@@ -1068,19 +1105,26 @@ impl Validator<'_, '_> {
         member_of: &mut BTreeMap<String, String>,
     ) -> Option<SyncGroupConfig> {
         let raw = &entry.read.value;
-        let hooks = self.hooks(
-            &raw.notify_master,
-            &raw.notify_backup,
-            &raw.notify_fault,
-            &raw.notify_stop,
-            &raw.notify,
-        );
-        let Some(list) = &raw.instances else {
-            if !entry.read.dropped.contains("instances") {
-                self.missing(entry, "instances", "the names of the member instances");
-            }
-            return None;
-        };
+        let hooks = self.hooks(notify_keys!(raw));
+        let members = self.required(entry, "instances", &raw.instances, |v, list| {
+            v.members(&entry.name, list, instance_names, member_of)
+        });
+        Some(SyncGroupConfig {
+            name: entry.name.clone(),
+            instances: members?,
+            hooks: hooks?,
+        })
+    }
+
+    /// A sync group's `instances`: each defined, listed once, and in no
+    /// other group; `member_of` records the group of each.
+    fn members(
+        &mut self,
+        group: &str,
+        list: &Spanned<Vec<Spanned<String>>>,
+        instance_names: &BTreeSet<String>,
+        member_of: &mut BTreeMap<String, String>,
+    ) -> Option<Vec<String>> {
         if list.get_ref().is_empty() {
             self.c.error(
                 list.span(),
@@ -1117,15 +1161,11 @@ impl Validator<'_, '_> {
                 );
                 ok = false;
             } else {
-                member_of.insert(name.clone(), entry.name.clone());
+                member_of.insert(name.clone(), group.to_owned());
                 members.push(name.clone());
             }
         }
-        Some(SyncGroupConfig {
-            name: entry.name.clone(),
-            instances: ok.then_some(members)?,
-            hooks: hooks?,
-        })
+        ok.then_some(members)
     }
 
     /// Refuses a sync group that mixes address owners with other members.
@@ -1206,14 +1246,9 @@ impl Validator<'_, '_> {
         }
     }
 
-    fn hooks(
-        &mut self,
-        master: &Option<Spanned<RawArgv>>,
-        backup: &Option<Spanned<RawArgv>>,
-        fault: &Option<Spanned<RawArgv>>,
-        stop: &Option<Spanned<RawArgv>>,
-        notify: &Option<Spanned<RawArgv>>,
-    ) -> Option<Hooks> {
+    /// `keys`: [`notify_keys`] of an instance or sync group.
+    fn hooks(&mut self, keys: [&Option<Spanned<RawArgv>>; 5]) -> Option<Hooks> {
+        let [master, backup, fault, stop, notify] = keys;
         let mut one = |raw: &Option<Spanned<RawArgv>>, key: &str| match raw {
             Some(argv) => self.argv(argv, key, true),
             None => Some(None),
@@ -1266,12 +1301,16 @@ impl Validator<'_, '_> {
         Some(Some(Argv(argv.clone())))
     }
 
-    fn missing<T>(&mut self, entry: &Entry<T>, key: &str, what: &str) {
+    fn missing<T>(&mut self, entry: &Entry<T>, key: &str) {
         let kind = entry.kind;
+        let what = REQUIRED
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(String::new(), |(_, what)| format!(" ({what})"));
         self.c.error(
             entry.name_span.clone(),
             format!(
-                "{kind} `{}` is missing required key `{key}` ({what})",
+                "{kind} `{}` is missing required key `{key}`{what}",
                 entry.name
             ),
         );
@@ -1332,6 +1371,17 @@ impl Validator<'_, '_> {
             return None;
         }
         Some(d)
+    }
+
+    fn absolute_path(&mut self, p: &Spanned<String>, key: &str) -> Option<PathBuf> {
+        if !Path::new(p.get_ref()).is_absolute() {
+            self.c.error(
+                p.span(),
+                format!("`{key}` must be an absolute path, found {:?}", p.get_ref()),
+            );
+            return None;
+        }
+        Some(PathBuf::from(p.get_ref()))
     }
 
     fn non_empty(&mut self, v: &Spanned<String>, key: &str) -> Option<String> {

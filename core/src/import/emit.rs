@@ -4,8 +4,9 @@
 use core::fmt::Write as _;
 use core::time::Duration;
 
-use super::model::{Hooks, Output, Track};
+use super::model::{Origin, Output, Track};
 use super::values::duration_text;
+use crate::config::Hooks;
 
 /// Renders `out`; `origin` names the keepalived file in the header.
 pub(super) fn render(out: &Output, origin: &str) -> String {
@@ -16,8 +17,8 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
     w.comment("Each table names the keepalived block it came from; settings that could");
     w.comment("not be carried over were listed on stderr. Validate with `vipd check`.");
     let runs_scripts = !out.checks.is_empty()
-        || out.instances.iter().any(|i| !hooks_empty(&i.hooks))
-        || out.sync_groups.iter().any(|g| !hooks_empty(&g.hooks));
+        || out.instances.iter().any(|i| !i.hooks.is_empty())
+        || out.sync_groups.iter().any(|g| !g.hooks.is_empty());
     if out.global.script_security.is_none() && runs_scripts {
         w.comment("keepalived checked script permissions only with enable_script_security;");
         w.comment("vipd always does (script_security = true) unless told otherwise.");
@@ -39,9 +40,7 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
     }
 
     for c in &out.checks {
-        w.blank();
-        w.comment(&format!("{}: {}", c.source.at, c.source.block));
-        w.line(&format!("[checks.{}]", key(&c.name)));
+        w.table("checks", &c.name, &c.source);
         w.key("command", &argv(&c.command), "");
         w.opt_duration("interval", c.interval);
         w.opt_duration("timeout", c.timeout);
@@ -51,17 +50,13 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
     }
 
     for f in &out.track_files {
-        w.blank();
-        w.comment(&format!("{}: {}", f.source.at, f.source.block));
-        w.line(&format!("[track_files.{}]", key(&f.name)));
+        w.table("track_files", &f.name, &f.source);
         w.key("path", &string(&f.path), "keepalived: file");
         w.opt_num("weight", f.weight.map(i64::from));
     }
 
     for p in &out.track_processes {
-        w.blank();
-        w.comment(&format!("{}: {}", p.source.at, p.source.block));
-        w.line(&format!("[track_processes.{}]", key(&p.name)));
+        w.table("track_processes", &p.name, &p.source);
         w.key("process", &string(&p.process), "");
         if let Some(args) = &p.args {
             w.key("args", &array(args), "");
@@ -76,9 +71,7 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
     }
 
     for i in &out.instances {
-        w.blank();
-        w.comment(&format!("{}: {}", i.source.at, i.source.block));
-        w.line(&format!("[instances.{}]", key(&i.name)));
+        w.table("instances", &i.name, &i.source);
         w.key("interface", &string(&i.interface), "");
         w.key("vrid", &i.vrid.to_string(), "");
         w.key("priority", &i.priority.to_string(), "");
@@ -102,18 +95,10 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
             w.key("unicast_peers", &array(&peers), "");
         }
         w.opt_str("auth_pass", i.auth_pass.as_deref(), "");
-        if !i.track_checks.is_empty() {
-            w.key("track_checks", &tracks(&i.track_checks), "");
-        }
-        if !i.track_interfaces.is_empty() {
-            w.key("track_interfaces", &tracks(&i.track_interfaces), "");
-        }
-        if !i.track_files.is_empty() {
-            w.key("track_files", &tracks(&i.track_files), "");
-        }
-        if !i.track_processes.is_empty() {
-            w.key("track_processes", &tracks(&i.track_processes), "");
-        }
+        w.tracks("track_checks", &i.track_checks);
+        w.tracks("track_interfaces", &i.track_interfaces);
+        w.tracks("track_files", &i.track_files);
+        w.tracks("track_processes", &i.track_processes);
         w.opt_num("garp_repeat", i.garp_repeat.map(i64::from));
         w.opt_duration("garp_delay", i.garp_delay);
         w.opt_duration("garp_refresh", i.garp_refresh);
@@ -121,9 +106,7 @@ pub(super) fn render(out: &Output, origin: &str) -> String {
     }
 
     for g in &out.sync_groups {
-        w.blank();
-        w.comment(&format!("{}: {}", g.source.at, g.source.block));
-        w.line(&format!("[sync_groups.{}]", key(&g.name)));
+        w.table("sync_groups", &g.name, &g.source);
         w.key("instances", &array(&g.instances), "");
         w.hooks(&g.hooks);
     }
@@ -177,6 +160,20 @@ impl Writer {
         }
     }
 
+    /// A table's header, after a comment naming the block it came from.
+    fn table(&mut self, section: &str, name: &str, source: &Origin) {
+        self.blank();
+        self.comment(&format!("{}: {}", source.at, source.block));
+        self.line(&format!("[{section}.{}]", key(name)));
+    }
+
+    /// A `track_*` list, left out when empty.
+    fn tracks(&mut self, key: &str, list: &[Track]) {
+        if !list.is_empty() {
+            self.key(key, &tracks(list), "");
+        }
+    }
+
     fn opt_num(&mut self, key: &str, value: Option<i64>) {
         if let Some(v) = value {
             self.key(key, &v.to_string(), "");
@@ -190,26 +187,12 @@ impl Writer {
     }
 
     fn hooks(&mut self, hooks: &Hooks) {
-        for (key, argv_) in [
-            ("notify_master", &hooks.master),
-            ("notify_backup", &hooks.backup),
-            ("notify_fault", &hooks.fault),
-            ("notify_stop", &hooks.stop),
-            ("notify", &hooks.notify),
-        ] {
+        for (key, argv_) in hooks.by_key() {
             if let Some(a) = argv_ {
-                self.key(key, &argv(a), "");
+                self.key(key, &argv(a.as_slice()), "");
             }
         }
     }
-}
-
-fn hooks_empty(h: &Hooks) -> bool {
-    h.master.is_none()
-        && h.backup.is_none()
-        && h.fault.is_none()
-        && h.stop.is_none()
-        && h.notify.is_none()
 }
 
 /// A table name: bare when TOML allows, quoted otherwise (`.` would nest).

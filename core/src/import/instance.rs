@@ -11,13 +11,14 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::keywords::{self, Context};
-use super::model::{Hooks, Origin, Track, VrrpInstance};
+use super::model::{Origin, Track, VrrpInstance};
 use super::parser::Node;
 use super::report::{Location, Report};
 use super::translate::{
-    FILE, PROCESS, Scope, garp_repeat, hook, track_interface, track_ref, track_script,
+    FILE, PROCESS, SCRIPT, Scope, garp_repeat, hook, track_interface, track_ref,
 };
 use super::values;
+use crate::config::Hooks;
 
 /// What the block says, before it is settled.
 #[derive(Default)]
@@ -59,6 +60,21 @@ pub(super) fn translate(
     settle(d, node, scope, report)
 }
 
+/// `text` as a number from 1 to 255; otherwise reported, with what keepalived
+/// does instead.
+fn one_to_255(text: &str, item: &Node, instead: &str, report: &mut Report) -> Option<u8> {
+    let n = values::integer(text).and_then(|n| u8::try_from(n).ok());
+    if n.is_none_or(|n| n == 0) {
+        report.warn(
+            &item.at,
+            item.text(),
+            format!("must be between 1 and 255; {instead}"),
+        );
+        return None;
+    }
+    n
+}
+
 fn read<'n>(d: &mut Draft<'n>, item: &'n Node, scope: &Scope<'_>, report: &mut Report) {
     let arg = item.arg(0);
     match (item.keyword(), arg) {
@@ -71,22 +87,15 @@ fn read<'n>(d: &mut Draft<'n>, item: &'n Node, scope: &Scope<'_>, report: &mut R
             d.state_master = state == "MASTER";
         }
         ("interface", Some(name)) => d.interface = Some(name),
-        ("virtual_router_id", Some(v)) => match values::integer(v) {
-            Some(n @ 1..=255) => d.vrid = Some(n as u8),
-            _ => report.warn(
-                &item.at,
-                item.text(),
-                "must be between 1 and 255; keepalived ignores it, so does this import",
-            ),
-        },
-        ("priority", Some(v)) => match values::integer(v) {
-            Some(n @ 1..=255) => d.priority = Some(n as u8),
-            _ => report.warn(
-                &item.at,
-                item.text(),
-                "must be between 1 and 255; keepalived uses 100 instead, and so will vipd",
-            ),
-        },
+        // A bad value leaves what an earlier line set.
+        ("virtual_router_id", Some(v)) => {
+            let ignored = "keepalived ignores it, so does this import";
+            d.vrid = one_to_255(v, item, ignored, report).or(d.vrid);
+        }
+        ("priority", Some(v)) => {
+            let ignored = "keepalived uses 100 instead, and so will vipd";
+            d.priority = one_to_255(v, item, ignored, report).or(d.priority);
+        }
         ("version", Some(v)) => match v {
             "2" => d.version = Some((2, item)),
             "3" => d.version = Some((3, item)),
@@ -126,8 +135,9 @@ fn read<'n>(d: &mut Draft<'n>, item: &'n Node, scope: &Scope<'_>, report: &mut R
         }
         ("track_script", _) => {
             for entry in item.children() {
-                if let Some(track) = track_script(
+                if let Some(track) = track_ref(
                     entry,
+                    &SCRIPT,
                     scope.scripts,
                     scope.script_lines,
                     scope.membership,

@@ -10,13 +10,13 @@
 //! let conf = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  \
 //!             state MASTER\n  virtual_ipaddress {\n    192.0.2.50/24\n  }\n}\n";
 //! let loader = |_: &Path| Ok(conf.to_owned());
-//! let t = vipd::import::translate(Path::new("keepalived.conf"), &loader).unwrap();
+//! let t = vipd_core::import::translate(Path::new("keepalived.conf"), &loader).unwrap();
 //! assert!(t.toml.contains("version = 2"));
 //! assert_eq!(
 //!     t.warnings[0].to_string(),
 //!     "keepalived.conf:4: state MASTER: vipd elects by priority; the start state is ignored"
 //! );
-//! vipd::config::parse(&t.toml, "vipd.toml").unwrap();
+//! vipd_core::config::parse(&t.toml, "vipd.toml").unwrap();
 //! ```
 //!
 //! The stages, one per file: `source` (includes, comments, conditionals,

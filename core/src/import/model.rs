@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::report::Location;
+use crate::config::Hooks;
 
 #[derive(Debug, Default)]
 pub(super) struct Output {
@@ -96,15 +97,6 @@ pub(super) struct VrrpInstance {
 pub(super) struct Track {
     pub name: String,
     pub weight: Option<i16>,
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Hooks {
-    pub master: Option<Vec<String>>,
-    pub backup: Option<Vec<String>>,
-    pub fault: Option<Vec<String>>,
-    pub stop: Option<Vec<String>>,
-    pub notify: Option<Vec<String>>,
 }
 
 #[derive(Debug)]

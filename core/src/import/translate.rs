@@ -14,11 +14,12 @@ use std::net::IpAddr;
 
 use super::instance;
 use super::keywords::{self, Context};
-use super::model::{Check, Hooks, Origin, Output, SyncGroup, Track};
+use super::model::{Check, Origin, Output, SyncGroup, Track};
 use super::parser::Node;
 use super::report::{Location, Report};
 use super::tracked;
 use super::values;
+use crate::config::{Argv, Hooks};
 
 /// The translation and how many `vrrp_instance` blocks the files declare.
 pub(super) struct Translated {
@@ -598,8 +599,9 @@ impl Translator<'_> {
                 }
                 "track_script" => {
                     for entry in item.children() {
-                        if let Some(track) = track_script(
+                        if let Some(track) = track_ref(
                             entry,
+                            &SCRIPT,
                             &self.scripts,
                             &self.script_lines,
                             None,
@@ -764,30 +766,13 @@ impl Translator<'_> {
     /// same effect, since the group follows any member's state.
     fn push_down(&mut self, draft: &GroupDraft, members: &[String]) {
         let joined = members.join(", ");
-        for (track, at, text) in &draft.track_scripts {
-            for inst in self
-                .out
-                .instances
-                .iter_mut()
-                .filter(|i| members.contains(&i.name))
-            {
-                if !inst.track_checks.iter().any(|t| t.name == track.name) {
-                    inst.track_checks.push(track.clone());
-                }
-            }
-            self.report.warn(
-                at,
-                text.as_str(),
-                format!(
-                    "vipd has no group-level tracking; carried over onto each member ({joined})"
-                ),
-            );
-        }
-        let named = [
-            (&draft.track_files, Field::Files),
-            (&draft.track_processes, Field::Processes),
+        let lists = [
+            (&draft.track_scripts, Tracked::Checks),
+            (&draft.track_files, Tracked::Files),
+            (&draft.track_processes, Tracked::Processes),
+            (&draft.track_interfaces, Tracked::Interfaces),
         ];
-        for (list, field) in named {
+        for (list, tracked) in lists {
             for (track, at, text) in list {
                 for inst in self
                     .out
@@ -795,9 +780,15 @@ impl Translator<'_> {
                     .iter_mut()
                     .filter(|i| members.contains(&i.name))
                 {
-                    let tracks = match field {
-                        Field::Files => &mut inst.track_files,
-                        Field::Processes => &mut inst.track_processes,
+                    // An instance follows its own interface's link anyway.
+                    if tracked == Tracked::Interfaces && inst.interface == track.name {
+                        continue;
+                    }
+                    let tracks = match tracked {
+                        Tracked::Checks => &mut inst.track_checks,
+                        Tracked::Files => &mut inst.track_files,
+                        Tracked::Processes => &mut inst.track_processes,
+                        Tracked::Interfaces => &mut inst.track_interfaces,
                     };
                     if !tracks.iter().any(|t| t.name == track.name) {
                         tracks.push(track.clone());
@@ -812,34 +803,16 @@ impl Translator<'_> {
                 );
             }
         }
-        for (track, at, text) in &draft.track_interfaces {
-            for inst in self
-                .out
-                .instances
-                .iter_mut()
-                .filter(|i| members.contains(&i.name))
-            {
-                if inst.interface != track.name
-                    && !inst.track_interfaces.iter().any(|t| t.name == track.name)
-                {
-                    inst.track_interfaces.push(track.clone());
-                }
-            }
-            self.report.warn(
-                at,
-                text.as_str(),
-                format!(
-                    "vipd has no group-level tracking; carried over onto each member ({joined})"
-                ),
-            );
-        }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Field {
+/// Which of an instance's tracking lists a group's tracking goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tracked {
+    Checks,
     Files,
     Processes,
+    Interfaces,
 }
 
 /// `vrrp_instance NAME` to `NAME`.
@@ -889,21 +862,10 @@ pub(super) fn garp_repeat(text: &str, item: &Node, report: &mut Report) -> u32 {
     }
 }
 
-/// One `track_script` entry: `NAME [weight N [reverse]]`, resolved against
-/// the scripts defined so far. `None` (reported) when keepalived would not
-/// track it. `membership` applies keepalived's sync group rule.
-pub(super) fn track_script(
-    entry: &Node,
-    scripts: &HashMap<String, Script>,
-    script_lines: &HashMap<String, Location>,
-    membership: Option<&Membership>,
-    report: &mut Report,
-) -> Option<Track> {
-    track_ref(entry, &SCRIPT, scripts, script_lines, membership, report)
-}
-
 /// One `track_script`, `track_file` or `track_process` entry, `NAME [weight
-/// N [reverse]]`, resolved against the `kind` blocks defined so far.
+/// N [reverse]]`, resolved against the `kind` blocks defined so far. `None`
+/// (reported) when keepalived would not track it. `membership` applies
+/// keepalived's sync group rule.
 pub(super) fn track_ref(
     entry: &Node,
     kind: &Kind,
@@ -937,23 +899,13 @@ pub(super) fn track_ref(
             return None;
         }
     };
-    let explicit = match (entry.arg(0), entry.arg(1)) {
-        // keepalived allows files and processes -254..=254, scripts -253..=253.
-        (Some("weight"), Some(w)) if kind.block == SCRIPT.block => weight(w, entry, report),
-        (Some("weight"), Some(w)) => tracked::wide_weight(w, entry, report),
-        (Some(other), _) => {
-            report.warn(
-                &entry.at,
-                entry.text(),
-                format!("`{other}` is not `weight N`; ignored"),
-            );
-            None
-        }
-        (None, _) => None,
+    // keepalived allows files and processes -254..=254, scripts -253..=253.
+    let range = if kind.block == SCRIPT.block {
+        weight
+    } else {
+        tracked::wide_weight
     };
-    if entry.args().iter().skip(2).any(|w| w == "reverse") {
-        report.warn(&entry.at, entry.text(), REVERSE);
-    }
+    let explicit = weight_clause(entry, range, report);
     let effective = explicit.unwrap_or(default_weight);
     if let Some(m) = membership
         && !m.keeps_weights
@@ -986,8 +938,21 @@ pub(super) fn track_interface(entry: &Node, report: &mut Report) -> Option<Track
         );
         return None;
     }
+    Some(Track {
+        name: name.to_owned(),
+        weight: weight_clause(entry, weight, report),
+    })
+}
+
+/// The `weight N [reverse]` that may follow a tracked name, `N` read by
+/// `read` (the range depends on what is tracked).
+fn weight_clause(
+    entry: &Node,
+    read: fn(&str, &Node, &mut Report) -> Option<i16>,
+    report: &mut Report,
+) -> Option<i16> {
     let weight = match (entry.arg(0), entry.arg(1)) {
-        (Some("weight"), Some(w)) => weight(w, entry, report),
+        (Some("weight"), Some(w)) => read(w, entry, report),
         (Some(other), _) => {
             report.warn(
                 &entry.at,
@@ -1001,10 +966,7 @@ pub(super) fn track_interface(entry: &Node, report: &mut Report) -> Option<Track
     if entry.args().iter().skip(2).any(|w| w == "reverse") {
         report.warn(&entry.at, entry.text(), REVERSE);
     }
-    Some(Track {
-        name: name.to_owned(),
-        weight,
-    })
+    weight
 }
 
 /// `notify_master "COMMAND" [USER [GROUP]]` and friends, instance or group.
@@ -1035,5 +997,6 @@ pub(super) fn hook(hooks: &mut Hooks, item: &Node, report: &mut Report) {
             "vipd runs every hook as [global] script_user; the user and group given here are not carried over",
         );
     }
-    *slot = values::command(text, &item.at, item.keyword(), report);
+    // The command comes back with an absolute program, as an Argv needs.
+    *slot = values::command(text, &item.at, item.keyword(), report).and_then(Argv::new);
 }

@@ -122,20 +122,33 @@ impl CheckTracker {
     }
 }
 
-/// A tracked interface or process: up or down, with its weight.
+/// A tracked interface, process or file with its weight and what was last
+/// recorded of it: up or down (`bool`), or the integer a file held (`i64`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct UpDownTracker {
+struct Tracked<S> {
     name: String,
     weight: i32,
-    up: bool,
+    state: S,
 }
 
-/// A tracked file and the integer it last held.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FileTracker {
-    name: String,
-    weight: i32,
-    value: i64,
+impl<S: Copy> Tracked<S> {
+    fn new(name: impl Into<String>, weight: i32, state: S) -> Tracked<S> {
+        Tracked {
+            name: name.into(),
+            weight,
+            state,
+        }
+    }
+}
+
+/// Records `state` for every tracked object named `name`; whether there is one.
+fn record<S: Copy>(tracked: &mut [Tracked<S>], name: &str, state: S) -> bool {
+    let mut relevant = false;
+    for t in tracked.iter_mut().filter(|t| t.name == name) {
+        t.state = state;
+        relevant = true;
+    }
+    relevant
 }
 
 /// The largest value read from a tracked file that counts; larger ones are
@@ -149,10 +162,10 @@ pub struct HealthTracker {
     interface: String,
     interface_up: bool,
     checks: Vec<CheckTracker>,
-    interfaces: Vec<UpDownTracker>,
-    files: Vec<FileTracker>,
+    interfaces: Vec<Tracked<bool>>,
+    files: Vec<Tracked<i64>>,
     /// Up while enough matching processes run.
-    processes: Vec<UpDownTracker>,
+    processes: Vec<Tracked<bool>>,
 }
 
 impl HealthTracker {
@@ -177,31 +190,19 @@ impl HealthTracker {
 
     /// Tracks another interface; interfaces are assumed up until told otherwise.
     pub fn with_interface(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
-        self.interfaces.push(UpDownTracker {
-            name: name.into(),
-            weight,
-            up: true,
-        });
+        self.interfaces.push(Tracked::new(name, weight, true));
         self
     }
 
     /// Tracks a file; its value is 0 (no effect) until told otherwise.
     pub fn with_file(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
-        self.files.push(FileTracker {
-            name: name.into(),
-            weight,
-            value: 0,
-        });
+        self.files.push(Tracked::new(name, weight, 0));
         self
     }
 
     /// Tracks a process; it is assumed up until told otherwise.
     pub fn with_process(mut self, name: impl Into<String>, weight: i32) -> HealthTracker {
-        self.processes.push(UpDownTracker {
-            name: name.into(),
-            weight,
-            up: true,
-        });
+        self.processes.push(Tracked::new(name, weight, true));
         self
     }
 
@@ -229,7 +230,7 @@ impl HealthTracker {
         self.interfaces
             .iter()
             .find(|i| i.name == name)
-            .map(|i| i.up)
+            .map(|i| i.state)
     }
 
     /// Feeds a result of the named check; returns true if health may have changed.
@@ -243,38 +244,24 @@ impl HealthTracker {
 
     /// Records a link state; returns true if this tracker cares about `name`.
     pub fn link(&mut self, name: &str, up: bool) -> bool {
-        let mut relevant = false;
-        if name == self.interface {
+        let own = name == self.interface;
+        if own {
             self.interface_up = up;
-            relevant = true;
         }
-        for tracked in self.interfaces.iter_mut().filter(|i| i.name == name) {
-            tracked.up = up;
-            relevant = true;
-        }
-        relevant
+        let tracked = record(&mut self.interfaces, name, up);
+        own || tracked
     }
 
     /// Records the value read from the named tracked file; returns true if
     /// this tracker tracks it.
     pub fn file_value(&mut self, name: &str, value: i64) -> bool {
-        let mut relevant = false;
-        for tracked in self.files.iter_mut().filter(|f| f.name == name) {
-            tracked.value = value;
-            relevant = true;
-        }
-        relevant
+        record(&mut self.files, name, value)
     }
 
     /// Records whether the named tracked process is up (its quorum met);
     /// returns true if this tracker tracks it.
     pub fn process_up(&mut self, name: &str, up: bool) -> bool {
-        let mut relevant = false;
-        for tracked in self.processes.iter_mut().filter(|p| p.name == name) {
-            tracked.up = up;
-            relevant = true;
-        }
-        relevant
+        record(&mut self.processes, name, up)
     }
 
     /// The effective priority and fault reason from everything tracked now.
@@ -291,7 +278,7 @@ impl HealthTracker {
                 interface: self.interface.clone(),
             });
         }
-        if let Some(i) = self.interfaces.iter().find(|i| i.weight == 0 && !i.up) {
+        if let Some(i) = self.interfaces.iter().find(|i| i.weight == 0 && !i.state) {
             return Some(Fault::TrackedInterfaceDown {
                 interface: i.name.clone(),
             });
@@ -307,15 +294,15 @@ impl HealthTracker {
         if let Some(f) = self
             .files
             .iter()
-            .find(|f| file_adjustment(f.weight, f.value).is_none())
+            .find(|f| file_adjustment(f.weight, f.state).is_none())
         {
             return Some(Fault::TrackedFile {
                 file: f.name.clone(),
-                value: f.value,
+                value: f.state,
                 weight: f.weight,
             });
         }
-        if let Some(p) = self.processes.iter().find(|p| p.weight == 0 && !p.up) {
+        if let Some(p) = self.processes.iter().find(|p| p.weight == 0 && !p.state) {
             return Some(Fault::ProcessDown {
                 process: p.name.clone(),
             });
@@ -328,12 +315,15 @@ impl HealthTracker {
             return 255;
         }
         let from_checks = self.checks.iter().map(CheckTracker::adjustment);
-        let from_links = self.interfaces.iter().map(|i| adjustment(i.weight, i.up));
+        let from_links = self
+            .interfaces
+            .iter()
+            .map(|i| adjustment(i.weight, i.state));
         let from_files = self
             .files
             .iter()
-            .map(|f| file_adjustment(f.weight, f.value).unwrap_or(0));
-        let from_processes = self.processes.iter().map(|p| adjustment(p.weight, p.up));
+            .map(|f| file_adjustment(f.weight, f.state).unwrap_or(0));
+        let from_processes = self.processes.iter().map(|p| adjustment(p.weight, p.state));
         let sum: i32 = from_checks
             .chain(from_links)
             .chain(from_files)
@@ -348,18 +338,20 @@ impl HealthTracker {
             .checks
             .iter()
             .map(|c| (format!("check {}", c.name), c.adjustment()));
-        let links = self
-            .interfaces
-            .iter()
-            .map(|i| (format!("interface {}", i.name), adjustment(i.weight, i.up)));
+        let links = self.interfaces.iter().map(|i| {
+            (
+                format!("interface {}", i.name),
+                adjustment(i.weight, i.state),
+            )
+        });
         let files = self.files.iter().map(|f| {
-            let delta = file_adjustment(f.weight, f.value).unwrap_or(0);
+            let delta = file_adjustment(f.weight, f.state).unwrap_or(0);
             (format!("file {}", f.name), delta)
         });
         let processes = self
             .processes
             .iter()
-            .map(|p| (format!("process {}", p.name), adjustment(p.weight, p.up)));
+            .map(|p| (format!("process {}", p.name), adjustment(p.weight, p.state)));
         checks
             .chain(links)
             .chain(files)

@@ -94,9 +94,9 @@ struct SimNode {
 ///
 /// ```
 /// use std::time::Duration;
-/// use vipd::protocol::Time;
-/// use vipd::sim::{Setup, Incident, InstanceSpec, Network, NodeSpec, Sim};
-/// use vipd::wire::{Auth, Centis, Family, Version};
+/// use vipd_core::protocol::Time;
+/// use vipd_core::sim::{Setup, Incident, InstanceSpec, Network, NodeSpec, Sim};
+/// use vipd_core::wire::{Auth, Centis, Family, Version};
 ///
 /// let node = |priority| NodeSpec::single(InstanceSpec::new(priority, Centis::ONE_SECOND));
 /// let mut sim = Sim::new(Setup {

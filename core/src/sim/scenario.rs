@@ -125,36 +125,20 @@ impl Setup {
     /// digits, so a higher index always means a higher address (the tie-break).
     pub fn address(&self, node: usize) -> IpAddr {
         let i = u8::try_from(node).expect("at most 200 nodes");
-        match self.family {
-            Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10 + i)),
-            Family::Ipv6 => IpAddr::V6(Ipv6Addr::new(
-                0x2001,
-                0xdb8,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0x10 + u16::from(i),
-            )),
-        }
+        self.host(10 + i, 0x10 + u16::from(i))
     }
 
     /// The virtual address of instance `k`: 192.0.2.(50+k) or 2001:db8::(50+k).
     pub fn vip(&self, instance: usize) -> IpAddr {
         let k = u8::try_from(instance).expect("at most 200 instances");
+        self.host(50 + k, 0x50 + u16::from(k))
+    }
+
+    /// 192.0.2.`v4` or 2001:db8::`v6`, by the scenario's family.
+    fn host(&self, v4: u8, v6: u16) -> IpAddr {
         match self.family {
-            Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, 50 + k)),
-            Family::Ipv6 => IpAddr::V6(Ipv6Addr::new(
-                0x2001,
-                0xdb8,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0x50 + u16::from(k),
-            )),
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(192, 0, 2, v4)),
+            Family::Ipv6 => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, v6)),
         }
     }
 

@@ -10,10 +10,9 @@ use core::net::Ipv4Addr;
 
 use pnet_packet::MutablePacket;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ethernet::EtherTypes;
 
-use super::ip::ETHERNET_HEADER_LEN;
-use super::{Error, GarpDefect};
+use super::{Error, GarpDefect, ethernet};
 
 /// Ethernet header (14) + ARP for Ethernet/IPv4 (28), before any padding.
 pub const GARP_FRAME_LEN: usize = 42;
@@ -39,11 +38,13 @@ impl GarpRepr {
     /// [`frame_len`](Self::frame_len) bytes of `buf` (the NIC pads it to the
     /// Ethernet minimum).
     pub fn emit_frame(&self, buf: &mut [u8]) -> Result<(), Error> {
-        let frame = buf.get_mut(..GARP_FRAME_LEN).ok_or(Error::BufferTooSmall)?;
-        let mut eth = MutableEthernetPacket::new(frame).ok_or(Error::BufferTooSmall)?;
-        eth.set_destination(BROADCAST_MAC.into());
-        eth.set_source(self.sender_mac.into());
-        eth.set_ethertype(EtherTypes::Arp);
+        let mut eth = ethernet::emit_header(
+            buf,
+            GARP_FRAME_LEN,
+            BROADCAST_MAC,
+            self.sender_mac,
+            EtherTypes::Arp,
+        )?;
         let mut arp = MutableArpPacket::new(eth.payload_mut()).ok_or(Error::BufferTooSmall)?;
         arp.set_hardware_type(ArpHardwareTypes::Ethernet);
         arp.set_protocol_type(EtherTypes::Ipv4);
@@ -59,10 +60,7 @@ impl GarpRepr {
 
     /// The whole Ethernet frame in a new buffer.
     pub fn to_frame(&self) -> Vec<u8> {
-        let mut buf = vec![0u8; GARP_FRAME_LEN];
-        // Cannot fail: the buffer is exactly frame_len() bytes.
-        let _ = self.emit_frame(&mut buf);
-        buf
+        ethernet::new_frame(GARP_FRAME_LEN, |buf| self.emit_frame(buf))
     }
 
     /// Parses an Ethernet frame and checks that it is a gratuitous ARP in
@@ -70,11 +68,7 @@ impl GarpRepr {
     /// so is the target hardware address, as RFC 5227 tells receivers to:
     /// keepalived fills it with ff:ff:ff:ff:ff:ff where we send zeroes.
     pub fn parse_frame(frame: &[u8]) -> Result<GarpRepr, Error> {
-        let eth = EthernetPacket::new(frame).ok_or(Error::Truncated)?;
-        if eth.get_ethertype() != EtherTypes::Arp {
-            return Err(Error::UnexpectedEtherType(eth.get_ethertype().0));
-        }
-        let payload = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
+        let (eth, payload) = ethernet::parse_header(frame, Some(EtherTypes::Arp))?;
         let arp = ArpPacket::new(payload).ok_or(Error::Truncated)?;
         let defect = |d| Err(Error::NotGratuitous(d));
         if arp.get_hardware_type() != ArpHardwareTypes::Ethernet

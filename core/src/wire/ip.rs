@@ -8,14 +8,14 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet_packet::ethernet::EtherTypes;
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
 use pnet_packet::util;
 
-use super::Error;
 use super::vrrp::{Advert, AdvertRepr};
+use super::{Error, ethernet};
 
 /// IP protocol number of VRRP.
 pub const VRRP_PROTOCOL: u8 = 112;
@@ -27,8 +27,6 @@ pub const VRRP_IPV4_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The VRRP IPv6 multicast group, ff02::12.
 pub const VRRP_IPV6_GROUP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
-/// An Ethernet header without VLAN tag: two MACs and the EtherType.
-pub(crate) const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_MIN_HEADER_LEN: usize = 20;
 /// The fixed IPv6 header.
 pub(crate) const IPV6_HEADER_LEN: usize = 40;
@@ -163,12 +161,7 @@ pub fn parse_ipv4(packet: &[u8]) -> Result<IpEnvelope<'_>, Error> {
 /// Unwraps an IPv6 packet whose next header is VRRP (no extension headers:
 /// VRRP senders use none).
 pub fn parse_ipv6(packet: &[u8]) -> Result<IpEnvelope<'_>, Error> {
-    let ip = Ipv6Packet::new(packet).ok_or(Error::Truncated)?;
-    if ip.get_version() != 6 {
-        return Err(Error::BadIpHeader);
-    }
-    let end = IPV6_HEADER_LEN + usize::from(ip.get_payload_length());
-    let payload = packet.get(IPV6_HEADER_LEN..end).ok_or(Error::Truncated)?;
+    let (ip, payload) = split_ipv6(packet)?;
     let next_header = ip.get_next_header();
     if next_header != IpNextHeaderProtocols::Vrrp {
         return Err(Error::NotVrrp(next_header.0));
@@ -181,10 +174,21 @@ pub fn parse_ipv6(packet: &[u8]) -> Result<IpEnvelope<'_>, Error> {
     })
 }
 
+/// The IPv6 header of `packet` and its payload, trimmed to the length the
+/// header declares.
+pub(super) fn split_ipv6(packet: &[u8]) -> Result<(Ipv6Packet<'_>, &[u8]), Error> {
+    let ip = Ipv6Packet::new(packet).ok_or(Error::Truncated)?;
+    if ip.get_version() != 6 {
+        return Err(Error::BadIpHeader);
+    }
+    let end = IPV6_HEADER_LEN + usize::from(ip.get_payload_length());
+    let payload = packet.get(IPV6_HEADER_LEN..end).ok_or(Error::Truncated)?;
+    Ok((ip, payload))
+}
+
 /// Unwraps an untagged Ethernet frame carrying VRRP over IPv4 or IPv6.
 pub fn parse_ethernet(frame: &[u8]) -> Result<EthernetEnvelope<'_>, Error> {
-    let eth = EthernetPacket::new(frame).ok_or(Error::Truncated)?;
-    let ip_bytes = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
+    let (eth, ip_bytes) = ethernet::parse_header(frame, None)?;
     let ip = match eth.get_ethertype() {
         EtherTypes::Ipv4 => parse_ipv4(ip_bytes)?,
         EtherTypes::Ipv6 => parse_ipv6(ip_bytes)?,

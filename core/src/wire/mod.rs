@@ -9,6 +9,7 @@
 
 mod arp;
 mod error;
+mod ethernet;
 mod interval;
 mod ip;
 mod ndisc;

@@ -4,17 +4,18 @@
 
 use core::net::Ipv6Addr;
 
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ethernet::EtherTypes;
 use pnet_packet::icmpv6::ndp::{
     MutableNeighborAdvertPacket, NdpOptionTypes, NeighborAdvertFlags, NeighborAdvertPacket,
 };
 use pnet_packet::icmpv6::{self, Icmpv6Code, Icmpv6Packet, Icmpv6Types};
 use pnet_packet::ip::IpNextHeaderProtocols;
-use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
+use pnet_packet::ipv6::MutableIpv6Packet;
 use pnet_packet::util;
 use pnet_packet::{MutablePacket, Packet};
 
-use super::ip::{ETHERNET_HEADER_LEN, IPV6_HEADER_LEN};
+use super::ethernet::{self, ETHERNET_HEADER_LEN};
+use super::ip::{self, IPV6_HEADER_LEN};
 use super::{Error, NaDefect};
 
 /// The all-nodes multicast group, ff02::1.
@@ -57,11 +58,13 @@ impl UnsolicitedNaRepr {
     /// Writes the whole Ethernet frame, ICMPv6 checksum included, into the
     /// first [`frame_len`](Self::frame_len) bytes of `buf`.
     pub fn emit_frame(&self, buf: &mut [u8]) -> Result<(), Error> {
-        let frame = buf.get_mut(..NA_FRAME_LEN).ok_or(Error::BufferTooSmall)?;
-        let mut eth = MutableEthernetPacket::new(frame).ok_or(Error::BufferTooSmall)?;
-        eth.set_destination(ALL_NODES_MAC.into());
-        eth.set_source(self.src_mac.into());
-        eth.set_ethertype(EtherTypes::Ipv6);
+        let mut eth = ethernet::emit_header(
+            buf,
+            NA_FRAME_LEN,
+            ALL_NODES_MAC,
+            self.src_mac,
+            EtherTypes::Ipv6,
+        )?;
 
         let mut ip = MutableIpv6Packet::new(eth.payload_mut()).ok_or(Error::BufferTooSmall)?;
         ip.set_version(6);
@@ -107,29 +110,15 @@ impl UnsolicitedNaRepr {
 
     /// The whole Ethernet frame in a new buffer.
     pub fn to_frame(&self) -> Vec<u8> {
-        let mut buf = vec![0u8; NA_FRAME_LEN];
-        // Cannot fail: the buffer is exactly frame_len() bytes.
-        let _ = self.emit_frame(&mut buf);
-        buf
+        ethernet::new_frame(NA_FRAME_LEN, |buf| self.emit_frame(buf))
     }
 
     /// Parses an Ethernet frame and checks that it is an unsolicited NA to
     /// all nodes, with a valid checksum and a Target Link-Layer Address that
     /// matches the Ethernet source. Unknown options are skipped.
     pub fn parse_frame(frame: &[u8]) -> Result<UnsolicitedNaRepr, Error> {
-        let eth = EthernetPacket::new(frame).ok_or(Error::Truncated)?;
-        if eth.get_ethertype() != EtherTypes::Ipv6 {
-            return Err(Error::UnexpectedEtherType(eth.get_ethertype().0));
-        }
-        let ip_bytes = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
-        let ip = Ipv6Packet::new(ip_bytes).ok_or(Error::Truncated)?;
-        if ip.get_version() != 6 {
-            return Err(Error::BadIpHeader);
-        }
-        let icmp_end = IPV6_HEADER_LEN + usize::from(ip.get_payload_length());
-        let icmp = ip_bytes
-            .get(IPV6_HEADER_LEN..icmp_end)
-            .ok_or(Error::Truncated)?;
+        let (eth, ip_bytes) = ethernet::parse_header(frame, Some(EtherTypes::Ipv6))?;
+        let (ip, icmp) = ip::split_ipv6(ip_bytes)?;
         let defect = |d| Err(Error::NotUnsolicitedNa(d));
         if ip.get_next_header() != IpNextHeaderProtocols::Icmpv6 {
             return defect(NaDefect::NotIcmpv6);

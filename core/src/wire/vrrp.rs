@@ -15,7 +15,7 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::util;
@@ -352,19 +352,10 @@ impl AdvertRepr {
             return Err(Error::ZeroInterval);
         }
 
+        let bytes = packet.address_bytes(family);
         let addresses = match family {
-            Family::Ipv4 => packet
-                .address_bytes(family)
-                .chunks_exact(4)
-                .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-                .map(|o| IpAddr::V4(Ipv4Addr::from(o)))
-                .collect(),
-            Family::Ipv6 => packet
-                .address_bytes(family)
-                .chunks_exact(16)
-                .filter_map(|c| <[u8; 16]>::try_from(c).ok())
-                .map(|o| IpAddr::V6(Ipv6Addr::from(o)))
-                .collect(),
+            Family::Ipv4 => octets::<4>(bytes).map(IpAddr::from).collect(),
+            Family::Ipv6 => octets::<16>(bytes).map(IpAddr::from).collect(),
         };
 
         Ok(AdvertRepr {
@@ -523,9 +514,17 @@ fn vrrp_checksum(
     }
 }
 
+/// `bytes` cut into addresses of `N` octets.
+fn octets<const N: usize>(bytes: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+    bytes
+        .chunks_exact(N)
+        .filter_map(|chunk| <[u8; N]>::try_from(chunk).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::net::Ipv4Addr;
 
     const SRC: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     const DST: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
