@@ -654,3 +654,29 @@ fn backup_priority_change_recomputes_master_down_timer_from_the_last_advert() {
     quiet.handle(at(1.6), Event::Health(&Health::up(100)));
     assert_eq!(quiet.poll_timeout(), Some(at(1.5) + secs(0.609375)));
 }
+
+/// 6.4.3: "Reset the Adver_Timer to Advertisement_Interval". vipd resets it
+/// from the deadline, not from when the timer was handled, so lateness never
+/// accumulates from one advert to the next.
+#[test]
+fn a_late_adver_timer_keeps_the_next_advert_on_its_grid() {
+    let mut inst = instance(255);
+    inst.handle(at(0.0), Event::Startup);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(inst.poll_timeout(), Some(at(1.0)));
+    // Handled 0.7 ms late: the advert goes now, the next one at 2 s.
+    let late = at(1.0) + Duration::from_micros(700);
+    let actions = inst.handle(late, Event::Timer);
+    assert!(
+        matches!(actions.as_slice(), [Action::SendAdvert(_)]),
+        "{actions:?}"
+    );
+    assert_eq!(inst.poll_timeout(), Some(at(2.0)));
+    // Handled 2.5 intervals late: one advert, then back on the grid at 5 s.
+    let actions = inst.handle(at(4.5), Event::Timer);
+    assert!(
+        matches!(actions.as_slice(), [Action::SendAdvert(_)]),
+        "{actions:?}"
+    );
+    assert_eq!(inst.poll_timeout(), Some(at(5.0)));
+}

@@ -11,7 +11,7 @@ use core::time::Duration;
 use super::fault::Fault;
 use super::health::Health;
 use super::time::Time;
-use super::timers::{master_down_interval_for, skew_time_for};
+use super::timers::{master_down_interval_for, next_on_grid, skew_time_for};
 use crate::wire::{self, AdvertRepr, Auth, Centis, Version};
 
 /// Settings of one virtual router that the protocol needs.
@@ -781,7 +781,8 @@ impl Instance {
             }
             State::Master => {
                 out.push(Action::SendAdvert(self.advert(self.priority())));
-                self.timer = Some(now + self.params.advert_interval.as_duration());
+                let interval = self.params.advert_interval.as_duration();
+                self.timer = Some(next_on_grid(deadline, interval, now));
             }
             State::Initialize | State::Fault | State::Stopped => self.timer = None,
         }

@@ -7,6 +7,7 @@
 
 use core::time::Duration;
 
+use super::Time;
 use crate::wire::{Centis, Version};
 
 const NANOS_PER_CENTI: u64 = 10_000_000;
@@ -43,6 +44,20 @@ pub fn master_down_interval_for(
         + skew_time_for(version, priority, master_adver_interval)
 }
 
+/// The Adver_Timer's next deadline after `deadline` fired at `now`: one
+/// interval later on the same grid, so a late wake-up delays one advert and
+/// never the ones after it. A wake-up later than a whole interval skips the
+/// slots already missed rather than sending a burst.
+pub fn next_on_grid(deadline: Time, interval: Duration, now: Time) -> Time {
+    let step = interval.as_nanos().max(1);
+    let missed = (now - deadline).as_nanos() / step;
+    let steps = u64::try_from(missed + 1).unwrap_or(u64::MAX);
+    let offset = u64::try_from(step)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(steps);
+    Time::from_nanos(deadline.as_nanos().saturating_add(offset))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +82,19 @@ mod tests {
             // (256 - 200) * 500 ms / 256 = 109.375 ms.
             Duration::from_millis(1500) + Duration::from_micros(109_375)
         );
+    }
+
+    #[test]
+    fn adverts_stay_on_their_grid() {
+        let ms = Duration::from_millis;
+        let t = |ms: u64| Time::from_nanos(ms * 1_000_000);
+        // Woken 0.7 ms late: the next advert is still due 10 ms after the last deadline.
+        assert_eq!(
+            next_on_grid(t(100), ms(10), t(100) + Duration::from_micros(700)),
+            t(110)
+        );
+        assert_eq!(next_on_grid(t(100), ms(10), t(100)), t(110));
+        // Woken 25 ms late: the missed slots at 110 and 120 are skipped, not sent in a burst.
+        assert_eq!(next_on_grid(t(100), ms(10), t(125)), t(130));
     }
 }
