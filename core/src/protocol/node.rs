@@ -27,9 +27,11 @@
 //! Master_Down_Interval, so the other node's group gets there first and this
 //! one hears it before it may move.
 
+use std::collections::BTreeSet;
+
 use super::fault::Fault;
 use super::health::Health;
-use super::instance::{Action, Event, GroupCause, Instance, Reason, State, Transition};
+use super::instance::{Action, Event, GroupCause, Instance, Params, Reason, State, Transition};
 use super::time::Time;
 
 /// How long, in advert intervals, a group pulled down by a higher address
@@ -84,6 +86,48 @@ pub struct Node {
     /// Per group: may not become Master before this (see [`HOLD_INTERVALS`]).
     hold_until: Vec<Option<Time>>,
     group_of: Vec<Option<usize>>,
+    /// Every instance's next deadline, kept in order so the earliest is
+    /// found in O(log n) whatever the number of instances.
+    deadlines: Deadlines,
+}
+
+/// Instances' deadlines, by instance and in time order.
+#[derive(Debug, Clone, Default)]
+struct Deadlines {
+    by_instance: Vec<Option<Time>>,
+    in_order: BTreeSet<(Time, usize)>,
+}
+
+impl Deadlines {
+    fn set(&mut self, index: usize, deadline: Option<Time>) {
+        if self.by_instance.len() <= index {
+            self.by_instance.resize(index + 1, None);
+        }
+        let old = std::mem::replace(&mut self.by_instance[index], deadline);
+        if old == deadline {
+            return;
+        }
+        if let Some(old) = old {
+            self.in_order.remove(&(old, index));
+        }
+        if let Some(new) = deadline {
+            self.in_order.insert((new, index));
+        }
+    }
+
+    fn earliest(&self) -> Option<Time> {
+        self.in_order.first().map(|&(at, _)| at)
+    }
+
+    /// The lowest instance index from `from` on whose deadline is `now` or
+    /// earlier: due instances fire in configuration order.
+    fn first_due(&self, now: Time, from: usize) -> Option<usize> {
+        self.in_order
+            .range(..=(now, usize::MAX))
+            .map(|&(_, index)| index)
+            .filter(|&index| index >= from)
+            .min()
+    }
 }
 
 impl Node {
@@ -102,12 +146,27 @@ impl Node {
             member.instance.set_grouped(group.is_some());
         }
         let group_state = vec![State::Initialize; groups.len()];
-        Node {
+        let mut node = Node {
             members,
             hold_until: vec![None; groups.len()],
             groups,
             group_state,
             group_of,
+            deadlines: Deadlines::default(),
+        };
+        node.resync_all();
+        node
+    }
+
+    /// Records instance `index`'s current deadline.
+    fn resync(&mut self, index: usize) {
+        let deadline = self.members[index].instance.poll_timeout();
+        self.deadlines.set(index, deadline);
+    }
+
+    fn resync_all(&mut self) {
+        for index in 0..self.members.len() {
+            self.resync(index);
         }
     }
 
@@ -161,6 +220,7 @@ impl Node {
             self.take_over_together(now, group, &mut out);
             self.report_group(group, &mut out);
         }
+        self.resync_all();
         out
     }
 
@@ -184,9 +244,11 @@ impl Node {
         &self.members[id.0].instance
     }
 
-    /// Instance `id`, mutably; panics if it is not one of this node's.
-    pub fn instance_mut(&mut self, id: InstanceId) -> &mut Instance {
-        &mut self.members[id.0].instance
+    /// New settings for instance `id` (a reload); see
+    /// [`Instance::update_params`]. Panics if it is not one of this node's.
+    pub fn update_params(&mut self, id: InstanceId, params: Params) {
+        self.members[id.0].instance.update_params(params);
+        self.resync(id.0);
     }
 
     /// The state last reported for `group`; panics if it is not one of this
@@ -198,9 +260,17 @@ impl Node {
     /// When [`Node::handle_timeout`] must next be called: the earliest
     /// deadline of any instance, or of a group's hold.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.members
-            .iter()
-            .filter_map(|m| m.instance.poll_timeout())
+        let earliest = self.deadlines.earliest();
+        debug_assert_eq!(
+            earliest,
+            self.members
+                .iter()
+                .filter_map(|m| m.instance.poll_timeout())
+                .min(),
+            "the deadline index is out of step with the instances"
+        );
+        earliest
+            .into_iter()
             .chain(self.hold_until.iter().flatten().copied())
             .min()
     }
@@ -218,6 +288,15 @@ impl Node {
         // a timer says so, so adverts arriving together are all heard first.
         let timer = matches!(event, Event::Timer);
         self.follow(now, index, actions, timer, &mut out);
+        // Only this instance, or its group's members, can have moved.
+        match self.group_of[index] {
+            Some(group) => {
+                for member in self.member_indices(group) {
+                    self.resync(member);
+                }
+            }
+            None => self.resync(index),
+        }
         out
     }
 
@@ -239,20 +318,19 @@ impl Node {
     /// and lets groups whose hold ended move if every member wants to.
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Output> {
         let mut out = Vec::new();
-        for index in 0..self.members.len() {
-            if self.members[index]
-                .instance
-                .poll_timeout()
-                .is_some_and(|d| d <= now)
-            {
-                out.extend(self.handle(now, InstanceId(index), Event::Timer));
-            }
+        let mut from = 0;
+        while let Some(index) = self.deadlines.first_due(now, from) {
+            out.extend(self.handle(now, InstanceId(index), Event::Timer));
+            from = index + 1;
         }
         for group in 0..self.groups.len() {
             if self.hold_until[group].is_some_and(|h| h <= now) {
                 self.hold_until[group] = None;
                 self.take_over_together(now, group, &mut out);
                 self.report_group(group, &mut out);
+                for member in self.member_indices(group) {
+                    self.resync(member);
+                }
             }
         }
         out

@@ -513,7 +513,7 @@ impl Daemon {
         let instance = &mut self.instances[id];
         if instance.follow_interface(&self.edge.links, all_vips) {
             let params = params(&instance.cfg, instance.src_or_unspecified());
-            self.node.instance_mut(id).update_params(params);
+            self.node.update_params(id, params);
         }
         if self.instances[id].src.is_some() && self.instances[id].start_by.is_some() {
             self.start_instance(id);

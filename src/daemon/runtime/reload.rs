@@ -315,7 +315,7 @@ impl Daemon {
             .any(|a| matches!(a, Aspect::Protocol | Aspect::VirtualIps | Aspect::Peers))
         {
             let params = params(cfg, self.instances[id].src_or_unspecified());
-            self.node.instance_mut(id).update_params(params);
+            self.node.update_params(id, params);
         }
         self.refresh_health(id);
     }
