@@ -78,11 +78,11 @@ fn status() -> Status {
     }
 }
 
-/// Asserts that each of `lines` is a whole line of `text`.
-fn has_lines(text: &str, lines: &[&str]) {
-    for line in lines {
+/// Asserts that each line of `lines` is a whole line of `text`.
+fn has_lines(text: &str, lines: &str) {
+    for line in lines.lines().filter(|l| !l.is_empty()) {
         assert!(
-            text.lines().any(|l| l == *line),
+            text.lines().any(|l| l == line),
             "missing line {line:?} in:\n{text}"
         );
     }
@@ -92,22 +92,22 @@ fn has_lines(text: &str, lines: &[&str]) {
 fn instance_state_priority_and_counters() {
     has_lines(
         &render(&status()),
-        &[
-            r#"vipd_instance_state{vrrp_instance="db",state="MASTER"} 1"#,
-            r#"vipd_instance_state{vrrp_instance="db",state="BACKUP"} 0"#,
-            r#"vipd_instance_priority{vrrp_instance="db",kind="effective"} 120"#,
-            r#"vipd_instance_holds_vips{vrrp_instance="db"} 1"#,
-            r#"vipd_master_last_heard_seconds{vrrp_instance="db"} 0.5"#,
-            r#"vipd_transitions_total{vrrp_instance="db",to="MASTER"} 1"#,
-            r#"vipd_transitions_total{vrrp_instance="db",to="FAULT"} 0"#,
-            r#"vipd_adverts_sent_total{vrrp_instance="db"} 42"#,
-            r#"vipd_adverts_dropped_total{vrrp_instance="db",reason="auth_mismatch"} 1"#,
-            r#"vipd_foreign_adverts_total{vrrp_instance="db"} 3"#,
-            r#"vipd_split_brain_events_total{vrrp_instance="db"} 4"#,
-            r#"vipd_hook_runs_total{vrrp_instance="db",outcome="ok"} 2"#,
-            r#"vipd_hook_runs_total{vrrp_instance="db",outcome="timeout"} 2"#,
-            r#"vipd_invalid_packets_total{reason="bad_checksum"} 6"#,
-        ],
+        r#"
+vipd_instance_state{vrrp_instance="db",state="MASTER"} 1
+vipd_instance_state{vrrp_instance="db",state="BACKUP"} 0
+vipd_instance_priority{vrrp_instance="db",kind="effective"} 120
+vipd_instance_holds_vips{vrrp_instance="db"} 1
+vipd_master_last_heard_seconds{vrrp_instance="db"} 0.5
+vipd_transitions_total{vrrp_instance="db",to="MASTER"} 1
+vipd_transitions_total{vrrp_instance="db",to="FAULT"} 0
+vipd_adverts_sent_total{vrrp_instance="db"} 42
+vipd_adverts_dropped_total{vrrp_instance="db",reason="auth_mismatch"} 1
+vipd_hook_runs_total{vrrp_instance="db",outcome="ok"} 2
+vipd_hook_runs_total{vrrp_instance="db",outcome="timeout"} 2
+vipd_invalid_packets_total{reason="bad_checksum"} 6
+vipd_foreign_adverts_total{vrrp_instance="db"} 3
+vipd_split_brain_events_total{vrrp_instance="db"} 4
+"#,
     );
 }
 
@@ -115,12 +115,12 @@ fn instance_state_priority_and_counters() {
 fn check_health_and_results() {
     has_lines(
         &render(&status()),
-        &[
-            r#"vipd_check_healthy{check="pg"} 0"#,
-            r#"vipd_check_runs_total{check="pg",result="ok"} 6"#,
-            r#"vipd_check_runs_total{check="pg",result="failed"} 3"#,
-            r#"vipd_check_runs_total{check="pg",result="timeout"} 1"#,
-        ],
+        r#"
+vipd_check_healthy{check="pg"} 0
+vipd_check_runs_total{check="pg",result="ok"} 6
+vipd_check_runs_total{check="pg",result="failed"} 3
+vipd_check_runs_total{check="pg",result="timeout"} 1
+"#,
     );
 }
 
@@ -128,11 +128,11 @@ fn check_health_and_results() {
 fn tracked_files_and_processes() {
     has_lines(
         &render(&status()),
-        &[
-            r#"vipd_tracked_file_value{file="maintenance"} -3"#,
-            r#"vipd_tracked_process_up{process="postgres"} 1"#,
-            r#"vipd_tracked_process_running{process="postgres"} 4"#,
-        ],
+        r#"
+vipd_tracked_file_value{file="maintenance"} -3
+vipd_tracked_process_up{process="postgres"} 1
+vipd_tracked_process_running{process="postgres"} 4
+"#,
     );
 }
 
