@@ -320,17 +320,9 @@ process = "tracked"
 [track_processes.untracked]
 process = "untracked"
 
-[instances.a]
-interface = "eth0"
-vrid = 51
-virtual_ips = ["192.0.2.50/24"]
-track_files = ["used"]
-[instances.b]
-interface = "eth0"
-vrid = 52
-virtual_ips = ["192.0.2.51/24"]
-track_files = ["used"]
-track_processes = ["tracked"]
+[instances]
+a = { interface = "eth0", vrid = 51, virtual_ips = ["192.0.2.50/24"], track_files = ["used"] }
+b = { interface = "eth0", vrid = 52, virtual_ips = ["192.0.2.51/24"], track_files = ["used"], track_processes = ["tracked"] }
 "#,
         "test.toml",
     )
