@@ -2,8 +2,10 @@
 //! process matching against a /proc-like tree and the real /proc, the delay,
 //! and "only changes are sent".
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vipd::config::{TrackFile, TrackProcess};
@@ -11,12 +13,7 @@ use vipd::daemon::poller::{
     Debounce, Poller, ProcInfo, TrackedUpdate, count_processes, matches, parse_value, read_file,
 };
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vipd-test-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::temp_dir;
 
 fn process(name: &str, process: &str) -> TrackProcess {
     TrackProcess {

@@ -2,10 +2,12 @@
 //! group at the timeout, run one at a time per instance, with keepalived's
 //! arguments and vipd's environment. No root needed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vipd::config::{self, Hooks};
@@ -13,11 +15,11 @@ use vipd::daemon::hooks::{HookQueue, Job, Owner};
 use vipd::daemon::process::{self, Outcome, RunAs};
 use vipd::protocol::State;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vipd-test-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+use common::temp_dir;
+
+/// The path of `name` in `dir`, as a script names it.
+fn file(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> String {
@@ -105,13 +107,12 @@ fn a_hanging_program_and_its_children_are_killed_at_the_timeout() {
 #[test]
 fn hooks_get_keepalived_arguments_and_vipd_environment() {
     let dir = temp_dir("args");
-    let out = dir.join("out");
+    let out = file(&dir, "out");
     let record = script(
         &dir,
         "record.sh",
         &format!(
-            "echo \"$0 $* | $VIPD_INSTANCE $VIPD_STATE $VIPD_PREV_STATE $VIPD_PRIORITY $VIPD_VIPS\" >> {}",
-            out.display()
+            "echo \"$0 $* | $VIPD_INSTANCE $VIPD_STATE $VIPD_PREV_STATE $VIPD_PRIORITY $VIPD_VIPS\" >> {out}"
         ),
     );
     let hooks = hooks_toml(&format!(
@@ -136,15 +137,12 @@ fn hooks_get_keepalived_arguments_and_vipd_environment() {
 #[test]
 fn hooks_run_one_at_a_time_and_a_backlog_collapses_to_the_latest_state() {
     let dir = temp_dir("serial");
-    let out = dir.join("out");
+    let out = file(&dir, "out");
     // Each run marks its start and end; overlapping runs would interleave.
     let slow = script(
         &dir,
         "slow.sh",
-        &format!(
-            "echo \"start $4\" >> {0}; sleep 0.3; echo \"end $4\" >> {0}",
-            out.display()
-        ),
+        &format!("echo \"start $4\" >> {out}; sleep 0.3; echo \"end $4\" >> {out}"),
     );
     let hooks = hooks_toml(&format!("notify = [\"{slow}\"]\n"));
     let stats = runtime().block_on(async {
@@ -174,18 +172,10 @@ fn hooks_run_one_at_a_time_and_a_backlog_collapses_to_the_latest_state() {
 #[test]
 fn a_hanging_hook_is_killed_and_counted_and_the_next_one_runs() {
     let dir = temp_dir("hook-timeout");
-    let out = dir.join("out");
-    let marker = dir.join("hang-started");
-    let hang = script(
-        &dir,
-        "hang.sh",
-        &format!("touch {}; sleep 300", marker.display()),
-    );
-    let record = script(
-        &dir,
-        "record.sh",
-        &format!("echo $VIPD_STATE >> {}", out.display()),
-    );
+    let out = file(&dir, "out");
+    let marker = file(&dir, "hang-started");
+    let hang = script(&dir, "hang.sh", &format!("touch {marker}; sleep 300"));
+    let record = script(&dir, "record.sh", &format!("echo $VIPD_STATE >> {out}"));
     let hooks = hooks_toml(&format!(
         "notify_master = [\"{hang}\"]\nnotify_backup = [\"{record}\"]\n"
     ));
@@ -263,11 +253,11 @@ fn a_timeout_kills_the_group_of_a_program_that_prints_without_end() {
 #[test]
 fn a_daemon_left_holding_the_output_pipe_is_not_waited_for() {
     let dir = temp_dir("daemonized");
-    let pid_file = dir.join("daemon.pid");
+    let pid_file = file(&dir, "daemon.pid");
     let program = script(
         &dir,
         "start.sh",
-        &format!("sleep 300 & echo $! > {}; echo started", pid_file.display()),
+        &format!("sleep 300 & echo $! > {pid_file}; echo started"),
     );
     let finished = run_program(program, Duration::from_secs(600));
     let daemon: i32 = fs::read_to_string(&pid_file)
@@ -322,19 +312,17 @@ fn a_failed_hook_keeps_the_end_of_its_output_for_status() {
 #[test]
 fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() {
     let dir = temp_dir("hook-stop");
-    let started = dir.join("started");
-    let ended = dir.join("ended");
-    let stopped = dir.join("stopped");
+    let (started, ended, stopped) = (
+        file(&dir, "started"),
+        file(&dir, "ended"),
+        file(&dir, "stopped"),
+    );
     let long = script(
         &dir,
         "long.sh",
-        &format!(
-            "touch {}; sleep 300; touch {}",
-            started.display(),
-            ended.display()
-        ),
+        &format!("touch {started}; sleep 300; touch {ended}"),
     );
-    let stop = script(&dir, "stop.sh", &format!("touch {}", stopped.display()));
+    let stop = script(&dir, "stop.sh", &format!("touch {stopped}"));
     let hooks = hooks_toml(&format!(
         "notify_master = [\"{long}\"]\nnotify_stop = [\"{stop}\"]\n"
     ));
@@ -350,8 +338,11 @@ fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() 
         q.finish().await;
         q.stats.clone()
     });
-    assert!(stopped.exists(), "notify_stop did not run");
-    assert!(!ended.exists(), "the MASTER hook ran to its end");
+    assert!(Path::new(&stopped).exists(), "notify_stop did not run");
+    assert!(
+        !Path::new(&ended).exists(),
+        "the MASTER hook ran to its end"
+    );
     assert_eq!(stats.timeouts.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert_eq!(
         stats.last_failure().map(|f| f.outcome),
@@ -362,21 +353,18 @@ fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() 
 /// A script that starts `child` in the background, writes both PIDs for
 /// [`assert_group_gone`], then runs `then`. Returns the script and the PIDs'
 /// path.
-fn script_with_child(tag: &str, child: &str, then: &str) -> (String, PathBuf) {
+fn script_with_child(tag: &str, child: &str, then: &str) -> (String, String) {
     let dir = temp_dir(tag);
-    let pids = dir.join("pids");
-    let body = format!(
-        "{child} & echo $! > {0}.child; echo $$ > {0}.self; {then}",
-        pids.display()
-    );
+    let pids = file(&dir, "pids");
+    let body = format!("{child} & echo $! > {pids}.child; echo $$ > {pids}.self; {then}");
     (script(&dir, "run.sh", &body), pids)
 }
 
 /// The program and the child it started (their PIDs written to `PIDS.self`
 /// and `PIDS.child`) are both gone: the whole process group was killed.
-fn assert_group_gone(pids: &std::path::Path) {
+fn assert_group_gone(pids: &str) {
     let read = |ext: &str| {
-        fs::read_to_string(format!("{}.{ext}", pids.display()))
+        fs::read_to_string(format!("{pids}.{ext}"))
             .unwrap()
             .trim()
             .parse::<i32>()
@@ -390,7 +378,8 @@ fn assert_group_gone(pids: &std::path::Path) {
 }
 
 /// Waits (at most 10 s) until `path` exists; fails the test with `why`.
-async fn wait_for_file(path: &std::path::Path, why: &str) {
+async fn wait_for_file(path: &str, why: &str) {
+    let path = Path::new(path);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path.exists() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -1,10 +1,11 @@
 //! The edge's warnings carry structured fields for `--log-format json`: a
 //! failed check and a failed hook, logged through tracing's JSON formatter.
 
+mod common;
+
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use vipd::daemon::checks;
 use vipd::daemon::hooks::{HookQueue, Job, Owner};
 use vipd::daemon::process::RunAs;
 use vipd::protocol::State;
+
+use common::temp_dir;
 
 /// What the JSON formatter wrote, shared with the test.
 #[derive(Clone, Default)]
@@ -65,9 +68,7 @@ fn logged_json(body: impl std::future::Future<Output = ()>) -> Captured {
 
 /// A script exiting with status 3 after printing `output`.
 fn failing_script(tag: &str, output: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("vipd-test-{tag}-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join("fail.sh");
+    let path = temp_dir(tag).join("fail.sh");
     fs::write(&path, format!("#!/bin/sh\n{output}\nexit 3\n")).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     path.display().to_string()
