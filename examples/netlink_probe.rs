@@ -40,6 +40,26 @@ fn step<E: std::fmt::Display>(what: &str, result: Result<(), E>) {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    Add,
+    Remove,
+}
+
+/// Adds or removes each address twice: the second round must succeed as
+/// well (adding what is there, removing what is gone).
+async fn twice(nl: &Netlink, change: Change, index: u32, addrs: [IpNet; 2]) {
+    for round in 1..=2 {
+        for addr in addrs {
+            let (verb, result) = match change {
+                Change::Add => ("add", nl.add_address(index, addr).await),
+                Change::Remove => ("remove", nl.remove_address(index, addr).await),
+            };
+            step(&format!("{verb} {addr} (round {round})"), result);
+        }
+    }
+}
+
 /// Prints whatever events are already queued, without waiting.
 fn drain(events: &mut tokio::sync::mpsc::UnboundedReceiver<NetEvent>) {
     while let Ok(event) = events.try_recv() {
@@ -87,16 +107,7 @@ async fn main() {
     );
 
     println!("--- add twice");
-    for round in 1..=2 {
-        step(
-            &format!("add {v4} (round {round})"),
-            nl.add_address(info.index, v4).await,
-        );
-        step(
-            &format!("add {v6} (round {round})"),
-            nl.add_address(info.index, v6).await,
-        );
-    }
+    twice(&nl, Change::Add, info.index, [v4, v6]).await;
     ip_addr_show(&ifname);
     let now = nl.interface(&ifname).await.expect("interface");
     println!("addresses via netlink: {:?}", now.addresses);
@@ -104,16 +115,7 @@ async fn main() {
     drain(&mut events);
 
     println!("--- remove twice");
-    for round in 1..=2 {
-        step(
-            &format!("remove {v4} (round {round})"),
-            nl.remove_address(info.index, v4).await,
-        );
-        step(
-            &format!("remove {v6} (round {round})"),
-            nl.remove_address(info.index, v6).await,
-        );
-    }
+    twice(&nl, Change::Remove, info.index, [v4, v6]).await;
     ip_addr_show(&ifname);
 
     println!("--- remove ignores the prefix length the kernel has");

@@ -36,14 +36,8 @@ enum Command {
     /// are executable, script_security, script_user), and warns about
     /// interfaces that do not exist.
     Check {
-        /// The configuration file.
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/vipd/vipd.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        file: ConfigFile,
         /// Check only the file, not the programs, users and interfaces it
         /// names on this machine (to check a file meant for another one).
         #[arg(long)]
@@ -51,14 +45,8 @@ enum Command {
     },
     /// Validate a configuration file, then run the VRRP instances it defines.
     Run {
-        /// The configuration file.
-        #[arg(
-            short,
-            long,
-            value_name = "FILE",
-            default_value = "/etc/vipd/vipd.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        file: ConfigFile,
         /// Log line format on stderr.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
@@ -100,6 +88,14 @@ enum Command {
         #[arg(long, value_name = "ID")]
         config_id: Option<String>,
     },
+}
+
+/// The configuration file `check` and `run` read.
+#[derive(Args)]
+struct ConfigFile {
+    /// The configuration file.
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
 }
 
 /// How the client commands find the running daemon.
@@ -152,49 +148,47 @@ fn main() -> ExitCode {
         Command::Status { json, daemon } => status(json, &daemon),
         Command::Reload { daemon } => reload(&daemon),
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
-        Command::Check {
-            config: path,
-            file_only,
-        } => match load(&path).and_then(|c| {
-            if file_only {
-                Ok(c)
-            } else {
-                preflight(&path, c)
-            }
-        }) {
-            Ok(config) => {
-                let count = |n: usize, one: &str, many: &str| {
-                    format!("{n} {}", if n == 1 { one } else { many })
-                };
-                let mut parts = vec![
-                    count(config.instances.len(), "instance", "instances"),
-                    count(config.checks.len(), "check", "checks"),
-                    count(config.sync_groups.len(), "sync group", "sync groups"),
-                ];
-                // Mentioned only when used, so the usual summary stays short.
-                let (files, processes) = (config.track_files.len(), config.track_processes.len());
-                if files > 0 {
-                    parts.push(count(files, "tracked file", "tracked files"));
-                }
-                if processes > 0 {
-                    parts.push(count(processes, "tracked process", "tracked processes"));
-                }
-                println!("{}: OK: {}\n", path.display(), parts.join(", "));
-                print!("{config}");
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
-        Command::Run {
-            config: path,
-            log_format,
-        } => match load(&path) {
-            Ok(config) => {
-                init_logging(log_format);
-                vipd::daemon::run(config, path)
-            }
-            Err(code) => code,
-        },
+        Command::Check { file, file_only } => check(&file.config, file_only),
+        Command::Run { file, log_format } => run(file.config, log_format),
+    }
+}
+
+/// `vipd check`: validates, makes the start-up checks unless `file_only`,
+/// and prints a summary and every effective setting.
+fn check(path: &Path, file_only: bool) -> ExitCode {
+    let checked = load(path).and_then(|c| if file_only { Ok(c) } else { preflight(path, c) });
+    let config = match checked {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts = vec![
+        count(config.instances.len(), "instance", "instances"),
+        count(config.checks.len(), "check", "checks"),
+        count(config.sync_groups.len(), "sync group", "sync groups"),
+    ];
+    // Mentioned only when used, so the usual summary stays short.
+    let (files, processes) = (config.track_files.len(), config.track_processes.len());
+    if files > 0 {
+        parts.push(count(files, "tracked file", "tracked files"));
+    }
+    if processes > 0 {
+        parts.push(count(processes, "tracked process", "tracked processes"));
+    }
+    println!("{}: OK: {}\n", path.display(), parts.join(", "));
+    print!("{config}");
+    ExitCode::SUCCESS
+}
+
+/// `vipd run`: validates, then runs the daemon until it stops.
+fn run(path: PathBuf, log_format: LogFormat) -> ExitCode {
+    match load(&path) {
+        Ok(config) => {
+            init_logging(log_format);
+            vipd::daemon::run(config, path)
+        }
+        Err(code) => code,
     }
 }
 

@@ -10,6 +10,11 @@ fn vipd(args: &[&str]) -> Output {
         .expect("run vipd")
 }
 
+/// `vipd COMMAND --config CONFIG`.
+fn vipd_with(command: &str, config: &Path) -> Output {
+    vipd(&[command, "--config", config.to_str().unwrap()])
+}
+
 fn example(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("config")
@@ -25,6 +30,12 @@ fn temp_file(test: &str, text: &str) -> PathBuf {
     let path = dir.join("vipd.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// `vipd check` on a file holding `text`.
+fn check_text(test: &str, text: &str) -> (Output, PathBuf) {
+    let path = temp_file(test, text);
+    (vipd_with("check", &path), path)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -71,11 +82,10 @@ fn check_fills_in_the_hostname() {
 
 #[test]
 fn check_bad_file_prints_located_errors_and_exits_2() {
-    let path = temp_file(
+    let (out, path) = check_text(
         "check_bad_file",
         "[instances.db]\ninterface = \"eth0\"\nvrid = 300\nvirtual_ips = []\n",
     );
-    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let stderr = text(&out.stderr);
@@ -103,7 +113,7 @@ fn check_missing_file_exits_2() {
 #[test]
 fn run_validates_first() {
     let path = temp_file("run_validates_first", "[instances.db]\nvrid = 0\n");
-    let out = vipd(&["run", "--config", path.to_str().unwrap()]);
+    let out = vipd_with("run", &path);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains(":2:8: error:"));
 }
@@ -160,7 +170,7 @@ fn check_and_run_refuse(test: &str, file_text: &str, expected: &[String]) {
         socket.display()
     );
     let path = temp_file(test, &file_text);
-    let checked = vipd(&["check", "--config", path.to_str().unwrap()]);
+    let checked = vipd_with("check", &path);
     let stderr = text(&checked.stderr);
     assert_eq!(checked.status.code(), Some(2), "{stderr}");
     assert!(checked.stdout.is_empty());
@@ -170,7 +180,7 @@ fn check_and_run_refuse(test: &str, file_text: &str, expected: &[String]) {
         "{stderr}"
     );
 
-    let ran = vipd(&["run", "--config", path.to_str().unwrap()]);
+    let ran = vipd_with("run", &path);
     let log = text(&ran.stderr);
     assert_eq!(ran.status.code(), Some(1), "{log}");
     for problem in expected {
@@ -216,7 +226,7 @@ fn check_applies_script_security_as_run_does() {
     let open = executable(&dir, "world-writable.sh", 0o777);
     let file_text = format!("{INSTANCE}notify = [\"{open}\"]\n");
     let path = temp_file("check_security_probe", &file_text);
-    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
+    let out = vipd_with("check", &path);
     let problems = check_problems(&text(&out.stderr));
     // Which path is reported first depends on who owns the directories
     // above the target dir; the script itself is always unsafe.
@@ -243,22 +253,20 @@ fn check_refuses_an_unknown_script_user_as_run_does() {
 fn check_accepts_usable_programs() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("usable-scripts");
     let ok = executable(&dir, "ok.sh", 0o755);
-    let path = temp_file(
+    let (out, _) = check_text(
         "check_usable",
         &format!("[global]\nscript_security = false\n{INSTANCE}notify = [\"{ok}\"]\n"),
     );
-    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("OK: 1 instance"));
 }
 
 #[test]
 fn check_warns_about_an_interface_that_does_not_exist() {
-    let path = temp_file(
+    let (out, _) = check_text(
         "check_no_interface",
         "[instances.db]\ninterface = \"vipdnosuch0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n",
     );
-    let out = vipd(&["check", "--config", path.to_str().unwrap()]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -268,17 +276,26 @@ fn check_warns_about_an_interface_that_does_not_exist() {
     assert!(text(&out.stdout).contains("OK: 1 instance"));
 }
 
-#[test]
-fn reload_with_an_invalid_file_prints_its_errors_and_sends_nothing() {
-    let socket = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reload_invalid/vipd.sock");
+/// `vipd reload` with a file of one instance with `vrid` that names a
+/// control socket in the test's directory. Returns the reload's output, the
+/// socket and the file.
+fn reload_with_file(test: &str, vrid: u32) -> (Output, PathBuf, PathBuf) {
+    let socket = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(test)
+        .join("vipd.sock");
     let path = temp_file(
-        "reload_invalid",
+        test,
         &format!(
-            "[global]\ncontrol_socket = \"{}\"\n[instances.db]\ninterface = \"eth0\"\nvrid = 300\nvirtual_ips = [\"192.0.2.50/24\"]\n",
+            "[global]\ncontrol_socket = \"{}\"\n[instances.db]\ninterface = \"eth0\"\nvrid = {vrid}\nvirtual_ips = [\"192.0.2.50/24\"]\n",
             socket.display()
         ),
     );
-    let out = vipd(&["reload", "--config", path.to_str().unwrap()]);
+    (vipd_with("reload", &path), socket, path)
+}
+
+#[test]
+fn reload_with_an_invalid_file_prints_its_errors_and_sends_nothing() {
+    let (out, _, path) = reload_with_file("reload_invalid", 300);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -293,27 +310,19 @@ fn reload_with_an_invalid_file_prints_its_errors_and_sends_nothing() {
 
 #[test]
 fn reload_asks_the_control_socket_the_file_names() {
-    let socket = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reload_socket/no-daemon.sock");
-    let path = temp_file(
-        "reload_socket",
-        &format!(
-            "[global]\ncontrol_socket = \"{}\"\n[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n",
-            socket.display()
-        ),
-    );
-    let out = vipd(&["reload", "--config", path.to_str().unwrap()]);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cannot reach the daemon at {}", socket.display())),
-        "{stderr}"
-    );
+    let (out, socket, _) = reload_with_file("reload_socket", 51);
+    assert_cannot_reach(&out, &socket);
 }
 
 #[test]
 fn reload_with_only_a_socket_reads_no_file() {
     let socket = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reload_only_socket/none.sock");
     let out = vipd(&["reload", "--socket", socket.to_str().unwrap()]);
+    assert_cannot_reach(&out, &socket);
+}
+
+/// The client exited 1 saying it cannot reach a daemon at `socket`.
+fn assert_cannot_reach(out: &Output, socket: &Path) {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -2,8 +2,10 @@
 //! process matching against a /proc-like tree and the real /proc, the delay,
 //! and "only changes are sent".
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vipd::config::{TrackFile, TrackProcess};
@@ -11,12 +13,7 @@ use vipd::daemon::poller::{
     Debounce, Poller, ProcInfo, TrackedUpdate, count_processes, matches, parse_value, read_file,
 };
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vipd-test-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::temp_dir;
 
 fn process(name: &str, process: &str) -> TrackProcess {
     TrackProcess {
@@ -305,4 +302,36 @@ fn real_processes_are_counted() {
     assert_eq!(seen, [1, 1]);
     assert_eq!(count_processes(proc_root, &[&spec, &by_path]), [0, 0]);
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn only_what_some_instance_tracks_is_read() {
+    let config = vipd::config::parse(
+        r#"
+[track_files.used]
+path = "/nonexistent/vipd-used"
+[track_files.unused]
+path = "/nonexistent/vipd-unused"
+[track_processes.tracked]
+process = "tracked"
+[track_processes.untracked]
+process = "untracked"
+
+[instances]
+a = { interface = "eth0", vrid = 51, virtual_ips = ["192.0.2.50/24"], track_files = ["used"] }
+b = { interface = "eth0", vrid = 52, virtual_ips = ["192.0.2.51/24"], track_files = ["used"], track_processes = ["tracked"] }
+"#,
+        "test.toml",
+    )
+    .unwrap();
+    let proc_root = temp_dir("tracked-only");
+    let mut poller = Poller::new(&config).with_proc_root(&proc_root);
+    let names: Vec<String> = poller
+        .poll(Instant::now())
+        .into_iter()
+        .map(|u| match u {
+            TrackedUpdate::File { name, .. } | TrackedUpdate::Process { name, .. } => name,
+        })
+        .collect();
+    assert_eq!(names, ["used", "tracked"]);
 }

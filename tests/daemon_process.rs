@@ -2,10 +2,12 @@
 //! group at the timeout, run one at a time per instance, with keepalived's
 //! arguments and vipd's environment. No root needed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vipd::config::{self, Hooks};
@@ -13,11 +15,11 @@ use vipd::daemon::hooks::{HookQueue, Job, Owner};
 use vipd::daemon::process::{self, Outcome, RunAs};
 use vipd::protocol::State;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vipd-test-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+use common::temp_dir;
+
+/// The path of `name` in `dir`, as a script names it.
+fn file(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> String {
@@ -40,6 +42,32 @@ fn alive(pid: i32) -> bool {
         && !fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
+/// Runs `program` with no arguments, an empty environment and vipd's own user.
+fn run_program(program: String, timeout: Duration) -> process::Finished {
+    runtime().block_on(process::run(
+        &[program],
+        &BTreeMap::new(),
+        RunAs::default(),
+        timeout,
+    ))
+}
+
+/// The hook queue of instance `db`, inside a runtime.
+fn db_queue(hooks: Hooks, vips: String, timeout: Duration) -> HookQueue {
+    HookQueue::spawn(
+        Owner::Instance,
+        "db",
+        hooks,
+        vips,
+        timeout,
+        RunAs::default(),
+    )
+}
+
+fn job(from: State, to: State, priority: u8) -> Job {
+    Job { from, to, priority }
+}
+
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
 fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
@@ -57,17 +85,7 @@ fn exit_status_is_reported() {
     let dir = temp_dir("status");
     let ok = script(&dir, "ok.sh", "exit 0");
     let bad = script(&dir, "bad.sh", "exit 3");
-    let rt = runtime();
-    let env = BTreeMap::new();
-    let run = |argv: String| {
-        rt.block_on(process::run(
-            &[argv],
-            &env,
-            RunAs::default(),
-            Duration::from_secs(5),
-        ))
-        .outcome
-    };
+    let run = |program: String| run_program(program, Duration::from_secs(5)).outcome;
     assert_eq!(run(ok), Outcome::Exited(0));
     assert_eq!(run(bad), Outcome::Exited(3));
     let missing = run("/nonexistent/x".into());
@@ -76,24 +94,9 @@ fn exit_status_is_reported() {
 
 #[test]
 fn a_hanging_program_and_its_children_are_killed_at_the_timeout() {
-    let dir = temp_dir("hang");
-    let pids = dir.join("pids");
     // The script starts a grandchild and then hangs itself: both must die.
-    let hang = script(
-        &dir,
-        "hang.sh",
-        &format!(
-            "sleep 300 & echo $! > {0}.child; echo $$ > {0}.self; wait",
-            pids.display()
-        ),
-    );
-    let rt = runtime();
-    let outcome = rt.block_on(process::run(
-        &[hang],
-        &BTreeMap::new(),
-        RunAs::default(),
-        Duration::from_millis(300),
-    ));
+    let (hang, pids) = script_with_child("hang", "sleep 300", "wait");
+    let outcome = run_program(hang, Duration::from_millis(300));
     assert_eq!(
         outcome.outcome,
         Outcome::TimedOut(Duration::from_millis(300))
@@ -104,36 +107,20 @@ fn a_hanging_program_and_its_children_are_killed_at_the_timeout() {
 #[test]
 fn hooks_get_keepalived_arguments_and_vipd_environment() {
     let dir = temp_dir("args");
-    let out = dir.join("out");
+    let out = file(&dir, "out");
     let record = script(
         &dir,
         "record.sh",
         &format!(
-            "echo \"$0 $* | $VIPD_INSTANCE $VIPD_STATE $VIPD_PREV_STATE $VIPD_PRIORITY $VIPD_VIPS\" >> {}",
-            out.display()
+            "echo \"$0 $* | $VIPD_INSTANCE $VIPD_STATE $VIPD_PREV_STATE $VIPD_PRIORITY $VIPD_VIPS\" >> {out}"
         ),
     );
-    let toml = format!(
-        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n\
-         notify_master = [\"{record}\", \"extra\"]\nnotify = [\"{record}\"]\n"
-    );
-    let cfg = config::parse(&toml, "test.toml").unwrap();
-    let hooks: Hooks = cfg.instances["db"].hooks.clone();
-    let rt = runtime();
-    rt.block_on(async {
-        let mut q = HookQueue::spawn(
-            Owner::Instance,
-            "db",
-            hooks,
-            "192.0.2.50".into(),
-            Duration::from_secs(5),
-            RunAs::default(),
-        );
-        q.push(Job {
-            from: State::Backup,
-            to: State::Master,
-            priority: 150,
-        });
+    let hooks = hooks_toml(&format!(
+        "notify_master = [\"{record}\", \"extra\"]\nnotify = [\"{record}\"]\n"
+    ));
+    runtime().block_on(async {
+        let mut q = db_queue(hooks, "192.0.2.50".into(), Duration::from_secs(5));
+        q.push(job(State::Backup, State::Master, 150));
         q.finish().await;
     });
     let lines = fs::read_to_string(&out).unwrap();
@@ -150,35 +137,17 @@ fn hooks_get_keepalived_arguments_and_vipd_environment() {
 #[test]
 fn hooks_run_one_at_a_time_and_a_backlog_collapses_to_the_latest_state() {
     let dir = temp_dir("serial");
-    let out = dir.join("out");
+    let out = file(&dir, "out");
     // Each run marks its start and end; overlapping runs would interleave.
     let slow = script(
         &dir,
         "slow.sh",
-        &format!(
-            "echo \"start $4\" >> {0}; sleep 0.3; echo \"end $4\" >> {0}",
-            out.display()
-        ),
+        &format!("echo \"start $4\" >> {out}; sleep 0.3; echo \"end $4\" >> {out}"),
     );
-    let toml = format!(
-        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\nnotify = [\"{slow}\"]\n"
-    );
-    let cfg = config::parse(&toml, "test.toml").unwrap();
-    let rt = runtime();
-    let stats = rt.block_on(async {
-        let mut q = HookQueue::spawn(
-            Owner::Instance,
-            "db",
-            cfg.instances["db"].hooks.clone(),
-            String::new(),
-            Duration::from_secs(5),
-            RunAs::default(),
-        );
-        q.push(Job {
-            from: State::Initialize,
-            to: State::Backup,
-            priority: 1,
-        });
+    let hooks = hooks_toml(&format!("notify = [\"{slow}\"]\n"));
+    let stats = runtime().block_on(async {
+        let mut q = db_queue(hooks, String::new(), Duration::from_secs(5));
+        q.push(job(State::Initialize, State::Backup, 1));
         // Once the first hook has started, pile three transitions up behind it.
         let deadline = Instant::now() + Duration::from_secs(10);
         while !fs::read_to_string(&out).is_ok_and(|t| t.contains("start 1"))
@@ -186,21 +155,9 @@ fn hooks_run_one_at_a_time_and_a_backlog_collapses_to_the_latest_state() {
         {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        q.push(Job {
-            from: State::Backup,
-            to: State::Master,
-            priority: 2,
-        });
-        q.push(Job {
-            from: State::Master,
-            to: State::Backup,
-            priority: 3,
-        });
-        q.push(Job {
-            from: State::Backup,
-            to: State::Master,
-            priority: 4,
-        });
+        q.push(job(State::Backup, State::Master, 2));
+        q.push(job(State::Master, State::Backup, 3));
+        q.push(job(State::Backup, State::Master, 4));
         q.finish().await;
         q.stats.clone()
     });
@@ -215,45 +172,19 @@ fn hooks_run_one_at_a_time_and_a_backlog_collapses_to_the_latest_state() {
 #[test]
 fn a_hanging_hook_is_killed_and_counted_and_the_next_one_runs() {
     let dir = temp_dir("hook-timeout");
-    let out = dir.join("out");
-    let marker = dir.join("hang-started");
-    let hang = script(
-        &dir,
-        "hang.sh",
-        &format!("touch {}; sleep 300", marker.display()),
-    );
-    let record = script(
-        &dir,
-        "record.sh",
-        &format!("echo $VIPD_STATE >> {}", out.display()),
-    );
-    let toml = format!(
-        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n\
-         notify_master = [\"{hang}\"]\nnotify_backup = [\"{record}\"]\n"
-    );
-    let cfg = config::parse(&toml, "test.toml").unwrap();
-    let rt = runtime();
+    let out = file(&dir, "out");
+    let marker = file(&dir, "hang-started");
+    let hang = script(&dir, "hang.sh", &format!("touch {marker}; sleep 300"));
+    let record = script(&dir, "record.sh", &format!("echo $VIPD_STATE >> {out}"));
+    let hooks = hooks_toml(&format!(
+        "notify_master = [\"{hang}\"]\nnotify_backup = [\"{record}\"]\n"
+    ));
     let started = Instant::now();
-    let stats = rt.block_on(async {
-        let mut q = HookQueue::spawn(
-            Owner::Instance,
-            "db",
-            cfg.instances["db"].hooks.clone(),
-            String::new(),
-            Duration::from_millis(200),
-            RunAs::default(),
-        );
-        q.push(Job {
-            from: State::Backup,
-            to: State::Master,
-            priority: 1,
-        });
+    let stats = runtime().block_on(async {
+        let mut q = db_queue(hooks, String::new(), Duration::from_millis(200));
+        q.push(job(State::Backup, State::Master, 1));
         wait_for_file(&marker, "the MASTER hook never started").await;
-        q.push(Job {
-            from: State::Master,
-            to: State::Backup,
-            priority: 1,
-        });
+        q.push(job(State::Master, State::Backup, 1));
         q.finish().await;
         q.stats.clone()
     });
@@ -268,12 +199,7 @@ fn a_hanging_hook_is_killed_and_counted_and_the_next_one_runs() {
 fn run_script(body: &str, tag: &str, timeout: Duration) -> process::Finished {
     let dir = temp_dir(tag);
     let program = script(&dir, "run.sh", body);
-    runtime().block_on(process::run(
-        &[program],
-        &BTreeMap::new(),
-        RunAs::default(),
-        timeout,
-    ))
+    run_program(program, timeout)
 }
 
 #[test]
@@ -313,22 +239,8 @@ fn the_tail_is_the_last_lines_of_stdout_and_stderr_in_order() {
 
 #[test]
 fn a_timeout_kills_the_group_of_a_program_that_prints_without_end() {
-    let dir = temp_dir("flood-timeout");
-    let pids = dir.join("pids");
-    let flood = script(
-        &dir,
-        "flood.sh",
-        &format!(
-            "yes child & echo $! > {0}.child; echo $$ > {0}.self; yes parent",
-            pids.display()
-        ),
-    );
-    let finished = runtime().block_on(process::run(
-        &[flood],
-        &BTreeMap::new(),
-        RunAs::default(),
-        Duration::from_millis(300),
-    ));
+    let (flood, pids) = script_with_child("flood-timeout", "yes child", "yes parent");
+    let finished = run_program(flood, Duration::from_millis(300));
     assert_eq!(
         finished.outcome,
         Outcome::TimedOut(Duration::from_millis(300))
@@ -341,18 +253,13 @@ fn a_timeout_kills_the_group_of_a_program_that_prints_without_end() {
 #[test]
 fn a_daemon_left_holding_the_output_pipe_is_not_waited_for() {
     let dir = temp_dir("daemonized");
-    let pid_file = dir.join("daemon.pid");
+    let pid_file = file(&dir, "daemon.pid");
     let program = script(
         &dir,
         "start.sh",
-        &format!("sleep 300 & echo $! > {}; echo started", pid_file.display()),
+        &format!("sleep 300 & echo $! > {pid_file}; echo started"),
     );
-    let finished = runtime().block_on(process::run(
-        &[program],
-        &BTreeMap::new(),
-        RunAs::default(),
-        Duration::from_secs(600),
-    ));
+    let finished = run_program(program, Duration::from_secs(600));
     let daemon: i32 = fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -387,19 +294,8 @@ fn a_failed_hook_keeps_the_end_of_its_output_for_status() {
     );
     let hooks = hooks_toml(&format!("notify_master = [\"{failing}\"]\n"));
     let stats = runtime().block_on(async {
-        let mut q = HookQueue::spawn(
-            Owner::Instance,
-            "db",
-            hooks,
-            String::new(),
-            Duration::from_secs(30),
-            RunAs::default(),
-        );
-        q.push(Job {
-            from: State::Backup,
-            to: State::Master,
-            priority: 1,
-        });
+        let mut q = db_queue(hooks, String::new(), Duration::from_secs(30));
+        q.push(job(State::Backup, State::Master, 1));
         q.finish().await;
         q.stats.clone()
     });
@@ -416,55 +312,37 @@ fn a_failed_hook_keeps_the_end_of_its_output_for_status() {
 #[test]
 fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() {
     let dir = temp_dir("hook-stop");
-    let started = dir.join("started");
-    let ended = dir.join("ended");
-    let stopped = dir.join("stopped");
+    let (started, ended, stopped) = (
+        file(&dir, "started"),
+        file(&dir, "ended"),
+        file(&dir, "stopped"),
+    );
     let long = script(
         &dir,
         "long.sh",
-        &format!(
-            "touch {}; sleep 300; touch {}",
-            started.display(),
-            ended.display()
-        ),
+        &format!("touch {started}; sleep 300; touch {ended}"),
     );
-    let stop = script(&dir, "stop.sh", &format!("touch {}", stopped.display()));
+    let stop = script(&dir, "stop.sh", &format!("touch {stopped}"));
     let hooks = hooks_toml(&format!(
         "notify_master = [\"{long}\"]\nnotify_stop = [\"{stop}\"]\n"
     ));
     let stats = runtime().block_on(async {
         // The hooks' own timeout is far longer than the test may take.
-        let mut q = HookQueue::spawn(
-            Owner::Instance,
-            "db",
-            hooks,
-            String::new(),
-            Duration::from_secs(3600),
-            RunAs::default(),
-        );
-        q.push(Job {
-            from: State::Backup,
-            to: State::Master,
-            priority: 1,
-        });
+        let mut q = db_queue(hooks, String::new(), Duration::from_secs(3600));
+        q.push(job(State::Backup, State::Master, 1));
         wait_for_file(&started, "the MASTER hook never started").await;
         q.begin_stop(Duration::from_millis(200));
         // Queued behind the STOP job's arrival: skipped, not run.
-        q.push(Job {
-            from: State::Master,
-            to: State::Backup,
-            priority: 1,
-        });
-        q.push(Job {
-            from: State::Master,
-            to: State::Stopped,
-            priority: 0,
-        });
+        q.push(job(State::Master, State::Backup, 1));
+        q.push(job(State::Master, State::Stopped, 0));
         q.finish().await;
         q.stats.clone()
     });
-    assert!(stopped.exists(), "notify_stop did not run");
-    assert!(!ended.exists(), "the MASTER hook ran to its end");
+    assert!(Path::new(&stopped).exists(), "notify_stop did not run");
+    assert!(
+        !Path::new(&ended).exists(),
+        "the MASTER hook ran to its end"
+    );
     assert_eq!(stats.timeouts.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert_eq!(
         stats.last_failure().map(|f| f.outcome),
@@ -472,11 +350,21 @@ fn at_shutdown_a_running_hook_is_cut_at_the_stop_grace_and_the_stop_hook_runs() 
     );
 }
 
+/// A script that starts `child` in the background, writes both PIDs for
+/// [`assert_group_gone`], then runs `then`. Returns the script and the PIDs'
+/// path.
+fn script_with_child(tag: &str, child: &str, then: &str) -> (String, String) {
+    let dir = temp_dir(tag);
+    let pids = file(&dir, "pids");
+    let body = format!("{child} & echo $! > {pids}.child; echo $$ > {pids}.self; {then}");
+    (script(&dir, "run.sh", &body), pids)
+}
+
 /// The program and the child it started (their PIDs written to `PIDS.self`
 /// and `PIDS.child`) are both gone: the whole process group was killed.
-fn assert_group_gone(pids: &std::path::Path) {
+fn assert_group_gone(pids: &str) {
     let read = |ext: &str| {
-        fs::read_to_string(format!("{}.{ext}", pids.display()))
+        fs::read_to_string(format!("{pids}.{ext}"))
             .unwrap()
             .trim()
             .parse::<i32>()
@@ -490,7 +378,8 @@ fn assert_group_gone(pids: &std::path::Path) {
 }
 
 /// Waits (at most 10 s) until `path` exists; fails the test with `why`.
-async fn wait_for_file(path: &std::path::Path, why: &str) {
+async fn wait_for_file(path: &str, why: &str) {
+    let path = Path::new(path);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path.exists() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -78,88 +78,61 @@ fn status() -> Status {
     }
 }
 
-fn has(text: &str, line: &str) {
-    assert!(
-        text.lines().any(|l| l == line),
-        "missing line {line:?} in:\n{text}"
-    );
+/// Asserts that each line of `lines` is a whole line of `text`.
+fn has_lines(text: &str, lines: &str) {
+    for line in lines.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{text}"
+        );
+    }
 }
 
 #[test]
 fn instance_state_priority_and_counters() {
-    let text = render(&status());
-    has(
-        &text,
-        r#"vipd_instance_state{vrrp_instance="db",state="MASTER"} 1"#,
-    );
-    has(
-        &text,
-        r#"vipd_instance_state{vrrp_instance="db",state="BACKUP"} 0"#,
-    );
-    has(
-        &text,
-        r#"vipd_instance_priority{vrrp_instance="db",kind="effective"} 120"#,
-    );
-    has(&text, r#"vipd_instance_holds_vips{vrrp_instance="db"} 1"#);
-    has(
-        &text,
-        r#"vipd_master_last_heard_seconds{vrrp_instance="db"} 0.5"#,
-    );
-    has(
-        &text,
-        r#"vipd_transitions_total{vrrp_instance="db",to="MASTER"} 1"#,
-    );
-    has(
-        &text,
-        r#"vipd_transitions_total{vrrp_instance="db",to="FAULT"} 0"#,
-    );
-    has(&text, r#"vipd_adverts_sent_total{vrrp_instance="db"} 42"#);
-    has(
-        &text,
-        r#"vipd_adverts_dropped_total{vrrp_instance="db",reason="auth_mismatch"} 1"#,
-    );
-    has(&text, r#"vipd_foreign_adverts_total{vrrp_instance="db"} 3"#);
-    has(
-        &text,
-        r#"vipd_split_brain_events_total{vrrp_instance="db"} 4"#,
-    );
-    has(
-        &text,
-        r#"vipd_hook_runs_total{vrrp_instance="db",outcome="ok"} 2"#,
-    );
-    has(
-        &text,
-        r#"vipd_hook_runs_total{vrrp_instance="db",outcome="timeout"} 2"#,
-    );
-    has(
-        &text,
-        r#"vipd_invalid_packets_total{reason="bad_checksum"} 6"#,
+    has_lines(
+        &render(&status()),
+        r#"
+vipd_instance_state{vrrp_instance="db",state="MASTER"} 1
+vipd_instance_state{vrrp_instance="db",state="BACKUP"} 0
+vipd_instance_priority{vrrp_instance="db",kind="effective"} 120
+vipd_instance_holds_vips{vrrp_instance="db"} 1
+vipd_master_last_heard_seconds{vrrp_instance="db"} 0.5
+vipd_transitions_total{vrrp_instance="db",to="MASTER"} 1
+vipd_transitions_total{vrrp_instance="db",to="FAULT"} 0
+vipd_adverts_sent_total{vrrp_instance="db"} 42
+vipd_adverts_dropped_total{vrrp_instance="db",reason="auth_mismatch"} 1
+vipd_hook_runs_total{vrrp_instance="db",outcome="ok"} 2
+vipd_hook_runs_total{vrrp_instance="db",outcome="timeout"} 2
+vipd_invalid_packets_total{reason="bad_checksum"} 6
+vipd_foreign_adverts_total{vrrp_instance="db"} 3
+vipd_split_brain_events_total{vrrp_instance="db"} 4
+"#,
     );
 }
 
 #[test]
 fn check_health_and_results() {
-    let text = render(&status());
-    has(&text, r#"vipd_check_healthy{check="pg"} 0"#);
-    has(&text, r#"vipd_check_runs_total{check="pg",result="ok"} 6"#);
-    has(
-        &text,
-        r#"vipd_check_runs_total{check="pg",result="failed"} 3"#,
-    );
-    has(
-        &text,
-        r#"vipd_check_runs_total{check="pg",result="timeout"} 1"#,
+    has_lines(
+        &render(&status()),
+        r#"
+vipd_check_healthy{check="pg"} 0
+vipd_check_runs_total{check="pg",result="ok"} 6
+vipd_check_runs_total{check="pg",result="failed"} 3
+vipd_check_runs_total{check="pg",result="timeout"} 1
+"#,
     );
 }
 
 #[test]
 fn tracked_files_and_processes() {
-    let text = render(&status());
-    has(&text, r#"vipd_tracked_file_value{file="maintenance"} -3"#);
-    has(&text, r#"vipd_tracked_process_up{process="postgres"} 1"#);
-    has(
-        &text,
-        r#"vipd_tracked_process_running{process="postgres"} 4"#,
+    has_lines(
+        &render(&status()),
+        r#"
+vipd_tracked_file_value{file="maintenance"} -3
+vipd_tracked_process_up{process="postgres"} 1
+vipd_tracked_process_running{process="postgres"} 4
+"#,
     );
 }
 
@@ -178,4 +151,45 @@ fn every_metric_has_help_and_type() {
             "no HELP for {name}"
         );
     }
+}
+
+/// The fixture plus a second instance in BACKUP that hears no master.
+fn two_instances() -> Status {
+    let mut status = status();
+    let mut web = status.instances[0].clone();
+    web.name = "web".into();
+    web.state = "BACKUP".into();
+    web.master = None;
+    web.holds_vips = false;
+    web.counters = Counters::default();
+    status.instances.push(web);
+    status
+}
+
+/// The text with each family's samples sorted: prometheus-client keeps a
+/// family's samples in a hash map, so their order changes from one process
+/// to the next; everything else (families, their order, HELP and TYPE lines,
+/// every sample) is fixed.
+fn samples_sorted(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            samples.sort_unstable();
+            out.append(&mut samples);
+            out.push(line);
+        } else {
+            samples.push(line);
+        }
+    }
+    samples.sort_unstable();
+    out.append(&mut samples);
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn whole_text_matches_the_golden_file() {
+    let text = samples_sorted(&render(&two_instances()));
+    let golden = include_str!("fixtures/metrics_render.prom");
+    assert_eq!(text, golden, "rendered:\n{text}");
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::process::{self, FailedRun, Outcome, RunAs};
+use super::process::{self, FailedRun, Finished, Outcome, RunAs};
 use super::ratelimit::RateLimiter;
 use crate::config::Check;
 
@@ -41,13 +41,12 @@ pub fn spawn(
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let env = BTreeMap::from([("VIPD_CHECK", name.clone())]);
         let mut log_limit = RateLimiter::new(FAILURE_LOG_PERIOD);
-        let what = format!("check {name}:");
         loop {
             ticks.tick().await;
             let finished = process::run(&argv, &env, run_as, timeout).await;
             let failure = (!finished.outcome.success()).then(|| {
                 if let Some(suppressed) = log_limit.allow(&name) {
-                    process::log_failure(&what, &finished, suppressed);
+                    log_failure(&name, &finished, suppressed);
                 }
                 FailedRun::new(argv.join(" "), &finished)
             });
@@ -61,4 +60,36 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Logs a failed run of check `name`: one line with the outcome, then its
+/// output's last lines. Callers rate-limit; `suppressed` failures were not
+/// logged since the last.
+fn log_failure(name: &str, finished: &Finished, suppressed: u64) {
+    let note = match suppressed {
+        0 => String::new(),
+        n => format!(" ({n} more failed runs since the last report)"),
+    };
+    let outcome = &finished.outcome;
+    if finished.output.lines.is_empty() {
+        tracing::warn!(
+            event = "check_failed",
+            check = %name,
+            outcome = %outcome,
+            suppressed,
+            "check {name}: {outcome}{note}; it printed nothing"
+        );
+        return;
+    }
+    tracing::warn!(
+        event = "check_failed",
+        check = %name,
+        outcome = %outcome,
+        suppressed,
+        "check {name}: {outcome}{note}; {}:",
+        finished.output.describe()
+    );
+    for line in &finished.output.lines {
+        tracing::warn!(event = "check_output", check = %name, "check {name}: | {line}");
+    }
 }

@@ -45,6 +45,15 @@ impl Owner {
             Owner::Group => "GROUP",
         }
     }
+
+    /// The owner's name as a log field: `instance` or `sync_group`, the
+    /// other one left out.
+    fn fields(self, name: &str) -> (Option<&str>, Option<&str>) {
+        match self {
+            Owner::Instance => (Some(name), None),
+            Owner::Group => (None, Some(name)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -166,14 +175,7 @@ impl Runner {
             // Collapse a backlog to its latest state: the shipped scripts are
             // idempotent, and running stale states would only flap the services.
             while let Ok(newer) = rx.try_recv() {
-                tracing::info!(
-                    "{} {}: skipping hooks for {} -> {}: superseded by {}",
-                    self.owner.word().to_lowercase(),
-                    self.name,
-                    job.from,
-                    job.to,
-                    newer.to
-                );
+                self.skip(&job, "superseded", &format!("superseded by {}", newer.to));
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
                 job = Job {
                     from: job.from,
@@ -182,18 +184,31 @@ impl Runner {
             }
             // Once shutdown has begun only the STOP hooks are worth running.
             if self.stop.has_begun() && job.to != State::Stopped {
-                tracing::info!(
-                    "{} {}: skipping hooks for {} -> {}: shutting down",
-                    self.owner.word().to_lowercase(),
-                    self.name,
-                    job.from,
-                    job.to
-                );
+                self.skip(&job, "shutting_down", "shutting down");
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             self.run(&job).await;
         }
+    }
+
+    /// Logs that `job`'s hooks are skipped, `reason` as a field and `why`
+    /// in words.
+    fn skip(&self, job: &Job, reason: &str, why: &str) {
+        let (instance, sync_group) = self.owner.fields(&self.name);
+        tracing::info!(
+            event = "hooks_skipped",
+            instance,
+            sync_group,
+            from = %job.from,
+            to = %job.to,
+            reason,
+            "{} {}: skipping hooks for {} -> {}: {why}",
+            self.owner.word().to_lowercase(),
+            self.name,
+            job.from,
+            job.to
+        );
     }
 
     async fn run(&mut self, job: &Job) {
@@ -249,7 +264,16 @@ impl Runner {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         // Its output, if any, is in the log above.
-        tracing::warn!("{what} {}", finished.outcome);
+        let (instance, sync_group) = self.owner.fields(&self.name);
+        tracing::warn!(
+            event = "hook_failed",
+            instance,
+            sync_group,
+            hook = %command,
+            outcome = %finished.outcome,
+            "{what} {}",
+            finished.outcome
+        );
         *self
             .stats
             .last_failure

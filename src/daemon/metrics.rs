@@ -5,10 +5,14 @@
 //! never disagree. The HTTP side (hyper) answers `GET /metrics` and nothing
 //! else, and bounds what a client can make it hold.
 
+use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeMetric;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::TypedMetric;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -25,10 +29,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::control::{Command, Reply, Request, Status};
+use super::control::{Command, InstanceStatus, Reply, Request, Status, TrackedProcessStatus};
 use crate::protocol::DropReason;
 
 type Labels = Vec<(String, String)>;
+type FloatGauge = Gauge<f64, AtomicU64>;
 
 const STATES: [&str; 4] = ["MASTER", "BACKUP", "FAULT", "STOP"];
 
@@ -39,235 +44,214 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
+/// A family's samples read from a status snapshot, typed as the text shows
+/// them: integer gauges, float gauges or counters.
+#[derive(Clone, Copy)]
+enum Samples {
+    Gauges(fn(&Status) -> Vec<(Labels, i64)>),
+    FloatGauges(fn(&Status) -> Vec<(Labels, f64)>),
+    Counters(fn(&Status) -> Vec<(Labels, u64)>),
+}
+
+/// Every family of the text, in the order it lists them: name (prefixed
+/// `vipd_`, and suffixed `_total` for counters), help, samples.
+#[rustfmt::skip]
+const FAMILIES: [(&str, &str, Samples); 21] = [
+    ("instance_state", "1 for the state the instance is in, 0 for the others", Samples::Gauges(instance_states)),
+    ("instance_priority", "Effective priority (kind=effective) and configured priority (kind=configured)", Samples::Gauges(instance_priorities)),
+    ("instance_holds_vips", "1 while this node holds the instance's virtual addresses", Samples::Gauges(|s| per_instance(s, |i| i64::from(i.holds_vips)))),
+    ("master_last_heard_seconds", "Seconds since the last advert from the master this instance hears", Samples::FloatGauges(master_last_heard)),
+    ("transitions", "State transitions, by the state entered", Samples::Counters(transitions_by_state)),
+    ("adverts_sent", "Adverts sent", Samples::Counters(|s| per_instance(s, |i| i.counters.adverts_sent))),
+    ("adverts_received", "Valid adverts received for this instance", Samples::Counters(|s| per_instance(s, |i| i.counters.adverts_received))),
+    ("adverts_dropped", "Adverts dropped by this instance, by reason", Samples::Counters(drops_by_reason)),
+    ("foreign_adverts", "Adverts on our VRID carrying another address set: someone else uses our VRID", Samples::Counters(foreign_adverts)),
+    ("split_brain_events", "Times this instance was master and heard another, lower-priority master", Samples::Counters(|s| per_instance(s, |i| i.counters.split_brain_events))),
+    ("announcements", "Gratuitous ARPs and unsolicited neighbour advertisements sent", Samples::Counters(|s| per_instance(s, |i| i.counters.announcements))),
+    ("advert_send_errors", "Adverts that could not be sent (the instance leaves MASTER when this lasts two advert intervals)", Samples::Counters(|s| per_instance(s, |i| i.counters.advert_send_errors))),
+    ("announce_errors", "Gratuitous ARPs and unsolicited neighbour advertisements that could not be sent", Samples::Counters(|s| per_instance(s, |i| i.counters.announce_errors))),
+    ("vip_errors", "Virtual addresses that could not be added or removed", Samples::Counters(|s| per_instance(s, |i| i.counters.vip_errors))),
+    ("hook_runs", "Hook runs, by outcome (ok, failed, timeout)", Samples::Counters(hooks_by_outcome)),
+    ("invalid_packets", "VRRP packets that failed validation before reaching an instance, by reason", Samples::Counters(invalid_packets)),
+    ("check_healthy", "1 while the check is healthy after rise/fall", Samples::Gauges(checks_healthy)),
+    ("check_runs", "Check runs, by result (ok, failed, timeout)", Samples::Counters(checks_by_result)),
+    ("tracked_file_value", "The integer read from a tracked file (0 when missing or unreadable)", Samples::Gauges(tracked_file_values)),
+    ("tracked_process_up", "1 while a tracked process has its quorum of running processes", Samples::Gauges(|s| per_process(s, |p| i64::from(p.up)))),
+    ("tracked_process_running", "Processes matching a tracked process at the last scan", Samples::Gauges(|s| per_process(s, |p| i64::try_from(p.running).unwrap_or(i64::MAX)))),
+];
+
 /// Renders a status snapshot as Prometheus text.
 pub fn render(status: &Status) -> String {
     let mut registry = Registry::with_prefix("vipd");
-    let gauge = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<Labels, Gauge>::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let float_gauge = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let counter = |registry: &mut Registry, name: &str, help: &str| {
-        let family = Family::<Labels, Counter>::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-
-    let state = gauge(
-        &mut registry,
-        "instance_state",
-        "1 for the state the instance is in, 0 for the others",
-    );
-    let priority = gauge(
-        &mut registry,
-        "instance_priority",
-        "Effective priority (kind=effective) and configured priority (kind=configured)",
-    );
-    let holds = gauge(
-        &mut registry,
-        "instance_holds_vips",
-        "1 while this node holds the instance's virtual addresses",
-    );
-    let heard = float_gauge(
-        &mut registry,
-        "master_last_heard_seconds",
-        "Seconds since the last advert from the master this instance hears",
-    );
-    let transitions = counter(
-        &mut registry,
-        "transitions",
-        "State transitions, by the state entered",
-    );
-    let sent = counter(&mut registry, "adverts_sent", "Adverts sent");
-    let received = counter(
-        &mut registry,
-        "adverts_received",
-        "Valid adverts received for this instance",
-    );
-    let dropped = counter(
-        &mut registry,
-        "adverts_dropped",
-        "Adverts dropped by this instance, by reason",
-    );
-    let foreign = counter(
-        &mut registry,
-        "foreign_adverts",
-        "Adverts on our VRID carrying another address set: someone else uses our VRID",
-    );
-    let split = counter(
-        &mut registry,
-        "split_brain_events",
-        "Times this instance was master and heard another, lower-priority master",
-    );
-    let announcements = counter(
-        &mut registry,
-        "announcements",
-        "Gratuitous ARPs and unsolicited neighbour advertisements sent",
-    );
-    let send_errors = counter(
-        &mut registry,
-        "advert_send_errors",
-        "Adverts that could not be sent (the instance leaves MASTER when this lasts two advert intervals)",
-    );
-    let announce_errors = counter(
-        &mut registry,
-        "announce_errors",
-        "Gratuitous ARPs and unsolicited neighbour advertisements that could not be sent",
-    );
-    let address_errors = counter(
-        &mut registry,
-        "vip_errors",
-        "Virtual addresses that could not be added or removed",
-    );
-    let hooks = counter(
-        &mut registry,
-        "hook_runs",
-        "Hook runs, by outcome (ok, failed, timeout)",
-    );
-    let invalid = counter(
-        &mut registry,
-        "invalid_packets",
-        "VRRP packets that failed validation before reaching an instance, by reason",
-    );
-    let check_up = gauge(
-        &mut registry,
-        "check_healthy",
-        "1 while the check is healthy after rise/fall",
-    );
-    let check_runs = counter(
-        &mut registry,
-        "check_runs",
-        "Check runs, by result (ok, failed, timeout)",
-    );
-
-    for i in &status.instances {
-        let name = i.name.as_str();
-        for s in STATES {
-            state
-                .get_or_create(&labels(&[("vrrp_instance", name), ("state", s)]))
-                .set(i64::from(i.state == s));
+    for (name, help, samples) in FAMILIES {
+        let registry = &mut registry;
+        match samples {
+            Samples::Gauges(read) => register(registry, name, help, read(status), <Gauge>::set),
+            Samples::FloatGauges(read) => {
+                register(registry, name, help, read(status), <FloatGauge>::set);
+            }
+            Samples::Counters(read) => {
+                register(registry, name, help, read(status), <Counter>::inc_by);
+            }
         }
-        priority
-            .get_or_create(&labels(&[("vrrp_instance", name), ("kind", "effective")]))
-            .set(i64::from(i.priority.effective));
-        priority
-            .get_or_create(&labels(&[("vrrp_instance", name), ("kind", "configured")]))
-            .set(i64::from(i.priority.configured));
-        holds
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .set(i64::from(i.holds_vips));
-        if let Some(m) = &i.master {
-            heard
-                .get_or_create(&labels(&[("vrrp_instance", name)]))
-                .set(m.seconds_since_heard);
-        }
-        for s in STATES {
-            let n = i.counters.transitions_to.get(s).copied().unwrap_or(0);
-            transitions
-                .get_or_create(&labels(&[("vrrp_instance", name), ("to", s)]))
-                .inc_by(n);
-        }
-        let c = &i.counters;
-        sent.get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.adverts_sent);
-        received
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.adverts_received);
-        for (reason, n) in &c.adverts_dropped {
-            dropped
-                .get_or_create(&labels(&[("vrrp_instance", name), ("reason", reason)]))
-                .inc_by(*n);
-        }
-        foreign
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(
-                c.adverts_dropped
-                    .get(DropReason::AddressMismatch.label())
-                    .copied()
-                    .unwrap_or(0),
-            );
-        split
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.split_brain_events);
-        announcements
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.announcements);
-        send_errors
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.advert_send_errors);
-        announce_errors
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.announce_errors);
-        address_errors
-            .get_or_create(&labels(&[("vrrp_instance", name)]))
-            .inc_by(c.vip_errors);
-        let ok_runs = c
-            .hook_runs
-            .saturating_sub(c.hook_failures + c.hook_timeouts);
-        for (outcome, n) in [
-            ("ok", ok_runs),
-            ("failed", c.hook_failures),
-            ("timeout", c.hook_timeouts),
-        ] {
-            hooks
-                .get_or_create(&labels(&[("vrrp_instance", name), ("outcome", outcome)]))
-                .inc_by(n);
-        }
-    }
-    for (reason, n) in &status.invalid_packets {
-        invalid
-            .get_or_create(&labels(&[("reason", reason)]))
-            .inc_by(*n);
-    }
-    for c in &status.checks {
-        check_up
-            .get_or_create(&labels(&[("check", &c.name)]))
-            .set(i64::from(c.healthy));
-        let ok_runs = c.runs.saturating_sub(c.failures);
-        let failed = c.failures.saturating_sub(c.timeouts);
-        for (result, n) in [("ok", ok_runs), ("failed", failed), ("timeout", c.timeouts)] {
-            check_runs
-                .get_or_create(&labels(&[("check", &c.name), ("result", result)]))
-                .inc_by(n);
-        }
-    }
-    let file_value = gauge(
-        &mut registry,
-        "tracked_file_value",
-        "The integer read from a tracked file (0 when missing or unreadable)",
-    );
-    for f in &status.tracked_files {
-        file_value
-            .get_or_create(&labels(&[("file", &f.name)]))
-            .set(f.value);
-    }
-    let process_up = gauge(
-        &mut registry,
-        "tracked_process_up",
-        "1 while a tracked process has its quorum of running processes",
-    );
-    let process_running = gauge(
-        &mut registry,
-        "tracked_process_running",
-        "Processes matching a tracked process at the last scan",
-    );
-    for p in &status.tracked_processes {
-        process_up
-            .get_or_create(&labels(&[("process", &p.name)]))
-            .set(i64::from(p.up));
-        process_running
-            .get_or_create(&labels(&[("process", &p.name)]))
-            .set(i64::try_from(p.running).unwrap_or(i64::MAX));
     }
     let mut out = String::new();
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &registry);
     out
+}
+
+/// Registers one family with its samples; a family without samples still
+/// gets its HELP and TYPE lines.
+fn register<M, V, R>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    samples: Vec<(Labels, V)>,
+    record: fn(&M, V) -> R,
+) where
+    M: EncodeMetric + TypedMetric + Default + Clone + Debug + Send + Sync + 'static,
+{
+    let family = Family::<Labels, M>::default();
+    for (labels, value) in samples {
+        record(&family.get_or_create(&labels), value);
+    }
+    registry.register(name, help, family);
+}
+
+fn instance_labels(i: &InstanceStatus, more: &[(&str, &str)]) -> Labels {
+    let mut pairs = vec![("vrrp_instance", i.name.as_str())];
+    pairs.extend_from_slice(more);
+    labels(&pairs)
+}
+
+/// One sample per instance, labelled by the instance alone.
+fn per_instance<V>(status: &Status, value: fn(&InstanceStatus) -> V) -> Vec<(Labels, V)> {
+    let instances = status.instances.iter();
+    instances
+        .map(|i| (instance_labels(i, &[]), value(i)))
+        .collect()
+}
+
+/// Per instance, one sample for each value of a second label.
+fn per_instance_by<V>(
+    status: &Status,
+    label: &str,
+    values: impl Fn(&InstanceStatus) -> Vec<(String, V)>,
+) -> Vec<(Labels, V)> {
+    let mut samples = Vec::new();
+    for i in &status.instances {
+        for (value, n) in values(i) {
+            samples.push((instance_labels(i, &[(label, &value)]), n));
+        }
+    }
+    samples
+}
+
+fn instance_states(status: &Status) -> Vec<(Labels, i64)> {
+    per_instance_by(status, "state", |i| {
+        let in_state = |s: &str| i64::from(i.state == s);
+        STATES.map(|s| (s.to_owned(), in_state(s))).into()
+    })
+}
+
+fn instance_priorities(status: &Status) -> Vec<(Labels, i64)> {
+    per_instance_by(status, "kind", |i| {
+        let p = &i.priority;
+        let kinds = [("effective", p.effective), ("configured", p.configured)];
+        kinds.map(|(k, v)| (k.to_owned(), i64::from(v))).into()
+    })
+}
+
+/// Only for instances that hear a master.
+fn master_last_heard(status: &Status) -> Vec<(Labels, f64)> {
+    let instances = status.instances.iter();
+    let heard = instances.filter_map(|i| i.master.as_ref().map(|m| (i, m.seconds_since_heard)));
+    heard.map(|(i, s)| (instance_labels(i, &[]), s)).collect()
+}
+
+/// Every state, entered or not, so a rate over `to="MASTER"` always exists.
+fn transitions_by_state(status: &Status) -> Vec<(Labels, u64)> {
+    per_instance_by(status, "to", |i| {
+        let entered = |s: &str| i.counters.transitions_to.get(s).copied().unwrap_or(0);
+        STATES.map(|s| (s.to_owned(), entered(s))).into()
+    })
+}
+
+fn drops_by_reason(status: &Status) -> Vec<(Labels, u64)> {
+    per_instance_by(status, "reason", |i| {
+        let drops = i.counters.adverts_dropped.iter();
+        drops.map(|(r, n)| (r.clone(), *n)).collect()
+    })
+}
+
+/// Another address set on our VRID is the drop reason `address_mismatch`.
+fn foreign_adverts(status: &Status) -> Vec<(Labels, u64)> {
+    per_instance(status, |i| {
+        let drops = &i.counters.adverts_dropped;
+        drops
+            .get(DropReason::AddressMismatch.label())
+            .copied()
+            .unwrap_or(0)
+    })
+}
+
+/// The status counts hook runs, failures and timeouts; the text splits runs by outcome.
+fn hooks_by_outcome(status: &Status) -> Vec<(Labels, u64)> {
+    per_instance_by(status, "outcome", |i| {
+        let c = &i.counters;
+        let ok = c
+            .hook_runs
+            .saturating_sub(c.hook_failures + c.hook_timeouts);
+        let outcomes = [
+            ("ok", ok),
+            ("failed", c.hook_failures),
+            ("timeout", c.hook_timeouts),
+        ];
+        outcomes.map(|(o, n)| (o.to_owned(), n)).into()
+    })
+}
+
+/// Packets no instance saw, by the reason they failed validation.
+fn invalid_packets(status: &Status) -> Vec<(Labels, u64)> {
+    let invalid = status.invalid_packets.iter();
+    invalid
+        .map(|(r, n)| (labels(&[("reason", r)]), *n))
+        .collect()
+}
+
+fn checks_healthy(status: &Status) -> Vec<(Labels, i64)> {
+    let checks = status.checks.iter();
+    checks
+        .map(|c| (labels(&[("check", &c.name)]), i64::from(c.healthy)))
+        .collect()
+}
+
+/// The status counts a timeout as a failure too; the text does not.
+fn checks_by_result(status: &Status) -> Vec<(Labels, u64)> {
+    let mut samples = Vec::new();
+    for c in &status.checks {
+        let ok = c.runs.saturating_sub(c.failures);
+        let failed = c.failures.saturating_sub(c.timeouts);
+        for (result, n) in [("ok", ok), ("failed", failed), ("timeout", c.timeouts)] {
+            samples.push((labels(&[("check", &c.name), ("result", result)]), n));
+        }
+    }
+    samples
+}
+
+fn tracked_file_values(status: &Status) -> Vec<(Labels, i64)> {
+    let files = status.tracked_files.iter();
+    files
+        .map(|f| (labels(&[("file", &f.name)]), f.value))
+        .collect()
+}
+
+fn per_process(status: &Status, value: fn(&TrackedProcessStatus) -> i64) -> Vec<(Labels, i64)> {
+    let processes = status.tracked_processes.iter();
+    processes
+        .map(|p| (labels(&[("process", &p.name)]), value(p)))
+        .collect()
 }
 
 /// Serves `GET /metrics` on `addr`: HTTP/1.1 by hyper, one request per

@@ -23,7 +23,7 @@
 //! - A process is up while the number of matches is within its quorum; a
 //!   change between up and down counts once it has lasted `delay`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -268,27 +268,27 @@ pub struct Poller {
 impl Poller {
     /// The files and processes some instance tracks; the others are never read.
     pub fn new(config: &Config) -> Poller {
-        let files = config
-            .track_files
-            .values()
-            .filter(|f| {
-                let tracked = |i: &crate::config::InstanceConfig| {
-                    i.track_files.iter().any(|t| t.name == f.name)
-                };
-                config.instances.values().any(tracked)
-            })
-            .cloned();
-        let processes = config
-            .track_processes
-            .values()
-            .filter(|p| {
-                let tracked = |i: &crate::config::InstanceConfig| {
-                    i.track_processes.iter().any(|t| t.name == p.name)
-                };
-                config.instances.values().any(tracked)
-            })
-            .cloned();
-        Poller::with(files, processes)
+        let instances = config.instances.values();
+        // Each name once, in name order as the maps keep them.
+        let files: BTreeSet<&String> = instances
+            .clone()
+            .flat_map(|i| &i.track_files)
+            .map(|t| &t.name)
+            .collect();
+        let processes: BTreeSet<&String> = instances
+            .flat_map(|i| &i.track_processes)
+            .map(|t| &t.name)
+            .collect();
+        Poller::with(
+            files
+                .into_iter()
+                .filter_map(|n| config.track_files.get(n))
+                .cloned(),
+            processes
+                .into_iter()
+                .filter_map(|n| config.track_processes.get(n))
+                .cloned(),
+        )
     }
 
     /// A poller of exactly these, reading processes from /proc.

@@ -160,28 +160,6 @@ impl FailedRun {
     }
 }
 
-/// Logs a failed run as `what` (e.g. "check pg_alive"): one line with the
-/// outcome, then its output's last lines, each prefixed with `what`.
-/// Callers rate-limit; `suppressed` failures were not logged since the last.
-pub fn log_failure(what: &str, finished: &Finished, suppressed: u64) {
-    let note = match suppressed {
-        0 => String::new(),
-        n => format!(" ({n} more failed runs since the last report)"),
-    };
-    if finished.output.lines.is_empty() {
-        tracing::warn!("{what} {}{note}; it printed nothing", finished.outcome);
-        return;
-    }
-    tracing::warn!(
-        "{what} {}{note}; {}:",
-        finished.outcome,
-        finished.output.describe()
-    );
-    for line in &finished.output.lines {
-        tracing::warn!("{what} | {line}");
-    }
-}
-
 /// The last [`TAIL_BYTES`] bytes of a stream, and how much went by.
 #[derive(Debug, Default)]
 struct Tail {

@@ -29,6 +29,12 @@ const NETWORK_CONTROL: u32 = 0xc0;
 /// The largest datagram we accept: 255 IPv6 addresses plus headers fit easily.
 pub const MAX_DATAGRAM: usize = 4096;
 
+/// Sets one socket option.
+type SocketOption = fn(&Socket) -> io::Result<()>;
+
+/// TTL / hop limit of everything we send (RFC 9568 section 5.1).
+const HOP_LIMIT: u32 = VRRP_TTL as u32;
+
 pub struct VrrpSocket {
     fd: AsyncFd<Socket>,
     family: Family,
@@ -75,14 +81,39 @@ impl VrrpSocket {
         )?;
         socket.set_nonblocking(true)?;
         socket.bind_device(Some(ifname.as_bytes()))?;
+        // The same options for either family: hear only the group joined on
+        // this interface and not our own adverts, send with TTL / hop limit
+        // 255, and network control precedence as keepalived and FRR send.
+        let options: [(SocketOption, SocketOption); 5] = [
+            (
+                |s| s.set_multicast_all_v4(false),
+                |s| s.set_multicast_all_v6(false),
+            ),
+            (
+                |s| s.set_multicast_loop_v4(false),
+                |s| s.set_multicast_loop_v6(false),
+            ),
+            (
+                |s| s.set_multicast_ttl_v4(HOP_LIMIT),
+                |s| s.set_multicast_hops_v6(HOP_LIMIT),
+            ),
+            (
+                |s| s.set_ttl_v4(HOP_LIMIT),
+                |s| s.set_unicast_hops_v6(HOP_LIMIT),
+            ),
+            (
+                |s| s.set_tos_v4(NETWORK_CONTROL),
+                |s| s.set_tclass_v6(NETWORK_CONTROL),
+            ),
+        ];
+        for (v4, v6) in options {
+            match family {
+                Family::Ipv4 => v4(&socket)?,
+                Family::Ipv6 => v6(&socket)?,
+            }
+        }
         match family {
             Family::Ipv4 => {
-                socket.set_multicast_all_v4(false)?;
-                socket.set_multicast_loop_v4(false)?;
-                socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-                socket.set_ttl_v4(u32::from(VRRP_TTL))?;
-                // Network control precedence, as keepalived and FRR send.
-                socket.set_tos_v4(NETWORK_CONTROL)?;
                 if join_group {
                     socket.join_multicast_v4_n(
                         &VRRP_IPV4_GROUP,
@@ -91,11 +122,6 @@ impl VrrpSocket {
                 }
             }
             Family::Ipv6 => {
-                socket.set_multicast_all_v6(false)?;
-                socket.set_multicast_loop_v6(false)?;
-                socket.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
-                socket.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
-                socket.set_tclass_v6(NETWORK_CONTROL)?;
                 socket.set_multicast_if_v6(ifindex)?;
                 socket.set_recv_hoplimit_v6(true)?;
                 nix::sys::socket::setsockopt(

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::announce::Announcer;
 use super::hooks::Job;
-use super::netlink::Netlink;
+use super::netlink::{Netlink, NetlinkError};
 
 #[derive(Clone)]
 pub enum VipCommand {
@@ -208,7 +208,7 @@ impl VipWorker {
         for vip in vips {
             if let Err(e) = self.netlink.add_address(ifindex, *vip).await {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("instance {}: cannot add {vip}: {e}", self.name);
+                self.log_netlink_error("vip_add_failed", "add", vip, &e);
                 failed.get_or_insert_with(|| {
                     format!("cannot add {vip} to {}: {}", self.ifname, root_cause(&e))
                 });
@@ -236,9 +236,22 @@ impl VipWorker {
         for vip in vips {
             if let Err(e) = self.netlink.remove_address(ifindex, *vip).await {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("instance {}: cannot remove {vip}: {e}", self.name);
+                self.log_netlink_error("vip_remove_failed", "remove", vip, &e);
             }
         }
+    }
+
+    /// Logs a VIP that could not be added or removed (`verb`).
+    fn log_netlink_error(&self, event: &str, verb: &str, vip: &IpNet, e: &NetlinkError) {
+        tracing::error!(
+            event,
+            instance = %self.name,
+            interface = %self.ifname,
+            vip = %vip,
+            error = %e,
+            "instance {}: cannot {verb} {vip}: {e}",
+            self.name
+        );
     }
 
     fn announce(&self, vips: &[IpNet], repeat: u32) {
@@ -307,7 +320,13 @@ fn announce(
 ) {
     let Some((at, announcer)) = attachment.and_then(|a| Some((a, a.announcer.as_ref()?))) else {
         stats.announce_errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("instance {name}: cannot announce: no packet socket on {ifname}");
+        tracing::warn!(
+            event = "announce_failed",
+            instance = %name,
+            interface = %ifname,
+            error = "no packet socket",
+            "instance {name}: cannot announce: no packet socket on {ifname}"
+        );
         return;
     };
     for _ in 0..repeat {
@@ -323,7 +342,14 @@ fn announce(
                 }
                 Err(e) => {
                     stats.announce_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("instance {name}: cannot announce {vip}: {e}");
+                    tracing::warn!(
+                        event = "announce_failed",
+                        instance = %name,
+                        interface = %ifname,
+                        vip = %vip,
+                        error = %e,
+                        "instance {name}: cannot announce {vip}: {e}"
+                    );
                 }
             }
         }

@@ -75,32 +75,27 @@ pub(super) fn usable_address(msg: &AddressMessage) -> Option<(u32, IpNet)> {
     address_from_message(msg)
 }
 
+/// The interface a link message is about, if it is about the device itself.
+/// The bridge also reports port changes on the link group with family
+/// AF_BRIDGE; a port leaving a bridge sends RTM_DELLINK although the device
+/// still exists. Real link events are AF_UNSPEC.
+fn real_link(link: &LinkMessage) -> Option<InterfaceInfo> {
+    (link.header.interface_family == AddressFamily::Unspec).then(|| interface_from_link(link))
+}
+
 /// Decodes one notification; anything vipd does not care about is None.
 pub(super) fn decode_event(msg: &RouteNetlinkMessage) -> Option<NetEvent> {
     match msg {
-        // The bridge also reports port changes on the link group with
-        // family AF_BRIDGE; a port leaving a bridge sends RTM_DELLINK
-        // although the device still exists. Real link events are AF_UNSPEC.
-        RouteNetlinkMessage::NewLink(link)
-            if link.header.interface_family == AddressFamily::Unspec =>
-        {
-            let info = interface_from_link(link);
-            Some(NetEvent::Link {
-                index: info.index,
-                name: info.name,
-                up: info.up,
-                mac: info.mac,
-            })
-        }
-        RouteNetlinkMessage::DelLink(link)
-            if link.header.interface_family == AddressFamily::Unspec =>
-        {
-            let info = interface_from_link(link);
-            Some(NetEvent::LinkRemoved {
-                index: info.index,
-                name: info.name,
-            })
-        }
+        RouteNetlinkMessage::NewLink(link) => real_link(link).map(|info| NetEvent::Link {
+            index: info.index,
+            name: info.name,
+            up: info.up,
+            mac: info.mac,
+        }),
+        RouteNetlinkMessage::DelLink(link) => real_link(link).map(|info| NetEvent::LinkRemoved {
+            index: info.index,
+            name: info.name,
+        }),
         RouteNetlinkMessage::NewAddress(a) => {
             usable_address(a).map(|(index, addr)| NetEvent::AddressAdded { index, addr })
         }
@@ -150,30 +145,26 @@ mod tests {
 
     #[test]
     fn link_events() {
+        for (flags, up) in [
+            (LinkFlags::Up | LinkFlags::Running, true),
+            (LinkFlags::Up, false),
+        ] {
+            let link = link_msg(AddressFamily::Unspec, 3, "eth1", flags);
+            assert_eq!(
+                decode_event(&RouteNetlinkMessage::NewLink(link)),
+                Some(NetEvent::Link {
+                    index: 3,
+                    name: "eth1".into(),
+                    up,
+                    mac: Some([2, 0, 0, 0, 0, 1]),
+                })
+            );
+        }
         let up = link_msg(
             AddressFamily::Unspec,
             3,
             "eth1",
             LinkFlags::Up | LinkFlags::Running,
-        );
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewLink(up.clone())),
-            Some(NetEvent::Link {
-                index: 3,
-                name: "eth1".into(),
-                up: true,
-                mac: Some([2, 0, 0, 0, 0, 1]),
-            })
-        );
-        let down = link_msg(AddressFamily::Unspec, 3, "eth1", LinkFlags::Up);
-        assert_eq!(
-            decode_event(&RouteNetlinkMessage::NewLink(down)),
-            Some(NetEvent::Link {
-                index: 3,
-                name: "eth1".into(),
-                up: false,
-                mac: Some([2, 0, 0, 0, 0, 1]),
-            })
         );
         assert_eq!(
             decode_event(&RouteNetlinkMessage::DelLink(up)),

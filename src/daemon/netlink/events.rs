@@ -114,7 +114,11 @@ pub(super) async fn pump_events(
     // queued meanwhile are replayed on top in order; since they are an
     // unbroken run up to the present, each item ends in its latest state.
     let mut known = Snapshot::read(&handle).await.unwrap_or_else(|e| {
-        warn!("cannot read initial interface state: {e}");
+        warn!(
+            event = "netlink_read_failed",
+            error = %e,
+            "cannot read initial interface state: {e}"
+        );
         Snapshot::default()
     });
     loop {
@@ -124,7 +128,10 @@ pub(super) async fn pump_events(
             () = tx.closed() => return,
         };
         let Some((message, _)) = message else {
-            warn!("netlink notification socket closed");
+            warn!(
+                event = "netlink_closed",
+                "netlink notification socket closed"
+            );
             return;
         };
         let events = match message.payload {
@@ -147,8 +154,8 @@ pub(super) async fn pump_events(
                     stale += 1;
                 }
                 warn!(
-                    stale,
-                    "netlink notifications were dropped; re-reading interface state"
+                    event = "netlink_overrun",
+                    stale, "netlink notifications were dropped; re-reading interface state"
                 );
                 match Snapshot::read(&handle).await {
                     Ok(now) => {
@@ -157,7 +164,11 @@ pub(super) async fn pump_events(
                         events
                     }
                     Err(e) => {
-                        warn!("cannot re-read interface state: {e}");
+                        warn!(
+                            event = "netlink_read_failed",
+                            error = %e,
+                            "cannot re-read interface state: {e}"
+                        );
                         continue;
                     }
                 }

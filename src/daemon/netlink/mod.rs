@@ -149,7 +149,11 @@ impl Netlink {
             .socket_mut()
             .set_rx_buf_sz(EVENT_RCVBUF)
         {
-            warn!("cannot enlarge netlink notification buffer: {e}");
+            warn!(
+                event = "netlink_buffer_not_enlarged",
+                error = %e,
+                "cannot enlarge netlink notification buffer: {e}"
+            );
         }
         // The events connection keeps running while `messages` is alive,
         // even though its handle is dropped here. Unconstrained so that one
@@ -338,6 +342,8 @@ async fn dump(
         }
         if attempt == DUMP_ATTEMPTS {
             warn!(
+                event = "netlink_dump_inconsistent",
+                attempts = DUMP_ATTEMPTS,
                 "netlink dump kept changing under us; using the union of {DUMP_ATTEMPTS} attempts"
             );
             return Ok(entries);
