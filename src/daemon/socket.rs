@@ -10,10 +10,12 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use nix::libc;
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg,
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
+    recvmsg, sendmsg,
 };
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::Interest;
@@ -41,13 +43,17 @@ pub struct VrrpSocket {
     ifindex: u32,
 }
 
-/// A datagram as received: where from, where to, TTL, and the VRRP bytes.
+/// A datagram as received: where from, where to, TTL, the VRRP bytes, and
+/// when the kernel received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub ttl: u8,
     pub payload: Vec<u8>,
+    /// The kernel's receive time on the wall clock (SO_TIMESTAMPNS), since
+    /// the Unix epoch; `None` if it gave none.
+    pub stamp: Option<Duration>,
 }
 
 impl Datagram {
@@ -81,6 +87,14 @@ impl VrrpSocket {
         )?;
         socket.set_nonblocking(true)?;
         socket.bind_device(Some(ifname.as_bytes()))?;
+        // Each datagram's receive time, so timers run from when an advert
+        // arrived rather than from when the loop got to it.
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        )
+        .map_err(io::Error::from)?;
         // The same options for either family: hear only the group joined on
         // this interface and not our own adverts, send with TTL / hop limit
         // 255, and network control precedence as keepalived and FRR send.
@@ -168,54 +182,54 @@ impl VrrpSocket {
 
     fn recv_now(&self, socket: &Socket) -> io::Result<Result<Datagram, wire::Error>> {
         let mut buf = [0u8; MAX_DATAGRAM];
-        match self.family {
-            Family::Ipv4 => {
-                // An IPv4 raw socket hands us the IP header: TTL and addresses come from it.
-                let n = nix::sys::socket::recv(socket.as_raw_fd(), &mut buf, MsgFlags::empty())
-                    .map_err(io::Error::from)?;
-                Ok(wire::parse_ipv4(&buf[..n]).map(|ip| Datagram {
-                    src: ip.src,
-                    dst: ip.dst,
-                    ttl: ip.ttl,
-                    payload: ip.payload.to_vec(),
-                }))
-            }
-            Family::Ipv6 => {
-                // IPv6 raw sockets strip the header: hop limit and destination come as
-                // ancillary data.
-                let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo);
-                let mut iov = [IoSliceMut::new(&mut buf)];
-                let msg = recvmsg::<SockaddrIn6>(
-                    socket.as_raw_fd(),
-                    &mut iov,
-                    Some(&mut cmsg),
-                    MsgFlags::empty(),
-                )
-                .map_err(io::Error::from)?;
-                let src = msg
-                    .address
-                    .map(|a| IpAddr::V6(a.ip()))
-                    .ok_or_else(|| invalid("no source"))?;
-                let mut ttl = 0u8;
-                let mut dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
-                for c in msg.cmsgs().map_err(io::Error::from)? {
-                    match c {
-                        ControlMessageOwned::Ipv6HopLimit(h) => ttl = u8::try_from(h).unwrap_or(0),
-                        ControlMessageOwned::Ipv6PacketInfo(info) => {
-                            dst = IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr))
-                        }
-                        _ => {}
-                    }
+        let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo, nix::sys::time::TimeSpec);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<SockaddrStorage>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
+        let (n, from) = (msg.bytes, msg.address);
+        // IPv6 raw sockets strip the header: hop limit and destination come as
+        // ancillary data.
+        let mut ttl = 0u8;
+        let mut dst = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+        let mut stamp = None;
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            match c {
+                ControlMessageOwned::Ipv6HopLimit(h) => ttl = u8::try_from(h).unwrap_or(0),
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    dst = IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr))
                 }
-                let n = msg.bytes;
-                Ok(Ok(Datagram {
+                ControlMessageOwned::ScmTimestampns(ts) => stamp = Some(Duration::from(ts)),
+                _ => {}
+            }
+        }
+        let bytes = &buf[..n];
+        Ok(match self.family {
+            // An IPv4 raw socket hands us the IP header: TTL and addresses come from it.
+            Family::Ipv4 => wire::parse_ipv4(bytes).map(|ip| Datagram {
+                src: ip.src,
+                dst: ip.dst,
+                ttl: ip.ttl,
+                payload: ip.payload.to_vec(),
+                stamp,
+            }),
+            Family::Ipv6 => {
+                let src = from
+                    .and_then(|a| a.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
+                    .ok_or_else(|| invalid("no source"))?;
+                Ok(Datagram {
                     src,
                     dst,
                     ttl,
-                    payload: buf[..n].to_vec(),
-                }))
+                    payload: bytes.to_vec(),
+                    stamp,
+                })
             }
-        }
+        })
     }
 
     /// Sends one advert from `src` to `dst` without waiting: a full socket

@@ -38,7 +38,7 @@ impl Id for GroupId {
 }
 
 /// Names one of the edge's VRRP sockets (one per interface and family).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct SocketId(usize);
 
 impl Id for SocketId {

@@ -33,7 +33,9 @@ use crate::protocol::{
 use crate::wire::{self, Auth};
 
 mod build;
+mod clock;
 use build::{Edge, Lookups};
+use clock::{Clock, ProtocolTimer};
 mod ids;
 use ids::{ById, SocketId};
 mod links;
@@ -183,6 +185,15 @@ impl InvalidCounters {
     }
 }
 
+/// Where an advert goes: at most one instance per socket and VRID
+/// (validation keeps VRIDs unique per interface and family).
+#[derive(Debug, Default)]
+struct Demux {
+    by_vrid: std::collections::HashMap<(SocketId, u8), InstanceId>,
+    /// Sockets with a unicast instance: they take adverts from a routed hop.
+    unicast: std::collections::HashSet<SocketId>,
+}
+
 /// What the loop keeps of one instance beside the state machine: its
 /// configuration, socket, VIP worker, hooks, tracker and counters.
 struct InstanceEdge {
@@ -215,7 +226,11 @@ struct Running {
 }
 
 struct Daemon {
-    epoch: Instant,
+    clock: Clock,
+    /// The latest time handed to the core: a packet stamped by the kernel
+    /// before it must not take the core's clock backwards.
+    last_now: std::cell::Cell<Time>,
+    timer: ProtocolTimer,
     node: Node,
     /// The edge of each instance: `instances[id]` belongs to
     /// `node.instance(id)`; both are rebuilt together, only in
@@ -234,6 +249,7 @@ struct Daemon {
     log_limit: RateLimiter,
     /// Instances whose edge health changed during the current batch.
     health_changed: Vec<InstanceId>,
+    demux: Demux,
     reloads: reload::Reloads,
 }
 
@@ -245,7 +261,9 @@ enum Flow {
 
 impl Daemon {
     async fn start(config: Config, path: PathBuf) -> Result<Daemon, String> {
-        let epoch = Instant::now();
+        let clock = Clock::start();
+        let timer =
+            ProtocolTimer::new().map_err(|e| format!("cannot create the protocol timer: {e}"))?;
         // The same checks as `vipd check`, before touching anything.
         let run_as = super::preflight::check(&config).map_err(|problems| problems.join("; "))?;
         let (netlink, net_events) = Netlink::open().await.map_err(|e| format!("netlink: {e}"))?;
@@ -299,8 +317,10 @@ impl Daemon {
             }
         }
 
-        Ok(Daemon {
-            epoch,
+        let mut daemon = Daemon {
+            clock,
+            last_now: std::cell::Cell::new(Time::ZERO),
+            timer,
             node: Node::new(members, groups),
             instances,
             group_hooks,
@@ -317,16 +337,22 @@ impl Daemon {
             invalid: InvalidCounters::default(),
             log_limit: RateLimiter::new(Duration::from_secs(10)),
             health_changed: Vec::new(),
+            demux: Demux::default(),
             reloads: reload::Reloads::default(),
-        })
+        };
+        daemon.index_instances();
+        Ok(daemon)
     }
 
     fn now(&self) -> Time {
-        Time::from_duration(self.epoch.elapsed())
+        self.at_least_last(self.clock.now())
     }
 
-    fn instant(&self, t: Time) -> Instant {
-        self.epoch + t.since_epoch()
+    /// `t`, or the latest time already handed to the core if that is later.
+    fn at_least_last(&self, t: Time) -> Time {
+        let t = t.max(self.last_now.get());
+        self.last_now.set(t);
+        t
     }
 
     async fn serve(mut self, mut signals: Signals) -> ExitCode {
@@ -346,14 +372,20 @@ impl Daemon {
         let mut watchdog =
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
-            let deadline = self.node.poll_timeout().map(|d| self.instant(d));
+            let deadline = self.node.poll_timeout();
+            if let Err(e) = self.timer.arm(&self.clock, deadline) {
+                // Not expected; without the timer no advert would go out.
+                tracing::error!(event = "timer_error", error = %e, "cannot set the protocol timer: {e}");
+                break;
+            }
+            let edge_deadline = self.edge_deadline();
             let input = tokio::select! {
                 // Signals, then timers, then input: a packet flood must not make an
                 // advert late.
                 biased;
                 request = signals.next() => Input::Signal(request),
-                () = sleep_until(deadline) => Input::ProtocolTimer,
-                () = sleep_until(self.edge_deadline()) => Input::EdgeTimer,
+                _ = self.timer.expired() => Input::ProtocolTimer,
+                () = sleep_until(edge_deadline) => Input::EdgeTimer,
                 _ = watchdog.tick(), if watchdog_period.is_some() => Input::WatchdogTick,
                 Some(input) = self.inputs.recv() => input,
                 Some(request) = self.control.recv() => Input::Control(request),
@@ -461,42 +493,44 @@ impl Daemon {
         // peers may be a routed hop apart (deviation 10 in the conformance
         // table), and accept adverts only from their configured peers.
         let routed = envelope.check_ttl().err();
-        let unicast_here = || {
-            self.instances
-                .values()
-                .any(|s| s.socket == socket && s.cfg.is_unicast())
-        };
-        if let Some(e) = routed.filter(|_| !unicast_here()) {
+        if let Some(e) = routed.filter(|_| !self.demux.unicast.contains(&socket)) {
             return self.count_invalid(socket, Some(datagram.src), e);
         }
         let advert = match envelope.advert() {
             Ok(advert) => advert,
             Err(e) => return self.count_invalid(socket, Some(datagram.src), e),
         };
-        let now = self.now();
-        let mut refused = None;
-        for id in self.instances.ids() {
-            let instance = &self.instances[id];
-            if instance.socket != socket || instance.cfg.vrid != advert.vrid {
-                continue;
-            }
-            if routed.is_some() && !instance.cfg.is_unicast() {
-                refused = routed;
-                continue;
-            }
-            self.instances[id].counters.adverts_received += 1;
-            let outputs = self.node.handle(
-                now,
-                id,
-                Event::Advert {
-                    src: datagram.src,
-                    advert: &advert,
-                },
-            );
-            self.execute(outputs);
+        let Some(&id) = self.demux.by_vrid.get(&(socket, advert.vrid)) else {
+            return;
+        };
+        if let Some(e) = routed.filter(|_| !self.instances[id].cfg.is_unicast()) {
+            return self.count_invalid(socket, Some(datagram.src), e);
         }
-        if let Some(e) = refused {
-            self.count_invalid(socket, Some(datagram.src), e);
+        // From when the kernel received it, not from when we got to it.
+        let now = match datagram.stamp {
+            Some(stamp) => self.at_least_last(self.clock.stamped(stamp)),
+            None => self.now(),
+        };
+        self.instances[id].counters.adverts_received += 1;
+        let event = Event::Advert {
+            src: datagram.src,
+            advert: &advert,
+        };
+        let outputs = self.node.handle(now, id, event);
+        self.execute(outputs);
+    }
+
+    /// Rebuilds the map from (socket, VRID) to instance, after the instances
+    /// changed (start-up, a reload).
+    fn index_instances(&mut self) {
+        self.demux = Demux::default();
+        for (id, instance) in self.instances.iter() {
+            self.demux
+                .by_vrid
+                .insert((instance.socket, instance.cfg.vrid), id);
+            if instance.cfg.is_unicast() {
+                self.demux.unicast.insert(instance.socket);
+            }
         }
     }
 

@@ -240,6 +240,7 @@ impl Daemon {
         if plan.regroups() {
             self.regroup(&plan, built, &new);
         }
+        self.index_instances();
         self.running.config = new;
         // The lookups were made before the loop saw the events since: ask
         // again for interfaces followed for the first time.

@@ -60,7 +60,7 @@ impl Daemon {
             checks,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
-            uptime_seconds: self.epoch.elapsed().as_secs_f64(),
+            uptime_seconds: self.clock.uptime().as_secs_f64(),
             instances,
             sync_groups,
             invalid_packets: self.invalid.by_label(),
