@@ -464,3 +464,13 @@ proptest! {
         let _ = config::parse(&text, "p.toml");
     }
 }
+
+#[test]
+fn fast_takeover_is_opt_in_and_listed() {
+    let base = instance("db", "eth0", 51, "192.0.2.50/24");
+    assert!(!parse(&base).instances["db"].fast_takeover);
+    let config = parse(&format!("{base}fast_takeover = true\n"));
+    assert!(config.instances["db"].fast_takeover);
+    let listing = config.instances["db"].to_string();
+    assert!(listing.contains("fast takeover"), "{listing}");
+}

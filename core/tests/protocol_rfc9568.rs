@@ -680,3 +680,76 @@ fn a_late_adver_timer_keeps_the_next_advert_on_its_grid() {
     );
     assert_eq!(inst.poll_timeout(), Some(at(5.0)));
 }
+
+// Beyond the RFC: what vipd does that RFC 9568 neither asks nor forbids.
+
+/// A master whose effective priority changes sends an extra advert at once;
+/// its Adver_Timer stays on the grid.
+#[test]
+fn a_master_whose_priority_changes_advertises_at_once() {
+    let mut inst = instance(150);
+    inst.handle(at(0.0), Event::Startup);
+    let due = inst.poll_timeout().unwrap();
+    inst.handle(due, Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    let next = inst.poll_timeout();
+    let actions = inst.handle(due + secs(0.3), Event::Health(&Health::up(90)));
+    assert_eq!(
+        actions,
+        [Action::SendAdvert(advert(90, Centis::ONE_SECOND))]
+    );
+    assert_eq!(inst.poll_timeout(), next, "the grid does not move");
+    // An unchanged priority sends nothing extra.
+    assert!(
+        inst.handle(due + secs(0.4), Event::Health(&Health::up(90)))
+            .is_empty()
+    );
+}
+
+/// With `fast_takeover`, a preempting backup takes over on hearing the lower
+/// master instead of waiting for its Master_Down_Timer.
+#[test]
+fn fast_takeover_preempts_a_lower_master_at_once() {
+    let mut p = params(Version::V3);
+    p.fast_takeover = true;
+    let mut inst = Instance::new(p, Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    hear_priority(&mut inst, at(1.0), PEER_HIGH, 200);
+    assert_eq!(
+        inst.poll_timeout(),
+        Some(at(1.0) + inst.master_down_interval()),
+        "a higher master is followed as usual"
+    );
+    hear_priority(&mut inst, at(2.0), PEER_HIGH, 100);
+    assert_eq!(inst.poll_timeout(), Some(at(2.0)), "due at once");
+    let actions = inst.handle(at(2.0), Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::Preempted {
+            master: ip(PEER_HIGH),
+            priority: 100
+        }
+    );
+}
+
+/// Fast takeover still waits for `preempt_delay`, and needs preemption.
+#[test]
+fn fast_takeover_keeps_preempt_delay_and_preempt() {
+    let mut p = params(Version::V3);
+    p.fast_takeover = true;
+    p.preempt_delay = secs(10.0);
+    let mut inst = Instance::new(p.clone(), Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    let mdi = inst.master_down_interval();
+    assert_tolerated(&mut inst, 1..10, mdi);
+    hear_priority(&mut inst, at(10.0), PEER_HIGH, 100);
+    assert_eq!(inst.poll_timeout(), Some(at(10.0)), "the delay is over");
+
+    p.preempt = false;
+    p.preempt_delay = Duration::ZERO;
+    let mut inst = Instance::new(p, Health::up(150));
+    inst.handle(at(0.0), Event::Startup);
+    hear_priority(&mut inst, at(2.0), PEER_HIGH, 100);
+    assert_eq!(inst.poll_timeout(), Some(at(2.0) + mdi));
+}

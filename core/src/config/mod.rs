@@ -202,6 +202,10 @@ pub struct InstanceConfig {
     pub preempt: bool,
     /// How long to tolerate a lower-priority master before preempting it (at most 1000 s).
     pub preempt_delay: Duration,
+    /// Beyond the RFC: with `preempt`, take over as soon as the master
+    /// advertises a lower priority than ours (after `preempt_delay`)
+    /// instead of after Master_Down_Interval.
+    pub fast_takeover: bool,
     /// The address family of every address below.
     pub family: Family,
     /// Non-empty, no duplicates; an address written without a prefix gets /32 or /128.

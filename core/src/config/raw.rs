@@ -66,6 +66,7 @@ pub(super) struct RawInstance {
     pub version: Option<Spanned<i64>>,
     pub advert_interval: Option<Spanned<Dur>>,
     pub preempt: Option<bool>,
+    pub fast_takeover: Option<bool>,
     pub preempt_delay: Option<Spanned<Dur>>,
     pub virtual_ips: Option<Spanned<Vec<Spanned<String>>>>,
     pub unicast_src_ip: Option<Spanned<String>>,

@@ -352,6 +352,7 @@ fn compare(a: &InstanceConfig, b: &InstanceConfig) -> InstanceChange {
     touch(
         a.advert_interval != b.advert_interval
             || a.preempt != b.preempt
+            || a.fast_takeover != b.fast_takeover
             || a.preempt_delay != b.preempt_delay
             || a.auth_pass != b.auth_pass,
         Aspect::Protocol,

@@ -113,10 +113,15 @@ impl Display for InstanceConfig {
         row(f, "priority", format_args!("{}{owner}", self.priority))?;
         row(f, "advert_interval", self.advert_interval)?;
         if self.preempt {
+            let fast = if self.fast_takeover {
+                ", fast takeover"
+            } else {
+                ""
+            };
             row(
                 f,
                 "preempt",
-                format_args!("yes, delay {}", dur(self.preempt_delay)),
+                format_args!("yes, delay {}{fast}", dur(self.preempt_delay)),
             )?;
         } else {
             row(f, "preempt", "no")?;

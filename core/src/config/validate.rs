@@ -565,6 +565,7 @@ impl Validator<'_, '_> {
                 version: version?,
                 advert_interval: advert_interval?,
                 preempt: raw.preempt.unwrap_or(true),
+                fast_takeover: raw.fast_takeover.unwrap_or(false),
                 preempt_delay: preempt_delay?,
                 family: family?,
                 virtual_ips: virtual_ips?,

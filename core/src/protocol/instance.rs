@@ -28,6 +28,11 @@ pub struct Params {
     /// After start-up, leaving Fault, or first hearing a lower-priority master, wait this
     /// long before preempting it (keepalived's `preempt_delay`).
     pub preempt_delay: Duration,
+    /// Beyond the RFC (opt-in): with preemption, a Backup that hears the
+    /// master advertise a lower priority than its own takes over at once
+    /// (once `preempt_delay` allows) instead of waiting for its
+    /// Master_Down_Timer.
+    pub fast_takeover: bool,
     /// Our address on the interface: the advert's source and the tie-breaker.
     pub primary_address: IpAddr,
     /// The virtual addresses carried in adverts.
@@ -690,7 +695,11 @@ impl Instance {
                 priority: advert.priority,
             });
         }
-        // Otherwise discard: our Master_Down_Timer runs out and we preempt.
+        // Otherwise discard: our Master_Down_Timer runs out and we preempt,
+        // or with fast takeover, it runs out now.
+        if preempt && !better_or_equal && self.params.fast_takeover {
+            self.timer = Some(now);
+        }
     }
 
     fn accept_master(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr) {
@@ -800,6 +809,12 @@ impl Instance {
                 DownCause::Silence => self.master_down_interval(),
             };
             self.timer = Some(self.down_since + wait);
+        }
+        // A master whose priority changed says so at once, an extra advert
+        // the RFC does not forbid: a backup that now has the higher priority
+        // learns it now, not an interval later.
+        if was == State::Master && self.state == State::Master && self.priority() != old_priority {
+            out.push(Action::SendAdvert(self.advert(self.priority())));
         }
     }
 

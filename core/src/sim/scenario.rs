@@ -18,6 +18,8 @@ pub struct InstanceSpec {
     pub preempt: bool,
     /// Wait this long before preempting (keepalived's `preempt_delay`).
     pub preempt_delay: Duration,
+    /// vipd's opt-in fast takeover (see [`crate::protocol::Params::fast_takeover`]).
+    pub fast_takeover: bool,
     /// Advertisement interval, in centiseconds.
     pub advert_interval: Centis,
 }
@@ -30,6 +32,7 @@ impl InstanceSpec {
             priority,
             preempt: true,
             preempt_delay: Duration::ZERO,
+            fast_takeover: false,
             advert_interval,
         }
     }
@@ -43,6 +46,12 @@ impl InstanceSpec {
     /// Sets the preempt delay.
     pub fn preempt_delay(mut self, delay: Duration) -> InstanceSpec {
         self.preempt_delay = delay;
+        self
+    }
+
+    /// Turns fast takeover on or off.
+    pub fn fast_takeover(mut self, fast: bool) -> InstanceSpec {
+        self.fast_takeover = fast;
         self
     }
 }
@@ -156,6 +165,7 @@ impl Setup {
             advert_interval: spec.advert_interval,
             preempt: spec.preempt,
             preempt_delay: spec.preempt_delay,
+            fast_takeover: spec.fast_takeover,
             primary_address: self.address(node),
             virtual_ips: vec![self.vip(instance)],
             auth: self.auth,

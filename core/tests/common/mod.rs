@@ -33,6 +33,7 @@ pub fn params(version: Version, me: &str, vips: &[&str]) -> Params {
         advert_interval: Centis::ONE_SECOND,
         preempt: true,
         preempt_delay: Duration::ZERO,
+        fast_takeover: false,
         primary_address: ip(me),
         virtual_ips: vips.iter().map(|v| ip(v)).collect(),
         auth: Auth::None,

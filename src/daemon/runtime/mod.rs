@@ -796,6 +796,7 @@ fn params(cfg: &config::InstanceConfig, src: IpAddr) -> Params {
         advert_interval: cfg.advert_interval,
         preempt: cfg.preempt,
         preempt_delay: cfg.preempt_delay,
+        fast_takeover: cfg.fast_takeover,
         primary_address: src,
         virtual_ips: cfg.virtual_ips.iter().map(IpNet::addr).collect(),
         auth: cfg.auth_pass.as_deref().map_or(Auth::None, Auth::simple),
