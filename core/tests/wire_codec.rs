@@ -858,3 +858,16 @@ fn na_rejections() {
         Err(Error::NotUnsolicitedNa(NaDefect::NotIcmpv6))
     );
 }
+
+#[test]
+fn parse_into_reuses_one_repr_for_every_advert() {
+    let mut repr = v3_ipv6_repr();
+    let capacity = repr.addresses.capacity();
+    let v4 = Advert::new_checked(&V3_IPV4[..]).unwrap();
+    AdvertRepr::parse_into(&v4, V3_V4_SRC, V4_GROUP, &mut repr).unwrap();
+    assert_eq!(repr, v3_ipv4_repr());
+    assert_eq!(repr.addresses.capacity(), capacity, "no new allocation");
+    let v6 = Advert::new_checked(&V3_IPV6[..]).unwrap();
+    AdvertRepr::parse_into(&v6, v6_src(), v6_group(), &mut repr).unwrap();
+    assert_eq!(repr, v3_ipv6_repr());
+}

@@ -9,7 +9,9 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::ops::Range;
 use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use nix::libc;
@@ -63,6 +65,30 @@ impl Datagram {
             dst: self.dst,
             ttl: self.ttl,
             payload: &self.payload,
+        }
+    }
+}
+
+/// A datagram received into the caller's buffer: what the kernel said of
+/// it, and where its VRRP bytes are in that buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ttl: u8,
+    /// See [`Datagram::stamp`].
+    pub stamp: Option<Duration>,
+    pub payload: Range<usize>,
+}
+
+impl Received {
+    /// The datagram, read from the buffer it was received into.
+    pub fn envelope<'a>(&self, buf: &'a [u8]) -> IpEnvelope<'a> {
+        IpEnvelope {
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+            payload: &buf[self.payload.clone()],
         }
     }
 }
@@ -168,22 +194,48 @@ impl VrrpSocket {
         self.ifindex
     }
 
-    /// Waits for the next datagram. The outer error is the socket's; the inner
-    /// one is a malformed IPv4 header, to be counted and dropped.
+    /// Waits for the next datagram (for `vipd watch`; the daemon uses
+    /// [`VrrpSocket::poll_recv`] with a buffer of its own). The outer error
+    /// is the socket's; the inner one is a malformed IPv4 header, to be
+    /// counted and dropped.
     pub async fn recv(&self) -> io::Result<Result<Datagram, wire::Error>> {
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let received = std::future::poll_fn(|cx| self.poll_recv(cx, &mut buf)).await?;
+        Ok(received.map(|r| Datagram {
+            src: r.src,
+            dst: r.dst,
+            ttl: r.ttl,
+            payload: buf[r.payload].to_vec(),
+            stamp: r.stamp,
+        }))
+    }
+
+    /// Receives a waiting datagram into `buf`, or registers for a wake-up
+    /// when one arrives.
+    pub fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> Poll<io::Result<Result<Received, wire::Error>>> {
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| self.recv_now(fd.get_ref())) {
-                Ok(result) => return result,
+            let mut guard = match self.fd.poll_read_ready(cx) {
+                Poll::Ready(guard) => guard?,
+                Poll::Pending => return Poll::Pending,
+            };
+            match guard.try_io(|fd| self.recv_now(fd.get_ref(), buf)) {
+                Ok(result) => return Poll::Ready(result),
                 Err(_would_block) => continue,
             }
         }
     }
 
-    fn recv_now(&self, socket: &Socket) -> io::Result<Result<Datagram, wire::Error>> {
-        let mut buf = [0u8; MAX_DATAGRAM];
+    fn recv_now(
+        &self,
+        socket: &Socket,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> io::Result<Result<Received, wire::Error>> {
         let mut cmsg = nix::cmsg_space!(libc::c_int, libc::in6_pktinfo, nix::sys::time::TimeSpec);
-        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut iov = [IoSliceMut::new(buf)];
         let msg = recvmsg::<SockaddrStorage>(
             socket.as_raw_fd(),
             &mut iov,
@@ -210,23 +262,26 @@ impl VrrpSocket {
         let bytes = &buf[..n];
         Ok(match self.family {
             // An IPv4 raw socket hands us the IP header: TTL and addresses come from it.
-            Family::Ipv4 => wire::parse_ipv4(bytes).map(|ip| Datagram {
-                src: ip.src,
-                dst: ip.dst,
-                ttl: ip.ttl,
-                payload: ip.payload.to_vec(),
-                stamp,
+            Family::Ipv4 => wire::parse_ipv4(bytes).map(|ip| {
+                let start = ip.payload.as_ptr() as usize - bytes.as_ptr() as usize;
+                Received {
+                    src: ip.src,
+                    dst: ip.dst,
+                    ttl: ip.ttl,
+                    stamp,
+                    payload: start..start + ip.payload.len(),
+                }
             }),
             Family::Ipv6 => {
                 let src = from
                     .and_then(|a| a.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
                     .ok_or_else(|| invalid("no source"))?;
-                Ok(Datagram {
+                Ok(Received {
                     src,
                     dst,
                     ttl,
-                    payload: bytes.to_vec(),
                     stamp,
+                    payload: 0..n,
                 })
             }
         })

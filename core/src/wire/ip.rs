@@ -109,6 +109,13 @@ impl<'a> IpEnvelope<'a> {
         let packet = Advert::new_checked(self.payload)?;
         AdvertRepr::parse(&packet, self.src, self.dst)
     }
+
+    /// Like [`IpEnvelope::advert`], into `repr` without allocating (see
+    /// [`AdvertRepr::parse_into`]).
+    pub fn advert_into(&self, repr: &mut AdvertRepr) -> Result<(), Error> {
+        let packet = Advert::new_checked(self.payload)?;
+        AdvertRepr::parse_into(&packet, self.src, self.dst, repr)
+    }
 }
 
 /// An Ethernet frame carrying VRRP, for capture tools and fixtures.

@@ -311,6 +311,27 @@ impl AdvertRepr {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<AdvertRepr, Error> {
+        let mut repr = AdvertRepr {
+            version: Version::V3,
+            vrid: 0,
+            priority: 0,
+            max_advert_interval: Centis(0),
+            auth: Auth::None,
+            addresses: Vec::new(),
+        };
+        AdvertRepr::parse_into(packet, src, dst, &mut repr)?;
+        Ok(repr)
+    }
+
+    /// Like [`AdvertRepr::parse`], but into `repr`, reusing its address
+    /// list's memory: a receive loop parses every advert without
+    /// allocating. On error `repr` holds nothing meaningful.
+    pub fn parse_into<T: AsRef<[u8]> + ?Sized>(
+        packet: &Advert<&T>,
+        src: IpAddr,
+        dst: IpAddr,
+        repr: &mut AdvertRepr,
+    ) -> Result<(), Error> {
         packet.check_len()?;
         let version = match packet.version() {
             2 => Version::V2,
@@ -353,19 +374,17 @@ impl AdvertRepr {
         }
 
         let bytes = packet.address_bytes(family);
-        let addresses = match family {
-            Family::Ipv4 => octets::<4>(bytes).map(IpAddr::from).collect(),
-            Family::Ipv6 => octets::<16>(bytes).map(IpAddr::from).collect(),
-        };
-
-        Ok(AdvertRepr {
-            version,
-            vrid: packet.vrid(),
-            priority: packet.priority(),
-            max_advert_interval,
-            auth,
-            addresses,
-        })
+        repr.addresses.clear();
+        match family {
+            Family::Ipv4 => repr.addresses.extend(octets::<4>(bytes).map(IpAddr::from)),
+            Family::Ipv6 => repr.addresses.extend(octets::<16>(bytes).map(IpAddr::from)),
+        }
+        repr.version = version;
+        repr.vrid = packet.vrid();
+        repr.priority = packet.priority();
+        repr.max_advert_interval = max_advert_interval;
+        repr.auth = auth;
+        Ok(())
     }
 
     /// The length of the emitted message.

@@ -3,11 +3,13 @@
 //! use it, from [`Lookups`] gathered beforehand, so building never waits.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::ids::{ById, SocketId};
 use super::links::{Followed, Trouble};
@@ -17,7 +19,7 @@ use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
 use crate::daemon::poller::TrackedUpdate;
 use crate::daemon::process::RunAs;
-use crate::daemon::socket::VrrpSocket;
+use crate::daemon::socket::{MAX_DATAGRAM, Received, VrrpSocket};
 use crate::daemon::vips::{AnnouncePlan, VipFailure, VipStats, VipWorker};
 use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
 use crate::wire::Family;
@@ -80,6 +82,8 @@ pub(super) struct Edge {
     /// The interfaces instances run on, followed by name.
     pub links: BTreeMap<String, Followed>,
     pub input_tx: mpsc::UnboundedSender<Input>,
+    /// The socket read first next time (they take turns).
+    pub next_socket: usize,
 }
 
 impl Edge {
@@ -214,12 +218,13 @@ impl Edge {
                 }),
                 open: None,
                 error: None,
+                quiet_until: None,
             }),
         };
         // New, or closed by a reload that left it unused: open it.
         let existing = self.links.get(&cfg.interface).and_then(|l| l.info.clone());
         if let (None, Some(info)) = (&self.sockets[id].open, existing) {
-            self.sockets[id].reopen(id, info.index, &self.input_tx);
+            self.sockets[id].reopen(info.index);
         }
         Ok(id)
     }
@@ -234,7 +239,7 @@ impl Edge {
                 continue;
             }
             match info {
-                Some(info) => entry.reopen(id, info.index, &self.input_tx),
+                Some(info) => entry.reopen(info.index),
                 None => entry.close(),
             }
         }
@@ -247,71 +252,88 @@ pub(super) struct SocketEntry {
     pub family: Family,
     /// Whether the socket joins the VRRP multicast group.
     pub joined: bool,
-    /// The open socket, bound to the interface's current index, and its reader.
-    pub open: Option<(Arc<VrrpSocket>, JoinHandle<()>)>,
+    /// The open socket, bound to the interface's current index; the loop
+    /// reads it directly.
+    pub open: Option<VrrpSocket>,
     /// Why the socket could not be opened for the current interface.
     pub error: Option<String>,
+    /// After a receive error, the socket is not read again before this, so
+    /// a persistent error cannot spin the loop.
+    pub quiet_until: Option<Instant>,
 }
 
 impl SocketEntry {
     pub fn socket(&self) -> Option<&VrrpSocket> {
-        self.open.as_ref().map(|(s, _)| &**s)
+        self.open.as_ref()
     }
 
     /// Opens the socket for interface index `ifindex`, replacing any socket
     /// bound to an earlier incarnation of the interface.
-    fn reopen(&mut self, id: SocketId, ifindex: u32, input_tx: &mpsc::UnboundedSender<Input>) {
+    fn reopen(&mut self, ifindex: u32) {
         if self.socket().is_some_and(|s| s.ifindex() == ifindex) {
             return;
         }
         self.close();
         match VrrpSocket::open(self.family, &self.ifname, ifindex, self.joined) {
             Ok(socket) => {
-                let socket = Arc::new(socket);
-                let reader = spawn_reader(id, socket.clone(), input_tx.clone());
-                self.open = Some((socket, reader));
+                self.open = Some(socket);
                 self.error = None;
             }
             Err(e) => {
-                tracing::error!("cannot open the VRRP socket on {}: {e}", self.ifname);
-                self.error = Some(format!(
-                    "cannot open the VRRP socket on {}: {e}",
-                    self.ifname
-                ));
+                let why = format!("cannot open the VRRP socket on {}: {e}", self.ifname);
+                tracing::error!(event = "socket_error", interface = %self.ifname, error = %e, "{why}");
+                self.error = Some(why);
             }
         }
     }
 
     pub fn close(&mut self) {
-        if let Some((_, reader)) = self.open.take() {
-            reader.abort();
-        }
+        self.open = None;
+        self.quiet_until = None;
     }
 }
 
-fn spawn_reader(
-    socket_id: SocketId,
-    socket: Arc<VrrpSocket>,
-    tx: mpsc::UnboundedSender<Input>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let received = socket.recv().await;
-            let fatal = received.is_err();
-            if tx
-                .send(Input::Packet {
-                    socket: socket_id,
-                    received,
-                })
-                .is_err()
-                || fatal
-            {
-                // Back off so a persistent socket error cannot spin the loop.
-                tokio::time::sleep(Duration::from_millis(100)).await;
+impl Edge {
+    /// Receives the next datagram waiting on any open socket into `buf`,
+    /// taking the sockets in turn so a busy one cannot starve the others.
+    pub fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> Poll<(SocketId, RecvResult)> {
+        let ids = self.sockets.ids();
+        let now = Instant::now();
+        for k in 0..ids.len() {
+            let id = ids[(self.next_socket + k) % ids.len()];
+            let entry = &mut self.sockets[id];
+            if entry.quiet_until.is_some_and(|t| now < t) {
+                continue;
+            }
+            entry.quiet_until = None;
+            let Some(socket) = &entry.open else { continue };
+            if let Poll::Ready(received) = socket.poll_recv(cx, buf) {
+                if received.is_err() {
+                    entry.quiet_until = Some(now + RECEIVE_ERROR_PAUSE);
+                }
+                self.next_socket = (self.next_socket + k + 1) % ids.len();
+                return Poll::Ready((id, received));
             }
         }
-    })
+        Poll::Pending
+    }
+
+    /// When a socket paused after a receive error is read again.
+    pub fn quiet_deadline(&self) -> Option<Instant> {
+        self.sockets.values().filter_map(|s| s.quiet_until).min()
+    }
 }
+
+/// What reading a socket gave: a datagram, a malformed IPv4 header, or the
+/// socket's error.
+pub(super) type RecvResult = io::Result<Result<Received, crate::wire::Error>>;
+
+/// How long a socket that failed to receive is left alone.
+const RECEIVE_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// An instance's hook queue; hooks see its VIPs in `VIPD_VIPS`.
 pub(super) fn instance_hooks(name: &str, cfg: &config::InstanceConfig, run_as: RunAs) -> HookQueue {

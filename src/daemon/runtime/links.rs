@@ -594,6 +594,7 @@ impl Daemon {
             .values()
             .flat_map(|s| [s.trouble.retry_at, s.start_by])
             .flatten()
+            .chain(self.edge.quiet_deadline())
             .min()
     }
 
@@ -601,6 +602,12 @@ impl Daemon {
     /// a link-local address.
     pub(super) fn on_edge_timer(&mut self) {
         let now = Instant::now();
+        // Sockets paused after a receive error are read again.
+        for socket in self.edge.sockets.values_mut() {
+            if socket.quiet_until.is_some_and(|t| t <= now) {
+                socket.quiet_until = None;
+            }
+        }
         for id in self.instances.ids() {
             let trouble = &mut self.instances[id].trouble;
             if trouble.retry_at.is_some_and(|t| t <= now) {

@@ -4,7 +4,6 @@
 //! workers (netlink, announcements, hooks) that run beside it.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +22,7 @@ use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
 use super::poller::{Poller, TrackedUpdate};
 use super::process::RunAs;
 use super::ratelimit::RateLimiter;
-use super::socket::Datagram;
+use super::socket::{MAX_DATAGRAM, Received};
 use super::vips::{VipCommand, VipFailure, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
@@ -119,9 +118,10 @@ enum Input {
     EdgeTimer,
     /// Time to tell systemd's watchdog the loop is alive.
     WatchdogTick,
+    /// A datagram in the loop's receive buffer, or why there is none.
     Packet {
         socket: SocketId,
-        received: io::Result<Result<Datagram, wire::Error>>,
+        received: build::RecvResult,
     },
     Net(NetEvent),
     /// A followed interface as looked up after a change.
@@ -250,6 +250,9 @@ struct Daemon {
     /// Instances whose edge health changed during the current batch.
     health_changed: Vec<InstanceId>,
     demux: Demux,
+    /// Where datagrams are received and adverts parsed, over and over.
+    rx_buf: Box<[u8; MAX_DATAGRAM]>,
+    rx_advert: wire::AdvertRepr,
     reloads: reload::Reloads,
 }
 
@@ -286,6 +289,7 @@ impl Daemon {
             sockets: ById::default(),
             links: BTreeMap::new(),
             input_tx,
+            next_socket: 0,
         };
         let readings = watchers.latest.updates();
         let mut instances = ById::default();
@@ -338,6 +342,15 @@ impl Daemon {
             log_limit: RateLimiter::new(Duration::from_secs(10)),
             health_changed: Vec::new(),
             demux: Demux::default(),
+            rx_buf: Box::new([0; MAX_DATAGRAM]),
+            rx_advert: wire::AdvertRepr {
+                version: wire::Version::V3,
+                vrid: 0,
+                priority: 0,
+                max_advert_interval: wire::Centis(1),
+                auth: Auth::None,
+                addresses: Vec::with_capacity(255),
+            },
             reloads: reload::Reloads::default(),
         };
         daemon.index_instances();
@@ -387,8 +400,17 @@ impl Daemon {
                 _ = self.timer.expired() => Input::ProtocolTimer,
                 () = sleep_until(edge_deadline) => Input::EdgeTimer,
                 _ = watchdog.tick(), if watchdog_period.is_some() => Input::WatchdogTick,
-                Some(input) = self.inputs.recv() => input,
-                Some(request) = self.control.recv() => Input::Control(request),
+                // Packets, events and requests take turns (no bias among them):
+                // a flood of one cannot starve the others.
+                input = async {
+                    tokio::select! {
+                        Some(input) = self.inputs.recv() => input,
+                        Some(request) = self.control.recv() => Input::Control(request),
+                        (socket, received) = std::future::poll_fn(|cx| {
+                            self.edge.poll_recv(cx, &mut self.rx_buf)
+                        }) => Input::Packet { socket, received },
+                    }
+                } => input,
             };
             if let Flow::Stop = self.on_input(input) {
                 break;
@@ -487,8 +509,8 @@ impl Daemon {
         Flow::Continue
     }
 
-    fn on_datagram(&mut self, socket: SocketId, datagram: &Datagram) {
-        let envelope = datagram.envelope();
+    fn on_datagram(&mut self, socket: SocketId, datagram: &Received) {
+        let envelope = datagram.envelope(&self.rx_buf[..]);
         // The TTL rule protects instances that listen to the group; unicast
         // peers may be a routed hop apart (deviation 10 in the conformance
         // table), and accept adverts only from their configured peers.
@@ -496,11 +518,12 @@ impl Daemon {
         if let Some(e) = routed.filter(|_| !self.demux.unicast.contains(&socket)) {
             return self.count_invalid(socket, Some(datagram.src), e);
         }
-        let advert = match envelope.advert() {
-            Ok(advert) => advert,
-            Err(e) => return self.count_invalid(socket, Some(datagram.src), e),
-        };
-        let Some(&id) = self.demux.by_vrid.get(&(socket, advert.vrid)) else {
+        // Parsed into the one advert the loop keeps: no allocation per packet.
+        if let Err(e) = envelope.advert_into(&mut self.rx_advert) {
+            return self.count_invalid(socket, Some(datagram.src), e);
+        }
+        let vrid = self.rx_advert.vrid;
+        let Some(&id) = self.demux.by_vrid.get(&(socket, vrid)) else {
             return;
         };
         if let Some(e) = routed.filter(|_| !self.instances[id].cfg.is_unicast()) {
@@ -514,7 +537,7 @@ impl Daemon {
         self.instances[id].counters.adverts_received += 1;
         let event = Event::Advert {
             src: datagram.src,
-            advert: &advert,
+            advert: &self.rx_advert,
         };
         let outputs = self.node.handle(now, id, event);
         self.execute(outputs);
