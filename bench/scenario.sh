@@ -7,6 +7,8 @@
 #
 #   scenario.sh failover KIND VERSION INTERVAL HOW REPS OUT
 #       HOW: kill (SIGKILL + link down) | stop (SIGTERM) | check (failing check)
+#            | checkfast (the same with vipd's opt-in fast takeover: the TOML
+#              line in $BENCH_FAST_TAKEOVER is added to every vipd instance)
 #   scenario.sh spacing KIND CONDITION SECONDS OUT
 #       CONDITION: idle | cpu | checks | flood | reload
 #   scenario.sh scale KIND INSTANCES INTERVAL WINDOW OUT
@@ -59,6 +61,7 @@ CONF_INTERVAL=1
 CONF_INSTANCES=1      # 1: the single instance "vip" (VRID 51, VIP 192.0.2.50/24)
 CONF_CHECKS=0         # number of always-passing checks tracked by every instance
 CONF_HEALTH=0         # 1: a check "health" (test -f NODE/healthy), weight -60
+CONF_VIPD_EXTRA=""    # raw TOML lines for every vipd instance
 
 write_vipd_conf() {
     local node="$1" prio="$2" f="$VT_TMP/$1/vipd.toml" k track=()
@@ -92,6 +95,7 @@ write_vipd_conf() {
             echo "advert_interval = \"$(ms_of "$CONF_INTERVAL")\""
             echo "virtual_ips = [\"$VIP4_CIDR\"]"
             echo "track_checks = [${track[*]}]"
+            [[ -z "$CONF_VIPD_EXTRA" ]] || echo "$CONF_VIPD_EXTRA"
         else
             for ((k = 0; k < CONF_INSTANCES; k++)); do
                 echo "[instances.i$k]"
@@ -272,44 +276,78 @@ n2_is_silent_backup() { ! peer_holds n2 "$VIP4"; }
 stop_both() {
     local node
     for node in n1 n2; do
-        if [[ -n "${PEER_KIND[$node]:-}" ]]; then
-            if [[ "$KIND" == vipd ]] && ! pid_alive "${VIPD_PID[$node]:-}"; then continue; fi
-            if [[ "$KIND" == keepalived ]] && ka_gone "${KA_PID[$node]}"; then continue; fi
-            stop_peer "$node"
-        fi
+        case "$KIND" in
+            vipd) pid_alive "${VIPD_PID[$node]:-}" || continue ;;
+            keepalived) [[ -n "${KA_PID[$node]:-}" ]] && ! ka_gone "${KA_PID[$node]}" || continue ;;
+        esac
+        stop_peer "$node"
     done
     if has_link_down n1; then revive_node n1; fi
+    # after the link is up: the bridge refuses a port state on a port that is down
+    port_unblock n1
     ip -n "$(ns n1)" addr del "$VIP4_CIDR" dev eth0 2>/dev/null || true
     ip -n "$(ns n2)" addr del "$VIP4_CIDR" dev eth0 2>/dev/null || true
     ip -n "$(ns client)" neigh flush dev eth0 2>/dev/null || true
 }
 
+# crash_master: the master dies at once, seen from the network: its bridge
+# port stops forwarding (a blackhole, no carrier change the daemon could
+# react to), then SIGKILL to every process of its daemon, then its link goes
+# down (a dead node must not answer ARP or ping for the VIP it left behind).
+# The PIDs are read before the event so both daemons die equally fast.
+crash_master() {
+    local pids pid
+    pids="$(daemon_pids n1)"
+    event act "rep=$rep"
+    port_block n1
+    # shellcheck disable=SC2086 # a list of PIDs, all of our daemon
+    kill -KILL $pids 2>/dev/null || true
+    link_down n1
+    for pid in $pids; do poll_until 5 0.02 not_ pid_alive "$pid" || fail "$KIND process $pid survived SIGKILL"; done
+    { wait "$(main_pid n1)"; } 2>/dev/null || true
+    case "$KIND" in
+        vipd) VIPD_PID[n1]="" ;;
+    esac
+}
+
 scenario_failover() {
-    local version="$1" interval="$2" how="$3" reps="$4" rep settle
+    local version="$1" interval="$2" how="$3" reps="$4" rep before after
     OUT="$5"
     CONF_VERSION="$version"
     CONF_INTERVAL="$interval"
-    [[ "$how" == check ]] && CONF_HEALTH=1
+    case "$how" in
+        check) CONF_HEALTH=1 ;;
+        checkfast)
+            # vipd's opt-in fast takeover (issue 10 item 4), named by bench/run
+            [[ "$KIND" == vipd && -n "${BENCH_FAST_TAKEOVER:-}" ]] ||
+                fail "checkfast needs vipd and BENCH_FAST_TAKEOVER (the TOML line that enables it)"
+            CONF_HEALTH=1
+            CONF_VIPD_EXTRA="$BENCH_FAST_TAKEOVER"
+            ;;
+    esac
     topo_up n1 n2 client
     start_capture "ip proto 112 or arp or (icmp and src host $VIP4)"
     start_prober
-    # enough to see the new master settle and the old one's last adverts
-    settle="$(awk -v i="$interval" 'BEGIN { s = 4 * i + 0.3; printf "%.3f\n", (s > 0.5 ? s : 0.5) }')"
+    # before the event: the backup has heard a few adverts and the master's
+    # spacing can be sampled; after it: the new master's GARPs and the
+    # client's replies are in the capture
+    before="$(awk -v i="$interval" 'BEGIN { s = 2 * i + 0.3; printf "%.3f\n", (s > 0.5 ? s : 0.5) }')"
+    after="$(awk -v i="$interval" 'BEGIN { s = i + 0.3; printf "%.3f\n", (s > 0.5 ? s : 0.5) }')"
     for ((rep = 1; rep <= reps; rep++)); do
         start_daemon n1 150
         start_daemon n2 100
         wait_until "n1 ($KIND) holds $VIP4" $((10 + 5 * ${interval%.*})) only_peer_holder n1
         wait_until "the client reaches $VIP4" 10 ping_ok
-        sleep "$settle"
+        sleep "$before"
         event ready "rep=$rep"
         case "$how" in
-            kill) event act "rep=$rep"; crash_peer n1 ;;
+            kill) crash_master ;;
             stop) event act "rep=$rep"; stop_peer n1 ;;
-            check) event act "rep=$rep"; rm -f "$VT_TMP/n1/healthy" ;;
+            check | checkfast) event act "rep=$rep"; rm -f "$VT_TMP/n1/healthy" ;;
         esac
         wait_until "n2 takes $VIP4 over" $((10 + 5 * ${interval%.*})) peer_holds n2 "$VIP4"
         event moved "rep=$rep"
-        sleep "$settle"
+        sleep "$after"
         event done "rep=$rep"
         stop_both
     done
