@@ -398,8 +398,9 @@ scenario_spacing() {
             COND_PIDS+=("$pid")
             ;;
     esac
-    # only n1's adverts: the flood would fill the capture
-    start_capture "ip proto 112 and src host $(ip4_of n1)"
+    # the routers' adverts only: the flood would fill the capture (the
+    # backup's are there to count when it declared the live master dead)
+    start_capture "ip proto 112 and (src host $(ip4_of n1) or src host $(ip4_of n2))"
     event start
     sleep "$seconds"
     event end
@@ -410,7 +411,7 @@ scenario_spacing() {
     local holders
     holders="$(peer_holders "$VIP4")"
     write_meta scenario=spacing kind="$KIND" condition="$condition" seconds="$seconds" interval=0.01 \
-        n1="$(ip4_of n1)" flood_rate="$flood_rate" holders_at_end="$holders"
+        n1="$(ip4_of n1)" n2="$(ip4_of n2)" flood_rate="$flood_rate" holders_at_end="$holders"
 }
 
 scenario_scale() {
@@ -427,8 +428,10 @@ scenario_scale() {
         # the one-instance writer uses 192.0.2.50; count that instead
         holder_count() { ip -n "$(ns "$1")" -4 -o addr show dev eth0 2>/dev/null | grep -c " $VIP4/" || true; }
     fi
-    t0="$(now)"
+    # the backup first; the clock starts with the master (keepalived's start
+    # function waits for its VRRP child, vipd's does not: this keeps both fair)
     start_daemon n2 100
+    t0="$(now)"
     start_daemon n1 150
     wait_until "n1 ($KIND) holds all $instances VIPs" 120 all_vips_on n1
     t1="$(now)"
