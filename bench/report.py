@@ -626,6 +626,21 @@ def scale_table(data):
     )
 
 
+def memory_slope(data):
+    """Memory at one instance and per added instance (1 -> 255 at 1 s)."""
+    words = []
+    for kind in KINDS:
+        one = data["scale"].get((1, "1"), {}).get(kind)
+        many = data["scale"].get((255, "1"), {}).get(kind)
+        if not one or not many:
+            continue
+        a, b = int(one["master_rss_kib"]), int(many["master_rss_kib"])
+        words.append(f"{kind} {a / 1024:.1f} MB with one instance and {(b - a) / 254:+.1f} KB per further instance")
+    if not words:
+        return ""
+    return "Master RSS: " + "; ".join(words) + "."
+
+
 def main():
     results, doc = Path(sys.argv[1]), Path(sys.argv[2])
     run = json.loads((results / "run.json").read_text())
@@ -720,6 +735,8 @@ def main():
         "RSS is VmRSS summed over the same processes.",
         "",
         scale_table(data),
+        "",
+        memory_slope(data),
         "",
         "## Why goals are missed",
         "",
