@@ -699,8 +699,8 @@ def main():
         "Skew_Time alone). A repetition in which the backup sent adverts while the master was still alive (it declared a live master dead, "
         "for example because adverts came late) has no takeover figure and is counted in the last column. *Client outage* is the longest gap between echo replies around the event (5 ms when nothing is lost). "
         "*First GARP* is from the new master's first advert to its first gratuitous ARP for the VIP. The check is "
-        "`test -f FILE` every second with weight −60 (150 → 90, below the backup); a kill is SIGKILL of the daemon "
-        "(keepalived: its whole process group) and the master's link taken down. Medians over the repetitions:",
+        "`test -f FILE` every second with weight −60 (150 → 90, below the backup); a kill is the master's bridge port blackholed, "
+        "SIGKILL to every process of its daemon and its link taken down. Medians over the repetitions:",
         "",
         failover_tables(data),
         "",
@@ -747,7 +747,7 @@ def main():
         "- Both daemons run under identical conditions, one after the other, in the same run; ratios are only meaningful within one run.",
         "- Timestamps are those of the bridge (the switch namespace) as tcpdump saw the frames, not the daemons' send times; the veth hop adds a few microseconds, the same for both daemons.",
         "- Spacing at 0.1 s and 1 s comes from every pair of consecutive full-priority adverts of the master in the failover runs (pairs further apart than 1.5 intervals, between repetitions, left out); at 0.01 s from the idle spacing scenario.",
-        "- The kill blackholes the node by taking its link down right after SIGKILL; adverts stop with the process, so the takeover figure is not affected by the order.",
+        "- The kill first blackholes the master (its bridge port stops forwarding, with no carrier change the daemon could react to), then sends SIGKILL to every process of the daemon (PIDs read beforehand, so both daemons die equally fast), then takes its link down. The client outage of a kill starts at the blackhole, the takeover at the master's last advert, up to one interval earlier: so the outage is shorter than the takeover by up to an interval.",
         "- A failing check is noticed at the check's next run (up to one check interval, 1 s for both daemons), so its end-to-end figure varies by up to a second between repetitions.",
         "- vipd's opt-in fast takeover (issue 10 item 4) is measured when bench/run is given the TOML line that enables it: `BENCH_FAST_TAKEOVER='KEY = true' sudo -E bench/run`.",
         "- Timing thresholds live here only; `cargo test` and the netns tests never assert them.",
