@@ -480,6 +480,8 @@ main() {
 eval "$(declare -f peers_cleanup | sed '1s/^peers_cleanup/vt_peers_cleanup/')"
 peers_cleanup() {
     local rc=$?
+    # errexit off first: `(exit "$rc")` below would end the handler early
+    set +e
     save_logs
     (exit "$rc")
     vt_peers_cleanup
