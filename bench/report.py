@@ -8,7 +8,6 @@ timestamps of frames as the switch saw them), never from either daemon's own
 account. The goals are those of issue 10; each is shown with vipd's figure,
 keepalived's figure measured in the same run, and met / missed by how much."""
 import json
-import os
 import statistics
 import struct
 import sys
