@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# bench/install.sh: installs, through apt, the tools the benchmark needs and
+# lacks. Sourced by bench/run. A policy-rc.d that forbids starting services
+# is in place during the install (keepalived's package would otherwise start
+# a keepalived in the root namespace), and removed afterwards unless it was
+# there before.
+
+bench_install() {
+    local need=() created_policy=0
+    command -v keepalived >/dev/null || need+=(keepalived)
+    command -v tcpdump >/dev/null || need+=(tcpdump)
+    command -v stress-ng >/dev/null || need+=(stress-ng)
+    command -v ip >/dev/null || need+=(iproute2)
+    command -v bridge >/dev/null || need+=(iproute2)
+    command -v setsid >/dev/null || need+=(util-linux)
+    command -v ping >/dev/null || need+=(iputils-ping)
+    /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+    ((${#need[@]})) || return 0
+    echo "bench: installing ${need[*]}"
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
+    local rc=0
+    {
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+    } >/dev/null || rc=$?
+    ((created_policy == 0)) || rm -f /usr/sbin/policy-rc.d
+    if ((rc != 0)); then
+        echo "bench: apt-get install ${need[*]} failed (status $rc)" >&2
+        return 1
+    fi
+}
