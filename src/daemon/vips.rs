@@ -53,6 +53,10 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VipFailure(pub String);
 
+/// Where a worker reports the addresses it could not install (straight into
+/// the protocol loop's input: no task or channel of its own).
+pub type FailureReport = Arc<dyn Fn(VipFailure) + Send + Sync>;
+
 /// How a new master announces itself (keepalived's garp_master_* settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnnouncePlan {
@@ -81,7 +85,7 @@ pub struct VipWorker {
     pub plan: AnnouncePlan,
     pub stats: Arc<VipStats>,
     pub hooks: Option<mpsc::UnboundedSender<Job>>,
-    pub failures: mpsc::UnboundedSender<VipFailure>,
+    pub failures: FailureReport,
     /// Whether the addresses should be on the interface (between Add and
     /// Remove): a new incarnation of the interface gets them too.
     pub holding: bool,
@@ -197,7 +201,7 @@ impl VipWorker {
                     "cannot add the VIPs: interface {} does not exist",
                     self.ifname
                 );
-                let _ = self.failures.send(VipFailure(why));
+                (self.failures)(VipFailure(why));
             }
         }
     }
@@ -215,7 +219,7 @@ impl VipWorker {
             }
         }
         if let Some(why) = failed {
-            let _ = self.failures.send(VipFailure(why));
+            (self.failures)(VipFailure(why));
         }
     }
 

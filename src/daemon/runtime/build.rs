@@ -13,14 +13,14 @@ use tokio::time::Instant;
 
 use super::ids::{ById, SocketId};
 use super::links::{Followed, Trouble};
-use super::{Input, InstanceEdge, ProtocolCounters, forward, params};
+use super::{Input, InstanceEdge, ProtocolCounters, params};
 use crate::config::{self, Config};
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
 use crate::daemon::poller::TrackedUpdate;
 use crate::daemon::process::RunAs;
 use crate::daemon::socket::{MAX_DATAGRAM, Received, VrrpSocket};
-use crate::daemon::vips::{AnnouncePlan, VipFailure, VipStats, VipWorker};
+use crate::daemon::vips::{AnnouncePlan, FailureReport, VipStats, VipWorker};
 use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
 use crate::wire::Family;
 
@@ -169,16 +169,16 @@ impl Edge {
         &self.links[ifname]
     }
 
-    /// A channel on which the instance's VIP worker reports addresses it could
-    /// not install.
-    fn vip_failures(&self, name: &str) -> mpsc::UnboundedSender<VipFailure> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// How the instance's VIP worker reports addresses it could not install.
+    fn vip_failures(&self, name: &str) -> FailureReport {
+        let tx = self.input_tx.clone();
         let instance = name.to_owned();
-        forward(rx, self.input_tx.clone(), move |failure| Input::VipFailed {
-            instance: instance.clone(),
-            failure,
-        });
-        tx
+        Arc::new(move |failure| {
+            let _ = tx.send(Input::VipFailed {
+                instance: instance.clone(),
+                failure,
+            });
+        })
     }
 
     /// The VRRP socket for the instance's interface and family; the entry is
