@@ -14,6 +14,14 @@
 # - n1's adverts for the instance that stays never pause for as long as n2's
 #   Master_Down_Interval (3 x 100 ms + skew): a gap that long is exactly what
 #   would make n2 take over, whatever the machine's speed.
+# Then one reload whose file read is held: n1's configuration path becomes a
+# named pipe, so reading it blocks until the test writes the new file into
+# it (a slow or hung file system, made controllable). While the read is
+# held (seen from outside: a thread of n1 waits in the pipe's open), n1 keeps
+# advertising, more adverts than fit in n2's Master_Down_Interval, and n2
+# stays BACKUP; once released, the reload is applied. A daemon that reads
+# the file on its protocol loop sends nothing until the release (its
+# Master_Down_Interval runs out on n2 instead).
 source "$(dirname "$0")/../lib.sh"
 
 topo_up n1 n2
@@ -78,3 +86,39 @@ log "n1 sent $count adverts for VRID 51 over ${span} s from the first reload (on
 awk -v g="$max_gap" -v m="$mdi" 'BEGIN { exit !(g < m) }' ||
     fail "n1's adverts never pause for n2's Master_Down_Interval during the reloads" "every gap < ${mdi} s" "a gap of ${max_gap} s"
 ok "no gap between n1's adverts reached n2's Master_Down_Interval (${mdi} s)"
+
+step "a reload whose file read is held"
+conf="$VT_TMP/n1/vipd.toml"
+with_extra
+mv "$conf" "$VT_TMP/n1/vipd.next.toml"
+mkfifo "$conf"
+capture_start held "$BPF_VRRP4"
+wait_until "capture sees n1's adverts" 5 cap_at_least held 2 "$BPF_VRRP4 and src 192.0.2.11 and ip[21] = 51"
+nsx n1 "$VIPD_BIN" reload --socket "$VT_TMP/n1/vipd.sock" >"$VT_TMP/held.out" 2>&1 &
+held_pid=$!
+record_pid "$held_pid"
+reading_pipe() { grep -qs wait_for_partner /proc/"${VIPD_PID[n1]}"/task/*/wchan; }
+wait_until "n1 is held in opening its configuration (a named pipe)" 5 reading_pipe
+base="$(cap_count held "$BPF_VRRP4 and src 192.0.2.11 and ip[21] = 51")"
+# 5 adverts span more than n2's Master_Down_Interval (3.61 intervals).
+wait_until "n1 sends 5 adverts while the reload's file read is held" 5 \
+    cap_at_least held $((base + 5)) "$BPF_VRRP4 and src 192.0.2.11 and ip[21] = 51"
+check "the reload is still held" reading_pipe
+assert_eq "n2's state while the reload is held" BACKUP "$(state_of n2)"
+assert_eq "n2's transitions while the reload is held" "$n2_transitions" "$(counter n2 transitions)"
+assert_eq "adverts sent by n2 while the reload is held" 0 "$(cap_count held "$BPF_VRRP4 and src 192.0.2.12")"
+# Release: the new file through the pipe (bounded: dd opens it itself).
+timeout 5 dd if="$VT_TMP/n1/vipd.next.toml" of="$conf" status=none ||
+    fail "writing the new configuration into the pipe" "dd exits 0" "it did not"
+rm -f "$conf"
+mv "$VT_TMP/n1/vipd.next.toml" "$conf"
+poll_until 10 0.05 not_ pid_alive "$held_pid" || fail "vipd reload answers once the file is read" "it exits" "still waiting"
+rc=0
+wait "$held_pid" || rc=$?
+assert_eq "vipd reload's exit status after the held read (0: applied)" 0 "$rc"
+grep -q "instance extra added" "$VT_TMP/held.out" || fail "held reload output" "instance extra added" "$(cat "$VT_TMP/held.out")"
+ok "the held reload was applied: $(paste -sd' ' "$VT_TMP/held.out")"
+wait_until "n1's added instance takes 192.0.2.60" 5 only_holder n1 192.0.2.60
+capture_stop held
+assert_eq "n2's transitions at the end" "$n2_transitions" "$(counter n2 transitions)"
+check "n1 still holds $VIP4 alone" only_holder n1
