@@ -122,3 +122,20 @@ wait_until "n1's added instance takes 192.0.2.60" 5 only_holder n1 192.0.2.60
 capture_stop held
 assert_eq "n2's transitions at the end" "$n2_transitions" "$(counter n2 transitions)"
 check "n1 still holds $VIP4 alone" only_holder n1
+
+step "SIGTERM while a reload's file read is held"
+mv "$conf" "$VT_TMP/n1/vipd.next.toml"
+mkfifo "$conf"
+nsx n1 "$VIPD_BIN" reload --socket "$VT_TMP/n1/vipd.sock" >"$VT_TMP/held2.out" 2>&1 &
+held_pid=$!
+record_pid "$held_pid"
+wait_until "n1 is held in opening its configuration again" 5 reading_pipe
+# A hung file system must not keep a stopping daemon alive.
+kill_vipd n1 TERM
+assert_eq "n1's exit status after SIGTERM with a held reload" 0 "$VIPD_RC"
+check "n1 left no VIP behind" not_ holds_vip n1 "$VIP4"
+poll_until 10 0.05 not_ pid_alive "$held_pid" || fail "vipd reload gives up when the daemon is gone" "it exits" "still waiting"
+wait "$held_pid" || true
+rm -f "$conf"
+mv "$VT_TMP/n1/vipd.next.toml" "$conf"
+ok "n1 stopped cleanly while its reload was held"

@@ -82,7 +82,7 @@ pub fn run(config: Config, config_path: PathBuf) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let signals = match Signals::install() {
             Ok(signals) => signals,
             Err(e) => {
@@ -97,7 +97,12 @@ pub fn run(config: Config, config_path: PathBuf) -> ExitCode {
                 ExitCode::from(1)
             }
         }
-    })
+    });
+    // A reload preparation stuck in a blocking read (a hung file system)
+    // must not keep the process alive after a clean stop: dropping the
+    // runtime would wait for it.
+    runtime.shutdown_background();
+    code
 }
 
 /// Sleeps until `at`; never wakes without one.
