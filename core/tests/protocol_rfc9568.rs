@@ -66,6 +66,18 @@ fn assert_tolerated(inst: &mut Instance, seconds: std::ops::Range<u32>, mdi: Dur
     }
 }
 
+/// The instance became Master by preempting PEER_HIGH at priority 100.
+fn assert_preempted_lower_master(inst: &Instance, actions: &[Action]) {
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(
+        transitions(actions)[0].reason,
+        Reason::Preempted {
+            master: ip(PEER_HIGH),
+            priority: 100
+        }
+    );
+}
+
 /// What a master of priority `mine` does on hearing PEER_HIGH as a master
 /// of lower priority `theirs`: report it, advertise at once, announce.
 fn answer_to_lower_master(theirs: u8, mine: u8) -> Vec<Action> {
@@ -269,14 +281,7 @@ fn backup_lower_priority_with_preempt_is_discarded_so_the_backup_preempts() {
         "nor teach its interval"
     );
     let actions = inst.handle(due, Event::Timer);
-    assert_eq!(inst.state(), State::Master);
-    assert_eq!(
-        transitions(&actions)[0].reason,
-        Reason::Preempted {
-            master: ip(PEER_HIGH),
-            priority: 100
-        }
-    );
+    assert_preempted_lower_master(&inst, &actions);
 }
 
 #[test]
@@ -723,14 +728,7 @@ fn fast_takeover_preempts_a_lower_master_at_once() {
     hear_priority(&mut inst, at(2.0), PEER_HIGH, 100);
     assert_eq!(inst.poll_timeout(), Some(at(2.0)), "due at once");
     let actions = inst.handle(at(2.0), Event::Timer);
-    assert_eq!(inst.state(), State::Master);
-    assert_eq!(
-        transitions(&actions)[0].reason,
-        Reason::Preempted {
-            master: ip(PEER_HIGH),
-            priority: 100
-        }
-    );
+    assert_preempted_lower_master(&inst, &actions);
 }
 
 /// Fast takeover still waits for `preempt_delay`, and needs preemption.
