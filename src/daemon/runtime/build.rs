@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::ids::{ById, SocketId};
 use super::links::{Followed, Trouble};
-use super::{Input, InstanceEdge, ProtocolCounters, params};
+use super::{Input, InstanceEdge, ProtocolCounters, on_workers, params};
 use crate::config::{self, Config};
 use crate::daemon::hooks::{HookQueue, Owner};
 use crate::daemon::netlink::{InterfaceInfo, Netlink, NetlinkError};
@@ -84,6 +84,8 @@ pub(super) struct Edge {
     pub input_tx: mpsc::UnboundedSender<Input>,
     /// The socket read first next time (they take turns).
     pub next_socket: usize,
+    /// Where hook queues, VIP workers and checks run (see `on_workers`).
+    pub workers: tokio::runtime::Handle,
 }
 
 impl Edge {
@@ -104,9 +106,8 @@ impl Edge {
         let up = followed.info.as_ref().is_some_and(|i| i.up);
         let tracker = build_tracker(cfg, config, lookups, readings, up, None);
 
-        let hooks = instance_hooks(name, cfg, run_as);
         let vip_stats = Arc::new(VipStats::default());
-        let (vip_tx, vip_task) = VipWorker {
+        let worker = VipWorker {
             name: name.to_owned(),
             netlink: self.netlink.clone(),
             ifname: cfg.interface.clone(),
@@ -114,12 +115,19 @@ impl Edge {
             vips: cfg.virtual_ips.clone(),
             plan: announce_plan(cfg),
             stats: vip_stats.clone(),
-            hooks: hooks.sender(),
+            hooks: None,
             failures: self.vip_failures(name),
             holding: false,
             added_on: None,
-        }
-        .spawn();
+        };
+        let (hooks, (vip_tx, vip_task)) = on_workers(&self.workers, || {
+            let hooks = instance_hooks(name, cfg, run_as);
+            let worker = VipWorker {
+                hooks: hooks.sender(),
+                ..worker
+            };
+            (hooks, worker.spawn())
+        });
 
         let mut edge = InstanceEdge {
             name: name.to_owned(),

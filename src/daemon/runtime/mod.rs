@@ -4,6 +4,7 @@
 //! workers (netlink, announcements, hooks) that run beside it.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,21 @@ pub fn run(config: Config, config_path: PathBuf) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Checks, hooks and VIP workers fork processes and talk to the kernel:
+    // on a thread of their own, so none of it can delay an advert.
+    let workers = match Workers::start() {
+        Ok(workers) => workers,
+        Err(e) => {
+            tracing::error!("cannot start the worker thread: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // The protocol loop's timers fire when due, not up to 50 us later
+    // (the kernel's default slack for grouping wake-ups).
+    if let Err(e) = nix::sys::prctl::set_timerslack(1) {
+        tracing::warn!("cannot set the timer slack: {e}");
+    }
+    let workers_handle = workers.handle.clone();
     let code = runtime.block_on(async {
         let signals = match Signals::install() {
             Ok(signals) => signals,
@@ -90,7 +106,7 @@ pub fn run(config: Config, config_path: PathBuf) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        match Daemon::start(config, config_path).await {
+        match Daemon::start(config, config_path, workers_handle).await {
             Ok(daemon) => daemon.serve(signals).await,
             Err(e) => {
                 tracing::error!("{e}");
@@ -102,7 +118,51 @@ pub fn run(config: Config, config_path: PathBuf) -> ExitCode {
     // must not keep the process alive after a clean stop: dropping the
     // runtime would wait for it.
     runtime.shutdown_background();
+    workers.stop();
     code
+}
+
+/// A second runtime on a thread of its own, for everything that may block
+/// for a while: checks, hooks, VIP workers.
+struct Workers {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Workers {
+    fn start() -> io::Result<Workers> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("vipd-workers".to_owned())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                // Like the loop's runtime: never wait for a stuck task.
+                runtime.shutdown_background();
+            })?;
+        Ok(Workers {
+            handle,
+            stop: Some(stop),
+        })
+    }
+
+    fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs `f` with the worker runtime as the current one, so what it spawns
+/// runs there rather than on the protocol loop's thread.
+fn on_workers<R>(workers: &tokio::runtime::Handle, f: impl FnOnce() -> R) -> R {
+    let _entered = workers.enter();
+    f()
 }
 
 /// Sleeps until `at`; never wakes without one.
@@ -268,7 +328,11 @@ enum Flow {
 }
 
 impl Daemon {
-    async fn start(config: Config, path: PathBuf) -> Result<Daemon, String> {
+    async fn start(
+        config: Config,
+        path: PathBuf,
+        workers: tokio::runtime::Handle,
+    ) -> Result<Daemon, String> {
         let clock = Clock::start();
         let timer =
             ProtocolTimer::new().map_err(|e| format!("cannot create the protocol timer: {e}"))?;
@@ -285,8 +349,14 @@ impl Daemon {
         // already carries their weights; then polled on their own thread.
         let mut poller = Poller::new(&config);
         let first_reading = poller.poll(std::time::Instant::now());
-        let (watchers, check_forwarder) =
-            Watchers::start(&config, run_as, &input_tx, poller, &first_reading)?;
+        let (watchers, check_forwarder) = Watchers::start(
+            &config,
+            run_as,
+            &input_tx,
+            poller,
+            &first_reading,
+            workers.clone(),
+        )?;
         background.push(check_forwarder);
 
         let mut edge = Edge {
@@ -295,6 +365,7 @@ impl Daemon {
             links: BTreeMap::new(),
             input_tx,
             next_socket: 0,
+            workers,
         };
         let readings = watchers.latest.updates();
         let mut instances = ById::default();
@@ -306,7 +377,7 @@ impl Daemon {
             members.push(member);
         }
         let groups = sync_groups(&config, &instances);
-        let group_hooks = group_hook_queues(&config, run_as);
+        let group_hooks = on_workers(&edge.workers, || group_hook_queues(&config, run_as));
 
         let (control_tx, control) = mpsc::unbounded_channel();
         let global = &config.global;

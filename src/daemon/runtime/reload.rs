@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::build::{Lookups, announce_plan, build_tracker, instance_hooks};
 use super::watchers::start_poller;
-use super::{Daemon, Input, InstanceEdge, group_hook_queue, params, sync_groups};
+use super::{Daemon, Input, InstanceEdge, group_hook_queue, on_workers, params, sync_groups};
 use crate::config::reload::{Aspect, InstanceChange, Plan, plan};
 use crate::config::{self, Config};
 use crate::daemon::control::{self, ReloadOutcome};
@@ -295,7 +295,10 @@ impl Daemon {
         }
         let instance = &mut self.instances[id];
         if aspects.contains(&Aspect::Hooks) {
-            let hooks = instance_hooks(&instance.name, cfg, self.running.run_as);
+            let run_as = self.running.run_as;
+            let hooks = on_workers(&self.edge.workers, || {
+                instance_hooks(&instance.name, cfg, run_as)
+            });
             instance.send_vip(VipCommand::SetHooks(hooks.sender()));
             let old = std::mem::replace(&mut instance.hooks, hooks);
             // Hooks already queued finish on their own.
@@ -406,7 +409,9 @@ impl Daemon {
                 .position(|(n, h, _)| n == name && *h == group.hooks);
             let queue = match reuse {
                 Some(i) => old.remove(i).2,
-                None => group_hook_queue(name, group, new, self.running.run_as),
+                None => on_workers(&self.edge.workers, || {
+                    group_hook_queue(name, group, new, self.running.run_as)
+                }),
             };
             self.group_hooks.push(queue);
         }

@@ -30,6 +30,8 @@ pub(super) struct Watchers {
     /// Forwards the poller thread's updates; aborting it stops the thread.
     poller_task: JoinHandle<()>,
     run_as: RunAs,
+    /// Where the checks run, away from the protocol loop.
+    workers: tokio::runtime::Handle,
     /// Each check's counters, by name.
     pub counters: BTreeMap<String, CheckCounters>,
     /// The latest reading of every tracked file and process.
@@ -45,6 +47,7 @@ impl Watchers {
         input_tx: &mpsc::UnboundedSender<Input>,
         poller: Poller,
         first: &[TrackedUpdate],
+        workers: tokio::runtime::Handle,
     ) -> Result<(Watchers, JoinHandle<()>), String> {
         let (check_tx, check_rx) = mpsc::unbounded_channel();
         let forwarder = forward(check_rx, input_tx.clone(), Input::Check);
@@ -53,6 +56,7 @@ impl Watchers {
             check_tx,
             poller_task: start_poller(poller, input_tx)?,
             run_as,
+            workers,
             counters: BTreeMap::new(),
             latest: poller::Latest::default(),
         };
@@ -67,6 +71,7 @@ impl Watchers {
     }
 
     fn start_check(&mut self, name: String, check: config::Check) {
+        let _entered = self.workers.enter();
         let task = checks::spawn(&check, self.run_as, self.check_tx.clone());
         self.running.insert(name, (check, task));
     }
