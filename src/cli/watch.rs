@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use tokio::time::Instant;
 
 use crate::daemon::netlink::Netlink;
-use crate::daemon::socket::{Datagram, VrrpSocket};
+use crate::daemon::socket::{MAX_DATAGRAM, Received, VrrpSocket};
 use crate::wire::{AdvertRepr, Auth, Family};
 
 pub fn run(interface: &str) -> ExitCode {
@@ -53,14 +53,15 @@ async fn watch(interface: &str) -> ExitCode {
         "vipd watch: listening for VRRP on {interface} (IPv4 224.0.0.18, IPv6 ff02::12); Ctrl-C to stop"
     );
     let start = Instant::now();
+    let (mut buf4, mut buf6) = ([0u8; MAX_DATAGRAM], [0u8; MAX_DATAGRAM]);
     loop {
-        let received = tokio::select! {
-            r = v4.recv() => r,
-            r = v6.recv() => r,
+        let (received, buf) = tokio::select! {
+            r = v4.recv(&mut buf4) => (r, &buf4),
+            r = v6.recv(&mut buf6) => (r, &buf6),
             _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
         };
         let line = match received {
-            Ok(Ok(datagram)) => describe(&datagram),
+            Ok(Ok(datagram)) => describe(&datagram, buf),
             Ok(Err(e)) => format!("INVALID IPv4 packet: {e}"),
             Err(e) => {
                 eprintln!("vipd watch: receive error: {e}");
@@ -78,8 +79,8 @@ async fn watch(interface: &str) -> ExitCode {
 }
 
 /// One line per datagram: the decoded advert, or what is wrong with it.
-pub fn describe(datagram: &Datagram) -> String {
-    let envelope = datagram.envelope();
+pub fn describe(datagram: &Received, buf: &[u8]) -> String {
+    let envelope = datagram.envelope(buf);
     let head = format!("{} > {} ttl {}", datagram.src, datagram.dst, datagram.ttl);
     let ttl_note = match envelope.check_ttl() {
         Ok(()) => String::new(),

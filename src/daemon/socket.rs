@@ -45,30 +45,6 @@ pub struct VrrpSocket {
     ifindex: u32,
 }
 
-/// A datagram as received: where from, where to, TTL, the VRRP bytes, and
-/// when the kernel received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Datagram {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub ttl: u8,
-    pub payload: Vec<u8>,
-    /// The kernel's receive time on the wall clock (SO_TIMESTAMPNS), since
-    /// the Unix epoch; `None` if it gave none.
-    pub stamp: Option<Duration>,
-}
-
-impl Datagram {
-    pub fn envelope(&self) -> IpEnvelope<'_> {
-        IpEnvelope {
-            src: self.src,
-            dst: self.dst,
-            ttl: self.ttl,
-            payload: &self.payload,
-        }
-    }
-}
-
 /// A datagram received into the caller's buffer: what the kernel said of
 /// it, and where its VRRP bytes are in that buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +52,8 @@ pub struct Received {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub ttl: u8,
-    /// See [`Datagram::stamp`].
+    /// The kernel's receive time on the wall clock (SO_TIMESTAMPNS), since
+    /// the Unix epoch; `None` if it gave none.
     pub stamp: Option<Duration>,
     pub payload: Range<usize>,
 }
@@ -194,20 +171,14 @@ impl VrrpSocket {
         self.ifindex
     }
 
-    /// Waits for the next datagram (for `vipd watch`; the daemon uses
-    /// [`VrrpSocket::poll_recv`] with a buffer of its own). The outer error
-    /// is the socket's; the inner one is a malformed IPv4 header, to be
-    /// counted and dropped.
-    pub async fn recv(&self) -> io::Result<Result<Datagram, wire::Error>> {
-        let mut buf = [0u8; MAX_DATAGRAM];
-        let received = std::future::poll_fn(|cx| self.poll_recv(cx, &mut buf)).await?;
-        Ok(received.map(|r| Datagram {
-            src: r.src,
-            dst: r.dst,
-            ttl: r.ttl,
-            payload: buf[r.payload].to_vec(),
-            stamp: r.stamp,
-        }))
+    /// Waits for the next datagram and receives it into `buf`. The outer
+    /// error is the socket's; the inner one is a malformed IPv4 header, to
+    /// be counted and dropped.
+    pub async fn recv(
+        &self,
+        buf: &mut [u8; MAX_DATAGRAM],
+    ) -> io::Result<Result<Received, wire::Error>> {
+        std::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
     }
 
     /// Receives a waiting datagram into `buf`, or registers for a wake-up
