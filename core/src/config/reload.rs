@@ -341,20 +341,9 @@ fn compare(a: &InstanceConfig, b: &InstanceConfig) -> InstanceChange {
             aspects.insert(aspect);
         }
     };
+    touch(health_settings(a) != health_settings(b), Aspect::Health);
     touch(
-        a.priority != b.priority
-            || a.track_checks != b.track_checks
-            || a.track_interfaces != b.track_interfaces
-            || a.track_files != b.track_files
-            || a.track_processes != b.track_processes,
-        Aspect::Health,
-    );
-    touch(
-        a.advert_interval != b.advert_interval
-            || a.preempt != b.preempt
-            || a.fast_takeover != b.fast_takeover
-            || a.preempt_delay != b.preempt_delay
-            || a.auth_pass != b.auth_pass,
+        protocol_settings(a) != protocol_settings(b),
         Aspect::Protocol,
     );
     touch(a.virtual_ips != b.virtual_ips, Aspect::VirtualIps);
@@ -374,4 +363,16 @@ fn compare(a: &InstanceConfig, b: &InstanceConfig) -> InstanceChange {
     );
     touch(a.sync_group != b.sync_group, Aspect::SyncGroup);
     InstanceChange::Update(aspects)
+}
+
+/// What the effective priority is computed from.
+fn health_settings(i: &InstanceConfig) -> impl PartialEq + '_ {
+    let tracked = (&i.track_checks, &i.track_interfaces);
+    (i.priority, tracked, &i.track_files, &i.track_processes)
+}
+
+/// The protocol parameters an instance advertises and elects with.
+fn protocol_settings(i: &InstanceConfig) -> impl PartialEq + '_ {
+    let preemption = (i.preempt, i.fast_takeover, i.preempt_delay);
+    (i.advert_interval, preemption, &i.auth_pass)
 }
