@@ -21,7 +21,7 @@ use crate::daemon::poller::TrackedUpdate;
 use crate::daemon::process::RunAs;
 use crate::daemon::socket::{MAX_DATAGRAM, Received, VrrpSocket};
 use crate::daemon::vips::{AnnouncePlan, FailureReport, VipStats, VipWorker};
-use crate::protocol::{CheckTracker, HealthTracker, Instance, Member};
+use crate::protocol::{CheckTracker, HealthTracker, Instance, InstanceId, Member};
 use crate::wire::Family;
 
 /// What building instances needs to know of the system, asked for before
@@ -89,6 +89,26 @@ pub(super) struct Edge {
 }
 
 impl Edge {
+    /// Builds every instance of `config`, in order: the edges and the
+    /// protocol's members, their ids matching.
+    pub fn build_all(
+        &mut self,
+        config: &Config,
+        lookups: &Lookups,
+        readings: &[TrackedUpdate],
+        run_as: RunAs,
+    ) -> Result<(ById<InstanceId, InstanceEdge>, Vec<Member>), String> {
+        let mut instances = ById::default();
+        let mut members = Vec::new();
+        for name in config.instances.keys() {
+            let (instance, member) =
+                self.build_instance(name, config, lookups, readings, run_as)?;
+            instances.push(instance);
+            members.push(member);
+        }
+        Ok((instances, members))
+    }
+
     /// Builds instance `name` of `config`; `readings` are the tracked files'
     /// and processes' current values.
     pub fn build_instance(

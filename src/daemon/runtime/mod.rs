@@ -368,34 +368,12 @@ impl Daemon {
             workers,
         };
         let readings = watchers.latest.updates();
-        let mut instances = ById::default();
-        let mut members = Vec::new();
-        for name in config.instances.keys() {
-            let (instance, member) =
-                edge.build_instance(name, &config, &lookups, &readings, run_as)?;
-            instances.push(instance);
-            members.push(member);
-        }
+        let (instances, members) = edge.build_all(&config, &lookups, &readings, run_as)?;
         let groups = sync_groups(&config, &instances);
         let group_hooks = on_workers(&edge.workers, || group_hook_queues(&config, run_as));
 
         let (control_tx, control) = mpsc::unbounded_channel();
-        let global = &config.global;
-        match control::serve(
-            &global.control_socket,
-            global.control_group.as_deref(),
-            control_tx.clone(),
-        ) {
-            Ok(task) => background.push(task),
-            // Status is for operators; failing over is the job. Keep going.
-            Err(e) => tracing::warn!("{e}; `vipd status` will not work"),
-        }
-        if let Some(addr) = global.metrics_listen {
-            match super::metrics::serve(addr, control_tx).await {
-                Ok(task) => background.push(task),
-                Err(e) => tracing::warn!("{e}; metrics will not be served"),
-            }
-        }
+        background.extend(serve_control(&config.global, control_tx).await);
 
         let mut daemon = Daemon {
             clock,
@@ -885,6 +863,27 @@ fn group_hook_queue(
         config.global.hook_timeout,
         run_as,
     )
+}
+
+/// The control socket and the metrics endpoint, as `global` asks. Neither is
+/// needed to fail over: a failure to listen is logged and start-up goes on.
+async fn serve_control(
+    global: &config::Global,
+    requests: mpsc::UnboundedSender<control::Request>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let group = global.control_group.as_deref();
+    match control::serve(&global.control_socket, group, requests.clone()) {
+        Ok(task) => tasks.push(task),
+        Err(e) => tracing::warn!("{e}; `vipd status` will not work"),
+    }
+    if let Some(addr) = global.metrics_listen {
+        match super::metrics::serve(addr, requests).await {
+            Ok(task) => tasks.push(task),
+            Err(e) => tracing::warn!("{e}; metrics will not be served"),
+        }
+    }
+    tasks
 }
 
 /// The protocol's view of an instance's settings.
