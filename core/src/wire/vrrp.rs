@@ -311,16 +311,22 @@ impl AdvertRepr {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<AdvertRepr, Error> {
-        let mut repr = AdvertRepr {
+        let mut repr = AdvertRepr::blank(0);
+        AdvertRepr::parse_into(packet, src, dst, &mut repr)?;
+        Ok(repr)
+    }
+
+    /// An advert with nothing in it, room for `capacity` addresses: a
+    /// target for [`AdvertRepr::parse_into`].
+    pub fn blank(capacity: usize) -> AdvertRepr {
+        AdvertRepr {
             version: Version::V3,
             vrid: 0,
             priority: 0,
             max_advert_interval: Centis(0),
             auth: Auth::None,
-            addresses: Vec::new(),
-        };
-        AdvertRepr::parse_into(packet, src, dst, &mut repr)?;
-        Ok(repr)
+            addresses: Vec::with_capacity(capacity),
+        }
     }
 
     /// Like [`AdvertRepr::parse`], but into `repr`, reusing its address

@@ -127,24 +127,20 @@ impl Edge {
         let tracker = build_tracker(cfg, config, lookups, readings, up, None);
 
         let vip_stats = Arc::new(VipStats::default());
-        let worker = VipWorker {
-            name: name.to_owned(),
-            netlink: self.netlink.clone(),
-            ifname: cfg.interface.clone(),
-            attachment: None,
-            vips: cfg.virtual_ips.clone(),
-            plan: announce_plan(cfg),
-            stats: vip_stats.clone(),
-            hooks: None,
-            failures: self.vip_failures(name),
-            holding: false,
-            added_on: None,
-        };
         let (hooks, (vip_tx, vip_task)) = on_workers(&self.workers, || {
             let hooks = instance_hooks(name, cfg, run_as);
             let worker = VipWorker {
+                name: name.to_owned(),
+                netlink: self.netlink.clone(),
+                ifname: cfg.interface.clone(),
+                attachment: None,
+                vips: cfg.virtual_ips.clone(),
+                plan: announce_plan(cfg),
+                stats: vip_stats.clone(),
                 hooks: hooks.sender(),
-                ..worker
+                failures: self.vip_failures(name),
+                holding: false,
+                added_on: None,
             };
             (hooks, worker.spawn())
         });
@@ -334,10 +330,10 @@ impl Edge {
         for k in 0..ids.len() {
             let id = ids[(self.next_socket + k) % ids.len()];
             let entry = &mut self.sockets[id];
+            // Cleared by the edge timer (`on_edge_timer`) when the pause ends.
             if entry.quiet_until.is_some_and(|t| now < t) {
                 continue;
             }
-            entry.quiet_until = None;
             let Some(socket) = &entry.open else { continue };
             if let Poll::Ready(received) = socket.poll_recv(cx, buf) {
                 if received.is_err() {

@@ -397,14 +397,8 @@ impl Daemon {
             health_changed: Vec::new(),
             demux: Demux::default(),
             rx_buf: Box::new([0; MAX_DATAGRAM]),
-            rx_advert: wire::AdvertRepr {
-                version: wire::Version::V3,
-                vrid: 0,
-                priority: 0,
-                max_advert_interval: wire::Centis(1),
-                auth: Auth::None,
-                addresses: Vec::with_capacity(255),
-            },
+            // An advert carries at most 255 addresses.
+            rx_advert: wire::AdvertRepr::blank(255),
             reloads: reload::Reloads::default(),
         };
         daemon.index_instances();

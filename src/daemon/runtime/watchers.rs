@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Input, forward};
+use super::{Input, forward, on_workers};
 use crate::config::reload::Plan;
 use crate::config::{self, Config};
 use crate::daemon::checks::{self, CheckResult};
@@ -71,8 +71,8 @@ impl Watchers {
     }
 
     fn start_check(&mut self, name: String, check: config::Check) {
-        let _entered = self.workers.enter();
-        let task = checks::spawn(&check, self.run_as, self.check_tx.clone());
+        let (run_as, results) = (self.run_as, self.check_tx.clone());
+        let task = on_workers(&self.workers, || checks::spawn(&check, run_as, results));
         self.running.insert(name, (check, task));
     }
 
