@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use vipd::daemon::control::{
-    CheckStatus, Counters, InstanceStatus, MasterStatus, PriorityStatus, Status, TrackedFileStatus,
-    TrackedProcessStatus,
+    CheckStatus, Counters, EtcdStatus, InstanceStatus, LeadershipStatus, MasterStatus,
+    PriorityStatus, Status, TrackedFileStatus, TrackedProcessStatus,
 };
 use vipd::daemon::metrics::render;
 
@@ -53,6 +53,14 @@ fn status() -> Status {
             last_transition: None,
             counters,
             last_hook_failure: None,
+            leadership: Some(LeadershipStatus {
+                key: "/vipd/pair/db".into(),
+                ttl_seconds: 5,
+                on_etcd_loss: "step_down".into(),
+                standing: "held".into(),
+                holder: None,
+                seconds_left: Some(2.5),
+            }),
         }],
         sync_groups: vec![],
         checks: vec![CheckStatus {
@@ -75,6 +83,14 @@ fn status() -> Status {
             up: true,
             running: 4,
         }],
+        etcd: Some(EtcdStatus {
+            endpoints: vec!["http://192.0.2.11:2379".into()],
+            connected: true,
+            leader_known: true,
+            seconds_since_success: Some(0.2),
+            requests: 12,
+            failures: 2,
+        }),
     }
 }
 

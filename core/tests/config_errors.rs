@@ -652,3 +652,51 @@ proptest! {
         }
     }
 }
+
+/// `[etcd]` and `leadership`: what a lock needs.
+#[test]
+fn etcd_and_leadership() {
+    let etcd = "[etcd]\nendpoints = [\"http://192.0.2.11:2379\"]\n";
+    expect(&[
+        (
+            "leadership_needs_an_etcd_section",
+            db_vip("leadership = { key = \"/vipd/db\" }\n"),
+            &[
+                "5:14: instance db: `leadership` needs an [etcd] section with the cluster's `endpoints`",
+            ],
+        ),
+        (
+            "key_ttl_and_policy_are_checked",
+            format!(
+                "{etcd}{}",
+                db_vip("leadership = { key = \"db\", ttl = \"2s\", on_etcd_loss = \"hold\" }\n")
+            ),
+            &[
+                "7:22: `leadership.key` must be an etcd key starting with '/', like \"/vipd/pair/db\", found \"db\"",
+                "7:34: `leadership.ttl` must be a whole number of seconds from 3 to 300 (etcd leases count in seconds, and the kernel fence needs at least 3 s), found 2s",
+                "7:55: `leadership.on_etcd_loss` must be \"step_down\" (a master steps down when its lease cannot be renewed) or \"keep\" (a master keeps its addresses while etcd is unreachable), found \"hold\"",
+            ],
+        ),
+        (
+            "a_key_is_one_instance's",
+            format!(
+                "{etcd}{}[instances.web]\ninterface = \"eth0\"\nvrid = 52\nvirtual_ips = [\"192.0.2.51/24\"]\nleadership = {{ key = \"/vipd/db\" }}\n",
+                db_vip("leadership = { key = \"/vipd/db\" }\n")
+            ),
+            &[
+                "12:22: instance web: leadership key \"/vipd/db\" is already instance db's; each instance needs a key of its own",
+            ],
+        ),
+        (
+            "endpoints_are_client_urls",
+            format!(
+                "[etcd]\nendpoints = [\"192.0.2.11:2379\", \"http://192.0.2.12:2379\"]\nusername = \"vipd\"\n{}",
+                db_vip("")
+            ),
+            &[
+                "2:14: `endpoints`: \"192.0.2.11:2379\" is not an etcd client URL; write \"http://HOST:PORT\" or \"https://HOST:PORT\"",
+                "3:12: `username` and `password` go together: set both or neither",
+            ],
+        ),
+    ]);
+}

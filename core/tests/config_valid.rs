@@ -65,6 +65,8 @@ fn every_example_in_config_dir_parses() {
     }
     seen.sort();
     let required = [
+        "etcd-gate-a.toml",
+        "etcd-gate-b.toml",
         "full.toml",
         "ipv6.toml",
         "minimal.toml",
@@ -473,4 +475,24 @@ fn fast_takeover_is_opt_in_and_listed() {
     assert!(config.instances["db"].fast_takeover);
     let listing = config.instances["db"].to_string();
     assert!(listing.contains("fast takeover"), "{listing}");
+}
+
+#[test]
+fn leadership_and_etcd_defaults() {
+    let config = parse(&format!(
+        "[etcd]\nendpoints = [\"http://192.0.2.11:2379\", \"https://192.0.2.12:2379\"]\n{}leadership = {{ key = \"/vipd/web\" }}\n",
+        instance("web", "eth0", 51, "192.0.2.50/24")
+    ));
+    let etcd = config.etcd.expect("[etcd]");
+    assert_eq!(etcd.endpoints.len(), 2);
+    assert_eq!(etcd.dial_timeout, Duration::from_secs(1));
+    assert_eq!(etcd.request_timeout, Duration::from_secs(1));
+    assert_eq!(etcd.credentials, None);
+    let lock = config.instances["web"]
+        .leadership
+        .clone()
+        .expect("leadership");
+    assert_eq!(lock.key, "/vipd/web");
+    assert_eq!(lock.ttl, Duration::from_secs(5));
+    assert_eq!(lock.on_etcd_loss, config::OnEtcdLoss::StepDown);
 }

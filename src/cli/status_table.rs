@@ -111,6 +111,41 @@ pub fn render(status: &Status) -> String {
             g.instances.join(", ")
         ));
     }
+    for i in &status.instances {
+        let Some(l) = &i.leadership else { continue };
+        let detail = match (&l.holder, l.seconds_left) {
+            (_, Some(left)) => format!("held, {left:.1}s left before renewal is due"),
+            (Some(holder), None) => format!("{}, held by {holder}", l.standing),
+            (None, None) => l.standing.clone(),
+        };
+        out.push_str(&format!(
+            "{}: leadership {} (ttl {}s, on etcd loss {}): {detail}\n",
+            i.name, l.key, l.ttl_seconds, l.on_etcd_loss
+        ));
+    }
+    if let Some(e) = &status.etcd {
+        let state = if e.connected {
+            "connected"
+        } else {
+            "unreachable"
+        };
+        let leader = if e.leader_known {
+            "leader known"
+        } else {
+            "no leader known"
+        };
+        let last = e
+            .seconds_since_success
+            .map_or("never answered".to_owned(), |s| {
+                format!("last answer {s:.1}s ago")
+            });
+        out.push_str(&format!(
+            "etcd {}: {state}, {leader}, {last}; {} requests, {} failed\n",
+            e.endpoints.join(","),
+            e.requests,
+            e.failures
+        ));
+    }
     out
 }
 

@@ -29,7 +29,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::control::{Command, InstanceStatus, Reply, Request, Status, TrackedProcessStatus};
+use super::control::{
+    Command, EtcdStatus, InstanceStatus, Reply, Request, Status, TrackedProcessStatus,
+};
 use crate::protocol::DropReason;
 
 type Labels = Vec<(String, String)>;
@@ -56,7 +58,7 @@ enum Samples {
 /// Every family of the text, in the order it lists them: name (prefixed
 /// `vipd_`, and suffixed `_total` for counters), help, samples.
 #[rustfmt::skip]
-const FAMILIES: [(&str, &str, Samples); 21] = [
+const FAMILIES: [(&str, &str, Samples); 25] = [
     ("instance_state", "1 for the state the instance is in, 0 for the others", Samples::Gauges(instance_states)),
     ("instance_priority", "Effective priority (kind=effective) and configured priority (kind=configured)", Samples::Gauges(instance_priorities)),
     ("instance_holds_vips", "1 while this node holds the instance's virtual addresses", Samples::Gauges(|s| per_instance(s, |i| i64::from(i.holds_vips)))),
@@ -78,6 +80,10 @@ const FAMILIES: [(&str, &str, Samples); 21] = [
     ("tracked_file_value", "The integer read from a tracked file (0 when missing or unreadable)", Samples::Gauges(tracked_file_values)),
     ("tracked_process_up", "1 while a tracked process has its quorum of running processes", Samples::Gauges(|s| per_process(s, |p| i64::from(p.up)))),
     ("tracked_process_running", "Processes matching a tracked process at the last scan", Samples::Gauges(|s| per_process(s, |p| i64::try_from(p.running).unwrap_or(i64::MAX)))),
+    ("leadership_held", "1 while this instance holds its etcd leadership lock (kept through an outage counts)", Samples::Gauges(leadership_held)),
+    ("etcd_connected", "1 while the last etcd request was answered", Samples::Gauges(|s| etcd_gauge(s, |e| i64::from(e.connected)))),
+    ("etcd_leader_known", "1 while etcd's last status named a leader", Samples::Gauges(|s| etcd_gauge(s, |e| i64::from(e.leader_known)))),
+    ("etcd_requests", "etcd requests, by result (ok, failed)", Samples::Counters(etcd_requests)),
 ];
 
 /// Renders a status snapshot as Prometheus text.
@@ -117,6 +123,38 @@ fn register<M, V, R>(
         record(&family.get_or_create(&labels), value);
     }
     registry.register(name, help, family);
+}
+
+/// Only for instances with a leadership lock.
+fn leadership_held(status: &Status) -> Vec<(Labels, i64)> {
+    let instances = status.instances.iter();
+    let gated = instances.filter_map(|i| i.leadership.as_ref().map(|l| (i, l)));
+    gated
+        .map(|(i, l)| {
+            let held = matches!(l.standing.as_str(), "held" | "kept");
+            (instance_labels(i, &[]), i64::from(held))
+        })
+        .collect()
+}
+
+/// Only when the node has an etcd client.
+fn etcd_gauge(status: &Status, value: fn(&EtcdStatus) -> i64) -> Vec<(Labels, i64)> {
+    status
+        .etcd
+        .iter()
+        .map(|e| (Labels::new(), value(e)))
+        .collect()
+}
+
+fn etcd_requests(status: &Status) -> Vec<(Labels, u64)> {
+    let Some(e) = &status.etcd else {
+        return Vec::new();
+    };
+    let ok = e.requests.saturating_sub(e.failures);
+    vec![
+        (labels(&[("result", "ok")]), ok),
+        (labels(&[("result", "failed")]), e.failures),
+    ]
 }
 
 fn instance_labels(i: &InstanceStatus, more: &[(&str, &str)]) -> Labels {

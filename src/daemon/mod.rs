@@ -5,6 +5,7 @@
 pub mod announce;
 pub mod checks;
 pub mod control;
+mod etcd;
 pub mod hooks;
 mod lock;
 pub mod metrics;

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use tokio::sync::mpsc;
@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::announce::Announcer;
 use super::hooks::Job;
-use super::netlink::{Netlink, NetlinkError};
+use super::netlink::{Lifetime, Netlink, NetlinkError};
 
 #[derive(Clone)]
 pub enum VipCommand {
@@ -36,6 +36,10 @@ pub enum VipCommand {
     /// The interface came (back), changed its index, MAC or link-local
     /// address, or went away (`None`).
     Attach(Option<Attachment>),
+    /// The leadership lock's fence: the kernel must have removed the
+    /// addresses by this instant (`None`: they may stay for good). Held
+    /// addresses get the new lifetime at once.
+    Fence(Option<Instant>),
 }
 
 /// Where the worker's addresses live and how it announces them.
@@ -91,6 +95,9 @@ pub struct VipWorker {
     pub holding: bool,
     /// The interface index the addresses were last added on.
     pub added_on: Option<u32>,
+    /// Under a leadership lock: when the kernel must drop the addresses
+    /// (`Some(None)`: never). `None` for an instance without a lock.
+    pub fence: Option<Option<Instant>>,
 }
 
 impl VipWorker {
@@ -116,6 +123,14 @@ impl VipWorker {
                     self.remove().await;
                 }
                 VipCommand::SetHooks(hooks) => self.hooks = hooks,
+                VipCommand::Fence(until) => {
+                    self.fence = Some(until);
+                    if self.holding
+                        && let Some(at) = &self.attachment
+                    {
+                        self.add_each(at.ifindex, &self.vips).await;
+                    }
+                }
                 VipCommand::Reconfigure { vips, plan } => {
                     self.plan = plan;
                     let gone: Vec<IpNet> = self
@@ -206,11 +221,37 @@ impl VipWorker {
         }
     }
 
+    /// The lifetime to give an address added now: the whole seconds left
+    /// before the fence (the kernel counts in seconds), or `None` if the
+    /// fence is too near for even one.
+    fn lifetime(&self) -> Option<Option<Lifetime>> {
+        match self.fence {
+            None => Some(None),
+            Some(None) => Some(Some(Lifetime::Forever)),
+            Some(Some(until)) => {
+                let secs = until.saturating_duration_since(Instant::now()).as_secs();
+                let secs = u32::try_from(secs).unwrap_or(u32::MAX - 1);
+                (secs > 0).then_some(Some(Lifetime::Seconds(secs)))
+            }
+        }
+    }
+
     /// Adds `vips` and reports the first failure to the loop.
     async fn add_each(&self, ifindex: u32, vips: &[IpNet]) {
+        let Some(lifetime) = self.lifetime() else {
+            // The lock's fence is due within the second: the instance is
+            // about to step down, and must not hold addresses past it.
+            tracing::warn!(
+                event = "vip_fence_due",
+                instance = %self.name,
+                "instance {}: not adding the VIPs: the leadership fence is due",
+                self.name
+            );
+            return;
+        };
         let mut failed = None;
         for vip in vips {
-            if let Err(e) = self.netlink.add_address(ifindex, *vip).await {
+            if let Err(e) = self.netlink.add_address(ifindex, *vip, lifetime).await {
                 self.stats.netlink_errors.fetch_add(1, Ordering::Relaxed);
                 self.log_netlink_error("vip_add_failed", "add", vip, &e);
                 failed.get_or_insert_with(|| {

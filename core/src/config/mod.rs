@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use crate::protocol::{LeaseSettings, OnEtcdLoss};
 pub use crate::wire::Family;
 use crate::wire::{Centis, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, Version};
 
@@ -74,6 +75,8 @@ pub struct Config {
     pub track_files: BTreeMap<String, TrackFile>,
     /// Tracked processes by name.
     pub track_processes: BTreeMap<String, TrackProcess>,
+    /// The node's etcd client (`[etcd]`), if leadership is kept there.
+    pub etcd: Option<EtcdConfig>,
 }
 
 impl Config {
@@ -112,6 +115,23 @@ pub struct Global {
     pub script_security: bool,
     /// Default for each instance's [`InstanceConfig::hook_timeout`].
     pub hook_timeout: Duration,
+}
+
+/// The node's etcd client (`[etcd]`): one per daemon, shared by every lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdConfig {
+    /// Client URLs, `http://` or `https://`, at least one.
+    pub endpoints: Vec<String>,
+    /// How long to wait for a connection to an endpoint.
+    pub dial_timeout: Duration,
+    /// How long to wait for any one request's answer.
+    pub request_timeout: Duration,
+    /// User and password, if etcd has authentication on.
+    pub credentials: Option<(String, String)>,
+    /// CA bundle to verify etcd's certificate (`https://` endpoints).
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key, for etcd's client-certificate authentication.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// A health check (`[checks.NAME]`), keepalived's `vrrp_script`.
@@ -236,6 +256,8 @@ pub struct InstanceConfig {
     pub hook_timeout: Duration,
     /// The sync group this instance belongs to, if any.
     pub sync_group: Option<String>,
+    /// The etcd lock this instance must hold to be master, if any.
+    pub leadership: Option<LeaseSettings>,
 }
 
 impl InstanceConfig {

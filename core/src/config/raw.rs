@@ -24,6 +24,27 @@ pub(super) struct RawGlobal {
     pub hook_timeout: Option<Spanned<Dur>>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEtcd {
+    pub endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+    pub dial_timeout: Option<Spanned<Dur>>,
+    pub request_timeout: Option<Spanned<Dur>>,
+    pub username: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub cert_file: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLeadership {
+    pub key: Option<Spanned<String>>,
+    pub ttl: Option<Spanned<Dur>>,
+    pub on_etcd_loss: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCheck {
@@ -80,6 +101,7 @@ pub(super) struct RawInstance {
     pub garp_delay: Option<Spanned<Dur>>,
     pub garp_refresh: Option<Spanned<Dur>>,
     pub hook_timeout: Option<Spanned<Dur>>,
+    pub leadership: Option<Spanned<RawLeadership>>,
     pub notify_master: Option<Spanned<RawArgv>>,
     pub notify_backup: Option<Spanned<RawArgv>>,
     pub notify_fault: Option<Spanned<RawArgv>>,

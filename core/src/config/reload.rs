@@ -202,6 +202,18 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
     if g.script_user != h.script_user || g.script_security != h.script_security {
         needs_restart.push("script_user / script_security".to_owned());
     }
+    if old.etcd != new.etcd {
+        needs_restart.push("[etcd]".to_owned());
+    }
+    // A lock held under the old settings must be released or kept exactly
+    // as etcd knows it: only a restart hands it over cleanly.
+    for (name, new_instance) in &new.instances {
+        if let Some(old_instance) = old.instances.get(name)
+            && old_instance.leadership != new_instance.leadership
+        {
+            needs_restart.push(format!("instance {name}: leadership"));
+        }
+    }
 
     // One socket per interface and family joins the VRRP group only if a
     // multicast instance used it when it was opened; while any instance

@@ -16,18 +16,20 @@ use toml::de::{DeTable, DeValue};
 use super::de::{Read, closest, read_table};
 use super::diag::{Collector, Diagnostics};
 use super::raw::{
-    Dur, RawArgv, RawCheck, RawGlobal, RawInstance, RawSyncGroup, RawTrack, RawTrackFile,
-    RawTrackProcess,
+    Dur, RawArgv, RawCheck, RawEtcd, RawGlobal, RawInstance, RawLeadership, RawSyncGroup, RawTrack,
+    RawTrackFile, RawTrackProcess,
 };
 use super::{
-    Argv, COMM_MAX, Check, CheckUse, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT, Family,
-    FileUse, Global, Hooks, InstanceConfig, InterfaceUse, MAX_WEIGHT, ProcessUse, SyncGroupConfig,
-    TrackFile, TrackProcess,
+    Argv, COMM_MAX, Check, CheckUse, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
+    EtcdConfig, Family, FileUse, Global, Hooks, InstanceConfig, InterfaceUse, LeaseSettings,
+    MAX_WEIGHT, OnEtcdLoss, ProcessUse, SyncGroupConfig, TrackFile, TrackProcess,
 };
+use crate::protocol::leadership::MIN_TTL;
 use crate::wire::{Centis, Version};
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "global",
+    "etcd",
     "checks",
     "track_files",
     "track_processes",
@@ -38,6 +40,10 @@ const SECTIONS: [&str; 6] = [
 const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 const DEFAULT_GARP_REPEAT: u32 = 5;
 const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
+/// A leadership lease's time to live when `ttl` is not set.
+const DEFAULT_TTL: Duration = Duration::from_secs(5);
+/// The longest leadership lease accepted: a lost node would hold the lock that long.
+const MAX_TTL: Duration = Duration::from_secs(300);
 
 pub(super) fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
     let mut c = Collector::new(text, origin);
@@ -121,6 +127,7 @@ struct Entry<T> {
 #[derive(Default)]
 struct File {
     global: Option<Entry<RawGlobal>>,
+    etcd: Option<Entry<RawEtcd>>,
     checks: Vec<Entry<RawCheck>>,
     track_files: Vec<Entry<RawTrackFile>>,
     track_processes: Vec<Entry<RawTrackProcess>>,
@@ -138,6 +145,7 @@ fn read_sections(c: &mut Collector<'_>, root: &DeTable<'_>, file: &mut File) {
     for (key, value) in root {
         match key.get_ref().as_ref() {
             "global" => file.global = read_entry(c, "[global]", key, value, "global"),
+            "etcd" => file.etcd = read_entry(c, "[etcd]", key, value, "etcd"),
             "checks" => file.check_names = read_named(c, key, value, &mut file.checks),
             "track_files" => file.file_names = read_named(c, key, value, &mut file.track_files),
             "track_processes" => {
@@ -235,7 +243,7 @@ fn read_entry<'de, T: Deserialize<'de>>(
     kind: &'static str,
 ) -> Option<Entry<T>> {
     let what = match kind {
-        "global" => "a table".to_owned(),
+        "global" | "etcd" => "a table".to_owned(),
         _ => format!("a table like {title}"),
     };
     let DeValue::Table(table) = value.get_ref() else {
@@ -347,6 +355,7 @@ impl Validator<'_, '_> {
             Some(entry) => self.global(&entry.read.value),
             None => self.global(&RawGlobal::default()),
         };
+        let etcd = file.etcd.as_ref().map(|entry| self.etcd(entry));
         let checks = self.each(&file.checks, Self::check);
         let track_files = self.each(&file.track_files, Self::track_file);
         let track_processes = self.each(&file.track_processes, Self::track_process);
@@ -363,6 +372,7 @@ impl Validator<'_, '_> {
             instance
         });
         self.across_instances(&facts);
+        self.leadership_needs_etcd(&file.instances, file.etcd.is_some());
 
         let mut member_of: BTreeMap<String, String> = BTreeMap::new();
         let sync_groups = self.each(&file.sync_groups, |v, entry| {
@@ -382,7 +392,191 @@ impl Validator<'_, '_> {
             sync_groups,
             track_files,
             track_processes,
+            etcd: match etcd {
+                Some(etcd) => Some(etcd?),
+                None => None,
+            },
         })
+    }
+
+    fn etcd(&mut self, entry: &Entry<RawEtcd>) -> Option<EtcdConfig> {
+        let raw = &entry.read.value;
+        let endpoints = self.required(entry, "endpoints", &raw.endpoints, |v, list| {
+            if list.get_ref().is_empty() {
+                v.c.error(
+                    list.span(),
+                    "`endpoints` must list at least one etcd client URL, like \"http://192.0.2.11:2379\"",
+                );
+                return None;
+            }
+            let mut good = Vec::new();
+            for url in list.get_ref() {
+                let text = url.get_ref().trim();
+                let rest = text
+                    .strip_prefix("http://")
+                    .or_else(|| text.strip_prefix("https://"));
+                match rest {
+                    Some(hostport) if !hostport.is_empty() && !hostport.contains('/') => {
+                        good.push(text.to_owned())
+                    }
+                    _ => v.c.error(
+                        url.span(),
+                        format!(
+                            "`endpoints`: {text:?} is not an etcd client URL; write \"http://HOST:PORT\" or \"https://HOST:PORT\""
+                        ),
+                    ),
+                }
+            }
+            (good.len() == list.get_ref().len()).then_some(good)
+        });
+        let dial_timeout = self.positive(&raw.dial_timeout, "dial_timeout", Duration::from_secs(1));
+        let request_timeout = self.positive(
+            &raw.request_timeout,
+            "request_timeout",
+            Duration::from_secs(1),
+        );
+        let credentials = match (&raw.username, &raw.password) {
+            (Some(u), Some(p)) => Some(Some((u.get_ref().clone(), p.get_ref().clone()))),
+            (None, None) => Some(None),
+            (Some(one), None) | (None, Some(one)) => {
+                self.c.error(
+                    one.span(),
+                    "`username` and `password` go together: set both or neither",
+                );
+                None
+            }
+        };
+        let ca_file = raw
+            .ca_file
+            .as_ref()
+            .map(|p| self.absolute_path(p, "ca_file"));
+        let client_cert = match (&raw.cert_file, &raw.key_file) {
+            (Some(c), Some(k)) => {
+                let cert = self.absolute_path(c, "cert_file");
+                let key = self.absolute_path(k, "key_file");
+                Some(cert.zip(key))
+            }
+            (None, None) => Some(None),
+            (Some(one), None) | (None, Some(one)) => {
+                self.c.error(
+                    one.span(),
+                    "`cert_file` and `key_file` go together: set both or neither",
+                );
+                None
+            }
+        };
+        Some(EtcdConfig {
+            endpoints: endpoints?,
+            dial_timeout: dial_timeout?,
+            request_timeout: request_timeout?,
+            credentials: credentials?,
+            ca_file: match ca_file {
+                Some(path) => Some(path?),
+                None => None,
+            },
+            client_cert: client_cert?,
+        })
+    }
+
+    /// `leadership = { key = "/vipd/...", ttl = "5s", on_etcd_loss = "step_down" }`.
+    fn leadership(&mut self, raw: &Spanned<RawLeadership>) -> Option<LeaseSettings> {
+        let table = raw.get_ref();
+        let key = match &table.key {
+            Some(k) if k.get_ref().starts_with('/') && k.get_ref().len() > 1 => {
+                Some(k.get_ref().clone())
+            }
+            Some(k) => {
+                self.c.error(
+                    k.span(),
+                    format!(
+                        "`leadership.key` must be an etcd key starting with '/', like \"/vipd/pair/db\", found {:?}",
+                        k.get_ref()
+                    ),
+                );
+                None
+            }
+            None => {
+                self.c.error(
+                    raw.span(),
+                    "`leadership` needs a `key`: the etcd key held while master, like \"/vipd/pair/db\"",
+                );
+                None
+            }
+        };
+        let ttl = match &table.ttl {
+            Some(t) => {
+                let ttl = t.get_ref().0;
+                let whole = ttl.subsec_nanos() == 0;
+                if ttl < MIN_TTL || ttl > MAX_TTL || !whole {
+                    self.c.error(
+                        t.span(),
+                        format!(
+                            "`leadership.ttl` must be a whole number of seconds from {} to {} (etcd leases count in seconds, and the kernel fence needs at least {} s), found {}",
+                            MIN_TTL.as_secs(),
+                            MAX_TTL.as_secs(),
+                            MIN_TTL.as_secs(),
+                            humantime::format_duration(ttl)
+                        ),
+                    );
+                    None
+                } else {
+                    Some(ttl)
+                }
+            }
+            None => Some(DEFAULT_TTL),
+        };
+        let on_etcd_loss = match &table.on_etcd_loss {
+            None => Some(OnEtcdLoss::StepDown),
+            Some(p) => match p.get_ref().as_str() {
+                "step_down" => Some(OnEtcdLoss::StepDown),
+                "keep" => Some(OnEtcdLoss::Keep),
+                other => {
+                    self.c.error(
+                        p.span(),
+                        format!(
+                            "`leadership.on_etcd_loss` must be \"step_down\" (a master steps down when its lease cannot be renewed) or \"keep\" (a master keeps its addresses while etcd is unreachable), found {other:?}"
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        Some(LeaseSettings {
+            key: key?,
+            ttl: ttl?,
+            on_etcd_loss: on_etcd_loss?,
+        })
+    }
+
+    /// A lock needs the node's etcd client, and two instances cannot share one.
+    fn leadership_needs_etcd(&mut self, instances: &[Entry<RawInstance>], have_etcd: bool) {
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for entry in instances {
+            let Some(raw) = &entry.read.value.leadership else {
+                continue;
+            };
+            if !have_etcd {
+                self.c.error(
+                    raw.span(),
+                    format!(
+                        "instance {}: `leadership` needs an [etcd] section with the cluster's `endpoints`",
+                        entry.name
+                    ),
+                );
+            }
+            if let Some(key) = &raw.get_ref().key {
+                if let Some(other) = seen.insert(key.get_ref(), &entry.name) {
+                    self.c.error(
+                        key.span(),
+                        format!(
+                            "instance {}: leadership key {:?} is already instance {other}'s; each instance needs a key of its own",
+                            entry.name,
+                            key.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     /// Validates each table of a section, keyed by name; a broken table is
@@ -546,6 +740,10 @@ impl Validator<'_, '_> {
             .map_or(DEFAULT_HOOK_TIMEOUT, |g| g.hook_timeout);
         let hook_timeout = self.positive(&raw.hook_timeout, "hook_timeout", default_timeout);
         let hooks = self.hooks(notify_keys!(raw));
+        let leadership = match &raw.leadership {
+            Some(l) => self.leadership(l).map(Some),
+            None => Some(None),
+        };
 
         let facts = Facts {
             name: entry.name.clone(),
@@ -582,6 +780,7 @@ impl Validator<'_, '_> {
                 hooks: hooks?,
                 hook_timeout: hook_timeout?,
                 sync_group: None,
+                leadership: leadership?,
             })
         })();
         (instance, facts)

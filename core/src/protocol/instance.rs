@@ -10,6 +10,7 @@ use core::time::Duration;
 
 use super::fault::Fault;
 use super::health::Health;
+use super::leadership::{Change, Leadership, LeaseAction, LeaseEvent, LeaseSettings};
 use super::time::Time;
 use super::timers::{master_down_interval_for, next_on_grid, skew_time_for};
 use crate::wire::{self, AdvertRepr, Auth, Centis, Version};
@@ -96,6 +97,8 @@ pub enum Event<'a> {
     Health(&'a Health),
     /// RFC 9568 Shutdown event.
     Shutdown,
+    /// etcd's answer about this instance's leadership lock.
+    Lease(LeaseEvent<'a>),
 }
 
 /// What the driver must do, in order.
@@ -113,6 +116,8 @@ pub enum Action {
     Transition(Transition),
     /// Something worth a counter and a rate-limited log line.
     Report(Report),
+    /// Acquire, release or fence with the instance's leadership lock.
+    Lease(LeaseAction),
 }
 
 /// A change of state, with why and at what priority.
@@ -174,6 +179,8 @@ pub enum Reason {
     FaultCleared,
     /// The Shutdown event.
     Shutdown,
+    /// The etcd lock that lets this node be master could not be relied on.
+    LeadershipLost(LeadershipLoss),
     /// Another member of a sync group moved.
     SyncGroup {
         /// The sync group's name.
@@ -181,6 +188,29 @@ pub enum Reason {
         /// What moved the group.
         cause: GroupCause,
     },
+}
+
+/// Why a master's etcd lock could no longer be relied on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeadershipLoss {
+    /// No renewal was answered in time: the lease may expire soon.
+    NotRenewed,
+    /// etcd says the lease or the key is gone.
+    Gone,
+    /// Another node holds the key.
+    HeldBy(String),
+}
+
+impl fmt::Display for LeadershipLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeadershipLoss::NotRenewed => {
+                f.write_str("leadership lease not renewed in time (etcd unreachable?)")
+            }
+            LeadershipLoss::Gone => f.write_str("leadership lease gone in etcd"),
+            LeadershipLoss::HeldBy(holder) => write!(f, "leadership held by {holder}"),
+        }
+    }
 }
 
 /// What moved a sync group (see [`Reason::SyncGroup`]).
@@ -243,6 +273,7 @@ impl fmt::Display for Reason {
             Reason::Fault(why) => write!(f, "{why}"),
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::Shutdown => f.write_str("shutdown"),
+            Reason::LeadershipLost(why) => write!(f, "{why}"),
             Reason::SyncGroup { group, cause } => write!(f, "sync group {group}: {cause}"),
         }
     }
@@ -264,6 +295,11 @@ pub enum Report {
         from: IpAddr,
         /// Its advertised priority.
         priority: u8,
+    },
+    /// VRRP picked us, but another node holds the leadership lock: we stay Backup.
+    LeadershipHeldBy {
+        /// The holder's name.
+        holder: String,
     },
 }
 
@@ -355,8 +391,11 @@ pub struct Instance {
     /// The master whose advert this Backup last accepted, and when.
     followed: Option<(IpAddr, Time)>,
     /// Why this grouped Backup wants to become Master (its timer ran out, or
-    /// it would preempt); cleared when it accepts a master's advert.
+    /// it would preempt); cleared when it accepts a master's advert. Also
+    /// set while a gated instance waits for its leadership lock.
     wants_master: Option<Reason>,
+    /// The etcd lock this instance must hold to be Master, if configured.
+    leadership: Option<Leadership>,
 }
 
 impl Instance {
@@ -377,7 +416,22 @@ impl Instance {
             grouped: false,
             followed: None,
             wants_master: None,
+            leadership: None,
         }
+    }
+
+    /// Requires (or stops requiring) an etcd lock to be Master. A lock held
+    /// stays held when only its settings change.
+    pub fn set_leadership(&mut self, settings: Option<LeaseSettings>) {
+        match (&mut self.leadership, settings) {
+            (Some(l), Some(s)) if l.settings().key == s.key => l.set_settings(s),
+            (slot, settings) => *slot = settings.map(Leadership::new),
+        }
+    }
+
+    /// The leadership lock, if this instance is gated by one.
+    pub fn leadership(&self) -> Option<&Leadership> {
+        self.leadership.as_ref()
     }
 
     /// The current state.
@@ -448,9 +502,18 @@ impl Instance {
         self.heard
     }
 
-    /// When the driver must next deliver [`Event::Timer`].
+    /// When the driver must next deliver [`Event::Timer`]: the protocol
+    /// timer, or a master's leadership deadline if earlier.
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.timer
+        let lease = self
+            .leadership
+            .as_ref()
+            .filter(|_| self.state == State::Master)
+            .and_then(Leadership::deadline);
+        match (self.timer, lease) {
+            (Some(t), Some(l)) => Some(t.min(l)),
+            (t, l) => t.or(l),
+        }
     }
 
     /// The reason this instance must be in Fault, if any.
@@ -471,12 +534,17 @@ impl Instance {
     /// Feeds one event at `now`; returns what the driver must do, in order.
     pub fn handle(&mut self, now: Time, event: Event<'_>) -> Vec<Action> {
         let mut out = Vec::new();
+        // Whatever woke us (after a hang, an advert may come before the
+        // timer), a master whose lock ran out resigns before anything else:
+        // it must not answer or announce on behalf of a role it lost.
+        self.check_lock(now, &mut out);
         match event {
             Event::Startup => self.startup(now, &mut out),
             Event::Advert { src, advert } => self.receive(now, src, advert, &mut out),
             Event::Timer => self.timer_fired(now, &mut out),
             Event::Health(health) => self.set_health(now, health.clone(), &mut out),
             Event::Shutdown => self.shutdown(&mut out),
+            Event::Lease(event) => self.lease_event(now, event, &mut out),
         }
         out
     }
@@ -561,7 +629,7 @@ impl Instance {
             (self.params.preempt_delay > Duration::ZERO).then(|| now + self.params.preempt_delay);
         if let Some(why) = self.fault_reason().cloned() {
             self.transition(State::Fault, Reason::Fault(why), out);
-        } else if self.is_owner() {
+        } else if self.is_owner() && self.lock_allows(now) {
             self.become_master(now, Reason::AddressOwner, out);
         } else {
             self.become_backup(now, self.params.advert_interval, Reason::Startup, out);
@@ -572,6 +640,11 @@ impl Instance {
     fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
         self.wants_master = None;
         out.push(Action::SendAdvert(self.advert(self.priority())));
+        if let Some(l) = &self.leadership {
+            // Before the addresses exist: a hang right after adding them
+            // must already find them fenced.
+            out.push(Action::Lease(LeaseAction::Fence(l.fence())));
+        }
         out.push(Action::AddVips);
         out.push(Action::Announce);
         self.timer = Some(now + self.params.advert_interval.as_duration());
@@ -597,8 +670,104 @@ impl Instance {
         self.backup_since = now;
         if was_master {
             out.push(Action::RemoveVips);
+            self.release_lock(out);
         }
         self.transition(State::Backup, reason, out);
+    }
+
+    /// Whether the leadership lock (if any) lets this instance be Master now.
+    fn lock_allows(&self, now: Time) -> bool {
+        self.leadership.as_ref().is_none_or(|l| l.lets_act(now))
+    }
+
+    fn release_lock(&mut self, out: &mut Vec<Action>) {
+        if let Some(action) = self.leadership.as_mut().and_then(Leadership::release) {
+            out.push(Action::Lease(action));
+        }
+    }
+
+    /// A master that may no longer rely on its lock resigns: priority 0, so
+    /// the next candidate does not wait out its Master_Down_Interval.
+    fn resign(&mut self, now: Time, why: LeadershipLoss, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert(self.advert(0)));
+        self.become_backup(
+            now,
+            self.params.advert_interval,
+            Reason::LeadershipLost(why),
+            out,
+        );
+    }
+
+    /// A master whose lock can no longer be relied on steps down, or under
+    /// `on_etcd_loss = "keep"` holds on without a fence while etcd is away.
+    fn check_lock(&mut self, now: Time, out: &mut Vec<Action>) {
+        let Some(lock) = &mut self.leadership else {
+            return;
+        };
+        if self.state != State::Master || lock.lets_act(now) {
+            return;
+        }
+        if lock.keep_through_outage() {
+            out.push(Action::Lease(LeaseAction::Fence(None)));
+        } else {
+            self.resign(now, LeadershipLoss::NotRenewed, out);
+        }
+    }
+
+    fn lease_event(&mut self, now: Time, event: LeaseEvent<'_>, out: &mut Vec<Action>) {
+        let Some(lock) = &mut self.leadership else {
+            return;
+        };
+        match lock.handle(now, event) {
+            Change::Nothing | Change::Unreachable => {}
+            Change::Acquired if self.state == State::Master => {
+                // Reclaimed after an outage kept under `on_etcd_loss = "keep"`.
+                out.push(Action::Lease(LeaseAction::Fence(lock.fence())));
+            }
+            Change::Acquired => match (self.state, self.wants_master.take()) {
+                (State::Backup, Some(reason)) if !self.grouped => {
+                    self.become_master(now, reason, out)
+                }
+                _ => self.release_lock(out),
+            },
+            Change::Unwanted => out.push(Action::Lease(LeaseAction::Release)),
+            Change::HeldElsewhere => {
+                let holder = lock.holder().unwrap_or_default().to_owned();
+                if self.state == State::Master {
+                    self.resign(now, LeadershipLoss::HeldBy(holder), out);
+                } else if let Some(reason) = &self.wants_master {
+                    // A candidate that outranks the holder's adverts says so
+                    // once: the holder steps down on hearing a higher
+                    // priority and releases the lock, which frees it for us.
+                    if matches!(reason, Reason::Preempted { .. }) {
+                        out.push(Action::SendAdvert(self.advert(self.priority())));
+                    }
+                    out.push(Action::Report(Report::LeadershipHeldBy { holder }));
+                }
+            }
+            Change::Renewed => {
+                if self.state == State::Master {
+                    out.push(Action::Lease(LeaseAction::Fence(lock.fence())));
+                }
+            }
+            Change::Lost if self.state == State::Master => {
+                self.resign(now, LeadershipLoss::Gone, out)
+            }
+            Change::Lost => {}
+            Change::Reclaim => {
+                if let Some(action) = lock.ask() {
+                    out.push(Action::Lease(action));
+                }
+            }
+            Change::Freed => {
+                if self.state == State::Backup
+                    && self.wants_master.is_some()
+                    && let Some(action) = lock.ask()
+                {
+                    out.push(Action::Lease(action));
+                }
+            }
+        }
     }
 
     fn receive(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr, out: &mut Vec<Action>) {
@@ -778,12 +947,19 @@ impl Instance {
                         }
                     }
                 };
-                if self.grouped {
-                    // The group decides; meanwhile wait another interval, on the grid.
+                let gated = !self.lock_allows(now);
+                if self.grouped || gated {
+                    // The group or the lock decides; meanwhile wait another
+                    // interval, on the grid.
                     self.wants_master = Some(reason);
                     self.down_cause = DownCause::Silence;
                     self.down_since = deadline;
                     self.timer = Some(deadline + self.master_down_interval());
+                    if gated
+                        && let Some(action) = self.leadership.as_mut().and_then(Leadership::ask)
+                    {
+                        out.push(Action::Lease(action));
+                    }
                     return;
                 }
                 self.become_master(now, reason, out);
@@ -826,11 +1002,12 @@ impl Instance {
                     out.push(Action::SendAdvert(self.advert(0)));
                     out.push(Action::RemoveVips);
                 }
+                self.release_lock(out);
                 self.timer = None;
                 self.wants_master = None;
                 self.transition(State::Fault, Reason::Fault(why), out);
             }
-            (State::Fault, None) if self.is_owner() => {
+            (State::Fault, None) if self.is_owner() && self.lock_allows(now) => {
                 self.become_master(now, Reason::FaultCleared, out)
             }
             (State::Fault, None) => {
@@ -853,6 +1030,7 @@ impl Instance {
             }
             State::Backup | State::Fault => {}
         }
+        self.release_lock(out);
         self.timer = None;
         self.transition(State::Stopped, Reason::Shutdown, out);
     }

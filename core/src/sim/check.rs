@@ -5,6 +5,7 @@ use core::fmt;
 use core::net::IpAddr;
 use core::time::Duration;
 
+use crate::protocol::leadership::KERNEL_SWEEP;
 use crate::protocol::{State, Time};
 
 use super::scenario::Incident;
@@ -221,6 +222,99 @@ fn converged_where(
             "n{} (priority {}) is MASTER although n{} (priority {}) preempts",
             master.node, master.priority, better.node, better.priority
         ));
+    }
+    Ok(())
+}
+
+/// With leadership locks: at no instant do two nodes hold the virtual
+/// addresses in their kernels. A node's addresses go with RemoveVips, a
+/// crash, or the kernel's removal when their valid lifetime (the last fence)
+/// runs out, which is counted as late as Linux may be ([`KERNEL_SWEEP`]).
+pub fn sole_vip_holder(timeline: &Timeline, instance: usize) -> Result<(), Violation> {
+    #[derive(Clone, Copy, Default)]
+    struct Held {
+        held: bool,
+        /// The lifetime last given, and when.
+        fence: Option<(Time, Duration)>,
+    }
+    impl Held {
+        fn gone_by(&self) -> Option<Time> {
+            self.fence.map(|(set, life)| set + life + KERNEL_SWEEP)
+        }
+        fn holds_at(&self, t: Time) -> bool {
+            self.held && self.gone_by().is_none_or(|gone| t < gone)
+        }
+    }
+    let view = timeline.view(instance);
+    let mut nodes: Vec<Held> = Vec::new();
+    let mut entries = view.entries().peekable();
+    while let Some(entry) = entries.next() {
+        fn at(nodes: &mut Vec<Held>, n: usize) -> &mut Held {
+            if nodes.len() <= n {
+                nodes.resize(n + 1, Held::default());
+            }
+            &mut nodes[n]
+        }
+        match &entry.record {
+            Record::Vips { node, held, .. } => at(&mut nodes, *node).held = *held,
+            Record::Fence { node, lifetime, .. } => {
+                at(&mut nodes, *node).fence = lifetime.map(|l| (entry.at, l));
+            }
+            Record::Injected(Incident::Crash(node) | Incident::Restart(node)) => {
+                *at(&mut nodes, *node) = Held::default();
+            }
+            _ => {}
+        }
+        let step_over = entries.peek().is_none_or(|next| next.step != entry.step);
+        if step_over {
+            let holders: Vec<usize> = (0..nodes.len())
+                .filter(|&n| nodes[n].holds_at(entry.at))
+                .collect();
+            if holders.len() > 1 {
+                return violation(format!(
+                    "{}: after step {}, nodes {holders:?} all hold the virtual addresses",
+                    entry.at, entry.step
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// With leadership locks: two nodes never act as master at once. A hung
+/// node acts no more from the moment it stops, so its Master span counts
+/// only until then.
+pub fn sole_acting_master(view: &View<'_>) -> Result<(), Violation> {
+    let end = view.timeline().end();
+    let hangs: Vec<(usize, Time)> = view
+        .timeline()
+        .incidents()
+        .filter_map(|(t, i)| match i {
+            Incident::Hang { node, .. } => Some((*node, t)),
+            _ => None,
+        })
+        .collect();
+    let acting_end = |s: &super::timeline::Span| {
+        let stop = s.end_or(end);
+        hangs
+            .iter()
+            .filter(|(n, t)| *n == s.node && s.from <= *t && *t < stop)
+            .map(|(_, t)| *t)
+            .min()
+            .unwrap_or(stop)
+    };
+    let spans = view.master_spans();
+    for (i, a) in spans.iter().enumerate() {
+        for b in spans[i + 1..].iter().filter(|b| b.node != a.node) {
+            let start = a.from.max(b.from);
+            let stop = acting_end(a).min(acting_end(b));
+            if start < stop {
+                return violation(format!(
+                    "n{} and n{} both act as MASTER from {start} to {stop}",
+                    a.node, b.node
+                ));
+            }
+        }
     }
     Ok(())
 }

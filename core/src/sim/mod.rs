@@ -15,6 +15,7 @@
 //! No I/O, no clock, no threads.
 
 pub mod check;
+pub mod etcd;
 pub mod rng;
 pub mod scenario;
 pub mod segment;
@@ -25,15 +26,18 @@ use core::time::Duration;
 use std::collections::BinaryHeap;
 
 pub use check::{Contender, Violation};
+pub use etcd::EtcdSpec;
 pub use rng::Rng;
 pub use scenario::{Incident, InstanceSpec, Network, NodeSpec, Setup};
 pub use segment::Segment;
 pub use timeline::{Entry, Record, Sent, Span, Timeline, View};
 
 use crate::protocol::{
-    Action, Event, GroupId, Health, Instance, InstanceId, Member, Node, Output, State, Time,
+    Action, Event, GroupId, Health, Instance, InstanceId, LeaseAction, LeaseEvent, Member, Node,
+    Output, State, Time,
 };
 use crate::wire::AdvertRepr;
+use etcd::{Etcd, Reply, Request};
 
 /// Something due at a point in virtual time.
 #[derive(Debug, Clone)]
@@ -49,6 +53,44 @@ enum Job {
         generation: u64,
     },
     Inject(Incident),
+    /// A node's request reaches etcd.
+    EtcdArrive {
+        node: usize,
+        life: u64,
+        instance: usize,
+        request: Request,
+        sent: Time,
+    },
+    /// etcd's answer (or a watch notification, or a timeout) reaches a node.
+    EtcdAnswer {
+        node: usize,
+        life: u64,
+        instance: usize,
+        reply: Reply,
+        sent: Time,
+    },
+    /// A lease may have run out.
+    EtcdExpire(u64),
+    /// The node's client renews a held lease (every `ttl / 4`, like the daemon).
+    Renew {
+        node: usize,
+        life: u64,
+        instance: usize,
+        lease: u64,
+    },
+}
+
+impl Job {
+    /// The node that must be running (not hung) to handle this job.
+    fn handler(&self) -> Option<usize> {
+        match self {
+            Job::Deliver { to, .. } => Some(*to),
+            Job::Timer { node, .. } | Job::EtcdAnswer { node, .. } | Job::Renew { node, .. } => {
+                Some(*node)
+            }
+            Job::Inject(_) | Job::EtcdArrive { .. } | Job::EtcdExpire(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +130,12 @@ struct SimNode {
     /// The deadline a Timer job is queued for, and that job's generation.
     armed: Option<Time>,
     generation: u64,
+    /// Counts boots: etcd answers meant for an earlier life are dropped.
+    life: u64,
+    /// While hung: the daemon handles nothing before this.
+    frozen_until: Option<Time>,
+    /// Per instance: the lease its etcd client keeps alive.
+    leases: Vec<Option<u64>>,
 }
 
 /// The simulated segment and its nodes.
@@ -124,9 +172,22 @@ pub struct Sim {
     nodes: Vec<SimNode>,
     segment: Segment,
     timeline: Timeline,
+    etcd: Option<Etcd>,
 }
 
 impl Sim {
+    /// Like [`Sim::new`], with an etcd cluster whose locks gate the instances.
+    pub fn with_etcd(config: Setup, etcd: EtcdSpec) -> Sim {
+        let mut sim = Sim::new(config);
+        sim.etcd = Some(Etcd::new(etcd, sim.nodes.len()));
+        sim
+    }
+
+    /// The etcd cluster, if the scenario has one.
+    pub fn etcd(&self) -> Option<&Etcd> {
+        self.etcd.as_ref()
+    }
+
     /// Builds the segment and schedules every node's boot.
     pub fn new(config: Setup) -> Sim {
         let nodes = (0..config.nodes.len())
@@ -137,6 +198,9 @@ impl Sim {
                     .collect(),
                 armed: None,
                 generation: 0,
+                life: 0,
+                frozen_until: None,
+                leases: vec![None; config.nodes[n].instances.len()],
             })
             .collect();
         let segment = Segment::new(config.nodes.len(), config.network, config.seed);
@@ -149,6 +213,7 @@ impl Sim {
             segment,
             timeline: Timeline::new(),
             config,
+            etcd: None,
         };
         for n in 0..sim.nodes.len() {
             if let Some(at) = sim.config.nodes[n].boot_at {
@@ -231,11 +296,44 @@ impl Sim {
         while self.queue.peek().is_some_and(|q| q.at <= t) {
             let Some(q) = self.queue.pop() else { break };
             self.now = q.at;
+            // A hung daemon handles nothing: its work waits for it.
+            if let Some(until) = q.job.handler().and_then(|n| self.nodes[n].frozen_until)
+                && self.now < until
+            {
+                self.enqueue(until, q.job);
+                continue;
+            }
             self.step += 1;
             match q.job {
                 Job::Deliver { from, to, advert } => self.deliver(from, to, &advert),
                 Job::Timer { node, generation } => self.timer(node, generation),
                 Job::Inject(incident) => self.apply_incident(incident),
+                Job::EtcdArrive {
+                    node,
+                    life,
+                    instance,
+                    request,
+                    sent,
+                } => self.etcd_arrive(node, life, instance, request, sent),
+                Job::EtcdAnswer {
+                    node,
+                    life,
+                    instance,
+                    reply,
+                    sent,
+                } => self.etcd_answer(node, life, instance, reply, sent),
+                Job::EtcdExpire(lease) => {
+                    if let Some(etcd) = self.etcd.as_mut() {
+                        let outcome = etcd.expire(self.now, lease);
+                        self.notify(outcome.changes);
+                    }
+                }
+                Job::Renew {
+                    node,
+                    life,
+                    instance,
+                    lease,
+                } => self.renew(node, life, instance, lease),
             }
         }
         self.now = self.now.max(t);
@@ -299,12 +397,17 @@ impl Sim {
             Incident::Restart(n) => {
                 self.crash(n);
                 let members = (0..self.config.nodes[n].instances.len())
-                    .map(|i| Member {
-                        name: format!("VI_{i}"),
-                        instance: Instance::new(
+                    .map(|i| {
+                        let mut instance = Instance::new(
                             self.config.params(n, i),
                             self.nodes[n].health[i].clone(),
-                        ),
+                        );
+                        let lock = self.etcd.as_ref().and_then(|e| e.spec().lock(i)).cloned();
+                        instance.set_leadership(lock);
+                        Member {
+                            name: format!("VI_{i}"),
+                            instance,
+                        }
                     })
                     .collect();
                 let mut core = Node::new(members, self.config.nodes[n].sync_groups.clone());
@@ -332,7 +435,197 @@ impl Sim {
                 }
             }
             Incident::Loss(p) => self.segment.set_loss(p),
+            Incident::EtcdCut(nodes) => {
+                if let Some(etcd) = self.etcd.as_mut() {
+                    etcd.cut_off(&nodes);
+                }
+            }
+            Incident::EtcdQuorum(quorum) => {
+                if let Some(etcd) = self.etcd.as_mut() {
+                    let outcome = etcd.set_quorum(self.now, quorum);
+                    for (lease, at) in outcome.expiries {
+                        self.enqueue(at, Job::EtcdExpire(lease));
+                    }
+                }
+            }
+            Incident::Hang { node, for_ } => {
+                self.nodes[node].frozen_until = Some(self.now + for_);
+            }
         }
+    }
+
+    /// Sends a request from `node`'s etcd client: it arrives after the
+    /// latency, or fails at the client's timeout if etcd cannot answer.
+    fn etcd_request(&mut self, node: usize, instance: usize, request: Request) {
+        let Some(etcd) = self.etcd.as_ref() else {
+            return;
+        };
+        let life = self.nodes[node].life;
+        let sent = self.now;
+        if etcd.answers(node) {
+            let at = self.now + etcd.spec().latency;
+            self.enqueue(
+                at,
+                Job::EtcdArrive {
+                    node,
+                    life,
+                    instance,
+                    request,
+                    sent,
+                },
+            );
+        } else {
+            let at = self.now + etcd.spec().request_timeout;
+            let reply = Reply::TimedOut;
+            self.enqueue(
+                at,
+                Job::EtcdAnswer {
+                    node,
+                    life,
+                    instance,
+                    reply,
+                    sent,
+                },
+            );
+        }
+    }
+
+    fn etcd_arrive(
+        &mut self,
+        node: usize,
+        life: u64,
+        instance: usize,
+        request: Request,
+        sent: Time,
+    ) {
+        let Some(etcd) = self.etcd.as_mut() else {
+            return;
+        };
+        let (latency, timeout) = (etcd.spec().latency, etcd.spec().request_timeout);
+        if !etcd.answers(node) {
+            let reply = Reply::TimedOut;
+            let at = (sent + timeout).max(self.now);
+            self.enqueue(
+                at,
+                Job::EtcdAnswer {
+                    node,
+                    life,
+                    instance,
+                    reply,
+                    sent,
+                },
+            );
+            return;
+        }
+        let outcome = etcd.process(self.now, node, instance, request);
+        for (lease, at) in outcome.expiries {
+            self.enqueue(at, Job::EtcdExpire(lease));
+        }
+        if let Some(reply) = outcome.reply {
+            self.enqueue(
+                self.now + latency,
+                Job::EtcdAnswer {
+                    node,
+                    life,
+                    instance,
+                    reply,
+                    sent,
+                },
+            );
+        }
+        self.notify(outcome.changes);
+    }
+
+    /// Watch notifications to every node etcd can reach (the new holder
+    /// already knows).
+    fn notify(&mut self, changes: Vec<(usize, Option<usize>)>) {
+        let Some(etcd) = self.etcd.as_ref() else {
+            return;
+        };
+        let latency = etcd.spec().latency;
+        for (instance, holder) in changes {
+            for node in 0..self.nodes.len() {
+                if holder == Some(node) || !etcd.answers(node) {
+                    continue;
+                }
+                let job = Job::EtcdAnswer {
+                    node,
+                    life: self.nodes[node].life,
+                    instance,
+                    reply: Reply::Holder(holder),
+                    sent: self.now,
+                };
+                self.seq += 1;
+                self.queue.push(Queued {
+                    at: self.now + latency,
+                    seq: self.seq,
+                    job,
+                });
+            }
+        }
+    }
+
+    fn etcd_answer(&mut self, node: usize, life: u64, instance: usize, reply: Reply, sent: Time) {
+        if self.nodes[node].life != life {
+            return;
+        }
+        let names: Vec<String> = (0..self.nodes.len()).map(|n| format!("n{n}")).collect();
+        let event = match &reply {
+            Reply::Granted { lease, ttl } => {
+                self.nodes[node].leases[instance] = Some(*lease);
+                LeaseEvent::Granted { sent, ttl: *ttl }
+            }
+            Reply::Denied(holder) => LeaseEvent::Denied {
+                holder: &names[*holder],
+            },
+            Reply::Renewed(ttl) => LeaseEvent::Renewed { sent, ttl: *ttl },
+            Reply::Lost => {
+                self.nodes[node].leases[instance] = None;
+                LeaseEvent::Lost
+            }
+            Reply::Holder(holder) => LeaseEvent::Holder(holder.map(|h| names[h].as_str())),
+            Reply::TimedOut => LeaseEvent::Reachable(false),
+        };
+        let Some(core) = self.nodes[node].core.as_mut() else {
+            return;
+        };
+        let out = core.handle(self.now, InstanceId(instance), Event::Lease(event));
+        self.apply_outputs(node, out);
+        if let Reply::Granted { lease, .. } = reply
+            && self.nodes[node].leases[instance] == Some(lease)
+        {
+            self.schedule_renewal(node, instance, lease);
+        }
+    }
+
+    fn schedule_renewal(&mut self, node: usize, instance: usize, lease: u64) {
+        let Some(every) = self
+            .etcd
+            .as_ref()
+            .and_then(|e| e.spec().lock(instance))
+            .map(|l| l.renew_every())
+        else {
+            return;
+        };
+        let life = self.nodes[node].life;
+        self.enqueue(
+            self.now + every,
+            Job::Renew {
+                node,
+                life,
+                instance,
+                lease,
+            },
+        );
+    }
+
+    fn renew(&mut self, node: usize, life: u64, instance: usize, lease: u64) {
+        let sim_node = &self.nodes[node];
+        if sim_node.life != life || sim_node.leases[instance] != Some(lease) {
+            return;
+        }
+        self.etcd_request(node, instance, Request::Renew(lease));
+        self.schedule_renewal(node, instance, lease);
     }
 
     /// Stops the machine dead; its queued timer becomes stale.
@@ -341,6 +634,9 @@ impl Sim {
         node.core = None;
         node.armed = None;
         node.generation += 1;
+        node.life += 1;
+        node.frozen_until = None;
+        node.leases.iter_mut().for_each(|l| *l = None);
     }
 
     fn apply_outputs(&mut self, node: usize, outputs: Vec<Output>) {
@@ -382,6 +678,20 @@ impl Sim {
                 node,
                 instance,
                 report,
+            },
+            Action::Lease(LeaseAction::Acquire) => {
+                self.etcd_request(node, instance, Request::Acquire);
+                return;
+            }
+            Action::Lease(LeaseAction::Release) => {
+                self.nodes[node].leases[instance] = None;
+                self.etcd_request(node, instance, Request::Release);
+                return;
+            }
+            Action::Lease(LeaseAction::Fence(lifetime)) => Record::Fence {
+                node,
+                instance,
+                lifetime,
             },
         };
         self.record(record);

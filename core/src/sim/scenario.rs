@@ -206,6 +206,19 @@ pub enum Incident {
     },
     /// Sets the per-receiver loss probability (0 turns loss off).
     Loss(f64),
+    /// Exactly these nodes can no longer reach etcd (an empty list heals).
+    EtcdCut(Vec<usize>),
+    /// etcd loses (false) or regains (true) its quorum.
+    EtcdQuorum(bool),
+    /// The node's daemon stops for a while (SIGSTOP, a paused VM): it
+    /// handles nothing until then, while its kernel keeps the addresses
+    /// until their lifetime ends.
+    Hang {
+        /// The node's index.
+        node: usize,
+        /// How long it stays stopped.
+        for_: Duration,
+    },
 }
 
 impl Incident {
@@ -215,8 +228,13 @@ impl Incident {
             Incident::Crash(n)
             | Incident::Restart(n)
             | Incident::Shutdown(n)
-            | Incident::Health { node: n, .. } => Some(*n),
-            Incident::Partition(_) | Incident::Heal | Incident::Loss(_) => None,
+            | Incident::Health { node: n, .. }
+            | Incident::Hang { node: n, .. } => Some(*n),
+            Incident::Partition(_)
+            | Incident::Heal
+            | Incident::Loss(_)
+            | Incident::EtcdCut(_)
+            | Incident::EtcdQuorum(_) => None,
         }
     }
 }

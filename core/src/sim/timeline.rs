@@ -65,6 +65,15 @@ pub enum Record {
         /// What it reported.
         report: Report,
     },
+    /// The virtual addresses' valid lifetime was set (`None`: forever).
+    Fence {
+        /// The node's index.
+        node: usize,
+        /// The instance's index on that node.
+        instance: usize,
+        /// The lifetime given.
+        lifetime: Option<core::time::Duration>,
+    },
     /// A sync group of `node` changed state as a whole.
     Group {
         /// The node's index.
@@ -84,7 +93,8 @@ impl Record {
             | Record::Vips { instance, .. }
             | Record::Announce { instance, .. }
             | Record::Advert { instance, .. }
-            | Record::Report { instance, .. } => Some(*instance),
+            | Record::Report { instance, .. }
+            | Record::Fence { instance, .. } => Some(*instance),
             Record::Injected(_) | Record::Group { .. } => None,
         }
     }
@@ -455,6 +465,14 @@ impl fmt::Display for Record {
                 instance,
                 report,
             } => write!(f, "n{node}/{instance} {report:?}"),
+            Record::Fence {
+                node,
+                instance,
+                lifetime,
+            } => match lifetime {
+                Some(l) => write!(f, "n{node}/{instance} fence {}s", l.as_secs()),
+                None => write!(f, "n{node}/{instance} fence lifted"),
+            },
             Record::Group {
                 node,
                 group,

@@ -23,6 +23,38 @@ pub struct Status {
     /// Tracked processes some instance tracks.
     #[serde(default)]
     pub tracked_processes: Vec<TrackedProcessStatus>,
+    /// The node's etcd client, when leadership is kept in etcd.
+    #[serde(default)]
+    pub etcd: Option<EtcdStatus>,
+}
+
+/// The etcd client's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EtcdStatus {
+    pub endpoints: Vec<String>,
+    /// The last request was answered.
+    pub connected: bool,
+    /// The last status probe named a leader.
+    pub leader_known: bool,
+    /// Seconds since a request was last answered (none yet: `None`).
+    pub seconds_since_success: Option<f64>,
+    pub requests: u64,
+    pub failures: u64,
+}
+
+/// An instance's etcd lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadershipStatus {
+    pub key: String,
+    pub ttl_seconds: u64,
+    /// `step_down` or `keep`.
+    pub on_etcd_loss: String,
+    /// `held`, `asking`, `free`, or `kept` (held through an etcd outage).
+    pub standing: String,
+    /// Another node holding the key, as last learnt.
+    pub holder: Option<String>,
+    /// While held: seconds before the master must step down unless renewed.
+    pub seconds_left: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +75,9 @@ pub struct InstanceStatus {
     /// The latest hook run that failed or timed out.
     #[serde(default)]
     pub last_hook_failure: Option<RunFailure>,
+    /// The etcd lock this instance needs to be master, if any.
+    #[serde(default)]
+    pub leadership: Option<LeadershipStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ use rtnetlink::packet_core::{
     NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
 };
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, CacheInfo,
 };
 use rtnetlink::packet_route::link::LinkMessage;
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -195,11 +195,33 @@ impl Netlink {
     /// Like `ip addr add` without `brd`, no IPv4 broadcast is set: the
     /// subnet broadcast belongs to the node's own address, not to the VIP.
     /// The kernel labels IPv4 addresses with the interface name.
-    pub async fn add_address(&self, index: u32, addr: IpNet) -> Result<(), NetlinkError> {
+    ///
+    /// With a `lifetime`, the address is added or replaced with that valid
+    /// (and preferred) lifetime: the kernel removes it when it runs out.
+    pub async fn add_address(
+        &self,
+        index: u32,
+        addr: IpNet,
+        lifetime: Option<Lifetime>,
+    ) -> Result<(), NetlinkError> {
         let mut request = self
             .handle
             .address()
             .add(index, addr.addr(), addr.prefix_len());
+        if let Some(lifetime) = lifetime {
+            request = request.replace();
+            let secs = match lifetime {
+                Lifetime::Forever => u32::MAX,
+                Lifetime::Seconds(s) => s,
+            };
+            let mut info = CacheInfo::default();
+            info.ifa_preferred = secs;
+            info.ifa_valid = secs;
+            request
+                .message_mut()
+                .attributes
+                .push(AddressAttribute::CacheInfo(info));
+        }
         prepare_add(request.message_mut());
         match request.execute().await {
             Ok(()) => Ok(()),
@@ -410,6 +432,15 @@ fn add_error_is_benign(errno: Errno) -> bool {
 /// and its addresses with it.
 fn remove_error_is_benign(errno: Errno) -> bool {
     matches!(errno, Errno::EADDRNOTAVAIL | Errno::ENODEV)
+}
+
+/// How long the kernel keeps an address (IFA_CACHEINFO's valid lifetime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// For good (infinite lifetime).
+    Forever,
+    /// This many seconds from now.
+    Seconds(u32),
 }
 
 /// Adjusts rtnetlink's "ip addr add" message to what a VIP needs.

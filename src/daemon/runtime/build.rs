@@ -141,6 +141,7 @@ impl Edge {
                 failures: self.vip_failures(name),
                 holding: false,
                 added_on: None,
+                fence: cfg.leadership.as_ref().map(|_| None),
             };
             (hooks, worker.spawn())
         });
@@ -162,12 +163,14 @@ impl Edge {
             start_by: None,
         };
         edge.follow_interface(&self.links, &config.all_vips());
+        let mut instance = Instance::new(
+            params(cfg, edge.src_or_unspecified()),
+            edge.health(&self.links, &self.sockets),
+        );
+        instance.set_leadership(cfg.leadership.clone());
         let member = Member {
             name: name.to_owned(),
-            instance: Instance::new(
-                params(cfg, edge.src_or_unspecified()),
-                edge.health(&self.links, &self.sockets),
-            ),
+            instance,
         };
         let priority = edge.tracker.health().priority;
         let (version, vrid, ifname) = (cfg.version.number(), cfg.vrid, &cfg.interface);

@@ -50,6 +50,14 @@ impl Clock {
         Time::from_duration(now.saturating_sub(age))
     }
 
+    /// The `std` instant of core time `t` (both read CLOCK_MONOTONIC).
+    pub(super) fn instant_of(&self, t: Time) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        let ahead = t.saturating_since(self.now());
+        let behind = self.now().saturating_since(t);
+        now.checked_sub(behind).unwrap_or(now) + ahead
+    }
+
     /// Time since the daemon started.
     pub(super) fn uptime(&self) -> Duration {
         self.now().since_epoch()

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::checks::CheckResult;
 use super::control;
+use super::etcd::{self, Etcd, Said};
 use super::hooks::{HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
 use super::poller::{Poller, TrackedUpdate};
@@ -27,8 +28,8 @@ use super::socket::{MAX_DATAGRAM, Received};
 use super::vips::{VipCommand, VipFailure, VipStats};
 use crate::config::{self, Config};
 use crate::protocol::{
-    Action, DropReason, Event, GroupId, Health, HealthTracker, InstanceId, Node, Output, Params,
-    Report, State, SyncGroup, Time, Transition,
+    Action, DropReason, Event, GroupId, Health, HealthTracker, InstanceId, LeaseAction, LeaseEvent,
+    Node, Output, Params, Report, State, SyncGroup, Time, Transition,
 };
 use crate::wire::{self, Auth};
 
@@ -205,6 +206,8 @@ enum Input {
     Control(control::Request),
     /// A reload read and planned off the loop, ready to apply.
     Reload(Box<reload::Prepared>),
+    /// What etcd said about an instance's leadership lock.
+    Lease(etcd::Report),
 }
 
 /// Per-instance counters of the protocol (exported by status and metrics).
@@ -319,6 +322,8 @@ struct Daemon {
     rx_buf: Box<[u8; MAX_DATAGRAM]>,
     rx_advert: wire::AdvertRepr,
     reloads: reload::Reloads,
+    /// The node's etcd client, if leadership is kept there.
+    etcd: Option<Etcd>,
 }
 
 /// Whether the loop goes on.
@@ -374,6 +379,25 @@ impl Daemon {
 
         let (control_tx, control) = mpsc::unbounded_channel();
         background.extend(serve_control(&config.global, control_tx).await);
+        let etcd = match &config.etcd {
+            Some(cfg) => {
+                let (reports, rx) = mpsc::unbounded_channel();
+                background.push(forward(rx, edge.input_tx.clone(), Input::Lease));
+                let node = config.global.node_name.clone().unwrap_or_default();
+                let now: etcd::Now = Arc::new(move || clock.now());
+                let etcd = on_workers(&edge.workers, || Etcd::start(cfg, node, now, reports))?;
+                for instance in instances.values() {
+                    if let Some(lock) = &instance.cfg.leadership {
+                        etcd.send(etcd::Command::Watch {
+                            lock: instance.name.clone(),
+                            key: lock.key.clone(),
+                        });
+                    }
+                }
+                Some(etcd)
+            }
+            None => None,
+        };
 
         let mut daemon = Daemon {
             clock,
@@ -400,6 +424,7 @@ impl Daemon {
             // An advert carries at most 255 addresses.
             rx_advert: wire::AdvertRepr::blank(255),
             reloads: reload::Reloads::default(),
+            etcd,
         };
         daemon.index_instances();
         Ok(daemon)
@@ -480,6 +505,9 @@ impl Daemon {
         }
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
+        if let Some(etcd) = &mut self.etcd {
+            etcd.finish(SHUTDOWN_GRACE).await;
+        }
         for task in &self.background {
             task.abort();
         }
@@ -553,8 +581,32 @@ impl Daemon {
                 control::Command::Reload => self.request_reload(Some(request.reply)),
             },
             Input::Reload(prepared) => self.on_reload_prepared(prepared),
+            Input::Lease(report) => self.on_lease(report),
         }
         Flow::Continue
+    }
+
+    fn on_lease(&mut self, report: etcd::Report) {
+        let event = match &report.said {
+            Said::Granted { sent, ttl } => LeaseEvent::Granted {
+                sent: *sent,
+                ttl: *ttl,
+            },
+            Said::Denied { holder } => LeaseEvent::Denied { holder },
+            Said::Renewed { sent, ttl } => LeaseEvent::Renewed {
+                sent: *sent,
+                ttl: *ttl,
+            },
+            Said::Lost => LeaseEvent::Lost,
+            Said::Holder(holder) => LeaseEvent::Holder(holder.as_deref()),
+            Said::Reachable(reachable) => LeaseEvent::Reachable(*reachable),
+        };
+        // By name: a reload may have renumbered the instances since.
+        let Some(id) = self.instances.find(|i| i.name == report.lock) else {
+            return;
+        };
+        let outputs = self.node.handle(self.now(), id, Event::Lease(event));
+        self.execute(outputs);
     }
 
     fn on_datagram(&mut self, socket: SocketId, datagram: &Received) {
@@ -768,6 +820,42 @@ impl Daemon {
             }
             Action::Report(Report::Dropped { from, reason }) => {
                 self.count_dropped(id, from, reason)
+            }
+            Action::Lease(LeaseAction::Acquire) => {
+                if let (Some(etcd), Some(lock)) = (&self.etcd, &self.instances[id].cfg.leadership) {
+                    etcd.send(etcd::Command::Acquire {
+                        lock: self.instances[id].name.clone(),
+                        key: lock.key.clone(),
+                        ttl: lock.ttl,
+                    });
+                }
+            }
+            Action::Lease(LeaseAction::Release) => {
+                if let Some(etcd) = &self.etcd {
+                    etcd.send(etcd::Command::Release {
+                        lock: self.instances[id].name.clone(),
+                    });
+                }
+            }
+            Action::Lease(LeaseAction::Fence(lifetime)) => {
+                // From the core's `now`, not from when the worker gets to it.
+                let until = lifetime.map(|l| self.clock.instant_of(self.last_now.get()) + l);
+                self.instances[id].send_vip(VipCommand::Fence(until));
+            }
+            Action::Report(Report::LeadershipHeldBy { holder }) => {
+                let instance = &self.instances[id];
+                let key = format!("{}:leadership-held", instance.name);
+                if let Some(suppressed) = self.log_limit.allow(&key) {
+                    tracing::info!(
+                        event = "leadership_held",
+                        instance = %instance.name,
+                        holder = %holder,
+                        suppressed,
+                        "instance {}: staying BACKUP: leadership held by {holder}{}",
+                        instance.name,
+                        suppressed_note(suppressed)
+                    );
+                }
             }
             Action::Report(Report::LowerPriorityMaster { from, priority }) => {
                 self.instances[id].counters.lower_priority_masters += 1;

@@ -5,6 +5,7 @@ use std::time::UNIX_EPOCH;
 
 use super::{Daemon, InstanceEdge, control};
 use crate::daemon::control::InstanceStatus;
+use crate::protocol::leadership::Standing;
 use crate::protocol::{GroupId, InstanceId, State, Time};
 
 impl Daemon {
@@ -66,6 +67,24 @@ impl Daemon {
             invalid_packets: self.invalid.by_label(),
             tracked_files: self.watchers.latest.files(),
             tracked_processes: self.watchers.latest.processes(),
+            etcd: self.etcd.as_ref().map(|etcd| {
+                use std::sync::atomic::Ordering::Relaxed;
+                let h = &etcd.health;
+                control::EtcdStatus {
+                    endpoints: etcd.endpoints.clone(),
+                    connected: h.connected.load(Relaxed),
+                    leader_known: h.leader.load(Relaxed) != 0,
+                    seconds_since_success: h
+                        .last_success
+                        .lock()
+                        .ok()
+                        .and_then(|last| *last)
+                        .and_then(|t| t.elapsed().ok())
+                        .map(|d| d.as_secs_f64()),
+                    requests: h.requests.load(Relaxed),
+                    failures: h.failures.load(Relaxed),
+                }
+            }),
         }
     }
 
@@ -144,6 +163,23 @@ impl Daemon {
                 hooks_skipped: h.skipped.load(Relaxed),
             },
             last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
+            leadership: instance.leadership().map(|lock| {
+                let settings = lock.settings();
+                control::LeadershipStatus {
+                    key: settings.key.clone(),
+                    ttl_seconds: settings.ttl.as_secs(),
+                    on_etcd_loss: settings.on_etcd_loss.as_str().to_owned(),
+                    standing: match lock.standing() {
+                        Standing::Free => "free",
+                        Standing::Asking => "asking",
+                        Standing::Held(_) => "held",
+                        Standing::Kept => "kept",
+                    }
+                    .to_owned(),
+                    holder: lock.holder().map(str::to_owned),
+                    seconds_left: lock.deadline().map(|d| (d - now).as_secs_f64()),
+                }
+            }),
         }
     }
 }

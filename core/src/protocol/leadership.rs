@@ -1,0 +1,518 @@
+//! Leadership held in etcd: when a lease lets an instance act as master, and
+//! when it must stop.
+//!
+//! VRRP picks the candidate; the lock decides whether it may act. A lock is a
+//! key created only if absent, bound to a lease with a time to live. The
+//! holder keeps the lease alive; if it cannot, etcd deletes the key when the
+//! lease expires, and only then can another node create it.
+//!
+//! Safety rests on one inequality: the holder stops acting before the lease
+//! can have expired on etcd's side.
+//! - etcd cannot have granted or renewed the lease before our request left,
+//!   so the lease lives at least `ttl` from the request's send time `sent`,
+//!   as etcd's clock measures it. Two clocks slewed by NTP drift apart by at
+//!   most 2 × 500 ppm: the earliest possible expiry on our clock is
+//!   `sent + ttl × (1 − 0.001)`. (etcd only ever expires a lease later: on a
+//!   leader change it extends every lease, and it sweeps expired leases
+//!   periodically.)
+//! - A holder that hangs (SIGSTOP, a paused VM) cannot remove its addresses.
+//!   The kernel does it for us: the virtual addresses are installed with a
+//!   valid lifetime of whole seconds, refreshed at each renewal. Linux removes
+//!   an expired address at most a second late (its lifetime sweep runs on a
+//!   one-second granularity), so the lifetime is the whole seconds left
+//!   before the earliest expiry, less one.
+//! - The instance itself steps down a little before the kernel would remove
+//!   the addresses ([`FENCE_EARLY`]), so the removal is its own, with a
+//!   priority-0 advert and the hooks, whenever it is alive.
+//!
+//! So with a 5 s ttl, a renewal sent at `t` lets the holder act until about
+//! `t + 2.95 s` and fences its addresses at `t + 3 s` (removed by `t + 4 s`),
+//! while etcd keeps the lease until at least `t + 4.995 s`. Renewals go every
+//! `ttl / 4`, so two may be lost before the holder steps down.
+
+use core::time::Duration;
+
+use super::time::Time;
+
+/// Relative clock-rate error allowed between this node and etcd, in parts
+/// per million: two clocks each slewed by at most 500 ppm.
+pub const CLOCK_ALLOWANCE_PPM: u64 = 1000;
+
+/// How late Linux may remove an address whose valid lifetime ran out.
+pub const KERNEL_SWEEP: Duration = Duration::from_secs(1);
+
+/// How long before the kernel fence the holder steps down by itself (the
+/// kernel may remove an address up to 20 ms before its lifetime ends).
+pub const FENCE_EARLY: Duration = Duration::from_millis(50);
+
+/// The shortest lease that leaves a fence of at least one second.
+pub const MIN_TTL: Duration = Duration::from_secs(3);
+
+/// What a master does while etcd cannot be reached at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnEtcdLoss {
+    /// Step down when the lease can no longer be relied on: the safe choice
+    /// for a database, where two primaries lose commits.
+    StepDown,
+    /// A master keeps its addresses (without a fence) until etcd answers
+    /// again; backups still need the lock. For a stateless address, where a
+    /// moment with two holders costs less than none.
+    Keep,
+}
+
+impl OnEtcdLoss {
+    /// The word used in the configuration and status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnEtcdLoss::StepDown => "step_down",
+            OnEtcdLoss::Keep => "keep",
+        }
+    }
+}
+
+/// An instance's (or a sync group's) lock settings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaseSettings {
+    /// The etcd key created while the lock is held; its value is the node's name.
+    pub key: String,
+    /// The lease's time to live.
+    pub ttl: Duration,
+    /// What a master does while etcd is unreachable.
+    pub on_etcd_loss: OnEtcdLoss,
+}
+
+impl LeaseSettings {
+    /// How often the holder renews: two renewals may be lost before it must
+    /// step down (see the module docs).
+    pub fn renew_every(&self) -> Duration {
+        self.ttl / 4
+    }
+
+    /// What a grant or renewal whose request left at `sent`, answered at
+    /// `now` with `granted` time to live, lets the holder rely on; `None` if
+    /// the answer came too late to be of use.
+    pub fn rely_on(&self, sent: Time, granted: Duration, now: Time) -> Option<Reliance> {
+        let ttl = self.ttl.min(granted);
+        let drift = Duration::from_nanos(
+            u64::try_from(ttl.as_nanos() * u128::from(CLOCK_ALLOWANCE_PPM) / 1_000_000)
+                .unwrap_or(u64::MAX),
+        );
+        let earliest_expiry = sent + ttl.saturating_sub(drift);
+        let fence_secs = earliest_expiry
+            .saturating_since(now)
+            .saturating_sub(KERNEL_SWEEP)
+            .as_secs();
+        if fence_secs == 0 {
+            return None;
+        }
+        let fence = Duration::from_secs(fence_secs);
+        Some(Reliance {
+            act_until: now + fence.saturating_sub(FENCE_EARLY),
+            fence,
+        })
+    }
+}
+
+/// What one grant or renewal lets the holder rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reliance {
+    /// The holder steps down at this instant unless renewed before.
+    pub act_until: Time,
+    /// The valid lifetime to give the addresses now.
+    pub fence: Duration,
+}
+
+/// Where this node stands with the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Not held by us and not asked for.
+    Free,
+    /// A request to acquire it is out.
+    Asking,
+    /// Held: we may act as master until `act_until`.
+    Held(Reliance),
+    /// Held through an etcd outage under [`OnEtcdLoss::Keep`]: no deadline,
+    /// no fence, until etcd answers again.
+    Kept,
+}
+
+/// What etcd (through the daemon's client) said about the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseEvent<'a> {
+    /// We created the key, with a lease granted `ttl` by a request sent at `sent`.
+    Granted {
+        /// When the request that created the lease left.
+        sent: Time,
+        /// The time to live etcd granted.
+        ttl: Duration,
+    },
+    /// The key exists and is someone else's.
+    Denied {
+        /// The holder's name (the key's value).
+        holder: &'a str,
+    },
+    /// Our lease was kept alive by a request sent at `sent`.
+    Renewed {
+        /// When the keep-alive left.
+        sent: Time,
+        /// The time to live etcd reported.
+        ttl: Duration,
+    },
+    /// etcd says our lease or key is gone.
+    Lost,
+    /// The key changed: now held by this name, or by nobody.
+    Holder(Option<&'a str>),
+    /// etcd could (not) be reached: the client's requests fail or succeed again.
+    Reachable(bool),
+}
+
+/// What the driver must do about the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseAction {
+    /// Create the key with a new lease, or learn who holds it.
+    Acquire,
+    /// Delete the key (if ours) and revoke the lease.
+    Release,
+    /// Give the virtual addresses this valid lifetime (`None`: forever).
+    Fence(Option<Duration>),
+}
+
+/// One lock as an instance or sync group sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leadership {
+    settings: LeaseSettings,
+    standing: Standing,
+    /// The key's holder as last learnt, when it is not us.
+    holder: Option<String>,
+    reachable: bool,
+}
+
+impl Leadership {
+    /// A lock not yet held.
+    pub fn new(settings: LeaseSettings) -> Leadership {
+        Leadership {
+            settings,
+            standing: Standing::Free,
+            holder: None,
+            reachable: true,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &LeaseSettings {
+        &self.settings
+    }
+
+    /// New settings (a reload); the standing is kept.
+    pub fn set_settings(&mut self, settings: LeaseSettings) {
+        self.settings = settings;
+    }
+
+    /// Where we stand.
+    pub fn standing(&self) -> &Standing {
+        &self.standing
+    }
+
+    /// Another node holding the key, as last learnt.
+    pub fn holder(&self) -> Option<&str> {
+        self.holder.as_deref()
+    }
+
+    /// Whether etcd answered the last request.
+    pub fn reachable(&self) -> bool {
+        self.reachable
+    }
+
+    /// Whether the lock lets us act as master at `now`.
+    pub fn lets_act(&self, now: Time) -> bool {
+        match &self.standing {
+            Standing::Held(r) => now < r.act_until,
+            Standing::Kept => true,
+            Standing::Free | Standing::Asking => false,
+        }
+    }
+
+    /// When the holder must step down unless renewed.
+    pub fn deadline(&self) -> Option<Time> {
+        match &self.standing {
+            Standing::Held(r) => Some(r.act_until),
+            _ => None,
+        }
+    }
+
+    /// The valid lifetime the addresses get while held.
+    pub fn fence(&self) -> Option<Duration> {
+        match &self.standing {
+            Standing::Held(r) => Some(r.fence),
+            _ => None,
+        }
+    }
+
+    /// Asks for the lock unless a request is already out; returns the action
+    /// to carry out, if any.
+    pub fn ask(&mut self) -> Option<LeaseAction> {
+        match self.standing {
+            Standing::Free => {
+                self.standing = Standing::Asking;
+                Some(LeaseAction::Acquire)
+            }
+            _ => None,
+        }
+    }
+
+    /// Gives the lock up (leaving Master, or no longer wanting it).
+    pub fn release(&mut self) -> Option<LeaseAction> {
+        match std::mem::replace(&mut self.standing, Standing::Free) {
+            Standing::Free => None,
+            _ => Some(LeaseAction::Release),
+        }
+    }
+
+    /// Takes in what etcd said; returns what changed for the instance.
+    pub fn handle(&mut self, now: Time, event: LeaseEvent<'_>) -> Change {
+        match event {
+            LeaseEvent::Granted { sent, ttl } => {
+                self.reachable = true;
+                if self.standing != Standing::Asking {
+                    // Nobody asked any more (released meanwhile): give it back.
+                    return Change::Unwanted;
+                }
+                self.holder = None;
+                match self.settings.rely_on(sent, ttl, now) {
+                    Some(r) => {
+                        self.standing = Standing::Held(r);
+                        Change::Acquired
+                    }
+                    None => {
+                        self.standing = Standing::Free;
+                        Change::Unwanted
+                    }
+                }
+            }
+            LeaseEvent::Denied { holder } => {
+                self.reachable = true;
+                self.holder = Some(holder.to_owned());
+                if self.standing == Standing::Asking {
+                    self.standing = Standing::Free;
+                }
+                Change::HeldElsewhere
+            }
+            LeaseEvent::Renewed { sent, ttl } => {
+                self.reachable = true;
+                match (&self.standing, self.settings.rely_on(sent, ttl, now)) {
+                    (Standing::Held(old), Some(r)) if r.act_until > old.act_until => {
+                        self.standing = Standing::Held(r);
+                        Change::Renewed
+                    }
+                    _ => Change::Nothing,
+                }
+            }
+            LeaseEvent::Lost => {
+                self.reachable = true;
+                match self.standing {
+                    Standing::Held(_) => {
+                        self.standing = Standing::Free;
+                        Change::Lost
+                    }
+                    // Back after an outage we held on through: try to take
+                    // the key again, acting meanwhile as before.
+                    Standing::Kept => {
+                        self.standing = Standing::Free;
+                        Change::Reclaim
+                    }
+                    Standing::Asking => {
+                        self.standing = Standing::Free;
+                        Change::Nothing
+                    }
+                    Standing::Free => Change::Nothing,
+                }
+            }
+            LeaseEvent::Holder(holder) => {
+                self.holder = holder.map(str::to_owned);
+                if holder.is_none() {
+                    Change::Freed
+                } else {
+                    Change::Nothing
+                }
+            }
+            LeaseEvent::Reachable(reachable) => {
+                self.reachable = reachable;
+                if !reachable && self.standing == Standing::Asking {
+                    // The request failed: the next attempt may ask again.
+                    self.standing = Standing::Free;
+                }
+                if reachable {
+                    Change::Nothing
+                } else {
+                    Change::Unreachable
+                }
+            }
+        }
+    }
+
+    /// Under [`OnEtcdLoss::Keep`], a holder whose lease ran out while etcd is
+    /// unreachable keeps acting without a deadline; returns whether it does.
+    pub fn keep_through_outage(&mut self) -> bool {
+        let keep = self.settings.on_etcd_loss == OnEtcdLoss::Keep
+            && !self.reachable
+            && matches!(self.standing, Standing::Held(_));
+        if keep {
+            self.standing = Standing::Kept;
+        }
+        keep
+    }
+}
+
+/// What an etcd answer changed, for the instance to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing that needs acting on.
+    Nothing,
+    /// The lock is ours now.
+    Acquired,
+    /// We hold a lock nobody wants any more: release it.
+    Unwanted,
+    /// Someone else holds it.
+    HeldElsewhere,
+    /// Our lease lives on, for longer.
+    Renewed,
+    /// Our lease or key is gone.
+    Lost,
+    /// Our lease is gone after an outage held through: ask for the key again.
+    Reclaim,
+    /// Nobody holds the key now.
+    Freed,
+    /// etcd stopped answering.
+    Unreachable,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(ttl_secs: u64) -> LeaseSettings {
+        LeaseSettings {
+            key: "/vipd/db".into(),
+            ttl: Duration::from_secs(ttl_secs),
+            on_etcd_loss: OnEtcdLoss::StepDown,
+        }
+    }
+
+    fn at(ms: u64) -> Time {
+        Time::from_nanos(ms * 1_000_000)
+    }
+
+    #[test]
+    fn a_prompt_answer_fences_three_seconds_of_a_five_second_lease() {
+        let r = settings(5)
+            .rely_on(at(1000), Duration::from_secs(5), at(1005))
+            .unwrap();
+        assert_eq!(r.fence, Duration::from_secs(3));
+        assert_eq!(r.act_until, at(1005 + 3000 - 50));
+    }
+
+    #[test]
+    fn the_kernel_fence_and_the_step_down_both_precede_the_earliest_expiry() {
+        let s = settings(5);
+        for answer_ms in [0u64, 1, 10, 100, 500, 999, 1000, 1500, 2000, 2990] {
+            let sent = at(10_000);
+            let now = at(10_000 + answer_ms);
+            let earliest_expiry = sent + Duration::from_millis(5000 - 5);
+            if let Some(r) = s.rely_on(sent, Duration::from_secs(5), now) {
+                assert!(r.act_until < earliest_expiry, "answer after {answer_ms} ms");
+                assert!(now + r.fence + KERNEL_SWEEP <= earliest_expiry);
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_answer_is_not_relied_on() {
+        assert_eq!(
+            settings(5).rely_on(at(0), Duration::from_secs(5), at(4000)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_shorter_granted_ttl_is_the_one_relied_on() {
+        let r = settings(10)
+            .rely_on(at(0), Duration::from_secs(5), at(0))
+            .unwrap();
+        assert_eq!(r.fence, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn the_shortest_ttl_still_leaves_a_fence() {
+        let s = LeaseSettings {
+            ttl: MIN_TTL,
+            ..settings(0)
+        };
+        assert!(s.rely_on(at(0), MIN_TTL, at(5)).is_some());
+    }
+
+    #[test]
+    fn a_grant_nobody_waits_for_is_unwanted() {
+        let mut l = Leadership::new(settings(5));
+        let granted = LeaseEvent::Granted {
+            sent: at(0),
+            ttl: Duration::from_secs(5),
+        };
+        assert_eq!(l.handle(at(1), granted), Change::Unwanted);
+        assert_eq!(l.ask(), Some(LeaseAction::Acquire));
+        assert_eq!(l.ask(), None, "one request at a time");
+        assert_eq!(l.handle(at(1), granted), Change::Acquired);
+        assert!(l.lets_act(at(2)));
+        assert!(!l.lets_act(at(3000)));
+    }
+
+    #[test]
+    fn a_renewal_moves_the_deadline_forward_only() {
+        let mut l = Leadership::new(settings(5));
+        l.ask();
+        l.handle(
+            at(1000),
+            LeaseEvent::Granted {
+                sent: at(1000),
+                ttl: Duration::from_secs(5),
+            },
+        );
+        let first = l.deadline().unwrap();
+        let renewed = LeaseEvent::Renewed {
+            sent: at(2250),
+            ttl: Duration::from_secs(5),
+        };
+        assert_eq!(l.handle(at(2260), renewed), Change::Renewed);
+        assert!(l.deadline().unwrap() > first);
+        // A renewal sent long before, answered late, changes nothing: what
+        // it allows ends before what the newer one allows.
+        let stale = LeaseEvent::Renewed {
+            sent: at(500),
+            ttl: Duration::from_secs(5),
+        };
+        assert_eq!(l.handle(at(2300), stale), Change::Nothing);
+    }
+
+    #[test]
+    fn only_keep_holds_on_through_an_outage() {
+        for (policy, kept) in [(OnEtcdLoss::StepDown, false), (OnEtcdLoss::Keep, true)] {
+            let mut l = Leadership::new(LeaseSettings {
+                on_etcd_loss: policy,
+                ..settings(5)
+            });
+            l.ask();
+            l.handle(
+                at(0),
+                LeaseEvent::Granted {
+                    sent: at(0),
+                    ttl: Duration::from_secs(5),
+                },
+            );
+            assert_eq!(
+                l.handle(at(10), LeaseEvent::Reachable(false)),
+                Change::Unreachable
+            );
+            assert_eq!(l.keep_through_outage(), kept, "{policy:?}");
+            assert_eq!(l.lets_act(at(60_000)), kept);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! A model of etcd as the nodes see it: one lock per instance, held by a key
+//! bound to a lease that expires unless renewed. Requests take a fixed
+//! latency each way; a node cut off from etcd gets no answer and its request
+//! fails at the client's timeout. While etcd has no quorum nothing is
+//! answered and no lease expires; when quorum returns, every lease's clock
+//! starts again from its full time to live, as etcd's new leader does.
+
+use core::time::Duration;
+use std::collections::BTreeMap;
+
+use crate::protocol::{LeaseSettings, Time};
+
+/// The etcd cluster's part of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdSpec {
+    /// One-way latency between any node and etcd.
+    pub latency: Duration,
+    /// How long a node's client waits for an answer before it gives up.
+    pub request_timeout: Duration,
+    /// Instance `k` of every node must hold `locks[k]` to be master, if set.
+    pub locks: Vec<Option<LeaseSettings>>,
+}
+
+impl EtcdSpec {
+    /// The lock instance `k` needs, if any.
+    pub fn lock(&self, instance: usize) -> Option<&LeaseSettings> {
+        self.locks.get(instance).and_then(Option::as_ref)
+    }
+}
+
+/// A request from a node's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Create the key with a new lease, if absent.
+    Acquire,
+    /// Keep this lease alive.
+    Renew(u64),
+    /// Delete the key if it is this node's, and revoke its lease.
+    Release,
+}
+
+/// An answer (or a watch notification) for a node's client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The key is ours, bound to this lease.
+    Granted {
+        /// The lease's id.
+        lease: u64,
+        /// Its time to live.
+        ttl: Duration,
+    },
+    /// The key is someone else's.
+    Denied(usize),
+    /// The lease lives on for `ttl`.
+    Renewed(Duration),
+    /// The lease is gone.
+    Lost,
+    /// Watch: the key is now held by this node, or by nobody.
+    Holder(Option<usize>),
+    /// The request got no answer within the client's timeout.
+    TimedOut,
+}
+
+#[derive(Debug, Clone)]
+struct Lease {
+    node: usize,
+    instance: usize,
+    ttl: Duration,
+    expires: Time,
+}
+
+/// The cluster's state: keys, leases, who can reach it.
+#[derive(Debug, Clone)]
+pub struct Etcd {
+    spec: EtcdSpec,
+    /// Per node: cut off from etcd.
+    cut: Vec<bool>,
+    quorum: bool,
+    /// Per instance: the holding node and its lease.
+    keys: BTreeMap<usize, (usize, u64)>,
+    leases: BTreeMap<u64, Lease>,
+    next_lease: u64,
+}
+
+/// What processing a request (or an expiry) produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The answer to the requester, if one is due.
+    pub reply: Option<Reply>,
+    /// Watch notifications: (instance, new holder).
+    pub changes: Vec<(usize, Option<usize>)>,
+    /// Leases whose expiry must be checked at the given time.
+    pub expiries: Vec<(u64, Time)>,
+}
+
+impl Etcd {
+    /// A healthy cluster that `nodes` nodes can reach.
+    pub fn new(spec: EtcdSpec, nodes: usize) -> Etcd {
+        Etcd {
+            spec,
+            cut: vec![false; nodes],
+            quorum: true,
+            keys: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            next_lease: 1,
+        }
+    }
+
+    /// The scenario's settings.
+    pub fn spec(&self) -> &EtcdSpec {
+        &self.spec
+    }
+
+    /// Whether `node`'s requests can be answered now.
+    pub fn answers(&self, node: usize) -> bool {
+        self.quorum && !self.cut.get(node).copied().unwrap_or(true)
+    }
+
+    /// Cuts exactly these nodes off from etcd (an empty list heals).
+    pub fn cut_off(&mut self, nodes: &[usize]) {
+        self.cut.iter_mut().for_each(|c| *c = false);
+        for &n in nodes {
+            if let Some(c) = self.cut.get_mut(n) {
+                *c = true;
+            }
+        }
+    }
+
+    /// Loses or regains quorum at `now`; regaining restarts every lease's clock.
+    pub fn set_quorum(&mut self, now: Time, quorum: bool) -> Outcome {
+        let mut outcome = Outcome::default();
+        if quorum && !self.quorum {
+            for (&id, lease) in &mut self.leases {
+                lease.expires = now + lease.ttl;
+                outcome.expiries.push((id, lease.expires));
+            }
+        }
+        self.quorum = quorum;
+        outcome
+    }
+
+    /// The holder of instance `k`'s key.
+    pub fn holder(&self, instance: usize) -> Option<usize> {
+        self.keys.get(&instance).map(|&(node, _)| node)
+    }
+
+    /// Processes a request arriving at `now` (the caller checked it can).
+    pub fn process(
+        &mut self,
+        now: Time,
+        node: usize,
+        instance: usize,
+        request: Request,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        match request {
+            Request::Acquire => {
+                let Some(ttl) = self.spec.lock(instance).map(|l| l.ttl) else {
+                    return outcome;
+                };
+                if let Some(&(holder, _)) = self.keys.get(&instance) {
+                    outcome.reply = Some(Reply::Denied(holder));
+                    return outcome;
+                }
+                let id = self.next_lease;
+                self.next_lease += 1;
+                let expires = now + ttl;
+                self.leases.insert(
+                    id,
+                    Lease {
+                        node,
+                        instance,
+                        ttl,
+                        expires,
+                    },
+                );
+                self.keys.insert(instance, (node, id));
+                outcome.reply = Some(Reply::Granted { lease: id, ttl });
+                outcome.changes.push((instance, Some(node)));
+                outcome.expiries.push((id, expires));
+            }
+            Request::Renew(id) => match self.leases.get_mut(&id) {
+                Some(lease) => {
+                    lease.expires = now + lease.ttl;
+                    outcome.reply = Some(Reply::Renewed(lease.ttl));
+                    outcome.expiries.push((id, lease.expires));
+                }
+                None => outcome.reply = Some(Reply::Lost),
+            },
+            Request::Release => {
+                if let Some(&(holder, id)) = self.keys.get(&instance)
+                    && holder == node
+                {
+                    self.keys.remove(&instance);
+                    self.leases.remove(&id);
+                    outcome.changes.push((instance, None));
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Expires lease `id` if its time has come (and etcd has quorum).
+    pub fn expire(&mut self, now: Time, id: u64) -> Outcome {
+        let mut outcome = Outcome::default();
+        let due = self.leases.get(&id).is_some_and(|l| l.expires <= now);
+        if !due || !self.quorum {
+            return outcome;
+        }
+        if let Some(lease) = self.leases.remove(&id) {
+            if self.keys.get(&lease.instance) == Some(&(lease.node, id)) {
+                self.keys.remove(&lease.instance);
+                outcome.changes.push((lease.instance, None));
+            }
+        }
+        outcome
+    }
+}
