@@ -277,9 +277,7 @@ stamped_start() {
 }
 
 # --------------------------------------------------------------------------
-# Cleanup: chained in front of lib.sh's vt_cleanup (whoever calls it: the
-# EXIT trap, or postgres.sh's pg_cleanup at its end), so that it runs however
-# the sourcing order is.
+# Cleanup
 # --------------------------------------------------------------------------
 
 etcd_cleanup() {
@@ -291,13 +289,20 @@ etcd_cleanup() {
     done
 }
 
-# vt_chain_cleanup FUNC: make lib.sh's vt_cleanup run FUNC first (keeping
-# the exit status it reports). A generic helper: lib.sh has no cleanup hooks.
+# vt_chain_cleanup FUNC: make the EXIT trap's handler (lib.sh's vt_cleanup,
+# or postgres.sh's pg_cleanup, which ends with vt_cleanup) run FUNC first,
+# keeping the exit status it reports. The last file sourced cleans up first.
+# A generic helper lib.sh lacks; a file that sets its own EXIT trap later
+# (postgres.sh) must be sourced before the ones that chain here.
 vt_chain_cleanup() {
-    local fn="$1" n
+    local fn="$1" handler n
+    handler="$(trap -p EXIT)"
+    handler="${handler#trap -- \'}"
+    handler="${handler%\' EXIT}"
+    [[ "$handler" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && declare -F "$handler" >/dev/null || handler=vt_cleanup
     n="${VT_CHAIN_N:-0}"
     VT_CHAIN_N=$((n + 1))
-    eval "vt_cleanup_before_$n() $(declare -f vt_cleanup | tail -n +2)"
-    eval "vt_cleanup() { local rc=\$?; set +e; $fn; (exit \"\$rc\"); vt_cleanup_before_$n; }"
+    eval "${handler}_before_$n() $(declare -f "$handler" | tail -n +2)"
+    eval "$handler() { local rc=\$?; set +e; $fn; (exit \"\$rc\"); ${handler}_before_$n; }"
 }
 vt_chain_cleanup etcd_cleanup
