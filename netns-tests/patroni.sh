@@ -190,6 +190,7 @@ patroni_up() {
     [[ "$PAT_LEADER" == "$first" ]] || fail "the first Patroni member leads" "$first" "$PAT_LEADER"
     for node in "$@"; do patroni_start "$node"; done
     for node in "$@"; do patroni_wait_streaming "$node" 60; done
+    if [[ "$PAT_SYNC" == true ]] && (($# > 0)); then patroni_wait_sync "$1" 30; fi
 }
 
 # --------------------------------------------------------------------------
@@ -232,6 +233,14 @@ pg_is_replica() { pg_is_standby "$1"; }
 
 # pg_postmaster_pid NODE: line 1 of NODE's postmaster.pid (empty without).
 pg_postmaster_pid() { head -n 1 "$(pg_data "$1")/postmaster.pid" 2>/dev/null || true; }
+
+# proc_live PID: PID runs and is not a zombie. A killed postmaster is not
+# our child: it stays a zombie until PID 1 reaps it (seconds, on some hosts).
+proc_live() {
+    local st
+    st="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+    [[ -n "$st" && "$st" != Z* ]]
+}
 
 # pg_postmaster_alive NODE: the postmaster named in postmaster.pid runs, in
 # NODE's data directory (its cwd), so it is ours and not a reused PID.
@@ -289,6 +298,31 @@ patroni_wait_streaming() {
     pat_note_postmaster "$node"
 }
 
+# patroni_sync_standbys: the members the /sync key names as synchronous
+# standbys (space separated; empty when none or not in synchronous_mode).
+patroni_sync_standbys() {
+    local key="/service/$PAT_SCOPE/sync" raw
+    if [[ "$PAT_DCS" == etcd ]]; then raw="$(etcd_get_v2 "$key")"; else raw="$(etcd_get "$key")"; fi || return 1
+    [[ -n "$raw" ]] || return 0
+    "$PYTHON3" -c 'import json, sys; print(" ".join((json.loads(sys.argv[1]).get("sync_standby") or "").split(",")))' "$raw"
+}
+
+# patroni_is_sync NODE: NODE is the synchronous standby in Patroni's view
+# (the /sync key) and in the leader's (pg_stat_replication). In
+# synchronous_mode only such a member may be promoted when the leader dies.
+patroni_is_sync() {
+    local node="$1" leader
+    [[ " $(patroni_sync_standbys 2>/dev/null) " == *" $node "* ]] || return 1
+    leader="$(patroni_leader 2>/dev/null)" && [[ -n "$leader" ]] || return 1
+    [[ "$(pg_sql "$leader" "select count(*) from pg_stat_replication where application_name = '$node' and state = 'streaming' and sync_state = 'sync'" 2>/dev/null)" -ge 1 ]]
+}
+
+# patroni_wait_sync NODE [TIMEOUT_S]: wait for patroni_is_sync NODE (after a
+# restart or a switchover Patroni names the sync standby one loop later).
+patroni_wait_sync() {
+    wait_until "$1 is the synchronous standby (the /sync key and pg_stat_replication)" "${2:-30}" patroni_is_sync "$1"
+}
+
 # --------------------------------------------------------------------------
 # Actions
 # --------------------------------------------------------------------------
@@ -338,7 +372,7 @@ patroni_kill_quiet() {
         pm="$(pg_postmaster_pid "$node")"
         pgid="$(ps -o pgid= -p "$pm" | tr -d ' ')"
         [[ -n "$pgid" ]] && kill -KILL -- "-$pgid" 2>/dev/null
-        poll_until 5 0.02 not_ pid_alive "$pm" || return 1
+        poll_until 5 0.02 not_ proc_live "$pm" || return 1
     fi
     return 0
 }

@@ -131,7 +131,7 @@ vip_events_summary() {
         END {
             if (!started) { max = n; last = s }
             account(end)
-            printf "%d %d %d\n", max, overlap * 1000, gap * 1000
+            printf "%d %.1f %.1f\n", max, overlap * 1000, gap * 1000
         }' "$VIP_EVENTS"
 }
 

@@ -38,11 +38,12 @@ client_reaches_primary() {
 }
 wait_until "the client reaches the primary through $VIP4" 10 client_reaches_primary
 
-declare -a FOLLOW_MS=()
+declare -a FOLLOW_MS=() RELEASE_MS=()
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
 # switchover FROM TO: patronictl moves the leadership; the VIP must follow
 # to TO, and FROM must come back as a streaming replica.
 switchover() {
-    local from="$1" to="$2" t0 t_key t_vip ms summary max overlap gap
+    local from="$1" to="$2" t0 t_key t_vip t_left t_del ms left_ms summary max overlap gap
     step "patronictl switchover $from -> $to"
     t0="$(now)"
     patroni_switchover "$from" "$to"
@@ -59,11 +60,17 @@ switchover() {
     t_key="$(etcd_watch_first leader "$to" "$t0")"
     t_vip="$(vip_event_first "$to" add "$VIP4" "$t0")"
     [[ -n "$t_vip" ]] || fail "an address event for $VIP4 on $to" "one" "$(cat "$VIP_EVENTS")"
-    ms="$(awk -v a="$t_key" -v b="$t_vip" 'BEGIN { printf "%d", (b - a) * 1000 }')"
+    ms="$(ms_between "$t_key" "$t_vip")"
     FOLLOW_MS+=("$ms")
+    # The key leaves FROM first (Patroni deletes it, then TO writes it).
+    t_left="$(awk -v f="$from" -v s="$t0" '$1 >= s && $2 != f { print $1; exit }' "$VT_TMP/etcd-watch-leader.log")"
+    t_del="$(vip_event_first "$from" del "$VIP4" "$t0")"
+    [[ -n "$t_del" ]] || fail "an address event: $VIP4 deleted on $from" "one" "$(cat "$VIP_EVENTS")"
+    left_ms="$(ms_between "$t_left" "$t_del")"
+    RELEASE_MS+=("$left_ms")
     read -r max overlap gap <<<"$(vip_events_summary "$VIP4" "$t0")"
     summary="at most $max holder(s) at once, ${overlap} ms with two, ${gap} ms with none"
-    log "MEASURED vip-manager ($from -> $to): leader key -> $to at +$(awk -v a="$t0" -v b="$t_key" 'BEGIN { printf "%d", (b - a) * 1000 }') ms after patronictl started; VIP on $to ${ms} ms after the key change; $summary"
+    log "MEASURED vip-manager ($from -> $to): the key left $from at +$(ms_between "$t0" "$t_left") ms and named $to at +$(ms_between "$t0" "$t_key") ms after patronictl started; VIP off $from ${left_ms} ms after the key left it; VIP on $to ${ms} ms after the key named it; $summary"
 }
 
 switchover n1 n2
@@ -73,7 +80,8 @@ vip_events_stop
 etcd_watch_stop leader
 log "leader key changes seen by the client: $(awk '{ printf "%s%s", (NR > 1 ? " -> " : ""), $2 }' "$VT_TMP/etcd-watch-leader.log")"
 log "address events: $(awk -v a="$VIP4/" 'index($4, a) == 1 { printf "%s%s %s", (n++ ? ", " : ""), $2, $3 }' "$VIP_EVENTS")"
-log "vip-manager follow latency (leader key change -> VIP added on the new leader): ${FOLLOW_MS[*]} ms"
+log "vip-manager follow latency (leader key names the new leader -> VIP added there): ${FOLLOW_MS[*]} ms"
+log "vip-manager release latency (leader key leaves the old leader -> VIP deleted there): ${RELEASE_MS[*]} ms"
 vip_manager_stop n1
 vip_manager_stop n2
 check "SIGINT made vip-manager remove $VIP4 on exit" eval '[[ -z "$(vip_holders)" ]]'
