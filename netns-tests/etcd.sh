@@ -250,6 +250,21 @@ etcd_watch_first() {
     awk -v v="$2" -v s="${3:-0}" '$1 >= s && $2 == v { print $1; exit }' "$VT_TMP/etcd-watch-$1.log" 2>/dev/null
 }
 
+# lib.sh's diagnostics (and whatever wraps it already), followed by etcd's.
+eval "vt_etcd_prev_diagnostics() $(declare -f diagnostics | tail -n +2)"
+diagnostics() {
+    local node
+    vt_etcd_prev_diagnostics
+    if ((${#ETCD_NODES[@]})); then
+        echo "--- etcd: members running: $(etcd_running_members | paste -sd' ' -); quorum: $(etcd_has_quorum && echo yes || echo no)"
+        for node in "${ETCD_NODES[@]}"; do
+            echo "--- $node: etcd pid ${ETCD_PID[$node]:-none}; tail of its log"
+            tail -n 5 "$VT_TMP/$node/etcd.log" 2>/dev/null | sed 's/^/    /'
+        done
+        echo "==================="
+    fi
+}
+
 # --------------------------------------------------------------------------
 # Generic helpers lib.sh does not have (kept here so lib.sh stays as it is)
 # --------------------------------------------------------------------------

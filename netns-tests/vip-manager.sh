@@ -135,6 +135,21 @@ vip_events_summary() {
         }' "$VIP_EVENTS"
 }
 
+eval "vt_vipm_prev_diagnostics() $(declare -f diagnostics | tail -n +2)"
+diagnostics() {
+    local node
+    vt_vipm_prev_diagnostics
+    for node in "${!VIPM_PID[@]}"; do
+        echo "--- $node: vip-manager pid ${VIPM_PID[$node]:-none}; tail of its log"
+        tail -n 10 "$VT_TMP/$node/vip-manager.log" 2>/dev/null | sed 's/^/    /'
+    done
+    if [[ -s "$VIP_EVENTS" ]]; then
+        echo "--- address events (epoch node add|del address)"
+        tail -n 20 "$VIP_EVENTS" | sed 's/^/    /'
+    fi
+    echo "==================="
+}
+
 vipm_cleanup() {
     local node
     vip_events_stop
