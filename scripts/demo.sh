@@ -29,6 +29,8 @@ heading "Checking tools"
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
+# etcd-client compiles etcd's protocol definitions at build time.
+command -v protoc >/dev/null || need+=(protobuf-compiler)
 if ((${#need[@]})); then
     say "installing ${need[*]}"
     apt-get install -y -qq "${need[@]}" >/dev/null

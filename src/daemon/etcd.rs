@@ -75,16 +75,26 @@ pub struct EtcdHealth {
 impl EtcdHealth {
     fn answered(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.connected.store(true, Ordering::Relaxed);
+        if !self.connected.swap(true, Ordering::Relaxed) {
+            tracing::info!(event = "etcd_reachable", "etcd answers again");
+        }
         if let Ok(mut last) = self.last_success.lock() {
             *last = Some(SystemTime::now());
         }
     }
 
-    fn failed(&self) {
+    /// Counts a failed request; the first of a run is logged, in words.
+    fn failed(&self, what: &str, why: &str) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.failures.fetch_add(1, Ordering::Relaxed);
-        self.connected.store(false, Ordering::Relaxed);
+        if self.connected.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                event = "etcd_unreachable",
+                request = what,
+                error = why,
+                "etcd: {what} failed: {why}; logged once until etcd answers again"
+            );
+        }
     }
 }
 
@@ -207,11 +217,8 @@ impl Shared {
             let connect = Client::connect(&self.endpoints, Some(self.options.clone()));
             match tokio::time::timeout(self.timeout, connect).await {
                 Ok(Ok(c)) => *client = Some(c),
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "etcd: cannot connect");
-                    self.health.failed();
-                }
-                Err(_) => self.health.failed(),
+                Ok(Err(e)) => self.health.failed("connect", &e.to_string()),
+                Err(_) => self.health.failed("connect", "timed out"),
             }
         }
         client.clone()
@@ -229,13 +236,11 @@ impl Shared {
                 Some(answer)
             }
             Ok(Err(e)) => {
-                tracing::debug!(error = %e, "etcd: {what} failed");
-                self.health.failed();
+                self.health.failed(what, &e.to_string());
                 None
             }
             Err(_) => {
-                tracing::debug!("etcd: {what} timed out");
-                self.health.failed();
+                self.health.failed(what, "timed out");
                 None
             }
         }
@@ -396,34 +401,40 @@ async fn renew(shared: &Shared, client: &mut Client, lock: String, lease: i64, t
     let mut stream = None;
     loop {
         ticks.tick().await;
-        if stream.is_none() {
-            stream = shared
-                .call("keep-alive stream", client.lease_keep_alive(lease))
-                .await;
+        // A failed attempt is retried at once on a new stream: the client
+        // may have sent the first to a member that was just cut off.
+        let mut renewed = false;
+        for _attempt in 0..2 {
+            if stream.is_none() {
+                stream = shared
+                    .call("keep-alive stream", client.lease_keep_alive(lease))
+                    .await;
+            }
+            let Some((keeper, responses)) = stream.as_mut() else {
+                continue;
+            };
+            let sent = (shared.now)();
+            let exchange = async {
+                keeper.keep_alive().await?;
+                responses.message().await
+            };
+            match shared.call("keep-alive", exchange).await {
+                Some(Some(answer)) if answer.ttl() > 0 => {
+                    let ttl = Duration::from_secs(u64::try_from(answer.ttl()).unwrap_or(0));
+                    shared.report(&lock, Said::Renewed { sent, ttl });
+                    renewed = true;
+                    break;
+                }
+                Some(Some(_)) => {
+                    shared.report(&lock, Said::Lost);
+                    return;
+                }
+                // The stream broke or hung: a new one for the next attempt.
+                Some(None) | None => stream = None,
+            }
         }
-        let Some((keeper, responses)) = stream.as_mut() else {
+        if !renewed {
             shared.report(&lock, Said::Reachable(false));
-            continue;
-        };
-        let sent = (shared.now)();
-        let exchange = async {
-            keeper.keep_alive().await?;
-            responses.message().await
-        };
-        match shared.call("keep-alive", exchange).await {
-            Some(Some(answer)) if answer.ttl() > 0 => {
-                let ttl = Duration::from_secs(u64::try_from(answer.ttl()).unwrap_or(0));
-                shared.report(&lock, Said::Renewed { sent, ttl });
-            }
-            Some(Some(_)) => {
-                shared.report(&lock, Said::Lost);
-                return;
-            }
-            Some(None) | None => {
-                // The stream broke or hung: a new one next time.
-                stream = None;
-                shared.report(&lock, Said::Reachable(false));
-            }
         }
     }
 }

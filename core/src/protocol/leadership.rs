@@ -98,17 +98,18 @@ impl LeaseSettings {
                 .unwrap_or(u64::MAX),
         );
         let earliest_expiry = sent + ttl.saturating_sub(drift);
-        let fence_secs = earliest_expiry
-            .saturating_since(now)
-            .saturating_sub(KERNEL_SWEEP)
-            .as_secs();
+        let fence_until =
+            Time::from_duration(earliest_expiry.since_epoch().saturating_sub(KERNEL_SWEEP));
+        // Addresses given the whole seconds left before `fence_until` now
+        // are removed no earlier than this, whole seconds from now.
+        let fence_secs = fence_until.saturating_since(now).as_secs();
         if fence_secs == 0 {
             return None;
         }
         let fence = Duration::from_secs(fence_secs);
         Some(Reliance {
             act_until: now + fence.saturating_sub(FENCE_EARLY),
-            fence,
+            fence_until,
         })
     }
 }
@@ -118,8 +119,10 @@ impl LeaseSettings {
 pub struct Reliance {
     /// The holder steps down at this instant unless renewed before.
     pub act_until: Time,
-    /// The valid lifetime to give the addresses now.
-    pub fence: Duration,
+    /// The kernel must have removed the addresses by this instant, plus
+    /// its sweep: an address added at `t` gets the whole seconds left
+    /// before it as its valid lifetime.
+    pub fence_until: Time,
 }
 
 /// Where this node stands with the lock.
@@ -173,8 +176,9 @@ pub enum LeaseAction {
     Acquire,
     /// Delete the key (if ours) and revoke the lease.
     Release,
-    /// Give the virtual addresses this valid lifetime (`None`: forever).
-    Fence(Option<Duration>),
+    /// Give the virtual addresses a valid lifetime that ends by this
+    /// instant, in whole seconds (`None`: forever).
+    Fence(Option<Time>),
 }
 
 /// One lock as an instance or sync group sees it.
@@ -240,10 +244,10 @@ impl Leadership {
         }
     }
 
-    /// The valid lifetime the addresses get while held.
-    pub fn fence(&self) -> Option<Duration> {
+    /// While held: when the addresses' lifetime must end (see [`Reliance`]).
+    pub fn fence(&self) -> Option<Time> {
         match &self.standing {
-            Standing::Held(r) => Some(r.fence),
+            Standing::Held(r) => Some(r.fence_until),
             _ => None,
         }
     }
@@ -407,7 +411,7 @@ mod tests {
         let r = settings(5)
             .rely_on(at(1000), Duration::from_secs(5), at(1005))
             .unwrap();
-        assert_eq!(r.fence, Duration::from_secs(3));
+        assert_eq!(r.fence_until, at(1000 + 4995 - 1000));
         assert_eq!(r.act_until, at(1005 + 3000 - 50));
     }
 
@@ -420,7 +424,10 @@ mod tests {
             let earliest_expiry = sent + Duration::from_millis(5000 - 5);
             if let Some(r) = s.rely_on(sent, Duration::from_secs(5), now) {
                 assert!(r.act_until < earliest_expiry, "answer after {answer_ms} ms");
-                assert!(now + r.fence + KERNEL_SWEEP <= earliest_expiry);
+                assert!(r.fence_until + KERNEL_SWEEP <= earliest_expiry);
+                // The addresses are still there when the holder steps down.
+                let lifetime = r.fence_until.saturating_since(now).as_secs();
+                assert!(r.act_until < now + Duration::from_secs(lifetime));
             }
         }
     }
@@ -438,7 +445,7 @@ mod tests {
         let r = settings(10)
             .rely_on(at(0), Duration::from_secs(5), at(0))
             .unwrap();
-        assert_eq!(r.fence, Duration::from_secs(3));
+        assert_eq!(r.fence_until, at(3995));
     }
 
     #[test]

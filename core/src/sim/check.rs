@@ -234,12 +234,12 @@ pub fn sole_vip_holder(timeline: &Timeline, instance: usize) -> Result<(), Viola
     #[derive(Clone, Copy, Default)]
     struct Held {
         held: bool,
-        /// The lifetime last given, and when.
-        fence: Option<(Time, Duration)>,
+        /// When the lifetime last given ends.
+        fence: Option<Time>,
     }
     impl Held {
         fn gone_by(&self) -> Option<Time> {
-            self.fence.map(|(set, life)| set + life + KERNEL_SWEEP)
+            self.fence.map(|until| until + KERNEL_SWEEP)
         }
         fn holds_at(&self, t: Time) -> bool {
             self.held && self.gone_by().is_none_or(|gone| t < gone)
@@ -257,9 +257,7 @@ pub fn sole_vip_holder(timeline: &Timeline, instance: usize) -> Result<(), Viola
         }
         match &entry.record {
             Record::Vips { node, held, .. } => at(&mut nodes, *node).held = *held,
-            Record::Fence { node, lifetime, .. } => {
-                at(&mut nodes, *node).fence = lifetime.map(|l| (entry.at, l));
-            }
+            Record::Fence { node, until, .. } => at(&mut nodes, *node).fence = *until,
             Record::Injected(Incident::Crash(node) | Incident::Restart(node)) => {
                 *at(&mut nodes, *node) = Held::default();
             }

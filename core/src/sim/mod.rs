@@ -688,10 +688,10 @@ impl Sim {
                 self.etcd_request(node, instance, Request::Release);
                 return;
             }
-            Action::Lease(LeaseAction::Fence(lifetime)) => Record::Fence {
+            Action::Lease(LeaseAction::Fence(until)) => Record::Fence {
                 node,
                 instance,
-                lifetime,
+                until,
             },
         };
         self.record(record);

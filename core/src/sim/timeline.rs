@@ -71,8 +71,8 @@ pub enum Record {
         node: usize,
         /// The instance's index on that node.
         instance: usize,
-        /// The lifetime given.
-        lifetime: Option<core::time::Duration>,
+        /// When the lifetime ends (`None`: never).
+        until: Option<Time>,
     },
     /// A sync group of `node` changed state as a whole.
     Group {
@@ -468,9 +468,9 @@ impl fmt::Display for Record {
             Record::Fence {
                 node,
                 instance,
-                lifetime,
-            } => match lifetime {
-                Some(l) => write!(f, "n{node}/{instance} fence {}s", l.as_secs()),
+                until,
+            } => match until {
+                Some(t) => write!(f, "n{node}/{instance} fence until {t}"),
                 None => write!(f, "n{node}/{instance} fence lifted"),
             },
             Record::Group {

@@ -837,9 +837,8 @@ impl Daemon {
                     });
                 }
             }
-            Action::Lease(LeaseAction::Fence(lifetime)) => {
-                // From the core's `now`, not from when the worker gets to it.
-                let until = lifetime.map(|l| self.clock.instant_of(self.last_now.get()) + l);
+            Action::Lease(LeaseAction::Fence(until)) => {
+                let until = until.map(|t| self.clock.instant_of(t));
                 self.instances[id].send_vip(VipCommand::Fence(until));
             }
             Action::Report(Report::LeadershipHeldBy { holder }) => {
