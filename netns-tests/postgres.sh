@@ -279,10 +279,12 @@ roles_conf() {
 }
 
 # pair_conf NODE a|b [TOML LINE ...]: NODE's vipd.toml: the shipped
-# config/postgres-pair-X.toml with only what a namespace test must change:
+# config/$PAIR_CONFIG-X.toml (postgres-pair by default; etcd-gate for the
+# pair gated by etcd) with only what a namespace test must change:
 # the scripts' directory (/usr/lib/vipd/ -> $ROLES_DIR/), a control socket of
 # its own, and the advert interval ($PG_ADVERT_INTERVAL on every instance).
 # Extra lines go at the end of [global]. Validated with `vipd check`.
+PAIR_CONFIG="${PAIR_CONFIG:-postgres-pair}"
 pair_conf() {
     local node="$1" which="$2" conf="$VT_TMP/$1/vipd.toml" extra=""
     shift 2
@@ -290,9 +292,9 @@ pair_conf() {
     for line in "$@"; do extra+="$line"$'\n'; done
     mkdir -p "$VT_TMP/$node"
     {
-        echo "# netns-tests: config/postgres-pair-$which.toml for $node with the test's paths"
+        echo "# netns-tests: config/$PAIR_CONFIG-$which.toml for $node with the test's paths"
         sed -e "s#/usr/lib/vipd/#$ROLES_DIR/#g" -e '/^advert_interval *=/d' \
-            "$VT_REPO/config/postgres-pair-$which.toml" |
+            "$VT_REPO/config/$PAIR_CONFIG-$which.toml" |
             awk -v sock="$VT_TMP/$node/vipd.sock" -v adv="$PG_ADVERT_INTERVAL" -v extra="$extra" '
                 { print }
                 /^\[global\]/ { printf "control_socket = \"%s\"\n%s", sock, extra }
