@@ -196,7 +196,7 @@ impl Writer {
 }
 
 /// A table name: bare when TOML allows, quoted otherwise (`.` would nest).
-fn key(name: &str) -> String {
+pub(super) fn key(name: &str) -> String {
     let bare = !name.is_empty()
         && name
             .chars()
@@ -205,7 +205,7 @@ fn key(name: &str) -> String {
 }
 
 /// A TOML basic string.
-fn string(s: &str) -> String {
+pub(super) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -225,7 +225,7 @@ fn string(s: &str) -> String {
     out
 }
 
-fn array(items: &[String]) -> String {
+pub(super) fn array(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| string(s)).collect();
     format!("[{}]", quoted.join(", "))
 }

@@ -36,6 +36,7 @@ mod source;
 mod tracked;
 mod translate;
 mod values;
+pub mod vip_manager;
 
 use std::io;
 use std::path::Path;
