@@ -21,7 +21,10 @@ pub(super) fn render(plan: &Plan, origin: &str) -> String {
         &mut out,
         "holds the leader key in etcd. Settings that could not be carried over",
     );
-    comment(&mut out, "were listed on stderr. Validate with `vipd check`.");
+    comment(
+        &mut out,
+        "were listed on stderr. Validate with `vipd check`.",
+    );
 
     let e = &plan.etcd;
     out.push_str("\n[etcd]\n");
@@ -64,7 +67,12 @@ pub(super) fn render(plan: &Plan, origin: &str) -> String {
         }
     }
     follow.push_str(" }");
-    line(&mut out, "follow_patroni", &follow, "trigger-key, trigger-value");
+    line(
+        &mut out,
+        "follow_patroni",
+        &follow,
+        "trigger-key, trigger-value",
+    );
     comment(
         &mut out,
         "Optional: rest_url = \"http://<this node>:8008\" in follow_patroni makes vipd",

@@ -82,10 +82,7 @@ impl Setting {
     /// vip-manager's configuration library treats them.
     pub(super) fn from_key(key: &str) -> Option<Setting> {
         let key = key.to_ascii_lowercase();
-        NAMES
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, s)| *s)
+        NAMES.iter().find(|(name, _)| *name == key).map(|(_, s)| *s)
     }
 }
 
@@ -99,7 +96,10 @@ mod tests {
         assert_eq!(Setting::from_key("MASK"), Some(Setting::Netmask));
         assert_eq!(Setting::from_key("endpoint_type"), Some(Setting::DcsType));
         assert_eq!(Setting::from_key("nodename"), Some(Setting::TriggerValue));
-        assert_eq!(Setting::from_key("hosting-type"), Some(Setting::ManagerType));
+        assert_eq!(
+            Setting::from_key("hosting-type"),
+            Some(Setting::ManagerType)
+        );
         assert_eq!(Setting::from_key("log-file"), None);
     }
 

@@ -114,11 +114,15 @@ pub enum ImportError {
     /// The settings do not describe an address vipd can move: a required
     /// one is missing or invalid, or the VIP is moved some other way than
     /// vipd can. The notes say which.
-    #[error("{file}: nothing vipd can run ({} error(s) above)", count_errors(notes))]
+    #[error(
+        "{file}: nothing vipd can run ({} error(s) above)",
+        count_errors(notes)
+    )]
     Unusable {
         /// The file, as named by the caller.
         file: String,
-        /// Every note of the attempt, in file order; at least one is a
+        /// The notes of the attempt but those about the output
+        /// ([`NoteKind::Info`]), in file order; at least one is a
         /// [`NoteKind::Error`].
         notes: Vec<Note>,
     },
@@ -178,9 +182,13 @@ pub fn translate(text: &str, file: &str) -> Result<Translation, ImportError> {
             missing: plan.missing(),
             notes,
         }),
+        // Notes about the output are moot without one.
         _ => Err(ImportError::Unusable {
             file: file.to_owned(),
-            notes,
+            notes: notes
+                .into_iter()
+                .filter(|n| n.kind != NoteKind::Info)
+                .collect(),
         }),
     }
 }

@@ -199,7 +199,11 @@ impl<'a> Settings<'a> {
         let text = self.text(setting, true, notes);
         if text.is_none() && !self.is_malformed(setting) {
             let (line, key) = self.place(setting);
-            notes.error(line, key, "not set; vip-manager requires it, and so does vipd");
+            notes.error(
+                line,
+                key,
+                "not set; vip-manager requires it, and so does vipd",
+            );
         }
         text
     }
@@ -224,16 +228,16 @@ pub(super) fn translate(entries: &[Entry], notes: &mut Notes) -> Option<Plan> {
         }
         parsed
     });
-    let prefix = settings
-        .required(Setting::Netmask, notes)
-        .and_then(|text| match netmask_prefix(&text, ip) {
+    let prefix = settings.required(Setting::Netmask, notes).and_then(|text| {
+        match netmask_prefix(&text, ip) {
             Ok(prefix) => Some(prefix),
             Err(why) => {
                 let (line, key) = settings.place(Setting::Netmask);
                 notes.error(line, key, why);
                 None
             }
-        });
+        }
+    });
     let interface = settings.required(Setting::Interface, notes);
     let leader_key = settings.required(Setting::TriggerKey, notes);
     let instance = leader_key
@@ -276,14 +280,19 @@ fn dcs_type(settings: &Settings<'_>, notes: &mut Notes) -> bool {
     }
     match kind.as_deref() {
         None | Some("etcd") => {
-            let said = if kind.is_none() { "not set, so etcd" } else { "etcd" };
+            let said = if kind.is_none() {
+                "not set, so etcd"
+            } else {
+                "etcd"
+            };
             notes.info(
                 line,
                 key,
                 format!(
-                    "{said}; vip-manager before 2.0 reads etcd's v2 keyspace, vipd reads the v3 \
-                     keyspace: Patroni must write its leader key through its `etcd3:` section, \
-                     not `etcd:` (vip-manager 2.0 and later read v3 too; `dcs-type: etcd3` says so)"
+                    "{said}: vip-manager 1.x reads etcd's v2 keyspace, vipd the v3 one: Patroni \
+                     must write its leader key through its `etcd3:` section, not `etcd:` \
+                     (vip-manager 2.x reads v3 too; write `dcs-type: etcd3` to say the cluster \
+                     is on v3)"
                 ),
             );
             true
@@ -420,10 +429,15 @@ fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
     };
     let mut endpoints: Vec<String> = endpoints.into_iter().filter(|e| !e.is_empty()).collect();
     if endpoints.is_empty() {
-        if let Some(Value::Other(what)) = settings.get(Setting::DcsEndpoints).map(|f| &f.entry.value)
+        if let Some(Value::Other(what)) =
+            settings.get(Setting::DcsEndpoints).map(|f| &f.entry.value)
         {
             let (line, key) = settings.place(Setting::DcsEndpoints);
-            notes.warn(line, key, format!("expected a list of URLs, found {what}; ignored"));
+            notes.warn(
+                line,
+                key,
+                format!("expected a list of URLs, found {what}; ignored"),
+            );
         }
         let (line, key) = settings.place(Setting::DcsEndpoints);
         notes.info(

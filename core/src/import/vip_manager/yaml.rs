@@ -245,7 +245,11 @@ mod tests {
         assert_eq!(err.at, Pos { line: 1, column: 1 });
         assert!(err.message.contains("found a list"), "{}", err.message);
         let err = read("just text\n").unwrap_err();
-        assert!(err.message.contains("found a single value"), "{}", err.message);
+        assert!(
+            err.message.contains("found a single value"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
