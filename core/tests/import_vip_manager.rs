@@ -521,6 +521,10 @@ fn verbose_and_consul_token() {
             "vm.yml:8: consul-token: used only with consul; ignored",
         ]
     );
+    for quiet in ["false", "False", "off", "0"] {
+        let t = import(&file(&format!("verbose: {quiet}\n")));
+        assert!(notes(&t).is_empty(), "{quiet}: {:?}", notes(&t));
+    }
 }
 
 // ---------------------------------------------------------------- manager-type

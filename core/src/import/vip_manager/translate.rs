@@ -475,7 +475,18 @@ fn ignored(settings: &Settings<'_>, notes: &mut Notes) {
              these have no equivalent",
         );
     }
-    if let Some(f) = settings.get(Setting::Verbose) {
+    // `verbose: false` asks for nothing vipd does not do.
+    let quiet = |t: &str| {
+        matches!(
+            t.to_ascii_lowercase().as_str(),
+            "false" | "f" | "0" | "no" | "off"
+        )
+    };
+    let verbose = settings.text(Setting::Verbose, false, notes);
+    if let (Some(f), Some(false)) = (
+        settings.get(Setting::Verbose),
+        verbose.as_deref().map(quiet),
+    ) {
         notes.info(
             f.line(),
             f.key(),
