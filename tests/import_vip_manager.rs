@@ -3,6 +3,8 @@
 //! key names, a 2.x-style one, and files it cannot or can only partly
 //! carry over), checking stdout, stderr and the exit status.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -183,4 +185,38 @@ fn an_unreadable_file_is_status_2() {
         lines[0].starts_with("vipd: cannot read FILE: "),
         "{lines:?}"
     );
+}
+
+/// Writes the import of `name` to a file and runs `vipd check` on it.
+fn check_import_of(name: &str) -> Output {
+    let (out, stderr, _) = import(name);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}");
+    let dir = common::temp_dir(&format!("vipm-{}", name.replace('.', "-")));
+    let toml = dir.join(name.replace(".yml", ".toml"));
+    std::fs::write(&toml, &out.stdout).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .args(["check", "--file-only", "--config"])
+        .arg(&toml)
+        .output()
+        .expect("run vipd check")
+}
+
+#[test]
+#[ignore = "needs [etcd] and follow_patroni in vipd's configuration parser (issue 11)"]
+fn vipd_check_accepts_the_imports_and_rejects_a_missing_member() {
+    for name in ["v1.yml", "v2.yml"] {
+        let out = check_import_of(name);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // No trigger-value: the output lacks `member`, and vipd must not fall
+    // back to the host name the way vip-manager did.
+    let out = check_import_of("no-trigger-value.yml");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("member"), "{stderr}");
 }

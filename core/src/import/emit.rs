@@ -132,14 +132,8 @@ impl Writer {
         let _ = writeln!(self.text, "{line}");
     }
 
-    /// A comment line; control characters (a newline in a quoted keepalived
-    /// name) would end the comment, so they are shown as `?`.
     fn comment(&mut self, text: &str) {
-        let clean: String = text
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        self.line(&format!("# {clean}"));
+        self.line(&comment(text));
     }
 
     fn blank(&mut self) {
@@ -193,6 +187,16 @@ impl Writer {
             }
         }
     }
+}
+
+/// A comment line (without its newline); control characters (a newline in
+/// a quoted keepalived name) would end the comment, so they are shown as `?`.
+pub(super) fn comment(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!("# {clean}")
 }
 
 /// A table name: bare when TOML allows, quoted otherwise (`.` would nest).

@@ -4,7 +4,7 @@
 use core::fmt::Write as _;
 
 use super::translate::Plan;
-use crate::import::emit::{array, key, string};
+use crate::import::emit::{array, comment as comment_line, key, string};
 
 /// Renders `plan`; `origin` names the vip-manager file in the header.
 pub(super) fn render(plan: &Plan, origin: &str) -> String {
@@ -89,12 +89,6 @@ fn line(out: &mut String, key: &str, value: &str, from: &str) {
     let _ = writeln!(out, "{key} = {value}  # vip-manager: {from}");
 }
 
-/// A comment line; a control character (a newline in the file's name)
-/// would end it, so it is shown as `?`.
 fn comment(out: &mut String, text: &str) {
-    let clean: String = text
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    let _ = writeln!(out, "# {clean}");
+    let _ = writeln!(out, "{}", comment_line(text));
 }
