@@ -735,3 +735,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_ends_are_read() {
+    let yaml = file("").replace('\n', "\r\n");
+    let t = import(&format!("\u{feff}{yaml}"));
+    assert_eq!(follow(&t)["member"].as_str(), Some("pg-a"));
+    assert_eq!(instance(&t).1["interface"].as_str(), Some("eth0"));
+}
