@@ -100,31 +100,16 @@ impl Notes {
     }
 }
 
-/// A setting found in the file, under whichever name.
-struct Found<'a> {
-    entry: &'a Entry,
-}
-
-impl Found<'_> {
-    fn line(&self) -> Option<usize> {
-        Some(self.entry.at.line)
-    }
-
-    fn key(&self) -> &str {
-        &self.entry.key
-    }
-}
-
 /// The file's settings by meaning.
 struct Settings<'a> {
-    found: BTreeMap<Setting, Found<'a>>,
+    found: BTreeMap<Setting, &'a Entry>,
 }
 
 impl<'a> Settings<'a> {
     /// Sorts the entries by setting; reports unknown keys and settings
     /// given twice under different names.
     fn gather(entries: &'a [Entry], notes: &mut Notes) -> Settings<'a> {
-        let mut found: BTreeMap<Setting, Found<'a>> = BTreeMap::new();
+        let mut found: BTreeMap<Setting, &'a Entry> = BTreeMap::new();
         for entry in entries {
             let line = Some(entry.at.line);
             let Some(setting) = Setting::from_key(&entry.key) else {
@@ -133,15 +118,14 @@ impl<'a> Settings<'a> {
             };
             match found.get(&setting) {
                 None => {
-                    found.insert(setting, Found { entry });
+                    found.insert(setting, entry);
                 }
-                Some(first) if first.entry.value == entry.value => notes.warn(
+                Some(first) if first.value == entry.value => notes.warn(
                     line,
                     &entry.key,
                     format!(
                         "same setting as `{}` on line {}, with the same value; ignored",
-                        first.key(),
-                        first.entry.at.line
+                        first.key, first.at.line
                     ),
                 ),
                 // vip-manager itself refuses to start on this.
@@ -150,8 +134,7 @@ impl<'a> Settings<'a> {
                     &entry.key,
                     format!(
                         "same setting as `{}` on line {}, with another value; keep one of them",
-                        first.key(),
-                        first.entry.at.line
+                        first.key, first.at.line
                     ),
                 ),
             }
@@ -159,14 +142,14 @@ impl<'a> Settings<'a> {
         Settings { found }
     }
 
-    fn get(&self, setting: Setting) -> Option<&Found<'a>> {
-        self.found.get(&setting)
+    fn get(&self, setting: Setting) -> Option<&'a Entry> {
+        self.found.get(&setting).copied()
     }
 
     /// The line and key of a setting, or its current name when absent.
     fn place(&self, setting: Setting) -> (Option<usize>, &str) {
         match self.get(setting) {
-            Some(f) => (f.line(), f.key()),
+            Some(e) => (Some(e.at.line), &e.key),
             None => (None, setting.name()),
         }
     }
@@ -175,19 +158,23 @@ impl<'a> Settings<'a> {
     /// or mapping is reported (an error when `required`) and ignored.
     fn text(&self, setting: Setting, required: bool, notes: &mut Notes) -> Option<String> {
         let found = self.get(setting)?;
-        match &found.entry.value {
+        match &found.value {
             Value::Text(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
             Value::Text(_) | Value::Empty => None,
             Value::List(_) | Value::Other(_) => {
-                let what = match &found.entry.value {
+                let what = match &found.value {
                     Value::Other(what) => what,
                     _ => "a list",
                 };
                 let message = format!("expected a single value, found {what}");
                 if required {
-                    notes.error(found.line(), found.key(), message);
+                    notes.error(Some(found.at.line), &found.key, message);
                 } else {
-                    notes.warn(found.line(), found.key(), format!("{message}; ignored"));
+                    notes.warn(
+                        Some(found.at.line),
+                        &found.key,
+                        format!("{message}; ignored"),
+                    );
                 }
                 None
             }
@@ -210,7 +197,7 @@ impl<'a> Settings<'a> {
 
     fn is_malformed(&self, setting: Setting) -> bool {
         self.get(setting)
-            .is_some_and(|f| matches!(f.entry.value, Value::List(_) | Value::Other(_)))
+            .is_some_and(|e| matches!(e.value, Value::List(_) | Value::Other(_)))
     }
 }
 
@@ -421,7 +408,7 @@ fn member(settings: &Settings<'_>, notes: &mut Notes) -> Option<String> {
 
 /// The `[etcd]` table from `dcs-endpoints` and the `etcd-*` settings.
 fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
-    let endpoints = match settings.get(Setting::DcsEndpoints).map(|f| &f.entry.value) {
+    let endpoints = match settings.get(Setting::DcsEndpoints).map(|e| &e.value) {
         Some(Value::List(items)) => items.iter().map(|(t, _)| t.trim().to_owned()).collect(),
         // A comma-separated list, as vip-manager's flag and variable take.
         Some(Value::Text(text)) => text.split(',').map(|t| t.trim().to_owned()).collect(),
@@ -429,9 +416,7 @@ fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
     };
     let mut endpoints: Vec<String> = endpoints.into_iter().filter(|e| !e.is_empty()).collect();
     if endpoints.is_empty() {
-        if let Some(Value::Other(what)) =
-            settings.get(Setting::DcsEndpoints).map(|f| &f.entry.value)
-        {
+        if let Some(Value::Other(what)) = settings.get(Setting::DcsEndpoints).map(|e| &e.value) {
             let (line, key) = settings.place(Setting::DcsEndpoints);
             notes.warn(
                 line,
@@ -459,17 +444,17 @@ fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
 
 /// The settings vipd has no use for, each said once.
 fn ignored(settings: &Settings<'_>, notes: &mut Notes) {
-    if let Some(f) = settings.get(Setting::ConsulToken) {
-        notes.warn(f.line(), f.key(), "used only with consul; ignored");
+    if let Some(e) = settings.get(Setting::ConsulToken) {
+        notes.warn(Some(e.at.line), &e.key, "used only with consul; ignored");
     }
-    let polling: Vec<&Found<'_>> = [Setting::Interval, Setting::RetryAfter, Setting::RetryNum]
+    let polling: Vec<&Entry> = [Setting::Interval, Setting::RetryAfter, Setting::RetryNum]
         .iter()
         .filter_map(|s| settings.get(*s))
         .collect();
-    if let Some(first) = polling.iter().min_by_key(|f| f.entry.at.line) {
-        let names: Vec<&str> = polling.iter().map(|f| f.key()).collect();
+    if let Some(first) = polling.iter().min_by_key(|e| e.at.line) {
+        let names: Vec<&str> = polling.iter().map(|e| e.key.as_str()).collect();
         notes.info(
-            first.line(),
+            Some(first.at.line),
             &names.join(", "),
             "vipd watches the leader key and acts when it changes instead of polling it, so \
              these have no equivalent",
@@ -483,13 +468,13 @@ fn ignored(settings: &Settings<'_>, notes: &mut Notes) {
         )
     };
     let verbose = settings.text(Setting::Verbose, false, notes);
-    if let (Some(f), Some(false)) = (
+    if let (Some(e), Some(false)) = (
         settings.get(Setting::Verbose),
         verbose.as_deref().map(quiet),
     ) {
         notes.info(
-            f.line(),
-            f.key(),
+            Some(e.at.line),
+            &e.key,
             "vipd's log detail is set by the VIPD_LOG environment variable (VIPD_LOG=debug), \
              not in the file",
         );
