@@ -743,3 +743,128 @@ fn a_byte_order_mark_and_crlf_line_ends_are_read() {
     assert_eq!(follow(&t)["member"].as_str(), Some("pg-a"));
     assert_eq!(instance(&t).1["interface"].as_str(), Some("eth0"));
 }
+
+// ------------------------------------------- [etcd] as vipd's parser takes it
+
+/// The output's `[etcd]` table alone, through vipd's own parser (which
+/// knows `[etcd]` but not yet `follow_patroni`).
+fn parsed_etcd(t: &Translation) -> vipd_core::config::EtcdConfig {
+    let etcd_only = &t.toml[..t.toml.find("[instances").expect("an instance")];
+    vipd_core::config::parse(etcd_only, "out.toml")
+        .unwrap_or_else(|d| panic!("vipd rejects [etcd]:\n{}\n{etcd_only}", d.render()))
+        .etcd
+        .expect("an [etcd] section")
+}
+
+#[test]
+fn the_etcd_table_passes_vipds_parser() {
+    let t = import(&file(
+        "dcs-endpoints: [https://192.0.2.11:2379, https://192.0.2.12:2379]\n\
+         etcd-user: patroni\netcd-password: pw\netcd-ca-file: /etc/etcd/ca.pem\n\
+         etcd-cert-file: /etc/etcd/c.pem\netcd-key-file: /etc/etcd/k.pem\n",
+    ));
+    let e = parsed_etcd(&t);
+    assert_eq!(
+        e.endpoints,
+        ["https://192.0.2.11:2379", "https://192.0.2.12:2379"]
+    );
+    assert_eq!(e.credentials, Some(("patroni".into(), "pw".into())));
+    assert_eq!(e.ca_file.as_deref(), Some("/etc/etcd/ca.pem".as_ref()));
+    assert_eq!(
+        e.client_cert,
+        Some(("/etc/etcd/c.pem".into(), "/etc/etcd/k.pem".into()))
+    );
+    // vip-manager's default endpoint too.
+    let e = parsed_etcd(&import(&file("")));
+    assert_eq!(e.endpoints, ["http://127.0.0.1:2379"]);
+    assert_eq!(e.credentials, None);
+}
+
+#[test]
+fn endpoints_get_the_url_form_vipd_takes() {
+    let t = import(&file(
+        "dcs-endpoints:\n  - 192.0.2.11:2379\n  - http://192.0.2.12:2379/\n",
+    ));
+    assert_eq!(
+        strings(&etcd(&t)["endpoints"]),
+        ["http://192.0.2.11:2379", "http://192.0.2.12:2379"]
+    );
+    assert_eq!(
+        notes(&t),
+        [
+            "vm.yml:8: dcs-endpoints: `192.0.2.11:2379` has no scheme; written as `http://192.0.2.11:2379`"
+        ]
+    );
+    parsed_etcd(&t);
+    // With TLS files, a bare endpoint is spoken to over TLS.
+    let t = import(&file(
+        "endpoints: 192.0.2.11:2379\netcd-ca-file: /etc/etcd/ca.pem\n",
+    ));
+    assert_eq!(strings(&etcd(&t)["endpoints"]), ["https://192.0.2.11:2379"]);
+    assert_eq!(
+        notes(&t),
+        [
+            "vm.yml:7: endpoints: `192.0.2.11:2379` has no scheme; written as `https://192.0.2.11:2379`"
+        ]
+    );
+    // A path or another scheme is kept as written, for the operator to fix.
+    let t = import(&file("dcs-endpoints: [unix:///run/etcd.sock]\n"));
+    assert_eq!(strings(&etcd(&t)["endpoints"]), ["unix:///run/etcd.sock"]);
+    assert_eq!(
+        notes(&t),
+        [
+            "vm.yml:7: dcs-endpoints: `unix:///run/etcd.sock` is not an etcd client URL vipd takes (http://HOST:PORT or https://HOST:PORT); carried over as written, so `vipd check` rejects it until it is fixed"
+        ]
+    );
+}
+
+#[test]
+fn one_of_a_pair_of_etcd_settings_is_required_to_complete() {
+    let cases = [
+        (
+            "etcd-user: patroni\n",
+            "etcd-user",
+            "etcd-password",
+            "password",
+        ),
+        (
+            "etcd_password: pw\n",
+            "etcd_password",
+            "etcd-user",
+            "username",
+        ),
+        (
+            "etcd-cert-file: /c.pem\n",
+            "etcd-cert-file",
+            "etcd-key-file",
+            "key_file",
+        ),
+        (
+            "etcd-key-file: /k.pem\n",
+            "etcd-key-file",
+            "etcd-cert-file",
+            "cert_file",
+        ),
+    ];
+    for (extra, given, partner, vipd_key) in cases {
+        let t = import(&file(extra));
+        assert_eq!(t.missing, [format!("etcd.{vipd_key}")], "{extra}");
+        assert_eq!(
+            notes(&t),
+            [format!(
+                "vm.yml:7: {given}: required: set without {partner}; vipd takes both or neither, so `vipd check` rejects the output until you add {vipd_key} to [etcd] (or remove its partner)"
+            )]
+        );
+        assert!(
+            t.toml
+                .contains(&format!("# REQUIRED: add {vipd_key} = \"...\"")),
+            "{}",
+            t.toml
+        );
+        let etcd_only = &t.toml[..t.toml.find("[instances").unwrap()];
+        assert!(
+            vipd_core::config::parse(etcd_only, "out.toml").is_err(),
+            "{etcd_only}"
+        );
+    }
+}

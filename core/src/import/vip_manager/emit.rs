@@ -41,6 +41,14 @@ pub(super) fn render(plan: &Plan, origin: &str) -> String {
             line(&mut out, name, &string(v), from);
         }
     }
+    for missing in plan.missing() {
+        if let Some(name) = missing.strip_prefix("etcd.") {
+            comment(
+                &mut out,
+                &format!("REQUIRED: add {name} = \"...\"; vipd takes it with its partner."),
+            );
+        }
+    }
 
     let _ = writeln!(out, "\n[instances.{}]", key(&plan.instance));
     line(&mut out, "interface", &string(&plan.interface), "interface");

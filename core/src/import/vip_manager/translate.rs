@@ -30,11 +30,29 @@ pub(super) struct Plan {
 impl Plan {
     /// The vipd settings the operator must still fill in.
     pub(super) fn missing(&self) -> Vec<&'static str> {
-        if self.member.is_none() {
-            vec!["follow_patroni.member"]
-        } else {
-            Vec::new()
-        }
+        let e = &self.etcd;
+        [
+            (self.member.is_none(), "follow_patroni.member"),
+            (
+                e.password.is_none() && e.username.is_some(),
+                "etcd.password",
+            ),
+            (
+                e.username.is_none() && e.password.is_some(),
+                "etcd.username",
+            ),
+            (
+                e.key_file.is_none() && e.cert_file.is_some(),
+                "etcd.key_file",
+            ),
+            (
+                e.cert_file.is_none() && e.key_file.is_some(),
+                "etcd.cert_file",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(missing, name)| missing.then_some(name))
+        .collect()
     }
 }
 
@@ -408,23 +426,35 @@ fn member(settings: &Settings<'_>, notes: &mut Notes) -> Option<String> {
 
 /// The `[etcd]` table from `dcs-endpoints` and the `etcd-*` settings.
 fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
-    let endpoints = match settings.get(Setting::DcsEndpoints).map(|e| &e.value) {
-        Some(Value::List(items)) => items.iter().map(|(t, _)| t.trim().to_owned()).collect(),
+    let ca_file = settings.text(Setting::EtcdCaFile, false, notes);
+    let cert_file = settings.text(Setting::EtcdCertFile, false, notes);
+    let key_file = settings.text(Setting::EtcdKeyFile, false, notes);
+    let tls = ca_file.is_some() || cert_file.is_some();
+    let entry = settings.get(Setting::DcsEndpoints);
+    let listed: Vec<(String, usize)> = match entry.map(|e| &e.value) {
+        Some(Value::List(items)) => items.iter().map(|(t, at)| (t.clone(), at.line)).collect(),
         // A comma-separated list, as vip-manager's flag and variable take.
-        Some(Value::Text(text)) => text.split(',').map(|t| t.trim().to_owned()).collect(),
+        Some(Value::Text(text)) => {
+            let line = entry.map_or(0, |e| e.at.line);
+            text.split(',').map(|t| (t.to_owned(), line)).collect()
+        }
         _ => Vec::new(),
     };
-    let mut endpoints: Vec<String> = endpoints.into_iter().filter(|e| !e.is_empty()).collect();
+    let key = entry.map_or(Setting::DcsEndpoints.name(), |e| e.key.as_str());
+    let mut endpoints: Vec<String> = listed
+        .into_iter()
+        .filter(|(t, _)| !t.trim().is_empty())
+        .map(|(t, line)| endpoint(t.trim(), tls, line, key, notes))
+        .collect();
     if endpoints.is_empty() {
-        if let Some(Value::Other(what)) = settings.get(Setting::DcsEndpoints).map(|e| &e.value) {
-            let (line, key) = settings.place(Setting::DcsEndpoints);
+        let (line, key) = settings.place(Setting::DcsEndpoints);
+        if let Some(Value::Other(what)) = entry.map(|e| &e.value) {
             notes.warn(
                 line,
                 key,
                 format!("expected a list of URLs, found {what}; ignored"),
             );
         }
-        let (line, key) = settings.place(Setting::DcsEndpoints);
         notes.info(
             line,
             key,
@@ -432,14 +462,93 @@ fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
         );
         endpoints.push(DEFAULT_ENDPOINT.to_owned());
     }
-    Etcd {
+    let etcd = Etcd {
         endpoints,
         username: settings.text(Setting::EtcdUser, false, notes),
         password: settings.text(Setting::EtcdPassword, false, notes),
-        ca_file: settings.text(Setting::EtcdCaFile, false, notes),
-        cert_file: settings.text(Setting::EtcdCertFile, false, notes),
-        key_file: settings.text(Setting::EtcdKeyFile, false, notes),
+        ca_file,
+        cert_file,
+        key_file,
+    };
+    // vipd takes these in pairs; vip-manager let one of each pair alone.
+    let pairs = [
+        (
+            Setting::EtcdUser,
+            etcd.username.is_some(),
+            Setting::EtcdPassword,
+            etcd.password.is_some(),
+            "password",
+        ),
+        (
+            Setting::EtcdPassword,
+            etcd.password.is_some(),
+            Setting::EtcdUser,
+            etcd.username.is_some(),
+            "username",
+        ),
+        (
+            Setting::EtcdCertFile,
+            etcd.cert_file.is_some(),
+            Setting::EtcdKeyFile,
+            etcd.key_file.is_some(),
+            "key_file",
+        ),
+        (
+            Setting::EtcdKeyFile,
+            etcd.key_file.is_some(),
+            Setting::EtcdCertFile,
+            etcd.cert_file.is_some(),
+            "cert_file",
+        ),
+    ];
+    for (given, has_given, partner, has_partner, vipd_key) in pairs {
+        if has_given && !has_partner {
+            let (line, key) = settings.place(given);
+            notes.require(
+                line,
+                key,
+                format!(
+                    "set without {}; vipd takes both or neither, so `vipd check` rejects the \
+                     output until you add {vipd_key} to [etcd] (or remove its partner)",
+                    partner.name()
+                ),
+            );
+        }
     }
+    etcd
+}
+
+/// One etcd endpoint as vipd takes it: `http://HOST:PORT` or
+/// `https://HOST:PORT`.
+fn endpoint(text: &str, tls: bool, line: usize, key: &str, notes: &mut Notes) -> String {
+    let text = text.trim_end_matches('/');
+    if !text.contains("://") {
+        // vip-manager 2.x's etcd client reads a bare HOST:PORT, over TLS
+        // when it has TLS files; 1.x's needs a scheme.
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{text}");
+        notes.warn(
+            Some(line),
+            key,
+            format!("`{text}` has no scheme; written as `{url}`"),
+        );
+        return url;
+    }
+    let hostport = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"));
+    if !hostport.is_some_and(|h| !h.is_empty() && !h.contains('/')) {
+        notes.warn(
+            Some(line),
+            key,
+            format!(
+                "`{text}` is not an etcd client URL vipd takes (http://HOST:PORT or \
+                 https://HOST:PORT); carried over as written, so `vipd check` rejects it until \
+                 it is fixed"
+            ),
+        );
+    }
+    text.to_owned()
 }
 
 /// The settings vipd has no use for, each said once.
