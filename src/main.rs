@@ -88,6 +88,19 @@ enum Command {
         #[arg(long, value_name = "ID")]
         config_id: Option<String>,
     },
+    /// Translate a vip-manager YAML configuration into vipd's TOML (on
+    /// stdout): an [etcd] table and an instance that follows Patroni's
+    /// leader key. Lists on stderr what cannot be carried over.
+    #[command(after_help = "Exit status:\n  \
+            0  translated (stderr lists what was not carried over, and any setting to fill in)\n  \
+            1  the file describes nothing vipd can run (a required setting is missing or\n     \
+            invalid, or the address is moved through consul, Patroni's REST API or a\n     \
+            provider's API)\n  \
+            2  the file cannot be read or is not YAML")]
+    ImportVipManager {
+        /// The vip-manager YAML file (any version's key names).
+        file: PathBuf,
+    },
 }
 
 /// The configuration file `check` and `run` read.
@@ -148,6 +161,7 @@ fn main() -> ExitCode {
         Command::Status { json, daemon } => status(json, &daemon),
         Command::Reload { daemon } => reload(&daemon),
         Command::ImportKeepalived { file, config_id } => import_keepalived(&file, config_id),
+        Command::ImportVipManager { file } => vipd::cli::import_vip_manager::run(&file),
         Command::Check { file, file_only } => check(&file.config, file_only),
         Command::Run { file, log_format } => run(file.config, log_format),
     }

@@ -8,7 +8,7 @@
 //!   and the reload plan.
 //! - [`sim`]: a deterministic multi-node simulator driving the real state
 //!   machine in virtual time.
-//! - [`import`]: keepalived.conf translation.
+//! - [`import`]: keepalived.conf and vip-manager YAML translation.
 //!
 //! The contract: events and the current time go in, actions and the next
 //! deadline come out. Nothing here opens a socket, reads a clock, spawns a

@@ -132,14 +132,8 @@ impl Writer {
         let _ = writeln!(self.text, "{line}");
     }
 
-    /// A comment line; control characters (a newline in a quoted keepalived
-    /// name) would end the comment, so they are shown as `?`.
     fn comment(&mut self, text: &str) {
-        let clean: String = text
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        self.line(&format!("# {clean}"));
+        self.line(&comment(text));
     }
 
     fn blank(&mut self) {
@@ -195,8 +189,18 @@ impl Writer {
     }
 }
 
+/// A comment line (without its newline); control characters (a newline in
+/// a quoted keepalived name) would end the comment, so they are shown as `?`.
+pub(super) fn comment(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    format!("# {clean}")
+}
+
 /// A table name: bare when TOML allows, quoted otherwise (`.` would nest).
-fn key(name: &str) -> String {
+pub(super) fn key(name: &str) -> String {
     let bare = !name.is_empty()
         && name
             .chars()
@@ -205,7 +209,7 @@ fn key(name: &str) -> String {
 }
 
 /// A TOML basic string.
-fn string(s: &str) -> String {
+pub(super) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -225,7 +229,7 @@ fn string(s: &str) -> String {
     out
 }
 
-fn array(items: &[String]) -> String {
+pub(super) fn array(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| string(s)).collect();
     format!("[{}]", quoted.join(", "))
 }

@@ -1,5 +1,6 @@
 //! `vipd import-keepalived`: keepalived.conf in, vipd TOML and a list of
-//! what could not be carried over out.
+//! what could not be carried over out. `vipd import-vip-manager` lives in
+//! [`vip_manager`] and shares only the TOML text helpers.
 //!
 //! Pure: every file is read through the caller's [`Loader`], so tests use an
 //! in-memory one and the CLI a file-system one.
@@ -36,6 +37,7 @@ mod source;
 mod tracked;
 mod translate;
 mod values;
+pub mod vip_manager;
 
 use std::io;
 use std::path::Path;
