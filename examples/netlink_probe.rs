@@ -52,7 +52,7 @@ async fn twice(nl: &Netlink, change: Change, index: u32, addrs: [IpNet; 2]) {
     for round in 1..=2 {
         for addr in addrs {
             let (verb, result) = match change {
-                Change::Add => ("add", nl.add_address(index, addr).await),
+                Change::Add => ("add", nl.add_address(index, addr, None).await),
                 Change::Remove => ("remove", nl.remove_address(index, addr).await),
             };
             step(&format!("{verb} {addr} (round {round})"), result);
@@ -98,7 +98,7 @@ async fn main() {
     }
     let v4: IpNet = "192.0.2.50/24".parse().unwrap();
     let v6: IpNet = "2001:db8::50/64".parse().unwrap();
-    if let Err(e) = nl.add_address(999_999, v4).await {
+    if let Err(e) = nl.add_address(999_999, v4, None).await {
         println!("add to missing: {e}");
     }
     step(
@@ -134,8 +134,8 @@ async fn main() {
     drain(&mut events);
 
     println!("--- VIPs re-added; watching events for {watch}s");
-    step("add v4", nl.add_address(info.index, v4).await);
-    step("add v6", nl.add_address(info.index, v6).await);
+    step("add v4", nl.add_address(info.index, v4, None).await);
+    step("add v6", nl.add_address(info.index, v6, None).await);
     let deadline = tokio::time::sleep(Duration::from_secs(watch));
     tokio::pin!(deadline);
     loop {

@@ -688,6 +688,14 @@ fn etcd_and_leadership() {
             ],
         ),
         (
+            "a_locked_instance_cannot_be_in_a_sync_group",
+            format!(
+                "{etcd}{}[sync_groups.g]\ninstances = [\"db\"]\n",
+                db_vip("leadership = { key = \"/vipd/db\" }\n")
+            ),
+            &["9:13: sync group `g`: db has a `leadership` lock, which a sync group member cannot have yet (the group would move it to MASTER without the lock); take it out of the group"],
+        ),
+        (
             "endpoints_are_client_urls",
             format!(
                 "[etcd]\nendpoints = [\"192.0.2.11:2379\", \"http://192.0.2.12:2379\"]\nusername = \"vipd\"\n{}",

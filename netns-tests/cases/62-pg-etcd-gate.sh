@@ -87,7 +87,7 @@ WORST_WRITE_GAP=0
 report_gap() {
     local gap
     gap="$(longest_write_gap "$1")"
-    log "MEASURED longest write gap ($2): $gap ms"
+    log "MEASURED longest write gap ($2): $gap ms ($(writes_ok "$1") rows committed and $(writes_fail "$1") attempts failed since)"
     ((gap > WORST_WRITE_GAP)) && WORST_WRITE_GAP="$gap"
     return 0
 }

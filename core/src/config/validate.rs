@@ -1382,6 +1382,25 @@ impl Validator<'_, '_> {
             let Some(list) = &entry.read.value.instances else {
                 continue;
             };
+            // A group moves its members to MASTER together, without asking
+            // a member's lock: a locked member would be MASTER without it.
+            let locked: Vec<&str> = list
+                .get_ref()
+                .iter()
+                .map(|m| m.get_ref().as_str())
+                .filter(|m| instances.get(*m).is_some_and(|i| i.leadership.is_some()))
+                .collect();
+            if !locked.is_empty() {
+                self.c.error(
+                    list.span(),
+                    format!(
+                        "sync group `{}`: {} has a `leadership` lock, which a sync group member cannot have yet \
+                         (the group would move it to MASTER without the lock); take it out of the group",
+                        entry.name,
+                        locked.join(", ")
+                    ),
+                );
+            }
             let (owners, others): (Vec<&str>, Vec<&str>) = list
                 .get_ref()
                 .iter()

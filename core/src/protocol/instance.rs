@@ -564,7 +564,9 @@ impl Instance {
     /// Becomes Master with its group: for the reason it wanted to, or `reason`.
     pub fn take_over(&mut self, now: Time, reason: Reason) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.state == State::Backup {
+        // A lock is never bypassed (configuration keeps locked instances
+        // out of groups; this keeps the rule if that ever changes).
+        if self.state == State::Backup && self.lock_allows(now) {
             let reason = self.wants_master.take().unwrap_or(reason);
             self.become_master(now, reason, &mut out);
         }
