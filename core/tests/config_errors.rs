@@ -693,7 +693,9 @@ fn etcd_and_leadership() {
                 "{etcd}{}[sync_groups.g]\ninstances = [\"db\"]\n",
                 db_vip("leadership = { key = \"/vipd/db\" }\n")
             ),
-            &["9:13: sync group `g`: db has a `leadership` lock, which a sync group member cannot have yet (the group would move it to MASTER without the lock); take it out of the group"],
+            &[
+                "9:13: sync group `g`: db has a `leadership` lock, which a sync group member cannot have yet (the group would move it to MASTER without the lock); take it out of the group",
+            ],
         ),
         (
             "endpoints_are_client_urls",

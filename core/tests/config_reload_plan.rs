@@ -259,3 +259,27 @@ fn the_description_lists_every_change() {
     assert!(p.regroups());
     assert_eq!(plan(&parse(BASE), &parse(BASE)).describe(), ["no change"]);
 }
+
+#[test]
+fn etcd_and_leadership_need_a_restart() {
+    let etcd = "[etcd]\nendpoints = [\"http://192.0.2.11:2379\"]\n";
+    let locked = |key: &str| {
+        parse(&format!(
+            "{etcd}{}",
+            BASE.replacen(
+                "vrid = 51\n",
+                &format!("vrid = 51\nleadership = {{ key = \"{key}\" }}\n"),
+                1
+            )
+        ))
+    };
+    let p = plan(&locked("/vipd/db"), &locked("/vipd/db"));
+    assert!(p.is_noop(), "{p:?}");
+    let p = plan(&locked("/vipd/db"), &locked("/vipd/other"));
+    assert_eq!(p.needs_restart, vec!["instance db: leadership".to_owned()]);
+    let p = plan(&parse(BASE), &locked("/vipd/db"));
+    assert_eq!(
+        p.needs_restart,
+        vec!["[etcd]".to_owned(), "instance db: leadership".to_owned()]
+    );
+}

@@ -34,6 +34,8 @@ pub enum Command {
         lock: String,
         key: String,
         ttl: Duration,
+        /// The core's attempt number, carried by every answer about it.
+        attempt: u64,
     },
     /// Stop renewing the lock's lease and revoke it (the key goes with it).
     Release { lock: String },
@@ -44,10 +46,27 @@ pub enum Command {
 /// What etcd said, for the loop to hand to the core (owned: it crosses threads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Said {
-    Granted { sent: Time, ttl: Duration },
-    Denied { holder: String },
-    Renewed { sent: Time, ttl: Duration },
-    Lost,
+    Granted {
+        attempt: u64,
+        sent: Time,
+        ttl: Duration,
+    },
+    Denied {
+        attempt: u64,
+        holder: String,
+    },
+    /// The attempt got no answer.
+    Failed {
+        attempt: u64,
+    },
+    Renewed {
+        attempt: u64,
+        sent: Time,
+        ttl: Duration,
+    },
+    Lost {
+        attempt: u64,
+    },
     Holder(Option<String>),
     Reachable(bool),
 }
@@ -123,15 +142,7 @@ impl Etcd {
         let health = Arc::new(EtcdHealth::default());
         let (tx, rx) = mpsc::unbounded_channel();
         let endpoints = cfg.endpoints.clone();
-        let shared = Shared {
-            endpoints: endpoints.clone(),
-            options,
-            timeout: cfg.request_timeout,
-            node,
-            now,
-            reports,
-            health: health.clone(),
-        };
+        let shared = Shared::new(cfg, options, node, now, reports, health.clone());
         let task = tokio::spawn(serve(shared, rx));
         Ok(Etcd {
             tx: Some(tx),
@@ -190,11 +201,21 @@ fn connect_options(cfg: &EtcdConfig) -> Result<ConnectOptions, String> {
     Ok(options)
 }
 
+/// One client per member, so that a request can move on to the next
+/// member when one fails (tonic's balancing would keep sending a share of
+/// requests to a member that was just cut off). The member that answered
+/// last is asked first.
+struct Members {
+    endpoints: Vec<String>,
+    options: ConnectOptions,
+    clients: tokio::sync::Mutex<Vec<Option<Client>>>,
+    current: std::sync::atomic::AtomicUsize,
+}
+
 /// What every task of the client shares.
 #[derive(Clone)]
 struct Shared {
-    endpoints: Vec<String>,
-    options: ConnectOptions,
+    members: Arc<Members>,
     timeout: Duration,
     node: String,
     now: Now,
@@ -203,6 +224,29 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(
+        cfg: &EtcdConfig,
+        options: ConnectOptions,
+        node: String,
+        now: Now,
+        reports: mpsc::UnboundedSender<Report>,
+        health: Arc<EtcdHealth>,
+    ) -> Shared {
+        Shared {
+            members: Arc::new(Members {
+                endpoints: cfg.endpoints.clone(),
+                options,
+                clients: tokio::sync::Mutex::new(vec![None; cfg.endpoints.len()]),
+                current: std::sync::atomic::AtomicUsize::new(0),
+            }),
+            timeout: cfg.request_timeout,
+            node,
+            now,
+            reports,
+            health,
+        }
+    }
+
     fn report(&self, lock: &str, said: Said) {
         let _ = self.reports.send(Report {
             lock: lock.to_owned(),
@@ -210,40 +254,71 @@ impl Shared {
         });
     }
 
-    /// A client, connecting if needed; `None` (and a failure counted) if
-    /// no endpoint can be dialled.
-    async fn client(&self, client: &mut Option<Client>) -> Option<Client> {
-        if client.is_none() {
-            let connect = Client::connect(&self.endpoints, Some(self.options.clone()));
-            match tokio::time::timeout(self.timeout, connect).await {
-                Ok(Ok(c)) => *client = Some(c),
-                Ok(Err(e)) => self.health.failed("connect", &e.to_string()),
-                Err(_) => self.health.failed("connect", "timed out"),
-            }
+    /// Member `index`'s client, made on first use (no connection is made
+    /// until a request needs it).
+    async fn client(&self, index: usize) -> Result<Client, String> {
+        let mut clients = self.members.clients.lock().await;
+        if let Some(client) = &clients[index] {
+            return Ok(client.clone());
         }
-        client.clone()
+        let endpoint = &self.members.endpoints[index];
+        let options = Some(self.members.options.clone());
+        let connect = Client::connect([endpoint.as_str()], options);
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(Ok(client)) => {
+                clients[index] = Some(client.clone());
+                Ok(client)
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("connecting timed out".to_owned()),
+        }
     }
 
-    /// Runs one request with the timeout, counting the outcome.
-    async fn call<T, E: std::fmt::Display>(
-        &self,
-        what: &str,
-        request: impl Future<Output = Result<T, E>>,
-    ) -> Option<T> {
-        match tokio::time::timeout(self.timeout, request).await {
-            Ok(Ok(answer)) => {
-                self.health.answered();
-                Some(answer)
+    /// The member after `index` is asked first from now on.
+    fn skip(&self, index: usize) {
+        let next = (index + 1) % self.members.endpoints.len();
+        let _ = self.members.current.compare_exchange(
+            index,
+            next,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Runs `request` on the member that answered last, then on each other
+    /// member in turn until one answers, each within the request timeout.
+    /// Returns the answer and the member that gave it.
+    async fn call<T, E, F, Fut>(&self, what: &str, mut request: F) -> Option<(T, usize)>
+    where
+        E: std::fmt::Display,
+        F: FnMut(Client) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let n = self.members.endpoints.len();
+        let first = self.members.current.load(Ordering::Relaxed);
+        let mut why = String::new();
+        for k in 0..n {
+            let index = (first + k) % n;
+            let client = match self.client(index).await {
+                Ok(client) => client,
+                Err(e) => {
+                    why = e;
+                    self.skip(index);
+                    continue;
+                }
+            };
+            match tokio::time::timeout(self.timeout, request(client)).await {
+                Ok(Ok(answer)) => {
+                    self.health.answered();
+                    return Some((answer, index));
+                }
+                Ok(Err(e)) => why = e.to_string(),
+                Err(_) => why = "timed out".to_owned(),
             }
-            Ok(Err(e)) => {
-                self.health.failed(what, &e.to_string());
-                None
-            }
-            Err(_) => {
-                self.health.failed(what, "timed out");
-                None
-            }
+            self.skip(index);
         }
+        self.health.failed(what, &why);
+        None
     }
 }
 
@@ -257,44 +332,38 @@ fn set_lease(slot: &LeaseSlot, lease: Option<i64>) {
 }
 
 async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
-    let mut client: Option<Client> = None;
     // One task per held (or being acquired) lock, one per watched key.
     let mut holding: BTreeMap<String, (JoinHandle<()>, LeaseSlot)> = BTreeMap::new();
     let mut watching: Vec<JoinHandle<()>> = Vec::new();
     let probe = tokio::spawn(probe(shared.clone()));
     while let Some(command) = rx.recv().await {
         match command {
-            Command::Acquire { lock, key, ttl } => {
+            Command::Acquire {
+                lock,
+                key,
+                ttl,
+                attempt,
+            } => {
                 if let Some(old) = holding.remove(&lock) {
-                    revoke(&shared, &mut client, old).await;
+                    revoke(&shared, old).await;
                 }
-                let Some(c) = shared.client(&mut client).await else {
-                    shared.report(&lock, Said::Reachable(false));
-                    continue;
-                };
                 let slot = LeaseSlot::default();
-                let task = tokio::spawn(hold(
-                    shared.clone(),
-                    c,
-                    lock.clone(),
+                let attempt = Attempt {
+                    lock: lock.clone(),
                     key,
                     ttl,
-                    slot.clone(),
-                ));
+                    number: attempt,
+                };
+                let task = tokio::spawn(hold(shared.clone(), attempt, slot.clone()));
                 holding.insert(lock, (task, slot));
             }
             Command::Release { lock } => {
                 if let Some(held) = holding.remove(&lock) {
-                    revoke(&shared, &mut client, held).await;
+                    revoke(&shared, held).await;
                 }
             }
             Command::Watch { lock, key } => {
-                watching.push(tokio::spawn(watch(
-                    shared.clone(),
-                    client.clone(),
-                    lock,
-                    key,
-                )));
+                watching.push(tokio::spawn(watch(shared.clone(), lock, key)));
             }
         }
     }
@@ -309,42 +378,55 @@ async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
 
 /// Stops a lock's task and revokes its lease, which deletes the key with
 /// it; if etcd cannot be reached the lease expires by itself.
-async fn revoke(
-    shared: &Shared,
-    client: &mut Option<Client>,
-    (task, slot): (JoinHandle<()>, LeaseSlot),
-) {
+async fn revoke(shared: &Shared, (task, slot): (JoinHandle<()>, LeaseSlot)) {
     task.abort();
     let lease = slot.lock().ok().and_then(|mut l| l.take());
-    if let (Some(id), Some(mut c)) = (lease, shared.client(client).await) {
-        shared.call("revoke", c.lease_revoke(id)).await;
+    if let Some(id) = lease {
+        shared
+            .call("revoke", |mut c| async move { c.lease_revoke(id).await })
+            .await;
     }
 }
 
-/// Acquires `key`, then keeps its lease alive until aborted or lost.
-async fn hold(
-    shared: Shared,
-    mut client: Client,
+/// One attempt to take a lock.
+struct Attempt {
     lock: String,
     key: String,
     ttl: Duration,
-    slot: LeaseSlot,
-) {
+    number: u64,
+}
+
+/// Acquires the attempt's key, then keeps its lease alive until aborted or lost.
+async fn hold(shared: Shared, attempt: Attempt, slot: LeaseSlot) {
+    let Attempt {
+        lock,
+        key,
+        ttl,
+        number: attempt,
+    } = attempt;
     let sent = (shared.now)();
     let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-    let Some(grant) = shared
-        .call("lease grant", client.lease_grant(secs, None))
-        .await
-    else {
-        shared.report(&lock, Said::Reachable(false));
+    let grant = shared
+        .call("lease grant", |mut c| async move {
+            c.lease_grant(secs, None).await
+        })
+        .await;
+    let Some((grant, _)) = grant else {
+        shared.report(&lock, Said::Failed { attempt });
         return;
     };
     let lease = grant.id();
     set_lease(&slot, Some(lease));
     let granted = Duration::from_secs(u64::try_from(grant.ttl()).unwrap_or(0));
-    let mut attempts = 0;
+    let revoke_lease = || async {
+        shared
+            .call("revoke", |mut c| async move { c.lease_revoke(lease).await })
+            .await;
+        set_lease(&slot, None);
+    };
+    let mut tries = 0;
     let holder = loop {
-        attempts += 1;
+        tries += 1;
         let txn = Txn::new()
             .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
             .and_then([TxnOp::put(
@@ -353,11 +435,16 @@ async fn hold(
                 Some(PutOptions::new().with_lease(lease)),
             )])
             .or_else([TxnOp::get(key.clone(), None)]);
-        let Some(answer) = shared.call("lock", client.txn(txn)).await else {
+        let answer = shared
+            .call("lock", |mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await;
+        let Some((answer, _)) = answer else {
             // The key may or may not be ours: revoking the lease settles it.
-            let _ = shared.call("revoke", client.lease_revoke(lease)).await;
-            set_lease(&slot, None);
-            shared.report(&lock, Said::Reachable(false));
+            revoke_lease().await;
+            shared.report(&lock, Said::Failed { attempt });
             return;
         };
         if answer.succeeded() {
@@ -373,105 +460,135 @@ async fn hold(
         match holder {
             // Our own name on a lease we do not hold: left by an earlier run
             // of this daemon (one per node). It holds nothing now: free it.
-            Some((name, stale)) if name == shared.node && stale != lease && attempts == 1 => {
+            Some((name, stale)) if name == shared.node && stale != lease && tries == 1 => {
                 tracing::info!(key = %key, "etcd: removing {key} left by an earlier run of this node");
-                let _ = shared.call("revoke", client.lease_revoke(stale)).await;
+                shared
+                    .call("revoke", |mut c| async move { c.lease_revoke(stale).await })
+                    .await;
             }
             // Deleted between the compare and the get: try again.
-            None if attempts < 3 => {}
+            None if tries < 3 => {}
             other => break Some(other.map_or_else(|| "someone".to_owned(), |(name, _)| name)),
         }
     };
     if let Some(holder) = holder {
-        let _ = shared.call("revoke", client.lease_revoke(lease)).await;
-        set_lease(&slot, None);
-        shared.report(&lock, Said::Denied { holder });
+        revoke_lease().await;
+        shared.report(&lock, Said::Denied { attempt, holder });
         return;
     }
-    shared.report(&lock, Said::Granted { sent, ttl: granted });
-    renew(&shared, &mut client, lock, lease, ttl).await;
+    shared.report(
+        &lock,
+        Said::Granted {
+            attempt,
+            sent,
+            ttl: granted,
+        },
+    );
+    renew(&shared, &lock, attempt, lease, ttl).await;
     set_lease(&slot, None);
 }
 
 /// Keeps `lease` alive every `ttl / 4` until etcd says it is gone.
-async fn renew(shared: &Shared, client: &mut Client, lock: String, lease: i64, ttl: Duration) {
+async fn renew(shared: &Shared, lock: &str, attempt: u64, lease: i64, ttl: Duration) {
     let every = ttl / 4;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The keep-alive stream, and the member it goes to.
     let mut stream = None;
+    let tries = shared.members.endpoints.len() + 1;
     loop {
         ticks.tick().await;
-        // A failed attempt is retried at once on a new stream: the client
-        // may have sent the first to a member that was just cut off.
         let mut renewed = false;
-        for _attempt in 0..2 {
+        // A failed keep-alive is retried at once on a new stream, to the
+        // next member.
+        for _ in 0..tries {
             if stream.is_none() {
                 stream = shared
-                    .call("keep-alive stream", client.lease_keep_alive(lease))
+                    .call("keep-alive stream", |mut c| async move {
+                        c.lease_keep_alive(lease).await
+                    })
                     .await;
             }
-            let Some((keeper, responses)) = stream.as_mut() else {
-                continue;
+            let Some(((keeper, responses), member)) = stream.as_mut() else {
+                break;
             };
+            let member = *member;
             let sent = (shared.now)();
             let exchange = async {
                 keeper.keep_alive().await?;
                 responses.message().await
             };
-            match shared.call("keep-alive", exchange).await {
-                Some(Some(answer)) if answer.ttl() > 0 => {
+            match tokio::time::timeout(shared.timeout, exchange).await {
+                Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
+                    shared.health.answered();
                     let ttl = Duration::from_secs(u64::try_from(answer.ttl()).unwrap_or(0));
-                    shared.report(&lock, Said::Renewed { sent, ttl });
+                    shared.report(lock, Said::Renewed { attempt, sent, ttl });
                     renewed = true;
                     break;
                 }
-                Some(Some(_)) => {
-                    shared.report(&lock, Said::Lost);
+                Ok(Ok(Some(_))) => {
+                    shared.health.answered();
+                    shared.report(lock, Said::Lost { attempt });
                     return;
                 }
-                // The stream broke or hung: a new one for the next attempt.
-                Some(None) | None => stream = None,
+                // The stream broke or hung: a new one, to the next member.
+                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => {
+                    shared.skip(member);
+                    stream = None;
+                }
             }
         }
         if !renewed {
-            shared.report(&lock, Said::Reachable(false));
+            shared.health.failed("keep-alive", "no member answered");
+            shared.report(lock, Said::Reachable(false));
         }
     }
 }
 
 /// Reports each change of `key`'s holder; re-watches (and re-reads the key,
 /// for what was missed meanwhile) whenever the stream breaks.
-async fn watch(shared: Shared, client: Option<Client>, lock: String, key: String) {
-    let mut client = client;
+async fn watch(shared: Shared, lock: String, key: String) {
     loop {
-        if let Some(mut c) = shared.client(&mut client).await {
-            if let Some(current) = shared.call("get", c.get(key.clone(), None)).await {
-                let holder = current
-                    .kvs()
-                    .first()
-                    .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
-                report_holder(&shared, &lock, holder);
-                if let Some(mut stream) = shared.call("watch", c.watch(key.clone(), None)).await {
-                    // No timeout here: a quiet key is the normal case. A
-                    // broken connection ends the stream (keep-alive pings).
-                    while let Ok(Some(answer)) = stream.message().await {
-                        if answer.canceled() {
-                            break;
-                        }
-                        for event in answer.events() {
-                            let holder = match event.event_type() {
-                                EventType::Put => event
-                                    .kv()
-                                    .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
-                                EventType::Delete => None,
-                            };
-                            report_holder(&shared, &lock, holder);
-                        }
+        let current = shared
+            .call("get", |mut c| {
+                let key = key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await;
+        if let Some((current, member)) = current {
+            let holder = current
+                .kvs()
+                .first()
+                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
+            report_holder(&shared, &lock, holder);
+            let stream = shared
+                .call("watch", |mut c| {
+                    let key = key.clone();
+                    async move { c.watch(key, None).await }
+                })
+                .await;
+            if let Some((mut stream, _)) = stream {
+                // No timeout here: a quiet key is the normal case. A broken
+                // connection ends the stream (keep-alive pings), and a
+                // member that loses its leader cancels it.
+                while let Ok(Some(answer)) = stream.message().await {
+                    if answer.canceled() {
+                        break;
+                    }
+                    for event in answer.events() {
+                        let holder = match event.event_type() {
+                            EventType::Put => event
+                                .kv()
+                                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                            EventType::Delete => None,
+                        };
+                        report_holder(&shared, &lock, holder);
                     }
                 }
             }
+            shared.skip(member);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -485,19 +602,13 @@ fn report_holder(shared: &Shared, lock: &str, holder: Option<String>) {
 /// Asks etcd for its status every second: the leader, and whether etcd can
 /// be reached at all, for status and metrics.
 async fn probe(shared: Shared) {
-    let mut client = None;
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticks.tick().await;
-        let Some(mut c) = shared.client(&mut client).await else {
-            continue;
-        };
-        match shared.call("status", c.status()).await {
-            Some(status) => shared
-                .health
-                .leader
-                .store(status.leader(), Ordering::Relaxed),
-            None => shared.health.leader.store(0, Ordering::Relaxed),
-        }
+        let status = shared
+            .call("status", |mut c| async move { c.status().await })
+            .await;
+        let leader = status.map_or(0, |(s, _)| s.leader());
+        shared.health.leader.store(leader, Ordering::Relaxed);
     }
 }

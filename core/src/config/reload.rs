@@ -208,9 +208,8 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
     // A lock held under the old settings must be released or kept exactly
     // as etcd knows it: only a restart hands it over cleanly.
     for (name, new_instance) in &new.instances {
-        if let Some(old_instance) = old.instances.get(name)
-            && old_instance.leadership != new_instance.leadership
-        {
+        let old_lock = old.instances.get(name).and_then(|i| i.leadership.as_ref());
+        if old_lock != new_instance.leadership.as_ref() {
             needs_restart.push(format!("instance {name}: leadership"));
         }
     }

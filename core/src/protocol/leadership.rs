@@ -139,11 +139,15 @@ pub enum Standing {
     Kept,
 }
 
-/// What etcd (through the daemon's client) said about the lock.
+/// What etcd (through the daemon's client) said about the lock. Answers
+/// name the attempt ([`LeaseAction::Acquire`]) they belong to: one for an
+/// earlier attempt, overtaken by a release, is ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseEvent<'a> {
     /// We created the key, with a lease granted `ttl` by a request sent at `sent`.
     Granted {
+        /// The attempt.
+        attempt: u64,
         /// When the request that created the lease left.
         sent: Time,
         /// The time to live etcd granted.
@@ -151,18 +155,30 @@ pub enum LeaseEvent<'a> {
     },
     /// The key exists and is someone else's.
     Denied {
+        /// The attempt.
+        attempt: u64,
         /// The holder's name (the key's value).
         holder: &'a str,
     },
+    /// The attempt got no answer: it may be tried again.
+    Failed {
+        /// The attempt.
+        attempt: u64,
+    },
     /// Our lease was kept alive by a request sent at `sent`.
     Renewed {
+        /// The attempt that created the lease.
+        attempt: u64,
         /// When the keep-alive left.
         sent: Time,
         /// The time to live etcd reported.
         ttl: Duration,
     },
     /// etcd says our lease or key is gone.
-    Lost,
+    Lost {
+        /// The attempt that created the lease.
+        attempt: u64,
+    },
     /// The key changed: now held by this name, or by nobody.
     Holder(Option<&'a str>),
     /// etcd could (not) be reached: the client's requests fail or succeed again.
@@ -172,8 +188,9 @@ pub enum LeaseEvent<'a> {
 /// What the driver must do about the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseAction {
-    /// Create the key with a new lease, or learn who holds it.
-    Acquire,
+    /// Create the key with a new lease, or learn who holds it; the answers
+    /// carry this attempt's number.
+    Acquire(u64),
     /// Delete the key (if ours) and revoke the lease.
     Release,
     /// Give the virtual addresses a valid lifetime that ends by this
@@ -188,6 +205,8 @@ pub struct Leadership {
     standing: Standing,
     /// The key's holder as last learnt, when it is not us.
     holder: Option<String>,
+    /// The latest attempt to acquire: answers to others are stale.
+    attempt: u64,
     reachable: bool,
 }
 
@@ -198,6 +217,7 @@ impl Leadership {
             settings,
             standing: Standing::Free,
             holder: None,
+            attempt: 0,
             reachable: true,
         }
     }
@@ -258,7 +278,8 @@ impl Leadership {
         match self.standing {
             Standing::Free => {
                 self.standing = Standing::Asking;
-                Some(LeaseAction::Acquire)
+                self.attempt += 1;
+                Some(LeaseAction::Acquire(self.attempt))
             }
             _ => None,
         }
@@ -274,8 +295,20 @@ impl Leadership {
 
     /// Takes in what etcd said; returns what changed for the instance.
     pub fn handle(&mut self, now: Time, event: LeaseEvent<'_>) -> Change {
+        let stale = match event {
+            LeaseEvent::Granted { attempt, .. }
+            | LeaseEvent::Denied { attempt, .. }
+            | LeaseEvent::Failed { attempt }
+            | LeaseEvent::Renewed { attempt, .. }
+            | LeaseEvent::Lost { attempt } => attempt != self.attempt,
+            LeaseEvent::Holder(_) | LeaseEvent::Reachable(_) => false,
+        };
+        if stale {
+            // Released since: the driver revoked that attempt's lease.
+            return Change::Nothing;
+        }
         match event {
-            LeaseEvent::Granted { sent, ttl } => {
+            LeaseEvent::Granted { sent, ttl, .. } => {
                 self.reachable = true;
                 if self.standing != Standing::Asking {
                     // Nobody asked any more (released meanwhile): give it back.
@@ -293,7 +326,7 @@ impl Leadership {
                     }
                 }
             }
-            LeaseEvent::Denied { holder } => {
+            LeaseEvent::Denied { holder, .. } => {
                 self.reachable = true;
                 self.holder = Some(holder.to_owned());
                 if self.standing == Standing::Asking {
@@ -301,7 +334,14 @@ impl Leadership {
                 }
                 Change::HeldElsewhere
             }
-            LeaseEvent::Renewed { sent, ttl } => {
+            LeaseEvent::Failed { .. } => {
+                self.reachable = false;
+                if self.standing == Standing::Asking {
+                    self.standing = Standing::Free;
+                }
+                Change::Unreachable
+            }
+            LeaseEvent::Renewed { sent, ttl, .. } => {
                 self.reachable = true;
                 match (&self.standing, self.settings.rely_on(sent, ttl, now)) {
                     (Standing::Held(old), Some(r)) if r.act_until > old.act_until => {
@@ -311,7 +351,7 @@ impl Leadership {
                     _ => Change::Nothing,
                 }
             }
-            LeaseEvent::Lost => {
+            LeaseEvent::Lost { .. } => {
                 self.reachable = true;
                 match self.standing {
                     Standing::Held(_) => {
@@ -341,10 +381,6 @@ impl Leadership {
             }
             LeaseEvent::Reachable(reachable) => {
                 self.reachable = reachable;
-                if !reachable && self.standing == Standing::Asking {
-                    // The request failed: the next attempt may ask again.
-                    self.standing = Standing::Free;
-                }
                 if reachable {
                     Change::Nothing
                 } else {
@@ -457,34 +493,70 @@ mod tests {
         assert!(s.rely_on(at(0), MIN_TTL, at(5)).is_some());
     }
 
+    fn granted(attempt: u64, sent: Time) -> LeaseEvent<'static> {
+        LeaseEvent::Granted {
+            attempt,
+            sent,
+            ttl: Duration::from_secs(5),
+        }
+    }
+
     #[test]
     fn a_grant_nobody_waits_for_is_unwanted() {
         let mut l = Leadership::new(settings(5));
-        let granted = LeaseEvent::Granted {
-            sent: at(0),
-            ttl: Duration::from_secs(5),
-        };
-        assert_eq!(l.handle(at(1), granted), Change::Unwanted);
-        assert_eq!(l.ask(), Some(LeaseAction::Acquire));
+        assert_eq!(l.ask(), Some(LeaseAction::Acquire(1)));
         assert_eq!(l.ask(), None, "one request at a time");
-        assert_eq!(l.handle(at(1), granted), Change::Acquired);
+        l.release();
+        assert_eq!(l.handle(at(1), granted(1, at(0))), Change::Unwanted);
+        assert_eq!(l.ask(), Some(LeaseAction::Acquire(2)));
+        assert_eq!(l.handle(at(1), granted(2, at(0))), Change::Acquired);
         assert!(l.lets_act(at(2)));
         assert!(!l.lets_act(at(3000)));
+    }
+
+    #[test]
+    fn an_answer_to_an_overtaken_attempt_is_ignored() {
+        let mut l = Leadership::new(settings(5));
+        l.ask();
+        l.release();
+        l.ask();
+        // Attempt 1 was granted before the release reached etcd's client:
+        // its lease was revoked since, so it must not count for attempt 2.
+        assert_eq!(l.handle(at(1), granted(1, at(0))), Change::Nothing);
+        assert_eq!(l.standing(), &Standing::Asking);
+        assert_eq!(
+            l.handle(at(1), LeaseEvent::Failed { attempt: 1 }),
+            Change::Nothing
+        );
+        assert_eq!(l.standing(), &Standing::Asking);
+        assert_eq!(l.handle(at(2), granted(2, at(1))), Change::Acquired);
+        let lost = LeaseEvent::Lost { attempt: 1 };
+        assert_eq!(
+            l.handle(at(3), lost),
+            Change::Nothing,
+            "attempt 2's lease lives on"
+        );
+    }
+
+    #[test]
+    fn a_failed_attempt_may_be_tried_again() {
+        let mut l = Leadership::new(settings(5));
+        l.ask();
+        assert_eq!(
+            l.handle(at(1), LeaseEvent::Failed { attempt: 1 }),
+            Change::Unreachable
+        );
+        assert_eq!(l.ask(), Some(LeaseAction::Acquire(2)));
     }
 
     #[test]
     fn a_renewal_moves_the_deadline_forward_only() {
         let mut l = Leadership::new(settings(5));
         l.ask();
-        l.handle(
-            at(1000),
-            LeaseEvent::Granted {
-                sent: at(1000),
-                ttl: Duration::from_secs(5),
-            },
-        );
+        l.handle(at(1000), granted(1, at(1000)));
         let first = l.deadline().unwrap();
         let renewed = LeaseEvent::Renewed {
+            attempt: 1,
             sent: at(2250),
             ttl: Duration::from_secs(5),
         };
@@ -493,6 +565,7 @@ mod tests {
         // A renewal sent long before, answered late, changes nothing: what
         // it allows ends before what the newer one allows.
         let stale = LeaseEvent::Renewed {
+            attempt: 1,
             sent: at(500),
             ttl: Duration::from_secs(5),
         };
@@ -507,13 +580,7 @@ mod tests {
                 ..settings(5)
             });
             l.ask();
-            l.handle(
-                at(0),
-                LeaseEvent::Granted {
-                    sent: at(0),
-                    ttl: Duration::from_secs(5),
-                },
-            );
+            l.handle(at(0), granted(1, at(0)));
             assert_eq!(
                 l.handle(at(10), LeaseEvent::Reachable(false)),
                 Change::Unreachable

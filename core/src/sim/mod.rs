@@ -59,6 +59,7 @@ enum Job {
         life: u64,
         instance: usize,
         request: Request,
+        attempt: u64,
         sent: Time,
     },
     /// etcd's answer (or a watch notification, or a timeout) reaches a node.
@@ -67,6 +68,7 @@ enum Job {
         life: u64,
         instance: usize,
         reply: Reply,
+        attempt: u64,
         sent: Time,
     },
     /// A lease may have run out.
@@ -77,6 +79,7 @@ enum Job {
         life: u64,
         instance: usize,
         lease: u64,
+        attempt: u64,
     },
 }
 
@@ -134,8 +137,9 @@ struct SimNode {
     life: u64,
     /// While hung: the daemon handles nothing before this.
     frozen_until: Option<Time>,
-    /// Per instance: the lease its etcd client keeps alive.
-    leases: Vec<Option<u64>>,
+    /// Per instance: the lease its etcd client keeps alive, and the
+    /// attempt that created it.
+    leases: Vec<Option<(u64, u64)>>,
 }
 
 /// The simulated segment and its nodes.
@@ -313,15 +317,17 @@ impl Sim {
                     life,
                     instance,
                     request,
+                    attempt,
                     sent,
-                } => self.etcd_arrive(node, life, instance, request, sent),
+                } => self.etcd_arrive(node, life, instance, request, attempt, sent),
                 Job::EtcdAnswer {
                     node,
                     life,
                     instance,
                     reply,
+                    attempt,
                     sent,
-                } => self.etcd_answer(node, life, instance, reply, sent),
+                } => self.etcd_answer(node, life, instance, reply, attempt, sent),
                 Job::EtcdExpire(lease) => {
                     if let Some(etcd) = self.etcd.as_mut() {
                         let outcome = etcd.expire(self.now, lease);
@@ -333,7 +339,8 @@ impl Sim {
                     life,
                     instance,
                     lease,
-                } => self.renew(node, life, instance, lease),
+                    attempt,
+                } => self.renew(node, life, instance, lease, attempt),
             }
         }
         self.now = self.now.max(t);
@@ -456,7 +463,7 @@ impl Sim {
 
     /// Sends a request from `node`'s etcd client: it arrives after the
     /// latency, or fails at the client's timeout if etcd cannot answer.
-    fn etcd_request(&mut self, node: usize, instance: usize, request: Request) {
+    fn etcd_request(&mut self, node: usize, instance: usize, request: Request, attempt: u64) {
         let Some(etcd) = self.etcd.as_ref() else {
             return;
         };
@@ -471,6 +478,7 @@ impl Sim {
                     life,
                     instance,
                     request,
+                    attempt,
                     sent,
                 },
             );
@@ -484,6 +492,7 @@ impl Sim {
                     life,
                     instance,
                     reply,
+                    attempt,
                     sent,
                 },
             );
@@ -496,6 +505,7 @@ impl Sim {
         life: u64,
         instance: usize,
         request: Request,
+        attempt: u64,
         sent: Time,
     ) {
         let Some(etcd) = self.etcd.as_mut() else {
@@ -512,6 +522,7 @@ impl Sim {
                     life,
                     instance,
                     reply,
+                    attempt,
                     sent,
                 },
             );
@@ -529,6 +540,7 @@ impl Sim {
                     life,
                     instance,
                     reply,
+                    attempt,
                     sent,
                 },
             );
@@ -553,6 +565,7 @@ impl Sim {
                     life: self.nodes[node].life,
                     instance,
                     reply: Reply::Holder(holder),
+                    attempt: 0,
                     sent: self.now,
                 };
                 self.seq += 1;
@@ -565,26 +578,47 @@ impl Sim {
         }
     }
 
-    fn etcd_answer(&mut self, node: usize, life: u64, instance: usize, reply: Reply, sent: Time) {
+    fn etcd_answer(
+        &mut self,
+        node: usize,
+        life: u64,
+        instance: usize,
+        reply: Reply,
+        attempt: u64,
+        sent: Time,
+    ) {
         if self.nodes[node].life != life {
             return;
         }
         let names: Vec<String> = (0..self.nodes.len()).map(|n| format!("n{n}")).collect();
+        let renewal = self.nodes[node].leases[instance].is_some_and(|(_, a)| a == attempt);
         let event = match &reply {
             Reply::Granted { lease, ttl } => {
-                self.nodes[node].leases[instance] = Some(*lease);
-                LeaseEvent::Granted { sent, ttl: *ttl }
+                self.nodes[node].leases[instance] = Some((*lease, attempt));
+                LeaseEvent::Granted {
+                    attempt,
+                    sent,
+                    ttl: *ttl,
+                }
             }
             Reply::Denied(holder) => LeaseEvent::Denied {
+                attempt,
                 holder: &names[*holder],
             },
-            Reply::Renewed(ttl) => LeaseEvent::Renewed { sent, ttl: *ttl },
+            Reply::Renewed(ttl) => LeaseEvent::Renewed {
+                attempt,
+                sent,
+                ttl: *ttl,
+            },
             Reply::Lost => {
                 self.nodes[node].leases[instance] = None;
-                LeaseEvent::Lost
+                LeaseEvent::Lost { attempt }
             }
             Reply::Holder(holder) => LeaseEvent::Holder(holder.map(|h| names[h].as_str())),
-            Reply::TimedOut => LeaseEvent::Reachable(false),
+            // A renewal that got no answer says nothing of the lease; an
+            // acquisition's fails its attempt.
+            Reply::TimedOut if renewal || attempt == 0 => LeaseEvent::Reachable(false),
+            Reply::TimedOut => LeaseEvent::Failed { attempt },
         };
         let Some(core) = self.nodes[node].core.as_mut() else {
             return;
@@ -592,13 +626,13 @@ impl Sim {
         let out = core.handle(self.now, InstanceId(instance), Event::Lease(event));
         self.apply_outputs(node, out);
         if let Reply::Granted { lease, .. } = reply
-            && self.nodes[node].leases[instance] == Some(lease)
+            && self.nodes[node].leases[instance] == Some((lease, attempt))
         {
-            self.schedule_renewal(node, instance, lease);
+            self.schedule_renewal(node, instance, lease, attempt);
         }
     }
 
-    fn schedule_renewal(&mut self, node: usize, instance: usize, lease: u64) {
+    fn schedule_renewal(&mut self, node: usize, instance: usize, lease: u64, attempt: u64) {
         let Some(every) = self
             .etcd
             .as_ref()
@@ -615,17 +649,18 @@ impl Sim {
                 life,
                 instance,
                 lease,
+                attempt,
             },
         );
     }
 
-    fn renew(&mut self, node: usize, life: u64, instance: usize, lease: u64) {
+    fn renew(&mut self, node: usize, life: u64, instance: usize, lease: u64, attempt: u64) {
         let sim_node = &self.nodes[node];
-        if sim_node.life != life || sim_node.leases[instance] != Some(lease) {
+        if sim_node.life != life || sim_node.leases[instance] != Some((lease, attempt)) {
             return;
         }
-        self.etcd_request(node, instance, Request::Renew(lease));
-        self.schedule_renewal(node, instance, lease);
+        self.etcd_request(node, instance, Request::Renew(lease), attempt);
+        self.schedule_renewal(node, instance, lease, attempt);
     }
 
     /// Stops the machine dead; its queued timer becomes stale.
@@ -679,13 +714,13 @@ impl Sim {
                 instance,
                 report,
             },
-            Action::Lease(LeaseAction::Acquire) => {
-                self.etcd_request(node, instance, Request::Acquire);
+            Action::Lease(LeaseAction::Acquire(attempt)) => {
+                self.etcd_request(node, instance, Request::Acquire, attempt);
                 return;
             }
             Action::Lease(LeaseAction::Release) => {
                 self.nodes[node].leases[instance] = None;
-                self.etcd_request(node, instance, Request::Release);
+                self.etcd_request(node, instance, Request::Release, 0);
                 return;
             }
             Action::Lease(LeaseAction::Fence(until)) => Record::Fence {

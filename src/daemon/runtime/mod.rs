@@ -588,16 +588,22 @@ impl Daemon {
 
     fn on_lease(&mut self, report: etcd::Report) {
         let event = match &report.said {
-            Said::Granted { sent, ttl } => LeaseEvent::Granted {
+            Said::Granted { attempt, sent, ttl } => LeaseEvent::Granted {
+                attempt: *attempt,
                 sent: *sent,
                 ttl: *ttl,
             },
-            Said::Denied { holder } => LeaseEvent::Denied { holder },
-            Said::Renewed { sent, ttl } => LeaseEvent::Renewed {
+            Said::Denied { attempt, holder } => LeaseEvent::Denied {
+                attempt: *attempt,
+                holder,
+            },
+            Said::Failed { attempt } => LeaseEvent::Failed { attempt: *attempt },
+            Said::Renewed { attempt, sent, ttl } => LeaseEvent::Renewed {
+                attempt: *attempt,
                 sent: *sent,
                 ttl: *ttl,
             },
-            Said::Lost => LeaseEvent::Lost,
+            Said::Lost { attempt } => LeaseEvent::Lost { attempt: *attempt },
             Said::Holder(holder) => LeaseEvent::Holder(holder.as_deref()),
             Said::Reachable(reachable) => LeaseEvent::Reachable(*reachable),
         };
@@ -821,12 +827,13 @@ impl Daemon {
             Action::Report(Report::Dropped { from, reason }) => {
                 self.count_dropped(id, from, reason)
             }
-            Action::Lease(LeaseAction::Acquire) => {
+            Action::Lease(LeaseAction::Acquire(attempt)) => {
                 if let (Some(etcd), Some(lock)) = (&self.etcd, &self.instances[id].cfg.leadership) {
                     etcd.send(etcd::Command::Acquire {
                         lock: self.instances[id].name.clone(),
                         key: lock.key.clone(),
                         ttl: lock.ttl,
+                        attempt,
                     });
                 }
             }
