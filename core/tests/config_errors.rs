@@ -673,7 +673,7 @@ fn etcd_and_leadership() {
             ),
             &[
                 "7:22: `leadership.key` must be an etcd key starting with '/', like \"/vipd/pair/db\", found \"db\"",
-                "7:34: `leadership.ttl` must be a whole number of seconds from 3 to 300 (etcd leases count in seconds, and the kernel fence needs at least 3 s), found 2s",
+                "7:34: `leadership.ttl` must be a whole number of seconds from 4 to 300 (etcd leases count in seconds, and the kernel fence needs at least 4 s), found 2s",
                 "7:55: `leadership.on_etcd_loss` must be \"step_down\" (a master steps down when its lease cannot be renewed) or \"keep\" (a master keeps its addresses while etcd is unreachable), found \"hold\"",
             ],
         ),

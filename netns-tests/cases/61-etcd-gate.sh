@@ -122,3 +122,30 @@ monitor_stop
 assert_eq "most holders of $VIP4 seen by polling ip addr" 1 "$(monitor_max_holders)"
 log "worst gap ${WORST_GAP} ms, worst overlap ${WORST_OVERLAP} ms over every fault above"
 assert_eq "time with two holders (ms)" 0 "$(awk -v o="$WORST_OVERLAP" 'BEGIN { print o + 0 }')"
+
+step "failover after a crash (SIGKILL and link down), with the gate, then with VRRP alone"
+master="$(vip_holders)"
+other=n1
+[[ "$master" == n1 ]] && other=n2
+priority_of() { [[ "$1" == n1 ]] && echo 150 || echo 100; }
+t0="$(now)"
+crash_node "$master"
+wait_until "$other holds $VIP4 after $master crashed" 20 only_holder "$other"
+gate_ms="$(elapsed_ms "$t0")"
+report_window "$t0" "master crashed"
+link_up "$master"
+gate_vipd "$master" "$(priority_of "$master")"
+wait_until "$master is BACKUP again" 15 state_is "$master" BACKUP
+# The same pair without the lock: the master stops gracefully first (it
+# releases its key), then both run plain VRRP.
+kill_vipd "$other" TERM
+kill_vipd "$master" TERM
+start_vipd n1 priority=150 advert_interval=1s preempt=false
+wait_until "n1 holds $VIP4 with VRRP alone" 15 only_holder n1
+start_vipd n2 priority=100 advert_interval=1s preempt=false
+wait_until "n2 is BACKUP" 15 state_is n2 BACKUP
+t0="$(now)"
+crash_node n1
+wait_until "n2 holds $VIP4 after n1 crashed" 20 only_holder n2
+plain_ms="$(elapsed_ms "$t0")"
+log "MEASURED failover after a crash: ${gate_ms} ms with the gate, ${plain_ms} ms with VRRP alone (lease ttl 5000 ms)"

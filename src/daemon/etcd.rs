@@ -17,11 +17,12 @@ use std::time::{Duration, SystemTime};
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, Identity, PutOptions,
-    TlsOptions, Txn, TxnOp, TxnOpResponse,
+    TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::hooks::Afterwards;
 use crate::config::EtcdConfig;
 use crate::protocol::Time;
 
@@ -37,8 +38,9 @@ pub enum Command {
         /// The core's attempt number, carried by every answer about it.
         attempt: u64,
     },
-    /// Stop renewing the lock's lease and revoke it (the key goes with it).
-    Release { lock: String },
+    /// Stop renewing the lease of the lock's `attempt` and revoke it (the
+    /// key goes with it); a later attempt's is left alone.
+    Release { lock: String, attempt: u64 },
     /// Report every change of `key`'s holder.
     Watch { lock: String, key: String },
 }
@@ -50,6 +52,8 @@ pub enum Said {
         attempt: u64,
         sent: Time,
         ttl: Duration,
+        /// The revision of our key's creation.
+        revision: u64,
     },
     Denied {
         attempt: u64,
@@ -67,7 +71,11 @@ pub enum Said {
     Lost {
         attempt: u64,
     },
-    Holder(Option<String>),
+    /// The key's value (`None`: deleted) as of `revision`.
+    Holder {
+        holder: Option<String>,
+        revision: u64,
+    },
     Reachable(bool),
 }
 
@@ -138,6 +146,12 @@ impl Etcd {
         now: Now,
         reports: mpsc::UnboundedSender<Report>,
     ) -> Result<Etcd, String> {
+        if node.is_empty() {
+            return Err(
+                "etcd: the node has no name to write into its keys; set [global] node_name"
+                    .to_owned(),
+            );
+        }
         let options = connect_options(cfg)?;
         let health = Arc::new(EtcdHealth::default());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -150,6 +164,20 @@ impl Etcd {
             endpoints,
             task: Some(task),
         })
+    }
+
+    /// What releases `lock`'s `attempt` when called (after the addresses and
+    /// hooks, by whoever runs it).
+    pub fn release(&self, lock: String, attempt: u64) -> Afterwards {
+        let tx = self.tx.clone();
+        Afterwards(Arc::new(move || {
+            if let Some(tx) = &tx {
+                let _ = tx.send(Command::Release {
+                    lock: lock.clone(),
+                    attempt,
+                });
+            }
+        }))
     }
 
     pub fn send(&self, command: Command) {
@@ -257,17 +285,18 @@ impl Shared {
     /// Member `index`'s client, made on first use (no connection is made
     /// until a request needs it).
     async fn client(&self, index: usize) -> Result<Client, String> {
-        let mut clients = self.members.clients.lock().await;
-        if let Some(client) = &clients[index] {
+        if let Some(client) = &self.members.clients.lock().await[index] {
             return Ok(client.clone());
         }
+        // Not under the lock: dialling a dead member must not hold up the
+        // requests going to the others.
         let endpoint = &self.members.endpoints[index];
         let options = Some(self.members.options.clone());
         let connect = Client::connect([endpoint.as_str()], options);
         match tokio::time::timeout(self.timeout, connect).await {
             Ok(Ok(client)) => {
-                clients[index] = Some(client.clone());
-                Ok(client)
+                let mut clients = self.members.clients.lock().await;
+                Ok(clients[index].get_or_insert(client).clone())
             }
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("connecting timed out".to_owned()),
@@ -333,7 +362,8 @@ fn set_lease(slot: &LeaseSlot, lease: Option<i64>) {
 
 async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
     // One task per held (or being acquired) lock, one per watched key.
-    let mut holding: BTreeMap<String, (JoinHandle<()>, LeaseSlot)> = BTreeMap::new();
+    // A held (or being acquired) lock: its task, lease and attempt.
+    let mut holding: BTreeMap<String, (JoinHandle<()>, LeaseSlot, u64)> = BTreeMap::new();
     let mut watching: Vec<JoinHandle<()>> = Vec::new();
     let probe = tokio::spawn(probe(shared.clone()));
     while let Some(command) = rx.recv().await {
@@ -344,8 +374,8 @@ async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
                 ttl,
                 attempt,
             } => {
-                if let Some(old) = holding.remove(&lock) {
-                    revoke(&shared, old).await;
+                if let Some((task, slot, _)) = holding.remove(&lock) {
+                    revoke(&shared, task, slot).await;
                 }
                 let slot = LeaseSlot::default();
                 let attempt = Attempt {
@@ -354,12 +384,15 @@ async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
                     ttl,
                     number: attempt,
                 };
+                let number = attempt.number;
                 let task = tokio::spawn(hold(shared.clone(), attempt, slot.clone()));
-                holding.insert(lock, (task, slot));
+                holding.insert(lock, (task, slot, number));
             }
-            Command::Release { lock } => {
-                if let Some(held) = holding.remove(&lock) {
-                    revoke(&shared, held).await;
+            Command::Release { lock, attempt } => {
+                if holding.get(&lock).is_some_and(|(_, _, a)| *a == attempt)
+                    && let Some((task, slot, _)) = holding.remove(&lock)
+                {
+                    revoke(&shared, task, slot).await;
                 }
             }
             Command::Watch { lock, key } => {
@@ -368,7 +401,7 @@ async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
         }
     }
     probe.abort();
-    for (task, _) in holding.into_values() {
+    for (task, _, _) in holding.into_values() {
         task.abort();
     }
     for task in watching {
@@ -378,7 +411,7 @@ async fn serve(shared: Shared, mut rx: mpsc::UnboundedReceiver<Command>) {
 
 /// Stops a lock's task and revokes its lease, which deletes the key with
 /// it; if etcd cannot be reached the lease expires by itself.
-async fn revoke(shared: &Shared, (task, slot): (JoinHandle<()>, LeaseSlot)) {
+async fn revoke(shared: &Shared, task: JoinHandle<()>, slot: LeaseSlot) {
     task.abort();
     let lease = slot.lock().ok().and_then(|mut l| l.take());
     if let Some(id) = lease {
@@ -448,40 +481,39 @@ async fn hold(shared: Shared, attempt: Attempt, slot: LeaseSlot) {
             return;
         };
         if answer.succeeded() {
-            break None;
+            // The txn's revision is our key's creation.
+            break Ok(answer.header().map_or(0, |h| revision_of(h.revision())));
         }
         let holder = answer.op_responses().into_iter().find_map(|r| match r {
             TxnOpResponse::Get(get) => get
                 .kvs()
                 .first()
-                .map(|kv| (String::from_utf8_lossy(kv.value()).into_owned(), kv.lease())),
+                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
             _ => None,
         });
         match holder {
-            // Our own name on a lease we do not hold: left by an earlier run
-            // of this daemon (one per node). It holds nothing now: free it.
-            Some((name, stale)) if name == shared.node && stale != lease && tries == 1 => {
-                tracing::info!(key = %key, "etcd: removing {key} left by an earlier run of this node");
-                shared
-                    .call("revoke", |mut c| async move { c.lease_revoke(stale).await })
-                    .await;
-            }
             // Deleted between the compare and the get: try again.
             None if tries < 3 => {}
-            other => break Some(other.map_or_else(|| "someone".to_owned(), |(name, _)| name)),
+            // Held, even if under our own name (a run of this node that
+            // died): that key goes when its lease expires.
+            other => break Err(other.unwrap_or_else(|| "someone".to_owned())),
         }
     };
-    if let Some(holder) = holder {
-        revoke_lease().await;
-        shared.report(&lock, Said::Denied { attempt, holder });
-        return;
-    }
+    let revision = match holder {
+        Ok(revision) => revision,
+        Err(holder) => {
+            revoke_lease().await;
+            shared.report(&lock, Said::Denied { attempt, holder });
+            return;
+        }
+    };
     shared.report(
         &lock,
         Said::Granted {
             attempt,
             sent,
             ttl: granted,
+            revision,
         },
     );
     renew(&shared, &lock, attempt, lease, ttl).await;
@@ -503,11 +535,28 @@ async fn renew(shared: &Shared, lock: &str, attempt: u64, lease: i64, ttl: Durat
         // next member.
         for _ in 0..tries {
             if stream.is_none() {
-                stream = shared
+                // Opening the stream sends a first keep-alive: etcd saying
+                // the lease is not found is an answer, not a failure.
+                let opened = shared
                     .call("keep-alive stream", |mut c| async move {
-                        c.lease_keep_alive(lease).await
+                        match c.lease_keep_alive(lease).await {
+                            Err(etcd_client::Error::LeaseKeepAliveError(e))
+                                if e.contains("not found") =>
+                            {
+                                Ok(None)
+                            }
+                            other => other.map(Some),
+                        }
                     })
                     .await;
+                match opened {
+                    Some((None, _)) => {
+                        shared.report(lock, Said::Lost { attempt });
+                        return;
+                    }
+                    Some((Some(pair), member)) => stream = Some((pair, member)),
+                    None => {}
+                }
             }
             let Some(((keeper, responses), member)) = stream.as_mut() else {
                 break;
@@ -556,15 +605,22 @@ async fn watch(shared: Shared, lock: String, key: String) {
             })
             .await;
         if let Some((current, member)) = current {
-            let holder = current
-                .kvs()
-                .first()
-                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned());
-            report_holder(&shared, &lock, holder);
+            let read_at = current.header().map_or(0, |h| revision_of(h.revision()));
+            let (holder, revision) = match current.kvs().first() {
+                Some(kv) => (
+                    Some(String::from_utf8_lossy(kv.value()).into_owned()),
+                    revision_of(kv.mod_revision()),
+                ),
+                None => (None, read_at),
+            };
+            shared.report(&lock, Said::Holder { holder, revision });
+            // From just after the read: nothing between the two is missed.
+            let from = i64::try_from(read_at + 1).unwrap_or(i64::MAX);
             let stream = shared
                 .call("watch", |mut c| {
                     let key = key.clone();
-                    async move { c.watch(key, None).await }
+                    let options = WatchOptions::new().with_start_revision(from);
+                    async move { c.watch(key, Some(options)).await }
                 })
                 .await;
             if let Some((mut stream, _)) = stream {
@@ -576,13 +632,15 @@ async fn watch(shared: Shared, lock: String, key: String) {
                         break;
                     }
                     for event in answer.events() {
+                        let Some(kv) = event.kv() else { continue };
                         let holder = match event.event_type() {
-                            EventType::Put => event
-                                .kv()
-                                .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()),
+                            EventType::Put => {
+                                Some(String::from_utf8_lossy(kv.value()).into_owned())
+                            }
                             EventType::Delete => None,
                         };
-                        report_holder(&shared, &lock, holder);
+                        let revision = revision_of(kv.mod_revision());
+                        shared.report(&lock, Said::Holder { holder, revision });
                     }
                 }
             }
@@ -592,11 +650,9 @@ async fn watch(shared: Shared, lock: String, key: String) {
     }
 }
 
-fn report_holder(shared: &Shared, lock: &str, holder: Option<String>) {
-    // Our own key is reported by the grant, not as someone else's.
-    if holder.as_deref() != Some(shared.node.as_str()) {
-        shared.report(lock, Said::Holder(holder));
-    }
+/// etcd's revisions are positive `i64`s.
+fn revision_of(revision: i64) -> u64 {
+    u64::try_from(revision).unwrap_or(0)
 }
 
 /// Asks etcd for its status every second: the leader, and whether etcd can

@@ -83,8 +83,28 @@ impl HookStats {
 }
 
 /// A serial hook queue for one instance or group.
+/// Something to do once the hooks queued before it have run (or were
+/// skipped): a lock released only after the step-down hook fenced.
+#[derive(Clone)]
+pub struct Afterwards(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Afterwards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Afterwards")
+    }
+}
+
+/// What a hook queue takes, in order.
+#[derive(Debug, Clone)]
+pub enum Queued {
+    /// Run the hooks of a transition.
+    Run(Job),
+    /// Then do this.
+    Then(Afterwards),
+}
+
 pub struct HookQueue {
-    tx: Option<mpsc::UnboundedSender<Job>>,
+    tx: Option<mpsc::UnboundedSender<Queued>>,
     task: Option<JoinHandle<()>>,
     stopper: Stopper,
     pub stats: Arc<HookStats>,
@@ -143,13 +163,13 @@ impl HookQueue {
     }
 
     /// A sender for jobs, for a worker that must order hooks after its own work.
-    pub fn sender(&self) -> Option<mpsc::UnboundedSender<Job>> {
+    pub fn sender(&self) -> Option<mpsc::UnboundedSender<Queued>> {
         self.tx.clone()
     }
 
     pub fn push(&self, job: Job) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(job);
+            let _ = tx.send(Queued::Run(job));
         }
     }
 
@@ -170,11 +190,32 @@ impl HookQueue {
 }
 
 impl Runner {
-    async fn serve(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
-        while let Some(mut job) = rx.recv().await {
-            // Collapse a backlog to its latest state: the shipped scripts are
-            // idempotent, and running stale states would only flap the services.
-            while let Ok(newer) = rx.try_recv() {
+    async fn serve(mut self, mut rx: mpsc::UnboundedReceiver<Queued>) {
+        let mut backlog = std::collections::VecDeque::new();
+        loop {
+            if backlog.is_empty() {
+                match rx.recv().await {
+                    Some(queued) => backlog.push_back(queued),
+                    None => break,
+                }
+            }
+            while let Ok(queued) = rx.try_recv() {
+                backlog.push_back(queued);
+            }
+            let mut job = match backlog.pop_front() {
+                Some(Queued::Run(job)) => job,
+                Some(Queued::Then(Afterwards(then))) => {
+                    then();
+                    continue;
+                }
+                None => continue,
+            };
+            // Collapse a backlog to its latest state (up to the next
+            // afterwards): the shipped scripts are idempotent, and running
+            // stale states would only flap the services.
+            while let Some(Queued::Run(newer)) = backlog.front() {
+                let newer = newer.clone();
+                backlog.pop_front();
                 self.skip(&job, "superseded", &format!("superseded by {}", newer.to));
                 self.stats.skipped.fetch_add(1, Ordering::Relaxed);
                 job = Job {

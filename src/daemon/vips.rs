@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::announce::Announcer;
-use super::hooks::Job;
+use super::hooks::{Afterwards, Job, Queued};
 use super::netlink::{Lifetime, Netlink, NetlinkError};
 
 #[derive(Clone)]
@@ -25,7 +25,10 @@ pub enum VipCommand {
     /// so notify_master sees the VIPs and notify_stop sees them gone.
     Hooks(Job),
     /// Hand later transitions' hooks to another queue (a reload).
-    SetHooks(Option<mpsc::UnboundedSender<Job>>),
+    SetHooks(Option<mpsc::UnboundedSender<Queued>>),
+    /// Once the address work before it is done and the hooks queued before
+    /// it have run, do this.
+    Afterwards(Afterwards),
     /// New addresses and announcement settings (a reload). While holding
     /// the addresses, those no longer configured go, new ones come and are
     /// announced.
@@ -88,7 +91,7 @@ pub struct VipWorker {
     pub vips: Vec<IpNet>,
     pub plan: AnnouncePlan,
     pub stats: Arc<VipStats>,
-    pub hooks: Option<mpsc::UnboundedSender<Job>>,
+    pub hooks: Option<mpsc::UnboundedSender<Queued>>,
     pub failures: FailureReport,
     /// Whether the addresses should be on the interface (between Add and
     /// Remove): a new incarnation of the interface gets them too.
@@ -173,7 +176,17 @@ impl VipWorker {
                 }
                 VipCommand::Hooks(job) => {
                     if let Some(hooks) = &self.hooks {
-                        let _ = hooks.send(job);
+                        let _ = hooks.send(Queued::Run(job));
+                    }
+                }
+                VipCommand::Afterwards(then) => {
+                    let direct = then.clone();
+                    let queued = self
+                        .hooks
+                        .as_ref()
+                        .is_some_and(|hooks| hooks.send(Queued::Then(then)).is_ok());
+                    if !queued {
+                        (direct.0)();
                     }
                 }
                 VipCommand::Announce => {

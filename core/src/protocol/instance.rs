@@ -181,6 +181,8 @@ pub enum Reason {
     Shutdown,
     /// The etcd lock that lets this node be master could not be relied on.
     LeadershipLost(LeadershipLoss),
+    /// A `follow_patroni` instance's reason (see [`super::follow`]).
+    Patroni(super::follow::Verdict),
     /// Another member of a sync group moved.
     SyncGroup {
         /// The sync group's name.
@@ -274,6 +276,7 @@ impl fmt::Display for Reason {
             Reason::FaultCleared => f.write_str("fault cleared"),
             Reason::Shutdown => f.write_str("shutdown"),
             Reason::LeadershipLost(why) => write!(f, "{why}"),
+            Reason::Patroni(verdict) => write!(f, "{verdict}"),
             Reason::SyncGroup { group, cause } => write!(f, "sync group {group}: {cause}"),
         }
     }
@@ -672,9 +675,13 @@ impl Instance {
         self.backup_since = now;
         if was_master {
             out.push(Action::RemoveVips);
-            self.release_lock(out);
         }
         self.transition(State::Backup, reason, out);
+        // After the transition: the driver gives the lock up only once the
+        // addresses are gone and the step-down hooks (the fence) have run.
+        if was_master {
+            self.release_lock(out);
+        }
     }
 
     /// Whether the leadership lock (if any) lets this instance be Master now.
@@ -732,7 +739,15 @@ impl Instance {
                 }
                 _ => self.release_lock(out),
             },
-            Change::Unwanted => out.push(Action::Lease(LeaseAction::Release)),
+            Change::Unwanted => out.push(Action::Lease(LeaseAction::Release(lock.attempt()))),
+            Change::Taken if self.state == State::Master => {
+                let why = match lock.holder() {
+                    Some(holder) => LeadershipLoss::HeldBy(holder.to_owned()),
+                    None => LeadershipLoss::Gone,
+                };
+                self.resign(now, why, out);
+            }
+            Change::Taken => {}
             Change::HeldElsewhere => {
                 let holder = lock.holder().unwrap_or_default().to_owned();
                 if self.state == State::Master {
@@ -1004,10 +1019,10 @@ impl Instance {
                     out.push(Action::SendAdvert(self.advert(0)));
                     out.push(Action::RemoveVips);
                 }
-                self.release_lock(out);
                 self.timer = None;
                 self.wants_master = None;
                 self.transition(State::Fault, Reason::Fault(why), out);
+                self.release_lock(out);
             }
             (State::Fault, None) if self.is_owner() && self.lock_allows(now) => {
                 self.become_master(now, Reason::FaultCleared, out)
@@ -1032,9 +1047,9 @@ impl Instance {
             }
             State::Backup | State::Fault => {}
         }
-        self.release_lock(out);
         self.timer = None;
         self.transition(State::Stopped, Reason::Shutdown, out);
+        self.release_lock(out);
     }
 }
 

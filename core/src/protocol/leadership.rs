@@ -15,20 +15,24 @@
 //!   `sent + ttl × (1 − 0.001)`. (etcd only ever expires a lease later: on a
 //!   leader change it extends every lease, and it sweeps expired leases
 //!   periodically.)
-//! - A holder that hangs (SIGSTOP, a paused VM) cannot remove its addresses.
-//!   The kernel does it for us: the virtual addresses are installed with a
-//!   valid lifetime of whole seconds, refreshed at each renewal. Linux removes
-//!   an expired address at most a second late (its lifetime sweep runs on a
-//!   one-second granularity), so the lifetime is the whole seconds left
-//!   before the earliest expiry, less one.
-//! - The instance itself steps down a little before the kernel would remove
-//!   the addresses ([`FENCE_EARLY`]), so the removal is its own, with a
-//!   priority-0 advert and the hooks, whenever it is alive.
+//! - A living holder resigns [`STEP_DOWN_BUDGET`] before that earliest
+//!   expiry unless a renewal came back: time enough to send its priority-0
+//!   advert and remove its addresses.
+//! - A holder that hangs (SIGSTOP, a starved CPU) cannot remove anything.
+//!   The kernel does it: the virtual addresses are installed with a valid
+//!   lifetime of whole seconds, refreshed at each renewal, that ends
+//!   [`KERNEL_SWEEP`] before the earliest expiry. Linux removes an expired
+//!   address from a periodic, deferrable sweep: usually within a second, not
+//!   by a hard bound, so this fence is a second line, not the first. (A
+//!   paused VM stops the kernel's clock too: nothing inside it can fence.)
+//! - Every answer names the key's revision, and a holder that sees the key
+//!   change after its own grant (deleted by hand, taken by another node)
+//!   resigns at once.
 //!
 //! So with a 5 s ttl, a renewal sent at `t` lets the holder act until about
-//! `t + 2.95 s` and fences its addresses at `t + 3 s` (removed by `t + 4 s`),
-//! while etcd keeps the lease until at least `t + 4.995 s`. Renewals go every
-//! `ttl / 4`, so two may be lost before the holder steps down.
+//! `t + 4.5 s`, gives its addresses a lifetime ending at `t + 2 s` (renewals
+//! every `ttl / 4` keep moving it), while etcd keeps the lease until at least
+//! `t + 4.995 s`. Three renewals may be lost before the holder steps down.
 
 use core::time::Duration;
 
@@ -38,15 +42,16 @@ use super::time::Time;
 /// per million: two clocks each slewed by at most 500 ppm.
 pub const CLOCK_ALLOWANCE_PPM: u64 = 1000;
 
-/// How late Linux may remove an address whose valid lifetime ran out.
-pub const KERNEL_SWEEP: Duration = Duration::from_secs(1);
+/// How late Linux is allowed to remove an address whose valid lifetime ran
+/// out (its lifetime sweep usually runs within a second).
+pub const KERNEL_SWEEP: Duration = Duration::from_secs(2);
 
-/// How long before the kernel fence the holder steps down by itself (the
-/// kernel may remove an address up to 20 ms before its lifetime ends).
-pub const FENCE_EARLY: Duration = Duration::from_millis(50);
+/// How long before the earliest expiry a living holder resigns: its
+/// priority-0 advert and address removal take milliseconds.
+pub const STEP_DOWN_BUDGET: Duration = Duration::from_millis(500);
 
 /// The shortest lease that leaves a fence of at least one second.
-pub const MIN_TTL: Duration = Duration::from_secs(3);
+pub const MIN_TTL: Duration = Duration::from_secs(4);
 
 /// What a master does while etcd cannot be reached at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,17 +103,14 @@ impl LeaseSettings {
                 .unwrap_or(u64::MAX),
         );
         let earliest_expiry = sent + ttl.saturating_sub(drift);
-        let fence_until =
-            Time::from_duration(earliest_expiry.since_epoch().saturating_sub(KERNEL_SWEEP));
-        // Addresses given the whole seconds left before `fence_until` now
-        // are removed no earlier than this, whole seconds from now.
-        let fence_secs = fence_until.saturating_since(now).as_secs();
-        if fence_secs == 0 {
+        let before = |d: Duration| Time::from_duration(earliest_expiry.since_epoch().saturating_sub(d));
+        let fence_until = before(KERNEL_SWEEP);
+        // An answer that leaves not even a one-second fence is too late.
+        if fence_until.saturating_since(now) < Duration::from_secs(1) {
             return None;
         }
-        let fence = Duration::from_secs(fence_secs);
         Some(Reliance {
-            act_until: now + fence.saturating_sub(FENCE_EARLY),
+            act_until: before(STEP_DOWN_BUDGET),
             fence_until,
         })
     }
@@ -132,11 +134,20 @@ pub enum Standing {
     Free,
     /// A request to acquire it is out.
     Asking,
-    /// Held: we may act as master until `act_until`.
-    Held(Reliance),
+    /// Held: we may act as master until `act_until`. The key was created
+    /// at `revision`: a later change of it means it is no longer ours.
+    Held {
+        /// What the last grant or renewal allows.
+        reliance: Reliance,
+        /// The revision of our key's creation.
+        revision: u64,
+    },
     /// Held through an etcd outage under [`OnEtcdLoss::Keep`]: no deadline,
     /// no fence, until etcd answers again.
-    Kept,
+    Kept {
+        /// The revision of our key's creation.
+        revision: u64,
+    },
 }
 
 /// What etcd (through the daemon's client) said about the lock. Answers
@@ -152,6 +163,8 @@ pub enum LeaseEvent<'a> {
         sent: Time,
         /// The time to live etcd granted.
         ttl: Duration,
+        /// etcd's revision of our key's creation.
+        revision: u64,
     },
     /// The key exists and is someone else's.
     Denied {
@@ -179,8 +192,13 @@ pub enum LeaseEvent<'a> {
         /// The attempt that created the lease.
         attempt: u64,
     },
-    /// The key changed: now held by this name, or by nobody.
-    Holder(Option<&'a str>),
+    /// The key changed at `revision`: now held by this name, or by nobody.
+    Holder {
+        /// The key's value, or `None` once deleted.
+        holder: Option<&'a str>,
+        /// etcd's revision of the change.
+        revision: u64,
+    },
     /// etcd could (not) be reached: the client's requests fail or succeed again.
     Reachable(bool),
 }
@@ -191,8 +209,8 @@ pub enum LeaseAction {
     /// Create the key with a new lease, or learn who holds it; the answers
     /// carry this attempt's number.
     Acquire(u64),
-    /// Delete the key (if ours) and revoke the lease.
-    Release,
+    /// Delete the key (if ours) and revoke the lease of this attempt.
+    Release(u64),
     /// Give the virtual addresses a valid lifetime that ends by this
     /// instant, in whole seconds (`None`: forever).
     Fence(Option<Time>),
@@ -250,8 +268,8 @@ impl Leadership {
     /// Whether the lock lets us act as master at `now`.
     pub fn lets_act(&self, now: Time) -> bool {
         match &self.standing {
-            Standing::Held(r) => now < r.act_until,
-            Standing::Kept => true,
+            Standing::Held { reliance, .. } => now < reliance.act_until,
+            Standing::Kept { .. } => true,
             Standing::Free | Standing::Asking => false,
         }
     }
@@ -259,7 +277,7 @@ impl Leadership {
     /// When the holder must step down unless renewed.
     pub fn deadline(&self) -> Option<Time> {
         match &self.standing {
-            Standing::Held(r) => Some(r.act_until),
+            Standing::Held { reliance, .. } => Some(reliance.act_until),
             _ => None,
         }
     }
@@ -267,7 +285,7 @@ impl Leadership {
     /// While held: when the addresses' lifetime must end (see [`Reliance`]).
     pub fn fence(&self) -> Option<Time> {
         match &self.standing {
-            Standing::Held(r) => Some(r.fence_until),
+            Standing::Held { reliance, .. } => Some(reliance.fence_until),
             _ => None,
         }
     }
@@ -289,7 +307,20 @@ impl Leadership {
     pub fn release(&mut self) -> Option<LeaseAction> {
         match std::mem::replace(&mut self.standing, Standing::Free) {
             Standing::Free => None,
-            _ => Some(LeaseAction::Release),
+            _ => Some(LeaseAction::Release(self.attempt)),
+        }
+    }
+
+    /// The latest attempt's number.
+    pub fn attempt(&self) -> u64 {
+        self.attempt
+    }
+
+    /// The revision of our key's creation, while we hold it.
+    fn held_revision(&self) -> Option<u64> {
+        match self.standing {
+            Standing::Held { revision, .. } | Standing::Kept { revision } => Some(revision),
+            Standing::Free | Standing::Asking => None,
         }
     }
 
@@ -301,14 +332,19 @@ impl Leadership {
             | LeaseEvent::Failed { attempt }
             | LeaseEvent::Renewed { attempt, .. }
             | LeaseEvent::Lost { attempt } => attempt != self.attempt,
-            LeaseEvent::Holder(_) | LeaseEvent::Reachable(_) => false,
+            LeaseEvent::Holder { .. } | LeaseEvent::Reachable(_) => false,
         };
         if stale {
             // Released since: the driver revoked that attempt's lease.
             return Change::Nothing;
         }
         match event {
-            LeaseEvent::Granted { sent, ttl, .. } => {
+            LeaseEvent::Granted {
+                sent,
+                ttl,
+                revision,
+                ..
+            } => {
                 self.reachable = true;
                 if self.standing != Standing::Asking {
                     // Nobody asked any more (released meanwhile): give it back.
@@ -316,8 +352,8 @@ impl Leadership {
                 }
                 self.holder = None;
                 match self.settings.rely_on(sent, ttl, now) {
-                    Some(r) => {
-                        self.standing = Standing::Held(r);
+                    Some(reliance) => {
+                        self.standing = Standing::Held { reliance, revision };
                         Change::Acquired
                     }
                     None => {
@@ -343,9 +379,20 @@ impl Leadership {
             }
             LeaseEvent::Renewed { sent, ttl, .. } => {
                 self.reachable = true;
-                match (&self.standing, self.settings.rely_on(sent, ttl, now)) {
-                    (Standing::Held(old), Some(r)) if r.act_until > old.act_until => {
-                        self.standing = Standing::Held(r);
+                let Some(reliance) = self.settings.rely_on(sent, ttl, now) else {
+                    return Change::Nothing;
+                };
+                match self.standing {
+                    Standing::Held { reliance: old, revision }
+                        if reliance.act_until > old.act_until =>
+                    {
+                        self.standing = Standing::Held { reliance, revision };
+                        Change::Renewed
+                    }
+                    // Held on through an outage, and etcd answers again with
+                    // the lease alive: back to a deadline and a fence.
+                    Standing::Kept { revision } => {
+                        self.standing = Standing::Held { reliance, revision };
                         Change::Renewed
                     }
                     _ => Change::Nothing,
@@ -354,13 +401,13 @@ impl Leadership {
             LeaseEvent::Lost { .. } => {
                 self.reachable = true;
                 match self.standing {
-                    Standing::Held(_) => {
+                    Standing::Held { .. } => {
                         self.standing = Standing::Free;
                         Change::Lost
                     }
                     // Back after an outage we held on through: try to take
                     // the key again, acting meanwhile as before.
-                    Standing::Kept => {
+                    Standing::Kept { .. } => {
                         self.standing = Standing::Free;
                         Change::Reclaim
                     }
@@ -371,7 +418,18 @@ impl Leadership {
                     Standing::Free => Change::Nothing,
                 }
             }
-            LeaseEvent::Holder(holder) => {
+            LeaseEvent::Holder { holder, revision } => {
+                if let Some(ours) = self.held_revision() {
+                    if revision <= ours {
+                        // Our own creation, or older news.
+                        return Change::Nothing;
+                    }
+                    // Changed after we created it: deleted by hand, or taken
+                    // by another node after our lease was revoked.
+                    self.holder = holder.map(str::to_owned);
+                    self.standing = Standing::Free;
+                    return Change::Taken;
+                }
                 self.holder = holder.map(str::to_owned);
                 if holder.is_none() {
                     Change::Freed
@@ -393,11 +451,12 @@ impl Leadership {
     /// Under [`OnEtcdLoss::Keep`], a holder whose lease ran out while etcd is
     /// unreachable keeps acting without a deadline; returns whether it does.
     pub fn keep_through_outage(&mut self) -> bool {
-        let keep = self.settings.on_etcd_loss == OnEtcdLoss::Keep
-            && !self.reachable
-            && matches!(self.standing, Standing::Held(_));
+        let Standing::Held { revision, .. } = self.standing else {
+            return false;
+        };
+        let keep = self.settings.on_etcd_loss == OnEtcdLoss::Keep && !self.reachable;
         if keep {
-            self.standing = Standing::Kept;
+            self.standing = Standing::Kept { revision };
         }
         keep
     }
@@ -418,6 +477,8 @@ pub enum Change {
     Renewed,
     /// Our lease or key is gone.
     Lost,
+    /// Our key changed after we created it: deleted, or another's.
+    Taken,
     /// Our lease is gone after an outage held through: ask for the key again.
     Reclaim,
     /// Nobody holds the key now.
@@ -443,12 +504,12 @@ mod tests {
     }
 
     #[test]
-    fn a_prompt_answer_fences_three_seconds_of_a_five_second_lease() {
+    fn a_prompt_answer_acts_until_half_a_second_before_the_earliest_expiry() {
         let r = settings(5)
             .rely_on(at(1000), Duration::from_secs(5), at(1005))
             .unwrap();
-        assert_eq!(r.fence_until, at(1000 + 4995 - 1000));
-        assert_eq!(r.act_until, at(1005 + 3000 - 50));
+        assert_eq!(r.fence_until, at(1000 + 4995 - 2000));
+        assert_eq!(r.act_until, at(1000 + 4995 - 500));
     }
 
     #[test]
@@ -461,9 +522,7 @@ mod tests {
             if let Some(r) = s.rely_on(sent, Duration::from_secs(5), now) {
                 assert!(r.act_until < earliest_expiry, "answer after {answer_ms} ms");
                 assert!(r.fence_until + KERNEL_SWEEP <= earliest_expiry);
-                // The addresses are still there when the holder steps down.
-                let lifetime = r.fence_until.saturating_since(now).as_secs();
-                assert!(r.act_until < now + Duration::from_secs(lifetime));
+                assert!(r.act_until + STEP_DOWN_BUDGET <= earliest_expiry);
             }
         }
     }
@@ -471,7 +530,7 @@ mod tests {
     #[test]
     fn a_late_answer_is_not_relied_on() {
         assert_eq!(
-            settings(5).rely_on(at(0), Duration::from_secs(5), at(4000)),
+            settings(5).rely_on(at(0), Duration::from_secs(5), at(2000)),
             None
         );
     }
@@ -481,7 +540,7 @@ mod tests {
         let r = settings(10)
             .rely_on(at(0), Duration::from_secs(5), at(0))
             .unwrap();
-        assert_eq!(r.fence_until, at(3995));
+        assert_eq!(r.fence_until, at(2995));
     }
 
     #[test]
@@ -498,6 +557,7 @@ mod tests {
             attempt,
             sent,
             ttl: Duration::from_secs(5),
+            revision: 10,
         }
     }
 
@@ -511,7 +571,7 @@ mod tests {
         assert_eq!(l.ask(), Some(LeaseAction::Acquire(2)));
         assert_eq!(l.handle(at(1), granted(2, at(0))), Change::Acquired);
         assert!(l.lets_act(at(2)));
-        assert!(!l.lets_act(at(3000)));
+        assert!(!l.lets_act(at(4500)));
     }
 
     #[test]
@@ -570,6 +630,47 @@ mod tests {
             ttl: Duration::from_secs(5),
         };
         assert_eq!(l.handle(at(2300), stale), Change::Nothing);
+    }
+
+    #[test]
+    fn a_change_of_the_key_after_our_grant_takes_it_from_us() {
+        let mut l = Leadership::new(settings(5));
+        l.ask();
+        l.handle(at(0), granted(1, at(0)));
+        // Our own creation, seen by the watch, changes nothing.
+        let own = LeaseEvent::Holder {
+            holder: Some("db-a"),
+            revision: 10,
+        };
+        assert_eq!(l.handle(at(1), own), Change::Nothing);
+        assert!(l.lets_act(at(1)));
+        // Deleted by hand at a later revision: no longer ours.
+        let deleted = LeaseEvent::Holder {
+            holder: None,
+            revision: 11,
+        };
+        assert_eq!(l.handle(at(2), deleted), Change::Taken);
+        assert!(!l.lets_act(at(2)));
+    }
+
+    #[test]
+    fn a_renewal_after_an_outage_held_through_restores_the_deadline() {
+        let mut l = Leadership::new(LeaseSettings {
+            on_etcd_loss: OnEtcdLoss::Keep,
+            ..settings(5)
+        });
+        l.ask();
+        l.handle(at(0), granted(1, at(0)));
+        l.handle(at(10), LeaseEvent::Reachable(false));
+        assert!(l.keep_through_outage());
+        assert_eq!(l.deadline(), None);
+        let renewed = LeaseEvent::Renewed {
+            attempt: 1,
+            sent: at(20_000),
+            ttl: Duration::from_secs(5),
+        };
+        assert_eq!(l.handle(at(20_001), renewed), Change::Renewed);
+        assert!(l.deadline().is_some(), "a deadline and a fence again");
     }
 
     #[test]

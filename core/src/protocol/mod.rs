@@ -2,12 +2,14 @@
 //!
 //! - [`instance`]: one virtual router's state machine (RFC 9568 section 6).
 //! - [`health`]: effective priority from checks, interfaces, files and processes.
+//! - [`follow`]: `follow_patroni`, addresses held while Patroni's leader.
 //! - [`leadership`]: when an etcd lease lets an instance be master.
 //! - [`node`]: all instances of a node, with sync groups.
 //! - [`timers`]: Skew_Time and Master_Down_Interval arithmetic.
 //! - [`time`]: the virtual time every input carries.
 
 pub mod fault;
+pub mod follow;
 pub mod health;
 pub mod instance;
 pub mod leadership;

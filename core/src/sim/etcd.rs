@@ -48,6 +48,8 @@ pub enum Reply {
         lease: u64,
         /// Its time to live.
         ttl: Duration,
+        /// The revision of the key's creation.
+        revision: u64,
     },
     /// The key is someone else's.
     Denied(usize),
@@ -55,8 +57,8 @@ pub enum Reply {
     Renewed(Duration),
     /// The lease is gone.
     Lost,
-    /// Watch: the key is now held by this node, or by nobody.
-    Holder(Option<usize>),
+    /// Watch: the key is now held by this node, or by nobody, since this revision.
+    Holder(Option<usize>, u64),
     /// The request got no answer within the client's timeout.
     TimedOut,
 }
@@ -80,6 +82,8 @@ pub struct Etcd {
     keys: BTreeMap<usize, (usize, u64)>,
     leases: BTreeMap<u64, Lease>,
     next_lease: u64,
+    /// etcd's revision: one more for every change of a key.
+    revision: u64,
 }
 
 /// What processing a request (or an expiry) produced.
@@ -87,8 +91,8 @@ pub struct Etcd {
 pub struct Outcome {
     /// The answer to the requester, if one is due.
     pub reply: Option<Reply>,
-    /// Watch notifications: (instance, new holder).
-    pub changes: Vec<(usize, Option<usize>)>,
+    /// Watch notifications: (instance, new holder, revision).
+    pub changes: Vec<(usize, Option<usize>, u64)>,
     /// Leases whose expiry must be checked at the given time.
     pub expiries: Vec<(u64, Time)>,
 }
@@ -103,6 +107,7 @@ impl Etcd {
             keys: BTreeMap::new(),
             leases: BTreeMap::new(),
             next_lease: 1,
+            revision: 1,
         }
     }
 
@@ -175,8 +180,13 @@ impl Etcd {
                     },
                 );
                 self.keys.insert(instance, (node, id));
-                outcome.reply = Some(Reply::Granted { lease: id, ttl });
-                outcome.changes.push((instance, Some(node)));
+                self.revision += 1;
+                outcome.reply = Some(Reply::Granted {
+                    lease: id,
+                    ttl,
+                    revision: self.revision,
+                });
+                outcome.changes.push((instance, Some(node), self.revision));
                 outcome.expiries.push((id, expires));
             }
             Request::Renew(id) => match self.leases.get_mut(&id) {
@@ -193,7 +203,8 @@ impl Etcd {
                 {
                     self.keys.remove(&instance);
                     self.leases.remove(&id);
-                    outcome.changes.push((instance, None));
+                    self.revision += 1;
+                    outcome.changes.push((instance, None, self.revision));
                 }
             }
         }
@@ -210,8 +221,19 @@ impl Etcd {
         if let Some(lease) = self.leases.remove(&id) {
             if self.keys.get(&lease.instance) == Some(&(lease.node, id)) {
                 self.keys.remove(&lease.instance);
-                outcome.changes.push((lease.instance, None));
+                self.revision += 1;
+                outcome.changes.push((lease.instance, None, self.revision));
             }
+        }
+        outcome
+    }
+
+    /// An operator deletes instance `k`'s key by hand (its lease lives on).
+    pub fn delete_key(&mut self, instance: usize) -> Outcome {
+        let mut outcome = Outcome::default();
+        if self.quorum && self.keys.remove(&instance).is_some() {
+            self.revision += 1;
+            outcome.changes.push((instance, None, self.revision));
         }
         outcome
     }

@@ -455,6 +455,12 @@ impl Sim {
                     }
                 }
             }
+            Incident::EtcdDeleteKey(instance) => {
+                if let Some(etcd) = self.etcd.as_mut() {
+                    let outcome = etcd.delete_key(instance);
+                    self.notify(outcome.changes);
+                }
+            }
             Incident::Hang { node, for_ } => {
                 self.nodes[node].frozen_until = Some(self.now + for_);
             }
@@ -550,21 +556,21 @@ impl Sim {
 
     /// Watch notifications to every node etcd can reach (the new holder
     /// already knows).
-    fn notify(&mut self, changes: Vec<(usize, Option<usize>)>) {
+    fn notify(&mut self, changes: Vec<(usize, Option<usize>, u64)>) {
         let Some(etcd) = self.etcd.as_ref() else {
             return;
         };
         let latency = etcd.spec().latency;
-        for (instance, holder) in changes {
+        for (instance, holder, revision) in changes {
             for node in 0..self.nodes.len() {
-                if holder == Some(node) || !etcd.answers(node) {
+                if !etcd.answers(node) {
                     continue;
                 }
                 let job = Job::EtcdAnswer {
                     node,
                     life: self.nodes[node].life,
                     instance,
-                    reply: Reply::Holder(holder),
+                    reply: Reply::Holder(holder, revision),
                     attempt: 0,
                     sent: self.now,
                 };
@@ -593,12 +599,17 @@ impl Sim {
         let names: Vec<String> = (0..self.nodes.len()).map(|n| format!("n{n}")).collect();
         let renewal = self.nodes[node].leases[instance].is_some_and(|(_, a)| a == attempt);
         let event = match &reply {
-            Reply::Granted { lease, ttl } => {
+            Reply::Granted {
+                lease,
+                ttl,
+                revision,
+            } => {
                 self.nodes[node].leases[instance] = Some((*lease, attempt));
                 LeaseEvent::Granted {
                     attempt,
                     sent,
                     ttl: *ttl,
+                    revision: *revision,
                 }
             }
             Reply::Denied(holder) => LeaseEvent::Denied {
@@ -614,7 +625,10 @@ impl Sim {
                 self.nodes[node].leases[instance] = None;
                 LeaseEvent::Lost { attempt }
             }
-            Reply::Holder(holder) => LeaseEvent::Holder(holder.map(|h| names[h].as_str())),
+            Reply::Holder(holder, revision) => LeaseEvent::Holder {
+                holder: holder.map(|h| names[h].as_str()),
+                revision: *revision,
+            },
             // A renewal that got no answer says nothing of the lease; an
             // acquisition's fails its attempt.
             Reply::TimedOut if renewal || attempt == 0 => LeaseEvent::Reachable(false),
@@ -718,7 +732,7 @@ impl Sim {
                 self.etcd_request(node, instance, Request::Acquire, attempt);
                 return;
             }
-            Action::Lease(LeaseAction::Release) => {
+            Action::Lease(LeaseAction::Release(_)) => {
                 self.nodes[node].leases[instance] = None;
                 self.etcd_request(node, instance, Request::Release, 0);
                 return;

@@ -210,6 +210,8 @@ pub enum Incident {
     EtcdCut(Vec<usize>),
     /// etcd loses (false) or regains (true) its quorum.
     EtcdQuorum(bool),
+    /// An operator deletes instance `k`'s leadership key by hand.
+    EtcdDeleteKey(usize),
     /// The node's daemon stops for a while (SIGSTOP, a paused VM): it
     /// handles nothing until then, while its kernel keeps the addresses
     /// until their lifetime ends.
@@ -234,7 +236,8 @@ impl Incident {
             | Incident::Heal
             | Incident::Loss(_)
             | Incident::EtcdCut(_)
-            | Incident::EtcdQuorum(_) => None,
+            | Incident::EtcdQuorum(_)
+            | Incident::EtcdDeleteKey(_) => None,
         }
     }
 }

@@ -84,6 +84,8 @@ pub(super) struct Edge {
     pub input_tx: mpsc::UnboundedSender<Input>,
     /// The socket read first next time (they take turns).
     pub next_socket: usize,
+    /// Numbers each build of an instance (see `InstanceEdge::lock_id`).
+    pub next_lock: u64,
     /// Where hook queues, VIP workers and checks run (see `on_workers`).
     pub workers: tokio::runtime::Handle,
 }
@@ -161,7 +163,9 @@ impl Edge {
             last_transition: None,
             trouble: Trouble::default(),
             start_by: None,
+            lock_id: format!("{name}#{}", self.next_lock),
         };
+        self.next_lock += 1;
         edge.follow_interface(&self.links, &config.all_vips());
         let mut instance = Instance::new(
             params(cfg, edge.src_or_unspecified()),

@@ -283,6 +283,9 @@ struct InstanceEdge {
     trouble: links::Trouble,
     /// A start-up waiting for the interface's IPv6 link-local address.
     start_by: Option<Instant>,
+    /// Names this build of the instance to the etcd client: answers about
+    /// an earlier build's lock (before a reload) are not this one's.
+    lock_id: String,
 }
 
 /// The configuration running, where it came from, and whom scripts run as
@@ -370,6 +373,7 @@ impl Daemon {
             links: BTreeMap::new(),
             input_tx,
             next_socket: 0,
+            next_lock: 0,
             workers,
         };
         let readings = watchers.latest.updates();
@@ -389,7 +393,7 @@ impl Daemon {
                 for instance in instances.values() {
                     if let Some(lock) = &instance.cfg.leadership {
                         etcd.send(etcd::Command::Watch {
-                            lock: instance.name.clone(),
+                            lock: instance.lock_id.clone(),
                             key: lock.key.clone(),
                         });
                     }
@@ -505,9 +509,6 @@ impl Daemon {
         }
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
-        if let Some(etcd) = &mut self.etcd {
-            etcd.finish(SHUTDOWN_GRACE).await;
-        }
         for task in &self.background {
             task.abort();
         }
@@ -532,6 +533,10 @@ impl Daemon {
         let queues = self.instances.values_mut().map(|s| &mut s.hooks);
         let groups = self.group_hooks.values_mut();
         futures::future::join_all(queues.chain(groups).map(HookQueue::finish)).await;
+        // Last: the locks are released after the addresses and STOP hooks.
+        if let Some(etcd) = &mut self.etcd {
+            etcd.finish(SHUTDOWN_GRACE).await;
+        }
         for instance in self.instances.values() {
             instance.log_summary();
         }
@@ -588,10 +593,16 @@ impl Daemon {
 
     fn on_lease(&mut self, report: etcd::Report) {
         let event = match &report.said {
-            Said::Granted { attempt, sent, ttl } => LeaseEvent::Granted {
+            Said::Granted {
+                attempt,
+                sent,
+                ttl,
+                revision,
+            } => LeaseEvent::Granted {
                 attempt: *attempt,
                 sent: *sent,
                 ttl: *ttl,
+                revision: *revision,
             },
             Said::Denied { attempt, holder } => LeaseEvent::Denied {
                 attempt: *attempt,
@@ -604,11 +615,15 @@ impl Daemon {
                 ttl: *ttl,
             },
             Said::Lost { attempt } => LeaseEvent::Lost { attempt: *attempt },
-            Said::Holder(holder) => LeaseEvent::Holder(holder.as_deref()),
+            Said::Holder { holder, revision } => LeaseEvent::Holder {
+                holder: holder.as_deref(),
+                revision: *revision,
+            },
             Said::Reachable(reachable) => LeaseEvent::Reachable(*reachable),
         };
-        // By name: a reload may have renumbered the instances since.
-        let Some(id) = self.instances.find(|i| i.name == report.lock) else {
+        // By lock id: a reload may have renumbered the instances, or
+        // rebuilt this one (whose old lock's answers are stale) since.
+        let Some(id) = self.instances.find(|i| i.lock_id == report.lock) else {
             return;
         };
         let outputs = self.node.handle(self.now(), id, Event::Lease(event));
@@ -828,20 +843,24 @@ impl Daemon {
                 self.count_dropped(id, from, reason)
             }
             Action::Lease(LeaseAction::Acquire(attempt)) => {
-                if let (Some(etcd), Some(lock)) = (&self.etcd, &self.instances[id].cfg.leadership) {
+                let instance = &self.instances[id];
+                if let (Some(etcd), Some(lock)) = (&self.etcd, &instance.cfg.leadership) {
                     etcd.send(etcd::Command::Acquire {
-                        lock: self.instances[id].name.clone(),
+                        lock: instance.lock_id.clone(),
                         key: lock.key.clone(),
                         ttl: lock.ttl,
                         attempt,
                     });
                 }
             }
-            Action::Lease(LeaseAction::Release) => {
+            Action::Lease(LeaseAction::Release(attempt)) => {
+                // Through the VIP worker and the hook queue: the lock goes
+                // only once the addresses are gone and the step-down hooks
+                // (the fence) have run; the lease is renewed meanwhile.
                 if let Some(etcd) = &self.etcd {
-                    etcd.send(etcd::Command::Release {
-                        lock: self.instances[id].name.clone(),
-                    });
+                    let instance = &self.instances[id];
+                    let release = etcd.release(instance.lock_id.clone(), attempt);
+                    instance.send_vip(VipCommand::Afterwards(release));
                 }
             }
             Action::Lease(LeaseAction::Fence(until)) => {

@@ -172,8 +172,8 @@ impl Daemon {
                     standing: match lock.standing() {
                         Standing::Free => "free",
                         Standing::Asking => "asking",
-                        Standing::Held(_) => "held",
-                        Standing::Kept => "kept",
+                        Standing::Held { .. } => "held",
+                        Standing::Kept { .. } => "kept",
                     }
                     .to_owned(),
                     holder: lock.holder().map(str::to_owned),
