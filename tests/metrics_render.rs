@@ -61,6 +61,7 @@ fn status() -> Status {
                 holder: None,
                 seconds_left: Some(2.5),
             }),
+            follow_patroni: None,
         }],
         sync_groups: vec![],
         checks: vec![CheckStatus {

@@ -604,7 +604,13 @@ async fn watch(shared: Shared, lock: String, key: String) {
                 async move { c.get(key, None).await }
             })
             .await;
-        if let Some((current, member)) = current {
+        let Some((current, member)) = current else {
+            shared.report(&lock, Said::Reachable(false));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        shared.report(&lock, Said::Reachable(true));
+        {
             let read_at = current.header().map_or(0, |h| revision_of(h.revision()));
             let (holder, revision) = match current.kvs().first() {
                 Some(kv) => (

@@ -77,6 +77,8 @@ pub struct Config {
     pub track_processes: BTreeMap<String, TrackProcess>,
     /// The node's etcd client (`[etcd]`), if leadership is kept there.
     pub etcd: Option<EtcdConfig>,
+    /// Instances that follow Patroni's leader instead of running VRRP, by name.
+    pub followers: BTreeMap<String, FollowerConfig>,
 }
 
 impl Config {
@@ -91,10 +93,9 @@ impl Config {
 
     /// Every virtual address of every instance: never a source address.
     pub fn all_vips(&self) -> Vec<IpAddr> {
-        self.instances
-            .values()
-            .flat_map(|i| i.virtual_ips.iter().map(IpNet::addr))
-            .collect()
+        let vrrp = self.instances.values().flat_map(|i| &i.virtual_ips);
+        let followers = self.followers.values().flat_map(|f| &f.virtual_ips);
+        vrrp.chain(followers).map(IpNet::addr).collect()
     }
 }
 
@@ -132,6 +133,45 @@ pub struct EtcdConfig {
     pub ca_file: Option<PathBuf>,
     /// Client certificate and key, for etcd's client-certificate authentication.
     pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+/// An instance that holds its addresses while this node is Patroni's leader
+/// (`[instances.NAME]` with `follow_patroni`): no VRRP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowerConfig {
+    /// The key in `[instances.NAME]`.
+    pub name: String,
+    /// Where the addresses are added.
+    pub interface: String,
+    /// The address family of every address.
+    pub family: Family,
+    /// The addresses held while leader.
+    pub virtual_ips: Vec<IpNet>,
+    /// Patroni's leader key in etcd's v3 keyspace (`/<namespace>/<scope>/leader`).
+    pub leader_key: String,
+    /// This node's Patroni member name (the key's value while it leads).
+    pub member: String,
+    /// The local Patroni REST API, asked `GET /primary` before holding.
+    pub rest_url: Option<RestUrl>,
+    /// Gratuitous ARPs / unsolicited NAs sent at once on taking the addresses.
+    pub garp_repeat: u32,
+    /// Delay before a second burst; zero means none.
+    pub garp_delay: Duration,
+    /// Periodic re-announcement while holding.
+    pub garp_refresh: Option<Duration>,
+    /// Programs run on state changes.
+    pub hooks: Hooks,
+    /// How long a hook may run before it is killed.
+    pub hook_timeout: Duration,
+}
+
+/// An `http://HOST:PORT` URL of Patroni's REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestUrl {
+    /// `HOST:PORT` as written (the request's Host header too).
+    pub authority: String,
+    /// The URL as written.
+    pub url: String,
 }
 
 /// A health check (`[checks.NAME]`), keepalived's `vrrp_script`.

@@ -47,6 +47,14 @@ pub(super) struct RawLeadership {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawFollowPatroni {
+    pub leader_key: Option<Spanned<String>>,
+    pub member: Option<Spanned<String>>,
+    pub rest_url: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawCheck {
     pub command: Option<Spanned<RawArgv>>,
     pub interval: Option<Spanned<Dur>>,
@@ -102,6 +110,7 @@ pub(super) struct RawInstance {
     pub garp_refresh: Option<Spanned<Dur>>,
     pub hook_timeout: Option<Spanned<Dur>>,
     pub leadership: Option<Spanned<RawLeadership>>,
+    pub follow_patroni: Option<Spanned<RawFollowPatroni>>,
     pub notify_master: Option<Spanned<RawArgv>>,
     pub notify_backup: Option<Spanned<RawArgv>>,
     pub notify_fault: Option<Spanned<RawArgv>>,

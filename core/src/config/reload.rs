@@ -205,6 +205,13 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
     if old.etcd != new.etcd {
         needs_restart.push("[etcd]".to_owned());
     }
+    let names = old.followers.keys().chain(new.followers.keys());
+    let changed: BTreeSet<&String> = names
+        .filter(|name| old.followers.get(*name) != new.followers.get(*name))
+        .collect();
+    for name in changed {
+        needs_restart.push(format!("instance {name}: follow_patroni"));
+    }
     // A lock held under the old settings must be released or kept exactly
     // as etcd knows it: only a restart hands it over cleanly.
     for (name, new_instance) in &new.instances {

@@ -16,13 +16,14 @@ use toml::de::{DeTable, DeValue};
 use super::de::{Read, closest, read_table};
 use super::diag::{Collector, Diagnostics};
 use super::raw::{
-    Dur, RawArgv, RawCheck, RawEtcd, RawGlobal, RawInstance, RawLeadership, RawSyncGroup, RawTrack,
-    RawTrackFile, RawTrackProcess,
+    Dur, RawArgv, RawCheck, RawEtcd, RawFollowPatroni, RawGlobal, RawInstance, RawLeadership,
+    RawSyncGroup, RawTrack, RawTrackFile, RawTrackProcess,
 };
 use super::{
     Argv, COMM_MAX, Check, CheckUse, Config, DEFAULT_CONTROL_SOCKET, DEFAULT_HOOK_TIMEOUT,
-    EtcdConfig, Family, FileUse, Global, Hooks, InstanceConfig, InterfaceUse, LeaseSettings,
-    MAX_WEIGHT, OnEtcdLoss, ProcessUse, SyncGroupConfig, TrackFile, TrackProcess,
+    EtcdConfig, Family, FileUse, FollowerConfig, Global, Hooks, InstanceConfig, InterfaceUse,
+    LeaseSettings, MAX_WEIGHT, OnEtcdLoss, ProcessUse, RestUrl, SyncGroupConfig, TrackFile,
+    TrackProcess,
 };
 use crate::protocol::leadership::MIN_TTL;
 use crate::wire::{Centis, Version};
@@ -366,11 +367,39 @@ impl Validator<'_, '_> {
             processes: Known::new(&file.process_names, &track_processes, |p| p.weight),
         };
         let mut facts = Vec::new();
-        let mut instances = self.each(&file.instances, |v, entry| {
-            let (instance, f) = v.instance(entry, &global, &defined);
+        let (following, vrrp): (Vec<&Entry<RawInstance>>, Vec<&Entry<RawInstance>>) = file
+            .instances
+            .iter()
+            .partition(|e| e.read.value.follow_patroni.is_some());
+        let mut instances = BTreeMap::new();
+        for entry in vrrp {
+            self.name(&entry.name, &entry.name_span, entry.kind);
+            let (instance, f) = self.instance(entry, &global, &defined);
             facts.push(f);
-            instance
-        });
+            if let Some(instance) = instance {
+                instances.insert(entry.name.clone(), instance);
+            }
+        }
+        let mut followers = BTreeMap::new();
+        for entry in &following {
+            self.name(&entry.name, &entry.name_span, entry.kind);
+            let (follower, f) = self.follower(entry, &global);
+            facts.push(f);
+            if let Some(follower) = follower {
+                followers.insert(entry.name.clone(), follower);
+            }
+        }
+        if let (Some(first), None) = (following.first(), &file.etcd)
+            && let Some(raw) = &first.read.value.follow_patroni
+        {
+            self.c.error(
+                raw.span(),
+                format!(
+                    "instance {}: `follow_patroni` needs an [etcd] section with the cluster's `endpoints`",
+                    first.name
+                ),
+            );
+        }
         self.across_instances(&facts);
         self.leadership_needs_etcd(&file.instances, file.etcd.is_some());
 
@@ -384,6 +413,23 @@ impl Validator<'_, '_> {
             }
         }
         self.owners_in_groups(&file.sync_groups, &instances);
+        for entry in &file.sync_groups {
+            let Some(list) = &entry.read.value.instances else {
+                continue;
+            };
+            for member in list.get_ref() {
+                if followers.contains_key(member.get_ref()) {
+                    self.c.error(
+                        member.span(),
+                        format!(
+                            "sync group `{}`: {} follows Patroni; only VRRP instances can be in a sync group",
+                            entry.name,
+                            member.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
 
         Some(Config {
             global: global?,
@@ -396,7 +442,159 @@ impl Validator<'_, '_> {
                 Some(etcd) => Some(etcd?),
                 None => None,
             },
+            followers,
         })
+    }
+
+    /// An instance with `follow_patroni`: its addresses, Patroni's names,
+    /// announcements and hooks; none of VRRP's keys.
+    fn follower(
+        &mut self,
+        entry: &Entry<RawInstance>,
+        global: &Option<Global>,
+    ) -> (Option<FollowerConfig>, Facts) {
+        let raw = &entry.read.value;
+        let vrrp_keys: [(&str, bool); 15] = [
+            ("vrid", raw.vrid.is_some()),
+            ("priority", raw.priority.is_some()),
+            ("version", raw.version.is_some()),
+            ("advert_interval", raw.advert_interval.is_some()),
+            ("preempt", raw.preempt.is_some()),
+            ("fast_takeover", raw.fast_takeover.is_some()),
+            ("preempt_delay", raw.preempt_delay.is_some()),
+            ("unicast_src_ip", raw.unicast_src_ip.is_some()),
+            ("unicast_peers", raw.unicast_peers.is_some()),
+            ("auth_pass", raw.auth_pass.is_some()),
+            ("track_checks", raw.track_checks.is_some()),
+            ("track_interfaces", raw.track_interfaces.is_some()),
+            ("track_files", raw.track_files.is_some()),
+            ("track_processes", raw.track_processes.is_some()),
+            ("leadership", raw.leadership.is_some()),
+        ];
+        for (key, present) in vrrp_keys {
+            if let (true, Some(span)) = (present, entry.keys.get(key)) {
+                self.c.error(
+                    span.clone(),
+                    format!(
+                        "instance {}: `{key}` has no meaning with `follow_patroni`: Patroni elects the leader, not VRRP",
+                        entry.name
+                    ),
+                );
+            }
+        }
+        let interface = self.required(entry, "interface", &raw.interface, |v, i| {
+            v.interface_name(i.get_ref(), &i.span(), "interface")
+        });
+        let Vips {
+            family,
+            nets: virtual_ips,
+            spans: vip_facts,
+        } = self.virtual_ips(entry, Some(Version::V3));
+        let garp = self.garp(entry);
+        let default_timeout = global
+            .as_ref()
+            .map_or(DEFAULT_HOOK_TIMEOUT, |g| g.hook_timeout);
+        let hook_timeout = self.positive(&raw.hook_timeout, "hook_timeout", default_timeout);
+        let hooks = self.hooks(notify_keys!(raw));
+        let follow = raw
+            .follow_patroni
+            .as_ref()
+            .and_then(|f| self.follow_patroni(f));
+        let facts = Facts {
+            name: entry.name.clone(),
+            interface: interface.clone(),
+            family,
+            vrid: None,
+            vips: vip_facts,
+        };
+        let follower = (|| {
+            let (leader_key, member, rest_url) = follow?;
+            let garp = garp?;
+            Some(FollowerConfig {
+                name: entry.name.clone(),
+                interface: interface?,
+                family: family?,
+                virtual_ips: virtual_ips?,
+                leader_key,
+                member,
+                rest_url,
+                garp_repeat: garp.repeat,
+                garp_delay: garp.delay,
+                garp_refresh: garp.refresh,
+                hooks: hooks?,
+                hook_timeout: hook_timeout?,
+            })
+        })();
+        (follower, facts)
+    }
+
+    /// `follow_patroni = { leader_key = "/service/pg/leader", member = "pg-a", rest_url = "http://..." }`.
+    fn follow_patroni(
+        &mut self,
+        raw: &Spanned<RawFollowPatroni>,
+    ) -> Option<(String, String, Option<RestUrl>)> {
+        let table = raw.get_ref();
+        let leader_key = match &table.leader_key {
+            Some(k) if k.get_ref().starts_with('/') && k.get_ref().len() > 1 => {
+                Some(k.get_ref().clone())
+            }
+            Some(k) => {
+                self.c.error(
+                    k.span(),
+                    format!(
+                        "`follow_patroni.leader_key` must be Patroni's leader key, like \"/service/pg/leader\" (/<namespace>/<scope>/leader), found {:?}",
+                        k.get_ref()
+                    ),
+                );
+                None
+            }
+            None => {
+                self.c.error(
+                    raw.span(),
+                    "`follow_patroni` needs `leader_key`: Patroni's leader key, like \"/service/pg/leader\"",
+                );
+                None
+            }
+        };
+        let member = match &table.member {
+            Some(m) => self.non_empty(m, "follow_patroni.member"),
+            None => {
+                self.c.error(
+                    raw.span(),
+                    "`follow_patroni` needs `member`: this node's Patroni member name (its `name` in patroni.yml)",
+                );
+                None
+            }
+        };
+        let rest_url = match &table.rest_url {
+            None => Some(None),
+            Some(u) => {
+                let text = u.get_ref().trim_end_matches('/');
+                let good = text.strip_prefix("http://").filter(|authority| {
+                    !authority.contains('/')
+                        && authority.rsplit_once(':').is_some_and(|(host, port)| {
+                            !host.is_empty() && port.parse::<u16>().is_ok()
+                        })
+                });
+                match good {
+                    Some(authority) => Some(Some(RestUrl {
+                        authority: authority.to_owned(),
+                        url: text.to_owned(),
+                    })),
+                    None => {
+                        self.c.error(
+                            u.span(),
+                            format!(
+                                "`follow_patroni.rest_url` must be Patroni's REST API as \"http://HOST:PORT\", found {:?}",
+                                u.get_ref()
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        Some((leader_key?, member?, rest_url?))
     }
 
     fn etcd(&mut self, entry: &Entry<RawEtcd>) -> Option<EtcdConfig> {

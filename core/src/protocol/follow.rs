@@ -296,7 +296,10 @@ impl Follower {
         if !self.confirm || self.probing || self.state == State::Fault {
             return;
         }
-        let ours = self.leader.as_ref().is_some_and(|l| l.as_deref() == Some(self.member.as_str()));
+        let ours = self
+            .leader
+            .as_ref()
+            .is_some_and(|l| l.as_deref() == Some(self.member.as_str()));
         let every = if !self.etcd_up {
             Some(OUTAGE_EVERY)
         } else if ours && self.state != State::Master {
@@ -359,7 +362,10 @@ mod tests {
     fn the_rest_api_confirms_the_promotion_before_the_address_moves() {
         let mut f = started(true);
         let out = f.handle(at(10), FollowEvent::LeaderKey(Some("pg-a")));
-        assert!(states(&out).is_empty(), "not yet: Patroni is still promoting");
+        assert!(
+            states(&out).is_empty(),
+            "not yet: Patroni is still promoting"
+        );
         assert_eq!(f.poll_timeout(), Some(at(10) + CONFIRM_EVERY));
         let out = f.handle(at(60), FollowEvent::Timer);
         assert_eq!(out, [FollowAction::ProbeRest]);
@@ -427,7 +433,10 @@ mod tests {
     fn one_probe_at_a_time() {
         let mut f = started(true);
         f.handle(at(0), FollowEvent::Etcd(false));
-        assert_eq!(f.handle(at(500), FollowEvent::Timer), [FollowAction::ProbeRest]);
+        assert_eq!(
+            f.handle(at(500), FollowEvent::Timer),
+            [FollowAction::ProbeRest]
+        );
         assert_eq!(f.poll_timeout(), None, "waiting for the answer");
         assert!(f.handle(at(1000), FollowEvent::Timer).is_empty());
         f.handle(at(1100), FollowEvent::Rest(RestAnswer::Silent));

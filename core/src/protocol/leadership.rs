@@ -103,7 +103,8 @@ impl LeaseSettings {
                 .unwrap_or(u64::MAX),
         );
         let earliest_expiry = sent + ttl.saturating_sub(drift);
-        let before = |d: Duration| Time::from_duration(earliest_expiry.since_epoch().saturating_sub(d));
+        let before =
+            |d: Duration| Time::from_duration(earliest_expiry.since_epoch().saturating_sub(d));
         let fence_until = before(KERNEL_SWEEP);
         // An answer that leaves not even a one-second fence is too late.
         if fence_until.saturating_since(now) < Duration::from_secs(1) {
@@ -383,9 +384,10 @@ impl Leadership {
                     return Change::Nothing;
                 };
                 match self.standing {
-                    Standing::Held { reliance: old, revision }
-                        if reliance.act_until > old.act_until =>
-                    {
+                    Standing::Held {
+                        reliance: old,
+                        revision,
+                    } if reliance.act_until > old.act_until => {
                         self.standing = Standing::Held { reliance, revision };
                         Change::Renewed
                     }

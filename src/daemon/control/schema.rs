@@ -78,6 +78,22 @@ pub struct InstanceStatus {
     /// The etcd lock this instance needs to be master, if any.
     #[serde(default)]
     pub leadership: Option<LeadershipStatus>,
+    /// For a `follow_patroni` instance (no VRRP: `vrid` and `version` are 0).
+    #[serde(default)]
+    pub follow_patroni: Option<FollowStatus>,
+}
+
+/// What a `follow_patroni` instance knows of Patroni.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowStatus {
+    pub leader_key: String,
+    pub member: String,
+    /// The leader key's value as last read (`None`: no leader, or not read yet).
+    pub leader: Option<String>,
+    pub etcd_reachable: bool,
+    /// The REST API's last answer to `GET /primary`: `primary`,
+    /// `not_primary` or `silent`; `None` before the first, or without `rest_url`.
+    pub rest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -61,6 +61,23 @@ impl Lookups {
             };
             lookups.interfaces.insert(ifname.clone(), info);
         }
+        for (name, follower) in &config.followers {
+            let ifname = &follower.interface;
+            if lookups.interfaces.contains_key(ifname) {
+                continue;
+            }
+            let info = match netlink.interface(ifname).await {
+                Ok(info) => Some(info),
+                Err(NetlinkError::NoSuchInterface(_)) => {
+                    tracing::warn!(
+                        "instance {name}: interface {ifname} does not exist; the instance stays in FAULT until it appears"
+                    );
+                    None
+                }
+                Err(e) => return Err(format!("instance {name}: {e}")),
+            };
+            lookups.interfaces.insert(ifname.clone(), info);
+        }
         let tracked = config.instances.values().flat_map(|i| &i.track_interfaces);
         for t in tracked {
             if !lookups.links_up.contains_key(&t.name) {
@@ -190,7 +207,7 @@ impl Edge {
     }
 
     /// Starts following `ifname` (once per name) with what a lookup found.
-    fn follow(&mut self, ifname: &str, info: Option<InterfaceInfo>) -> &Followed {
+    pub(super) fn follow(&mut self, ifname: &str, info: Option<InterfaceInfo>) -> &Followed {
         if !self.links.contains_key(ifname) {
             let mut followed = Followed::default();
             self.reopen_sockets(ifname, info.as_ref());
@@ -201,7 +218,7 @@ impl Edge {
     }
 
     /// How the instance's VIP worker reports addresses it could not install.
-    fn vip_failures(&self, name: &str) -> FailureReport {
+    pub(super) fn vip_failures(&self, name: &str) -> FailureReport {
         let tx = self.input_tx.clone();
         let instance = name.to_owned();
         Arc::new(move |failure| {

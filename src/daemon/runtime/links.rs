@@ -156,6 +156,28 @@ pub(super) struct AttachKey {
     announces: bool,
 }
 
+impl AttachKey {
+    /// What a VIP worker on `followed` is attached to; `None` while the
+    /// interface does not exist.
+    pub(super) fn of(followed: &Followed, all_vips: &[IpAddr]) -> Option<AttachKey> {
+        let info = followed.info.as_ref()?;
+        Some(AttachKey {
+            ifindex: info.index,
+            mac: info.mac,
+            link_local: link_local_of(info, all_vips),
+            announces: followed.announcer.is_some(),
+        })
+    }
+
+    pub(super) fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    pub(super) fn link_local(&self) -> Option<Ipv6Addr> {
+        self.link_local
+    }
+}
+
 impl InstanceEdge {
     /// Re-reads the instance's interface: the VIP worker's attachment, the
     /// link state and the source address. Returns true when the source
@@ -170,12 +192,7 @@ impl InstanceEdge {
         let link_local = info.and_then(|i| link_local_of(i, all_vips));
         // Detached only when the interface is gone: the worker must still be
         // able to remove the addresses when only its packet socket failed.
-        let attach = info.map(|i| AttachKey {
-            ifindex: i.index,
-            mac: i.mac,
-            link_local,
-            announces: followed.announcer.is_some(),
-        });
+        let attach = AttachKey::of(followed, all_vips);
         if attach != self.attachment {
             self.attachment = attach;
             self.send_vip(VipCommand::Attach(attach.map(|k| Attachment {
@@ -344,6 +361,7 @@ impl Daemon {
             }
             NetEvent::AddressRemoved { index, addr } => {
                 self.restore_vip(index, addr);
+                self.follower_vip_removed(index, addr.addr());
                 for name in self.followed_with_index(index).collect::<Vec<_>>() {
                     self.request_lookup(&name);
                 }
@@ -505,6 +523,7 @@ impl Daemon {
             }
             self.refresh_health(id);
         }
+        self.followers_link_changed(name);
     }
 
     /// Re-reads instance `index`'s interface, updates the state machine's

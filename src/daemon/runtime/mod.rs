@@ -35,6 +35,7 @@ use crate::wire::{self, Auth};
 
 mod build;
 mod clock;
+mod follow;
 use build::{Edge, Lookups};
 use clock::{Clock, ProtocolTimer};
 mod ids;
@@ -206,8 +207,14 @@ enum Input {
     Control(control::Request),
     /// A reload read and planned off the loop, ready to apply.
     Reload(Box<reload::Prepared>),
-    /// What etcd said about an instance's leadership lock.
+    /// What etcd said about an instance's leadership lock, or a follower's
+    /// leader key.
     Lease(etcd::Report),
+    /// A follower's REST API answered (or did not).
+    Rest {
+        lock: String,
+        answer: crate::protocol::follow::RestAnswer,
+    },
 }
 
 /// Per-instance counters of the protocol (exported by status and metrics).
@@ -327,6 +334,8 @@ struct Daemon {
     reloads: reload::Reloads,
     /// The node's etcd client, if leadership is kept there.
     etcd: Option<Etcd>,
+    /// The `follow_patroni` instances, in configuration order.
+    followers: Vec<follow::FollowerEdge>,
 }
 
 /// Whether the loop goes on.
@@ -378,6 +387,14 @@ impl Daemon {
         };
         let readings = watchers.latest.updates();
         let (instances, members) = edge.build_all(&config, &lookups, &readings, run_as)?;
+        let followers: Vec<follow::FollowerEdge> = config
+            .followers
+            .iter()
+            .map(|(name, f)| {
+                let info = lookups.interfaces.get(&f.interface).cloned().flatten();
+                edge.build_follower(name, &config, info, run_as)
+            })
+            .collect();
         let groups = sync_groups(&config, &instances);
         let group_hooks = on_workers(&edge.workers, || group_hook_queues(&config, run_as));
 
@@ -397,6 +414,12 @@ impl Daemon {
                             key: lock.key.clone(),
                         });
                     }
+                }
+                for follower in &followers {
+                    etcd.send(etcd::Command::Watch {
+                        lock: follower.lock_id.clone(),
+                        key: follower.cfg.leader_key.clone(),
+                    });
                 }
                 Some(etcd)
             }
@@ -429,6 +452,7 @@ impl Daemon {
             rx_advert: wire::AdvertRepr::blank(255),
             reloads: reload::Reloads::default(),
             etcd,
+            followers,
         };
         daemon.index_instances();
         Ok(daemon)
@@ -457,12 +481,16 @@ impl Daemon {
                 self.start_instance(id);
             }
         }
+        self.start_followers();
         // Pinged from this loop, so a stalled protocol loop gets restarted.
         let watchdog_period = super::sdnotify::watchdog_interval();
         let mut watchdog =
             tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
         loop {
-            let deadline = self.node.poll_timeout();
+            let deadline = match (self.node.poll_timeout(), self.followers_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             if let Err(e) = self.timer.arm(&self.clock, deadline) {
                 // Not expected; without the timer no advert would go out.
                 tracing::error!(event = "timer_error", error = %e, "cannot set the protocol timer: {e}");
@@ -509,6 +537,10 @@ impl Daemon {
         }
         let outputs = self.node.handle_all(self.now(), Event::Shutdown);
         self.execute(outputs);
+        for index in 0..self.followers.len() {
+            self.followers[index].hooks.begin_stop(HOOK_STOP_GRACE);
+            self.feed_follower(index, crate::protocol::follow::FollowEvent::Shutdown);
+        }
         for task in &self.background {
             task.abort();
         }
@@ -523,6 +555,9 @@ impl Daemon {
             instance.vip_tx = None;
             workers.extend(instance.vip_task.take());
         }
+        for follower in &mut self.followers {
+            workers.extend(follower.close());
+        }
         if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(workers))
             .await
             .is_err()
@@ -532,7 +567,9 @@ impl Daemon {
         // All queues at once: each is bounded by the stop grace, so all are.
         let queues = self.instances.values_mut().map(|s| &mut s.hooks);
         let groups = self.group_hooks.values_mut();
-        futures::future::join_all(queues.chain(groups).map(HookQueue::finish)).await;
+        let followers = self.followers.iter_mut().map(|f| &mut f.hooks);
+        futures::future::join_all(queues.chain(groups).chain(followers).map(HookQueue::finish))
+            .await;
         // Last: the locks are released after the addresses and STOP hooks.
         if let Some(etcd) = &mut self.etcd {
             etcd.finish(SHUTDOWN_GRACE).await;
@@ -551,8 +588,10 @@ impl Daemon {
             }
             Input::Signal(signals::Request::Reload) => self.request_reload(None),
             Input::ProtocolTimer => {
-                let outputs = self.node.handle_timeout(self.now());
+                let now = self.now();
+                let outputs = self.node.handle_timeout(now);
                 self.execute(outputs);
+                self.followers_timeout(now);
             }
             Input::EdgeTimer => self.on_edge_timer(),
             Input::WatchdogTick => {
@@ -587,11 +626,15 @@ impl Daemon {
             },
             Input::Reload(prepared) => self.on_reload_prepared(prepared),
             Input::Lease(report) => self.on_lease(report),
+            Input::Rest { lock, answer } => self.on_rest(&lock, answer),
         }
         Flow::Continue
     }
 
     fn on_lease(&mut self, report: etcd::Report) {
+        if self.on_follower_report(&report.lock, &report.said) {
+            return;
+        }
         let event = match &report.said {
             Said::Granted {
                 attempt,

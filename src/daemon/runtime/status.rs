@@ -5,6 +5,7 @@ use std::time::UNIX_EPOCH;
 
 use super::{Daemon, InstanceEdge, control};
 use crate::daemon::control::InstanceStatus;
+use crate::protocol::follow::RestAnswer;
 use crate::protocol::leadership::Standing;
 use crate::protocol::{GroupId, InstanceId, State, Time};
 
@@ -16,6 +17,7 @@ impl Daemon {
             .instances
             .iter()
             .map(|(id, edge)| self.instance_status(id, edge, now))
+            .chain(self.followers.iter().map(follower_status))
             .collect();
         let sync_groups = self
             .node
@@ -163,6 +165,7 @@ impl Daemon {
                 hooks_skipped: h.skipped.load(Relaxed),
             },
             last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
+            follow_patroni: None,
             leadership: instance.leadership().map(|lock| {
                 let settings = lock.settings();
                 control::LeadershipStatus {
@@ -181,5 +184,76 @@ impl Daemon {
                 }
             }),
         }
+    }
+}
+
+/// A `follow_patroni` instance as `vipd status` shows it.
+fn follower_status(edge: &super::follow::FollowerEdge) -> InstanceStatus {
+    use std::sync::atomic::Ordering::Relaxed;
+    let f = &edge.follower;
+    let (h, v) = (&edge.hooks.stats, &edge.vip_stats);
+    InstanceStatus {
+        name: edge.name.clone(),
+        interface: edge.cfg.interface.clone(),
+        vrid: 0,
+        version: 0,
+        state: f.state().to_string(),
+        priority: control::PriorityStatus {
+            configured: 0,
+            effective: 0,
+            adjustments: Vec::new(),
+        },
+        fault: None,
+        master: None,
+        vips: edge
+            .cfg
+            .virtual_ips
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        holds_vips: f.state() == State::Master,
+        last_transition: edge.last_transition.as_ref().map(|(wall, at, t)| {
+            control::TransitionStatus {
+                from: t.from.to_string(),
+                to: t.to.to_string(),
+                reason: t.reason.to_string(),
+                unix_time: wall
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+                seconds_ago: at.elapsed().as_secs_f64(),
+            }
+        }),
+        counters: control::Counters {
+            transitions: edge.transitions,
+            transitions_to: edge
+                .transitions_to
+                .iter()
+                .map(|(k, v)| (k.keepalived_name().to_owned(), *v))
+                .collect(),
+            announcements: v.announcements.load(Relaxed),
+            announce_errors: v.announce_errors.load(Relaxed),
+            vip_errors: v.netlink_errors.load(Relaxed),
+            hook_runs: h.runs.load(Relaxed),
+            hook_failures: h.failures.load(Relaxed),
+            hook_timeouts: h.timeouts.load(Relaxed),
+            hooks_skipped: h.skipped.load(Relaxed),
+            ..control::Counters::default()
+        },
+        last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
+        leadership: None,
+        follow_patroni: Some(control::FollowStatus {
+            leader_key: edge.cfg.leader_key.clone(),
+            member: edge.cfg.member.clone(),
+            leader: f.leader().flatten().map(str::to_owned),
+            etcd_reachable: f.etcd_up(),
+            rest: f.rest().map(|r| {
+                match r {
+                    RestAnswer::Primary => "primary",
+                    RestAnswer::NotPrimary => "not_primary",
+                    RestAnswer::Silent => "silent",
+                }
+                .to_owned()
+            }),
+        }),
     }
 }
