@@ -220,7 +220,6 @@ fn vipd_check_accepts_the_etcd_tables() {
 }
 
 #[test]
-#[ignore = "needs [etcd] and follow_patroni in vipd's configuration parser (issue 11)"]
 fn vipd_check_accepts_the_imports_and_rejects_a_missing_member() {
     for name in ["v1.yml", "v2.yml"] {
         let out = check_import_of(name, false);

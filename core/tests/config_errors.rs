@@ -710,3 +710,35 @@ fn etcd_and_leadership() {
         ),
     ]);
 }
+
+/// `follow_patroni`: Patroni elects, so VRRP's keys have no place.
+#[test]
+fn follow_patroni() {
+    let etcd = "[etcd]\nendpoints = [\"http://192.0.2.11:2379\"]\n";
+    expect(&[
+        (
+            "vrrp_keys_are_refused",
+            format!(
+                "{etcd}{}",
+                db_vip("follow_patroni = { leader_key = \"/service/pg/leader\", member = \"a\" }\n")
+            ),
+            &["5:1: instance db: `vrid` has no meaning with `follow_patroni`: Patroni elects the leader, not VRRP"],
+        ),
+        (
+            "names_and_url_are_checked",
+            format!(
+                "{etcd}[instances.pg]\ninterface = \"eth0\"\nvirtual_ips = [\"192.0.2.60/24\"]\nfollow_patroni = {{ leader_key = \"pg\", rest_url = \"https://h:1\" }}\n"
+            ),
+            &[
+                "6:18: `follow_patroni` needs `member`: this node's Patroni member name (its `name` in patroni.yml)",
+                "6:33: `follow_patroni.leader_key` must be Patroni's leader key, like \"/service/pg/leader\" (/<namespace>/<scope>/leader), found \"pg\"",
+                "6:50: `follow_patroni.rest_url` must be Patroni's REST API as \"http://HOST:PORT\", found \"https://h:1\"",
+            ],
+        ),
+        (
+            "needs_etcd",
+            "[instances.pg]\ninterface = \"eth0\"\nvirtual_ips = [\"192.0.2.60/24\"]\nfollow_patroni = { leader_key = \"/service/pg/leader\", member = \"a\" }\n".into(),
+            &["4:18: instance pg: `follow_patroni` needs an [etcd] section with the cluster's `endpoints`"],
+        ),
+    ]);
+}

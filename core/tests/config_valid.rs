@@ -60,13 +60,15 @@ fn every_example_in_config_dir_parses() {
         let origin = path.display().to_string();
         let config = config::parse(&text, &origin)
             .unwrap_or_else(|d| panic!("{origin} does not validate:\n{}", d.render()));
-        assert!(!config.instances.is_empty(), "{origin} has no instance");
+        let any = !config.instances.is_empty() || !config.followers.is_empty();
+        assert!(any, "{origin} has no instance");
         seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     seen.sort();
     let required = [
         "etcd-gate-a.toml",
         "etcd-gate-b.toml",
+        "patroni-follow.toml",
         "full.toml",
         "ipv6.toml",
         "minimal.toml",
@@ -495,4 +497,24 @@ fn leadership_and_etcd_defaults() {
     assert_eq!(lock.key, "/vipd/web");
     assert_eq!(lock.ttl, Duration::from_secs(5));
     assert_eq!(lock.on_etcd_loss, config::OnEtcdLoss::StepDown);
+}
+
+#[test]
+fn follow_patroni_instances_take_no_vrrp_keys() {
+    let config = parse(
+        "[etcd]\nendpoints = [\"http://192.0.2.11:2379\"]\n\
+         [instances.pg]\ninterface = \"eth0\"\nvirtual_ips = [\"192.0.2.60/24\"]\n\
+         follow_patroni = { leader_key = \"/service/pg/leader\", member = \"pg-a\", rest_url = \"http://192.0.2.11:8008/\" }\n",
+    );
+    assert!(config.instances.is_empty());
+    let pg = &config.followers["pg"];
+    assert_eq!(pg.leader_key, "/service/pg/leader");
+    assert_eq!(pg.member, "pg-a");
+    let rest = pg.rest_url.as_ref().expect("rest_url");
+    assert_eq!(rest.authority, "192.0.2.11:8008");
+    assert_eq!(rest.url, "http://192.0.2.11:8008");
+    assert_eq!(
+        config.all_vips(),
+        vec!["192.0.2.60".parse::<IpAddr>().unwrap()]
+    );
 }

@@ -96,6 +96,8 @@ pub enum Verdict {
     LostInOutage,
     /// The interface cannot be used.
     Fault(Fault),
+    /// The leader key has not been read from etcd yet.
+    Waiting,
     /// The daemon stops.
     Shutdown,
 }
@@ -116,6 +118,7 @@ impl fmt::Display for Verdict {
                 f.write_str("etcd unreachable and the local Patroni does not confirm a primary")
             }
             Verdict::Fault(why) => write!(f, "{why}"),
+            Verdict::Waiting => f.write_str("waiting for Patroni's leader key from etcd"),
             Verdict::Shutdown => f.write_str("shutdown"),
         }
     }
@@ -257,6 +260,7 @@ impl Follower {
             (Some(None), true) => Verdict::NoLeader,
             // etcd down, or not read yet: only the local Patroni can tell.
             _ if self.confirm && primary => Verdict::KeptThroughOutage,
+            (None, _) => Verdict::Waiting,
             _ => Verdict::LostInOutage,
         }
     }
