@@ -7,10 +7,18 @@
 #     gone, and with synchronous_standby_names still set every commit would
 #     wait for it forever. Reset it after rebuilding a standby (README).
 #  2. Start the app.
+# With PG_MANAGED_BY=patroni (under vipd's follow_patroni), Patroni has
+# promoted PostgreSQL already: only the app is started.
 # Idempotent: running it twice is harmless.
 set -u
 . "$(dirname "$(readlink -f "$0")")/roles-common.sh"
 
+if [ "$PG_MANAGED_BY" = patroni ]; then
+    # Patroni promoted PostgreSQL before vipd moved the address here.
+    log "PostgreSQL is managed by Patroni: starting the app only"
+    run_cmd "$APP_START_CMD" || { log "app start failed"; exit 1; }
+    exit 0
+fi
 if ! pg_query 'select 1' >/dev/null 2>&1; then
     log "PostgreSQL is not running here: cannot become primary"
     exit 1

@@ -11,11 +11,17 @@
 # is not fenced when this node did not hold the VIP (vipd starting up enters
 # BACKUP first: fencing then would stop the primary it is about to serve).
 # Run without VIPD_PREV_STATE (not by vipd), it fences as if it had held it.
+# With PG_MANAGED_BY=patroni, Patroni demotes PostgreSQL: only the app stops.
 # Idempotent: running it twice is harmless.
 set -u
 . "$(dirname "$(readlink -f "$0")")/roles-common.sh"
 
 run_cmd "$APP_STOP_CMD" || log "app stop failed (continuing to fence)"
+
+if [ "$PG_MANAGED_BY" = patroni ]; then
+    log "PostgreSQL is managed by Patroni: it demotes PostgreSQL itself; nothing to fence"
+    exit 0
+fi
 
 if ! recovery=$(pg_query 'select pg_is_in_recovery()' 2>/dev/null); then
     log "PostgreSQL is not running here: nothing to fence"

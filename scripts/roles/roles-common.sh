@@ -39,6 +39,7 @@ fi
 : "${PG_PROMOTE_TIMEOUT:=30}"               # seconds to wait for a promotion
 : "${FENCE_MODE:=stop}"                     # stop | readonly
 : "${PG_SYNC_AFTER_PROMOTE:=off}"           # off | keep: synchronous_standby_names on a promoted standby
+: "${PG_MANAGED_BY:=vipd}"                   # vipd | patroni: who promotes and demotes PostgreSQL
 : "${APP_START_CMD:=}"                      # e.g. "systemctl start myapp"
 : "${APP_STOP_CMD:=}"                       # e.g. "systemctl stop myapp"
 : "${APP_HEALTH_URL:=http://127.0.0.1:8080/health}"
