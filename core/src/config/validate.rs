@@ -534,28 +534,12 @@ impl Validator<'_, '_> {
         raw: &Spanned<RawFollowPatroni>,
     ) -> Option<(String, String, Option<RestUrl>)> {
         let table = raw.get_ref();
-        let leader_key = match &table.leader_key {
-            Some(k) if k.get_ref().starts_with('/') && k.get_ref().len() > 1 => {
-                Some(k.get_ref().clone())
-            }
-            Some(k) => {
-                self.c.error(
-                    k.span(),
-                    format!(
-                        "`follow_patroni.leader_key` must be Patroni's leader key, like \"/service/pg/leader\" (/<namespace>/<scope>/leader), found {:?}",
-                        k.get_ref()
-                    ),
-                );
-                None
-            }
-            None => {
-                self.c.error(
-                    raw.span(),
-                    "`follow_patroni` needs `leader_key`: Patroni's leader key, like \"/service/pg/leader\"",
-                );
-                None
-            }
-        };
+        let leader_key = self.etcd_key(
+            table.leader_key.as_ref(),
+            raw.span(),
+            ("follow_patroni", "leader_key"),
+            "Patroni's leader key, like \"/service/pg/leader\" (/<namespace>/<scope>/leader)",
+        );
         let member = match &table.member {
             Some(m) => self.non_empty(m, "follow_patroni.member"),
             None => {
@@ -679,28 +663,12 @@ impl Validator<'_, '_> {
     /// `leadership = { key = "/vipd/...", ttl = "5s", on_etcd_loss = "step_down" }`.
     fn leadership(&mut self, raw: &Spanned<RawLeadership>) -> Option<LeaseSettings> {
         let table = raw.get_ref();
-        let key = match &table.key {
-            Some(k) if k.get_ref().starts_with('/') && k.get_ref().len() > 1 => {
-                Some(k.get_ref().clone())
-            }
-            Some(k) => {
-                self.c.error(
-                    k.span(),
-                    format!(
-                        "`leadership.key` must be an etcd key starting with '/', like \"/vipd/pair/db\", found {:?}",
-                        k.get_ref()
-                    ),
-                );
-                None
-            }
-            None => {
-                self.c.error(
-                    raw.span(),
-                    "`leadership` needs a `key`: the etcd key held while master, like \"/vipd/pair/db\"",
-                );
-                None
-            }
-        };
+        let key = self.etcd_key(
+            table.key.as_ref(),
+            raw.span(),
+            ("leadership", "key"),
+            "an etcd key starting with '/', like \"/vipd/pair/db\"",
+        );
         let ttl = match &table.ttl {
             Some(t) => {
                 let ttl = t.get_ref().0;
@@ -744,6 +712,34 @@ impl Validator<'_, '_> {
             ttl: ttl?,
             on_etcd_loss: on_etcd_loss?,
         })
+    }
+
+    /// Key `field` of inline table `table` (at `span`): an etcd key, which
+    /// starts with '/'; `what` says what it holds, for the messages.
+    fn etcd_key(
+        &mut self,
+        key: Option<&Spanned<String>>,
+        span: Range<usize>,
+        (table, field): (&str, &str),
+        what: &str,
+    ) -> Option<String> {
+        match key {
+            Some(k) if k.get_ref().starts_with('/') && k.get_ref().len() > 1 => {
+                Some(k.get_ref().clone())
+            }
+            Some(k) => {
+                self.c.error(
+                    k.span(),
+                    format!("`{table}.{field}` must be {what}, found {:?}", k.get_ref()),
+                );
+                None
+            }
+            None => {
+                self.c
+                    .error(span, format!("`{table}` needs `{field}`: {what}"));
+                None
+            }
+        }
     }
 
     /// A lock needs the node's etcd client, and two instances cannot share one.

@@ -54,23 +54,9 @@ enum Job {
     },
     Inject(Incident),
     /// A node's request reaches etcd.
-    EtcdArrive {
-        node: usize,
-        life: u64,
-        instance: usize,
-        request: Request,
-        attempt: u64,
-        sent: Time,
-    },
+    EtcdArrive(Call, Request),
     /// etcd's answer (or a watch notification, or a timeout) reaches a node.
-    EtcdAnswer {
-        node: usize,
-        life: u64,
-        instance: usize,
-        reply: Reply,
-        attempt: u64,
-        sent: Time,
-    },
+    EtcdAnswer(Call, Reply),
     /// A lease may have run out.
     EtcdExpire(u64),
     /// The node's client renews a held lease (every `ttl / 4`, like the daemon).
@@ -83,15 +69,27 @@ enum Job {
     },
 }
 
+/// Who asked etcd, and when: what an answer needs to find its way back.
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    node: usize,
+    /// The node's boot count when it asked.
+    life: u64,
+    instance: usize,
+    /// The lock attempt (0 for watch notifications and releases).
+    attempt: u64,
+    sent: Time,
+}
+
 impl Job {
     /// The node that must be running (not hung) to handle this job.
     fn handler(&self) -> Option<usize> {
         match self {
             Job::Deliver { to, .. } => Some(*to),
-            Job::Timer { node, .. } | Job::EtcdAnswer { node, .. } | Job::Renew { node, .. } => {
-                Some(*node)
-            }
-            Job::Inject(_) | Job::EtcdArrive { .. } | Job::EtcdExpire(_) => None,
+            Job::Timer { node, .. }
+            | Job::EtcdAnswer(Call { node, .. }, _)
+            | Job::Renew { node, .. } => Some(*node),
+            Job::Inject(_) | Job::EtcdArrive(..) | Job::EtcdExpire(_) => None,
         }
     }
 }
@@ -312,22 +310,8 @@ impl Sim {
                 Job::Deliver { from, to, advert } => self.deliver(from, to, &advert),
                 Job::Timer { node, generation } => self.timer(node, generation),
                 Job::Inject(incident) => self.apply_incident(incident),
-                Job::EtcdArrive {
-                    node,
-                    life,
-                    instance,
-                    request,
-                    attempt,
-                    sent,
-                } => self.etcd_arrive(node, life, instance, request, attempt, sent),
-                Job::EtcdAnswer {
-                    node,
-                    life,
-                    instance,
-                    reply,
-                    attempt,
-                    sent,
-                } => self.etcd_answer(node, life, instance, reply, attempt, sent),
+                Job::EtcdArrive(call, request) => self.etcd_arrive(call, request),
+                Job::EtcdAnswer(call, reply) => self.etcd_answer(call, reply),
                 Job::EtcdExpire(lease) => {
                     if let Some(etcd) = self.etcd.as_mut() {
                         let outcome = etcd.expire(self.now, lease);
@@ -473,83 +457,38 @@ impl Sim {
         let Some(etcd) = self.etcd.as_ref() else {
             return;
         };
-        let life = self.nodes[node].life;
-        let sent = self.now;
+        let call = Call {
+            node,
+            life: self.nodes[node].life,
+            instance,
+            attempt,
+            sent: self.now,
+        };
         if etcd.answers(node) {
             let at = self.now + etcd.spec().latency;
-            self.enqueue(
-                at,
-                Job::EtcdArrive {
-                    node,
-                    life,
-                    instance,
-                    request,
-                    attempt,
-                    sent,
-                },
-            );
+            self.enqueue(at, Job::EtcdArrive(call, request));
         } else {
             let at = self.now + etcd.spec().request_timeout;
-            let reply = Reply::TimedOut;
-            self.enqueue(
-                at,
-                Job::EtcdAnswer {
-                    node,
-                    life,
-                    instance,
-                    reply,
-                    attempt,
-                    sent,
-                },
-            );
+            self.enqueue(at, Job::EtcdAnswer(call, Reply::TimedOut));
         }
     }
 
-    fn etcd_arrive(
-        &mut self,
-        node: usize,
-        life: u64,
-        instance: usize,
-        request: Request,
-        attempt: u64,
-        sent: Time,
-    ) {
+    fn etcd_arrive(&mut self, call: Call, request: Request) {
         let Some(etcd) = self.etcd.as_mut() else {
             return;
         };
         let (latency, timeout) = (etcd.spec().latency, etcd.spec().request_timeout);
-        if !etcd.answers(node) {
-            let reply = Reply::TimedOut;
-            let at = (sent + timeout).max(self.now);
-            self.enqueue(
-                at,
-                Job::EtcdAnswer {
-                    node,
-                    life,
-                    instance,
-                    reply,
-                    attempt,
-                    sent,
-                },
-            );
+        if !etcd.answers(call.node) {
+            let at = (call.sent + timeout).max(self.now);
+            self.enqueue(at, Job::EtcdAnswer(call, Reply::TimedOut));
             return;
         }
-        let outcome = etcd.process(self.now, node, instance, request);
+        let outcome = etcd.process(self.now, call.node, call.instance, request);
         for (lease, at) in outcome.expiries {
             self.enqueue(at, Job::EtcdExpire(lease));
         }
         if let Some(reply) = outcome.reply {
-            self.enqueue(
-                self.now + latency,
-                Job::EtcdAnswer {
-                    node,
-                    life,
-                    instance,
-                    reply,
-                    attempt,
-                    sent,
-                },
-            );
+            self.enqueue(self.now + latency, Job::EtcdAnswer(call, reply));
         }
         self.notify(outcome.changes);
     }
@@ -566,14 +505,14 @@ impl Sim {
                 if !etcd.answers(node) {
                     continue;
                 }
-                let job = Job::EtcdAnswer {
+                let call = Call {
                     node,
                     life: self.nodes[node].life,
                     instance,
-                    reply: Reply::Holder(holder, revision),
                     attempt: 0,
                     sent: self.now,
                 };
+                let job = Job::EtcdAnswer(call, Reply::Holder(holder, revision));
                 self.seq += 1;
                 self.queue.push(Queued {
                     at: self.now + latency,
@@ -584,15 +523,14 @@ impl Sim {
         }
     }
 
-    fn etcd_answer(
-        &mut self,
-        node: usize,
-        life: u64,
-        instance: usize,
-        reply: Reply,
-        attempt: u64,
-        sent: Time,
-    ) {
+    fn etcd_answer(&mut self, call: Call, reply: Reply) {
+        let Call {
+            node,
+            life,
+            instance,
+            attempt,
+            sent,
+        } = call;
         if self.nodes[node].life != life {
             return;
         }

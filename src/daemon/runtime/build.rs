@@ -44,8 +44,12 @@ impl Lookups {
         instances: impl Iterator<Item = &'a str>,
     ) -> Result<Lookups, String> {
         let mut lookups = Lookups::default();
-        for name in instances {
-            let ifname = &config.instances[name].interface;
+        let vrrp = instances.map(|name| (name, config.instances[name].interface.as_str()));
+        let followers = config
+            .followers
+            .iter()
+            .map(|(name, f)| (name.as_str(), f.interface.as_str()));
+        for (name, ifname) in vrrp.chain(followers) {
             if lookups.interfaces.contains_key(ifname) {
                 continue;
             }
@@ -59,24 +63,7 @@ impl Lookups {
                 }
                 Err(e) => return Err(format!("instance {name}: {e}")),
             };
-            lookups.interfaces.insert(ifname.clone(), info);
-        }
-        for (name, follower) in &config.followers {
-            let ifname = &follower.interface;
-            if lookups.interfaces.contains_key(ifname) {
-                continue;
-            }
-            let info = match netlink.interface(ifname).await {
-                Ok(info) => Some(info),
-                Err(NetlinkError::NoSuchInterface(_)) => {
-                    tracing::warn!(
-                        "instance {name}: interface {ifname} does not exist; the instance stays in FAULT until it appears"
-                    );
-                    None
-                }
-                Err(e) => return Err(format!("instance {name}: {e}")),
-            };
-            lookups.interfaces.insert(ifname.clone(), info);
+            lookups.interfaces.insert(ifname.to_owned(), info);
         }
         let tracked = config.instances.values().flat_map(|i| &i.track_interfaces);
         for t in tracked {
@@ -385,20 +372,24 @@ const RECEIVE_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// An instance's hook queue; hooks see its VIPs in `VIPD_VIPS`.
 pub(super) fn instance_hooks(name: &str, cfg: &config::InstanceConfig, run_as: RunAs) -> HookQueue {
-    let vips = cfg
-        .virtual_ips
+    hook_queue(name, &cfg.hooks, &cfg.virtual_ips, cfg.hook_timeout, run_as)
+}
+
+/// The hook queue of an instance (VRRP or `follow_patroni`) named `name`:
+/// its hooks get the addresses in `VIPD_VIPS`.
+pub(super) fn hook_queue(
+    name: &str,
+    hooks: &config::Hooks,
+    vips: &[ipnet::IpNet],
+    timeout: std::time::Duration,
+    run_as: RunAs,
+) -> HookQueue {
+    let vips = vips
         .iter()
         .map(|v| v.addr().to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    HookQueue::spawn(
-        Owner::Instance,
-        name,
-        cfg.hooks.clone(),
-        vips,
-        cfg.hook_timeout,
-        run_as,
-    )
+    HookQueue::spawn(Owner::Instance, name, hooks.clone(), vips, timeout, run_as)
 }
 
 /// How a new master of this instance announces itself.

@@ -14,12 +14,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::build::Edge;
+use super::build::{Edge, hook_queue};
 use super::links::AttachKey;
 use super::{Daemon, Input, job, on_workers};
 use crate::config::{self, FollowerConfig, RestUrl};
 use crate::daemon::etcd::Said;
-use crate::daemon::hooks::{HookQueue, Owner};
+use crate::daemon::hooks::HookQueue;
 use crate::daemon::process::RunAs;
 use crate::daemon::vips::{AnnouncePlan, Attachment, VipCommand, VipStats, VipWorker};
 use crate::protocol::follow::{FollowAction, FollowEvent, Follower, RestAnswer};
@@ -72,21 +72,8 @@ impl Edge {
         let cfg = config.followers[name].clone();
         self.follow(&cfg.interface, info);
         let vip_stats = Arc::new(VipStats::default());
-        let vips = cfg
-            .virtual_ips
-            .iter()
-            .map(|v| v.addr().to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
         let (hooks, (vip_tx, vip_task)) = on_workers(&self.workers, || {
-            let hooks = HookQueue::spawn(
-                Owner::Instance,
-                name,
-                cfg.hooks.clone(),
-                vips,
-                cfg.hook_timeout,
-                run_as,
-            );
+            let hooks = hook_queue(name, &cfg.hooks, &cfg.virtual_ips, cfg.hook_timeout, run_as);
             let worker = VipWorker {
                 name: name.to_owned(),
                 netlink: self.netlink.clone(),

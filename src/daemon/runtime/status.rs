@@ -128,17 +128,7 @@ impl Daemon {
                 .map(ToString::to_string)
                 .collect(),
             holds_vips: instance.state() == State::Master,
-            last_transition: edge.last_transition.as_ref().map(|(wall, at, t)| {
-                control::TransitionStatus {
-                    from: t.from.to_string(),
-                    to: t.to.to_string(),
-                    reason: t.reason.to_string(),
-                    unix_time: wall
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0.0, |d| d.as_secs_f64()),
-                    seconds_ago: at.elapsed().as_secs_f64(),
-                }
-            }),
+            last_transition: edge.last_transition.as_ref().map(transition_status),
             counters: control::Counters {
                 adverts_sent: c.adverts_sent,
                 adverts_received: c.adverts_received,
@@ -212,17 +202,7 @@ fn follower_status(edge: &super::follow::FollowerEdge) -> InstanceStatus {
             .map(ToString::to_string)
             .collect(),
         holds_vips: f.state() == State::Master,
-        last_transition: edge.last_transition.as_ref().map(|(wall, at, t)| {
-            control::TransitionStatus {
-                from: t.from.to_string(),
-                to: t.to.to_string(),
-                reason: t.reason.to_string(),
-                unix_time: wall
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64()),
-                seconds_ago: at.elapsed().as_secs_f64(),
-            }
-        }),
+        last_transition: edge.last_transition.as_ref().map(transition_status),
         counters: control::Counters {
             transitions: edge.transitions,
             transitions_to: edge
@@ -255,5 +235,24 @@ fn follower_status(edge: &super::follow::FollowerEdge) -> InstanceStatus {
                 .to_owned()
             }),
         }),
+    }
+}
+
+/// The last transition as status shows it.
+fn transition_status(
+    (wall, at, t): &(
+        std::time::SystemTime,
+        tokio::time::Instant,
+        crate::protocol::Transition,
+    ),
+) -> control::TransitionStatus {
+    control::TransitionStatus {
+        from: t.from.to_string(),
+        to: t.to.to_string(),
+        reason: t.reason.to_string(),
+        unix_time: wall
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        seconds_ago: at.elapsed().as_secs_f64(),
     }
 }
