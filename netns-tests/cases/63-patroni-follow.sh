@@ -69,6 +69,7 @@ i = next(x for x in d["instances"] if x.get("name") == "pg" or "follow_patroni" 
 print(eval(sys.argv[1], {}, {"i": i}))' "$2" 2>/dev/null
 }
 pf_state_is() { [[ "$(pf_status "$1" 'i["state"]')" == "$2" ]]; }
+pf_etcd_unreachable() { [[ "$(pf_status "$1" 'i["follow_patroni"]["etcd_reachable"]')" == False ]]; }
 
 # --------------------------------------------------------------------------
 # Observations from outside
@@ -253,7 +254,7 @@ follow_figures() {
             RELEASE_MS+=("$rel")
         fi
     fi
-    log "MEASURED $what: key named $to at +$(ms_between "$t0" "$t_key") ms; first gratuitous ARP from $to ${g} ms and address event ${a} ms after that; VIP off $from ${rel} ms after the key left it (negative: before the client's watch saw it)"
+    log "MEASURED $what: key named $to at +$(ms_between "$t0" "$t_key") ms; first gratuitous ARP from $to ${g} ms and address event ${a} ms after that; VIP off $from ${rel} ms after the key left it (negative: before the client's watch saw it); $to held $VIP4 with its PostgreSQL still in recovery in $(pf_held_as "$to" r "$t0" | awk '{ print $1 " samples (" $2 " ms)" }')"
 }
 
 # --------------------------------------------------------------------------
@@ -326,6 +327,7 @@ etcd_stop n1
 etcd_stop n2
 wait_until "$L's Patroni demotes (DCS not accessible)" 30 grep -q "DCS is not accessible" "$(pat_log "$L")"
 wait_until "$L's VIP is gone" 30 eval '[[ -z "$(vip_holders)" ]]'
+wait_until "$R's vipd status says etcd is unreachable" 15 pf_etcd_unreachable "$R"
 t_gone="$(vip_event_first "$L" del "$VIP4" "$t0")"
 wait_until "$L's PostgreSQL runs again, read-only" 30 pg_is_replica "$L"
 t_ro="$(pf_first "$L" '*' r "$t0")"
@@ -385,11 +387,11 @@ done
 for node in n1 n2; do
     log "MEASURED $node: $(pf_violations "$node" | wc -l) samples with the VIP on a replica or read-only PostgreSQL ($(pf_violations "$node" | awk '$8 == 11' | wc -l) with the VIP there at both ends of the sample)"
 done
+assert_eq "most simultaneous holders of $VIP4 (address events, scenarios 1-4)" 1 "$EV_MAX"
+assert_eq "most simultaneous holders of $VIP4 (holder monitor, whole case)" 1 "$(monitor_max_holders)"
+verify_no_lost_writes "$R"
 for node in n1 n2; do
     v="$(pf_violations "$node" | head -n 8)"
     [[ -z "$v" ]] || fail "$node held $VIP4 while its PostgreSQL was a replica or read-only" "no such sample" "(start end held role /primary-code rest-role rest-state held-at-start-and-end) $v"
 done
 ok "no sample with the VIP on a replica or read-only PostgreSQL"
-assert_eq "most simultaneous holders of $VIP4 (address events, scenarios 1-4)" 1 "$EV_MAX"
-assert_eq "most simultaneous holders of $VIP4 (holder monitor, whole case)" 1 "$(monitor_max_holders)"
-verify_no_lost_writes "$R"
