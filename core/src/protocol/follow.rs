@@ -25,19 +25,25 @@ use super::instance::{Reason, State, Transition};
 use super::time::Time;
 
 /// How often the REST API is asked while the key names us but Patroni has
-/// not finished promoting: the address follows within this of the promotion.
+/// not finished promoting (the first time at once): the address follows
+/// within this of the promotion.
 pub const CONFIRM_EVERY: Duration = Duration::from_millis(50);
 /// How often it is asked while etcd cannot be reached (the REST API decides).
-pub const OUTAGE_EVERY: Duration = Duration::from_millis(500);
-/// How often a holder asks anyway, to notice a demotion the key missed.
-pub const HOLDER_EVERY: Duration = Duration::from_secs(2);
+pub const OUTAGE_EVERY: Duration = Duration::from_millis(100);
+/// How often a holder asks, to notice what the key does not say: Patroni
+/// restarting a crashed PostgreSQL, or stopping it.
+pub const HOLDER_EVERY: Duration = Duration::from_millis(200);
 
 /// The local Patroni's answer to `GET /primary`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestAnswer {
-    /// 200: this node runs the primary, with the leader lock.
+    /// This node runs a writable primary: status 200 and, in the body, the
+    /// role `master` (or `primary`) in state `running`. (Patroni answers 200
+    /// as soon as it holds the leader lock, while PostgreSQL may still be
+    /// a replica being promoted, or down.)
     Primary,
-    /// Any other status: a replica, or a primary being demoted.
+    /// Anything else: a replica, a primary being promoted, demoted,
+    /// restarted or stopped.
     NotPrimary,
     /// No answer within the timeout (Patroni down or hung).
     Silent,
@@ -136,8 +142,10 @@ pub struct Follower {
     etcd_up: bool,
     rest: Option<RestAnswer>,
     fault: Option<Fault>,
-    /// When to ask the REST API next, and at what pace that was planned.
-    probe_at: Option<(Time, Duration)>,
+    /// When to ask the REST API next.
+    probe_at: Option<Time>,
+    /// The pace of the probes, while there are any.
+    pace: Option<Duration>,
     /// A probe is out: no other until it answers.
     probing: bool,
 }
@@ -155,6 +163,7 @@ impl Follower {
             rest: None,
             fault: None,
             probe_at: None,
+            pace: None,
             probing: false,
         }
     }
@@ -186,7 +195,7 @@ impl Follower {
 
     /// When the driver must next deliver [`FollowEvent::Timer`].
     pub fn poll_timeout(&self) -> Option<Time> {
-        self.probe_at.map(|(at, _)| at)
+        self.probe_at
     }
 
     /// Feeds one event at `now`; returns what the driver must do, in order.
@@ -313,14 +322,19 @@ impl Follower {
         } else {
             None
         };
+        let pace = std::mem::replace(&mut self.pace, every);
         let Some(every) = every else {
             self.probe_at = None;
             return;
         };
-        // A probe planned at this pace stays (events must not postpone it);
-        // a change of pace plans anew.
-        if self.probe_at.is_none_or(|(_, pace)| pace != every) {
-            self.probe_at = Some((now + every, every));
+        if pace != Some(every) {
+            // A new pace: at once when the key just named us.
+            let first = if every == CONFIRM_EVERY { now } else { now + every };
+            self.probe_at = Some(first);
+        } else if self.probe_at.is_none() {
+            // The last probe answered: the next one a pace later. A probe
+            // already planned stays (events must not postpone it).
+            self.probe_at = Some(now + every);
         }
     }
 }
@@ -370,12 +384,13 @@ mod tests {
             states(&out).is_empty(),
             "not yet: Patroni is still promoting"
         );
-        assert_eq!(f.poll_timeout(), Some(at(10) + CONFIRM_EVERY));
-        let out = f.handle(at(60), FollowEvent::Timer);
+        assert_eq!(f.poll_timeout(), Some(at(10)), "asked at once");
+        let out = f.handle(at(10), FollowEvent::Timer);
         assert_eq!(out, [FollowAction::ProbeRest]);
-        f.handle(at(62), FollowEvent::Rest(RestAnswer::NotPrimary));
+        f.handle(at(12), FollowEvent::Rest(RestAnswer::NotPrimary));
         assert_eq!(f.state(), State::Backup);
-        f.handle(at(112), FollowEvent::Timer);
+        assert_eq!(f.poll_timeout(), Some(at(12) + CONFIRM_EVERY));
+        f.handle(at(62), FollowEvent::Timer);
         let out = f.handle(at(115), FollowEvent::Rest(RestAnswer::Primary));
         assert_eq!(states(&out), [State::Master]);
         assert_eq!(f.poll_timeout(), Some(at(115) + HOLDER_EVERY));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http_body_util::Empty;
+use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
@@ -286,7 +286,14 @@ impl Daemon {
     }
 }
 
-/// `GET /primary` on the local Patroni: 200 is the primary.
+/// The most of `GET /primary`'s body that is read (Patroni's is a few
+/// hundred bytes).
+const REST_BODY_LIMIT: usize = 64 * 1024;
+
+/// `GET /primary` on the local Patroni: a writable primary answers 200 with
+/// role `master` (or `primary`) and state `running` in its JSON body.
+/// Patroni answers 200 as soon as it holds the leader lock, whatever
+/// PostgreSQL is doing: the body says whether it is promoted and running.
 async fn ask_primary(url: &RestUrl) -> RestAnswer {
     let ask = async {
         let stream = tokio::net::TcpStream::connect(&url.authority).await?;
@@ -296,13 +303,27 @@ async fn ask_primary(url: &RestUrl) -> RestAnswer {
         let request = hyper::Request::get("/primary")
             .header(hyper::header::HOST, &url.authority)
             .body(Empty::<Bytes>::new())?;
-        let status = sender.send_request(request).await?.status();
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), REST_BODY_LIMIT)
+            .collect()
+            .await?
+            .to_bytes();
         driver.abort();
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(status)
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))
     };
     match tokio::time::timeout(REST_TIMEOUT, ask).await {
-        Ok(Ok(status)) if status == hyper::StatusCode::OK => RestAnswer::Primary,
-        Ok(Ok(_)) => RestAnswer::NotPrimary,
+        Ok(Ok((status, body))) => {
+            let view: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let role = view.get("role").and_then(|r| r.as_str());
+            let state = view.get("state").and_then(|s| s.as_str());
+            let writable = matches!(role, Some("master" | "primary")) && state == Some("running");
+            if status == hyper::StatusCode::OK && writable {
+                RestAnswer::Primary
+            } else {
+                RestAnswer::NotPrimary
+            }
+        }
         Ok(Err(e)) => {
             tracing::debug!(url = %url.url, error = %e, "Patroni's REST API did not answer");
             RestAnswer::Silent
