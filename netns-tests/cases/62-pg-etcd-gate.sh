@@ -6,7 +6,8 @@
 # n1, n2 and n3. A client writes rows through the VIP without pause.
 #   1. n1 (master) cut off from both others: it steps down and fences its
 #      primary; n2 takes the lock after n1's lease ran out and promotes.
-#   2. n1 rebuilt as n2's synchronous standby; then the whole of n2 hangs
+#   2. n1 rebuilt as n2's synchronous standby, cut off from the others for
+#      longer than a lease (it must not promote); then the whole of n2 hangs
 #      (every process in its namespace SIGSTOPped) for longer than the
 #      lease: the kernel drops its VIP, n1 takes over; n2 resumes and fences.
 #   3. etcd loses its quorum: the master steps down and fences; once quorum
@@ -118,6 +119,21 @@ pg_sql n2 "alter system set synchronous_standby_names = '*'" >/dev/null
 pg_sql n2 "select pg_reload_conf()" >/dev/null
 wait_until "n1 streams from n2 as its synchronous standby" 30 pg_has_sync_standby n2
 wait_until "n1's vipd is BACKUP again (its check passes)" 30 state_is n1 BACKUP
+
+step "2a. the reverse: the backup n1 cut off from n2 and n3 for longer than a lease"
+t0="$(now)"
+port_block n1
+# n1 hears no master and wants MASTER, but its etcd member has no quorum:
+# it must neither take the address nor promote its standby.
+stays_true "n2 alone holds $VIP4 while n1 is cut off" 8 only_holder n2
+check "n1's PostgreSQL is still a standby" pg_is_standby n1
+port_unblock n1
+wait_until "n1 hears n2 again and stays BACKUP" 10 state_is n1 BACKUP
+# Commits waited for the synchronous standby meanwhile: they go on now.
+wait_until "n1 streams from n2 as its synchronous standby again" 30 pg_has_sync_standby n2
+t_back="$(now)"
+wait_until "the client's writes go on" 20 eval '(( $(writes_ok "$t_back") >= 1 ))'
+report_gap "$t0" "backup cut off (commits wait for the synchronous standby)"
 # Everything in n2 but our own address monitor (`ip monitor`), which must
 # keep stamping events as they happen.
 n2_pids=""
