@@ -284,6 +284,23 @@ stays_true "$VIP4 on the leader n1 only" 1 only_holder n1
 # --------------------------------------------------------------------------
 # 2. switchovers
 # --------------------------------------------------------------------------
+# rejoin_as_replica NODE: the old leader streams from the new one. Patroni
+# 3.0.2 now and then stays in "manual failover: demote in progress" for good
+# (seen once in about ten runs); that is Patroni's matter, not vipd's, so the
+# operator's remedy is applied: its Patroni restarts on a fresh clone.
+rejoin_as_replica() {
+    local node="$1" leader
+    leader="$(patroni_leader)" || fail "rejoin_as_replica $node: etcd does not answer"
+    if poll_until 30 0.2 eval "patroni_streams $leader $node && pg_is_replica $node && patroni_is_replica $node"; then
+        pat_note_postmaster "$node"
+        return 0
+    fi
+    log "Patroni on $node did not finish demoting within 30 s: restarting it on a fresh clone"
+    patroni_kill "$node"
+    patroni_start "$node" fresh
+    patroni_wait_streaming "$node" 60
+}
+
 switchover() {
     local from="$1" to="$2" t0
     step "2. patronictl switchover $from -> $to"
@@ -292,7 +309,7 @@ switchover() {
     wait_until "the leader key names $to (client's watch)" 15 eval "[[ -n \"\$(etcd_watch_first leader $to $t0)\" ]]"
     wait_until "$to alone holds $VIP4 and takes writes through it" 15 vip_on_primary "$to"
     follow_figures "switchover $from -> $to" "$from" "$to" "$t0"
-    patroni_wait_streaming "$from" 30
+    rejoin_as_replica "$from"
     patroni_wait_sync "$from" 30
     wait_until "5 rows committed through $VIP4 on $to" 20 eval "(( \$(writes_ok $t0) >= 5 ))"
     check "$VIP4 is still on $to only" only_holder "$to"

@@ -329,7 +329,11 @@ impl Follower {
         };
         if pace != Some(every) {
             // A new pace: at once when the key just named us.
-            let first = if every == CONFIRM_EVERY { now } else { now + every };
+            let first = if every == CONFIRM_EVERY {
+                now
+            } else {
+                now + every
+            };
             self.probe_at = Some(first);
         } else if self.probe_at.is_none() {
             // The last probe answered: the next one a pace later. A probe

@@ -261,11 +261,6 @@ impl Leadership {
         self.holder.as_deref()
     }
 
-    /// Whether etcd answered the last request.
-    pub fn reachable(&self) -> bool {
-        self.reachable
-    }
-
     /// Whether the lock lets us act as master at `now`.
     pub fn lets_act(&self, now: Time) -> bool {
         match &self.standing {

@@ -170,17 +170,24 @@ impl Daemon {
         for f in &self.followers {
             let on_it = f.attachment.is_some_and(|a| a.ifindex() == ifindex);
             let ours = f.cfg.virtual_ips.iter().any(|v| v.addr() == addr);
-            if on_it && ours && f.follower.state() == State::Master {
+            if !(on_it && ours && f.follower.state() == State::Master) {
+                continue;
+            }
+            // Rate-limited like a VRRP instance's: someone may keep removing it.
+            let key = format!("{}:restore", f.name);
+            if let Some(suppressed) = self.log_limit.allow(&key) {
                 tracing::warn!(
                     event = "vip_restored",
                     instance = %f.name,
                     address = %addr,
-                    "instance {}: {addr} was removed by someone else; restoring it",
-                    f.name
+                    suppressed,
+                    "instance {}: {addr} was removed by someone else; restoring it{}",
+                    f.name,
+                    super::suppressed_note(suppressed)
                 );
-                f.send_vip(VipCommand::Add);
-                f.send_vip(VipCommand::Announce);
             }
+            f.send_vip(VipCommand::Add);
+            f.send_vip(VipCommand::Announce);
         }
     }
 
