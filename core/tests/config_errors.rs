@@ -684,7 +684,7 @@ fn etcd_and_leadership() {
                 db_vip("leadership = { key = \"/vipd/db\" }\n")
             ),
             &[
-                "12:22: instance web: leadership key \"/vipd/db\" is already instance db's; each instance needs a key of its own",
+                "12:22: instance web: leadership key \"/vipd/db\" is already instance db's; each instance or sync group needs a key of its own",
             ],
         ),
         (
@@ -694,7 +694,30 @@ fn etcd_and_leadership() {
                 db_vip("leadership = { key = \"/vipd/db\" }\n")
             ),
             &[
-                "9:13: sync group `g`: db has a `leadership` lock, which a sync group member cannot have yet (the group would move it to MASTER without the lock); take it out of the group",
+                "9:13: sync group `g`: db has a `leadership` lock of its own; a sync group's members move to MASTER together, so set `leadership` on [sync_groups.g] instead",
+            ],
+        ),
+        (
+            "a_group_lock_needs_etcd_and_a_key_of_its_own",
+            format!(
+                "{}[sync_groups.g]\ninstances = [\"db\"]\nleadership = {{ key = \"/vipd/db\" }}\n[sync_groups.h]\ninstances = []\nleadership = {{ key = \"/vipd/db\" }}\n",
+                db_vip("")
+            ),
+            &[
+                "7:14: sync group `g`: `leadership` needs an [etcd] section with the cluster's `endpoints`",
+                "9:13: `instances` must name at least one instance, like [\"db\", \"app\"]",
+                "10:14: sync group `h`: `leadership` needs an [etcd] section with the cluster's `endpoints`",
+                "10:22: sync group `h`: leadership key \"/vipd/db\" is already sync group `g`'s; each instance or sync group needs a key of its own",
+            ],
+        ),
+        (
+            "a_locked_group_cannot_hold_an_address_owner",
+            format!(
+                "{etcd}{}[sync_groups.g]\ninstances = [\"db\"]\nleadership = {{ key = \"/vipd/db\" }}\n",
+                db_vip("priority = 255\n")
+            ),
+            &[
+                "10:14: sync group `g` has a `leadership` lock but an address owner (priority 255: db), which takes MASTER at once and cannot wait for the lock: lower its priority below 255",
             ],
         ),
         (

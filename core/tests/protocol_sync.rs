@@ -7,8 +7,8 @@ use std::time::Duration;
 use common::ip;
 
 use vipd_core::protocol::{
-    Action, Event, GroupId, Health, Instance, InstanceId, Member, Node, Output, Params, State,
-    SyncGroup, Time,
+    Action, Event, GroupId, Health, Instance, InstanceId, LeaseAction, LeaseEvent, LeaseSettings,
+    Member, Node, OnEtcdLoss, Output, Params, Report, State, SyncGroup, Time,
 };
 use vipd_core::wire::{AdvertRepr, Centis, Version};
 
@@ -33,6 +33,7 @@ fn pg(members: [usize; 2]) -> SyncGroup {
     SyncGroup {
         name: "pg".into(),
         members: members.map(InstanceId).to_vec(),
+        leadership: None,
     }
 }
 
@@ -372,4 +373,173 @@ fn moving_a_member_out_of_its_group_releases_it() {
         vec![State::Fault, State::Backup, State::Fault],
         "{out:?}"
     );
+}
+
+// ---- a leadership lock on the group -----------------------------------------
+
+/// Group "pg" of db and app, needing a lock in etcd.
+fn locked_pg() -> SyncGroup {
+    SyncGroup {
+        leadership: Some(LeaseSettings {
+            key: "/vipd/pg".into(),
+            ttl: Duration::from_secs(5),
+            on_etcd_loss: OnEtcdLoss::StepDown,
+        }),
+        ..pg([0, 1])
+    }
+}
+
+/// [`node`], with group "pg" needing a lock in etcd.
+fn locked_node() -> Node {
+    let members = vec![
+        member("db", 51, 100),
+        member("app", 52, 100),
+        member("other", 53, 100),
+    ];
+    let mut n = Node::new(members, vec![locked_pg()]);
+    n.handle_all(Time::ZERO, Event::Startup);
+    n
+}
+
+fn group_leases(out: &[Output]) -> Vec<LeaseAction> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::GroupLease(GroupId(0), action) => Some(action.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Position of the first output matching `wanted`.
+fn position(out: &[Output], wanted: impl Fn(&Output) -> bool) -> usize {
+    out.iter().position(wanted).expect("output present")
+}
+
+/// A locked group whose members timed out, asked, and was granted at `at`.
+fn locked_master() -> (Node, Time) {
+    let mut n = locked_node();
+    let due = n.poll_timeout().unwrap();
+    let out = n.handle_timeout(due);
+    assert_eq!(group_leases(&out), vec![LeaseAction::Acquire(1)]);
+    let granted = LeaseEvent::Granted {
+        attempt: 1,
+        sent: due,
+        ttl: Duration::from_secs(5),
+        revision: 7,
+    };
+    let at = due + Duration::from_millis(5);
+    n.handle_group_lease(at, GroupId(0), granted);
+    (n, at)
+}
+
+#[test]
+fn a_locked_group_asks_for_its_lock_and_moves_whole_only_when_granted() {
+    let mut n = locked_node();
+    let due = n.poll_timeout().unwrap();
+    let out = n.handle_timeout(due);
+    assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
+    assert_eq!(group_leases(&out), vec![LeaseAction::Acquire(1)]);
+    assert_eq!(
+        n.instance(InstanceId(2)).state(),
+        State::Master,
+        "an instance outside the group needs no lock"
+    );
+    let granted = LeaseEvent::Granted {
+        attempt: 1,
+        sent: due,
+        ttl: Duration::from_secs(5),
+        revision: 7,
+    };
+    let out = n.handle_group_lease(due + Duration::from_millis(5), GroupId(0), granted);
+    assert_eq!(states(&n)[..2], [State::Master, State::Master]);
+    for m in 0..2 {
+        let fence = position(
+            &out,
+            |o| matches!(o, Output::Instance(InstanceId(i), Action::Lease(LeaseAction::Fence(Some(_)))) if *i == m),
+        );
+        let add = position(&out, |o| {
+            *o == Output::Instance(InstanceId(m), Action::AddVips)
+        });
+        assert!(
+            fence < add,
+            "member {m}: its addresses are fenced before they exist"
+        );
+    }
+    assert_eq!(
+        group_transitions(&out),
+        vec![(State::Backup, State::Master)]
+    );
+}
+
+#[test]
+fn a_refused_locked_group_stays_backup_and_says_who_holds_the_lock() {
+    let mut n = locked_node();
+    let due = n.poll_timeout().unwrap();
+    n.handle_timeout(due);
+    let denied = LeaseEvent::Denied {
+        attempt: 1,
+        holder: "db-b",
+    };
+    let out = n.handle_group_lease(due + Duration::from_millis(5), GroupId(0), denied);
+    assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
+    let told = out.iter().any(|o| {
+        matches!(o, Output::Instance(_, Action::Report(Report::LeadershipHeldBy { holder })) if holder == "db-b")
+    });
+    assert!(told, "{out:?}");
+}
+
+#[test]
+fn a_locked_group_releases_its_lock_only_after_every_member_stepped_down() {
+    let (mut n, at) = locked_master();
+    // A better master for db: db steps down, app follows, then the lock goes.
+    let out = hear(&mut n, at + Duration::from_millis(100), 0, 200);
+    assert_eq!(states(&n)[..2], [State::Backup, State::Backup]);
+    assert_eq!(group_leases(&out), vec![LeaseAction::Release(1)]);
+    let release = position(&out, |o| matches!(o, Output::GroupLease(..)));
+    let report = position(&out, |o| matches!(o, Output::Group(..)));
+    for m in 0..2 {
+        let removed = position(&out, |o| {
+            *o == Output::Instance(InstanceId(m), Action::RemoveVips)
+        });
+        assert!(
+            removed < release,
+            "member {m}'s addresses go before the lock"
+        );
+    }
+    assert!(
+        report < release,
+        "the group's hooks are queued before the release"
+    );
+}
+
+#[test]
+fn a_locked_group_not_renewed_in_time_resigns_whole() {
+    let (mut n, _) = locked_master();
+    // No renewal answered: the node's next deadline is the lock's.
+    let deadline = n.group_lock(GroupId(0)).unwrap().deadline().unwrap();
+    assert!(n.poll_timeout().unwrap() <= deadline);
+    let mut out = Vec::new();
+    while states(&n)[..2] != [State::Backup, State::Backup] {
+        let due = n.poll_timeout().unwrap();
+        assert!(due <= deadline, "resigned by the lock's deadline");
+        out.extend(n.handle_timeout(due));
+    }
+    for m in 0..2 {
+        let resigned = out.iter().any(|o| {
+            matches!(o, Output::Instance(InstanceId(i), Action::SendAdvert(a)) if *i == m && a.priority == 0)
+        });
+        assert!(resigned, "member {m} resigns with priority 0");
+    }
+    assert_eq!(group_leases(&out), vec![LeaseAction::Release(1)]);
+}
+
+#[test]
+fn a_reload_keeps_a_locked_groups_lock_and_its_members_master() {
+    let (n, at) = locked_master();
+    let (members, kept) = n.into_parts();
+    let mut n = Node::with_group_states(members, vec![locked_pg()], &kept);
+    let out = n.regroup(at + Duration::from_millis(10));
+    assert_eq!(group_leases(&out), vec![], "nothing asked or released");
+    assert_eq!(states(&n)[..2], [State::Master, State::Master]);
+    assert!(n.group_lock(GroupId(0)).unwrap().lets_act(at));
 }

@@ -7,16 +7,16 @@
 //! may), never two nodes acting as master. And once everything heals, one
 //! master again.
 //!
-//! `VIPD_SIM_SEED=N [VIPD_SIM_POLICY=keep] cargo test --test sim_leadership replay -- --nocapture`
+//! `VIPD_SIM_SEED=N [VIPD_SIM_POLICY=keep] [VIPD_SIM_LOCK=group] cargo test --test sim_leadership replay -- --nocapture`
 //! dumps one random run.
 
 use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use vipd_core::protocol::{LeaseSettings, OnEtcdLoss, Report, State, Time};
+use vipd_core::protocol::{InstanceId, LeaseSettings, OnEtcdLoss, Report, State, SyncGroup, Time};
 use vipd_core::sim::{
-    EtcdSpec, Incident, InstanceSpec, Network, NodeSpec, Record, Rng, Setup, Sim, check,
+    EtcdSpec, Incident, InstanceSpec, LockOf, Network, NodeSpec, Record, Rng, Setup, Sim, check,
 };
 use vipd_core::wire::{Auth, Centis, Family, Version};
 
@@ -32,25 +32,58 @@ fn lock(policy: OnEtcdLoss) -> LeaseSettings {
     }
 }
 
+/// Where the lock is: on the one instance of each node, or on a sync group
+/// of two instances (VRIDs 1 and 2) on each node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locked {
+    Instance,
+    Group,
+}
+
 fn setup(priorities: &[u8], seed: u64) -> Setup {
+    setup_locked(Locked::Instance, priorities, seed)
+}
+
+fn setup_locked(locked: Locked, priorities: &[u8], seed: u64) -> Setup {
+    let node = |p: u8| {
+        let first = InstanceSpec::new(p, Centis::ONE_SECOND);
+        match locked {
+            Locked::Instance => NodeSpec::single(first),
+            Locked::Group => NodeSpec {
+                instances: vec![first.clone(), InstanceSpec { vrid: 2, ..first }],
+                sync_groups: vec![SyncGroup {
+                    name: "db".into(),
+                    members: vec![InstanceId(0), InstanceId(1)],
+                    leadership: None,
+                }],
+                boot_at: Some(Time::ZERO),
+            },
+        }
+    };
     Setup {
         version: Version::V3,
         family: Family::Ipv4,
         auth: Auth::None,
-        nodes: priorities
-            .iter()
-            .map(|&p| NodeSpec::single(InstanceSpec::new(p, Centis::ONE_SECOND)))
-            .collect(),
+        nodes: priorities.iter().map(|&p| node(p)).collect(),
         network: Network::fixed(Duration::from_millis(1)),
         seed,
     }
 }
 
 fn etcd(policy: OnEtcdLoss) -> EtcdSpec {
+    etcd_locked(Locked::Instance, policy)
+}
+
+fn etcd_locked(locked: Locked, policy: OnEtcdLoss) -> EtcdSpec {
+    let (locks, group_locks) = match locked {
+        Locked::Instance => (vec![Some(lock(policy))], Vec::new()),
+        Locked::Group => (Vec::new(), vec![Some(lock(policy))]),
+    };
     EtcdSpec {
         latency: Duration::from_millis(2),
         request_timeout: Duration::from_secs(1),
-        locks: vec![Some(lock(policy))],
+        locks,
+        group_locks,
     }
 }
 
@@ -58,12 +91,25 @@ fn gated(priorities: &[u8]) -> Sim {
     Sim::with_etcd(setup(priorities, 1), etcd(OnEtcdLoss::StepDown))
 }
 
-fn safe(sim: &Sim) {
+fn gated_groups(priorities: &[u8]) -> Sim {
+    let setup = setup_locked(Locked::Group, priorities, 1);
+    Sim::with_etcd(setup, etcd_locked(Locked::Group, OnEtcdLoss::StepDown))
+}
+
+/// Never two holders of any instance's addresses, never two nodes acting as
+/// any instance's master.
+fn verdict(sim: &Sim) -> Result<(), check::Violation> {
     let timeline = sim.timeline();
-    if let Err(v) = check::sole_vip_holder(timeline, 0)
-        .and_then(|()| check::sole_acting_master(&timeline.view(0)))
-    {
-        panic!("{v}\n{timeline}");
+    let instances = sim.config().nodes.first().map_or(0, |n| n.instances.len());
+    (0..instances).try_for_each(|k| {
+        check::sole_vip_holder(timeline, k)
+            .and_then(|()| check::sole_acting_master(&timeline.view(k)))
+    })
+}
+
+fn safe(sim: &Sim) {
+    if let Err(v) = verdict(sim) {
+        panic!("{v}\n{}", sim.timeline());
     }
 }
 
@@ -73,7 +119,7 @@ fn the_vrrp_winner_takes_the_lock_and_the_other_is_told_who_holds_it() {
     sim.run_until(secs(10.0));
     let view = sim.timeline().view(0);
     assert_eq!(view.masters_at(secs(10.0)), vec![1]);
-    assert_eq!(sim.etcd().unwrap().holder(0), Some(1));
+    assert_eq!(sim.etcd().unwrap().holder(LockOf::Instance(0)), Some(1));
     safe(&sim);
 
     // Cut VRRP between them: n0 stops hearing n1, wants MASTER, is refused.
@@ -156,7 +202,11 @@ fn without_quorum_nobody_is_master_under_step_down_and_the_master_stays_under_ke
             vec![1],
             "{policy:?}"
         );
-        assert_eq!(sim.etcd().unwrap().holder(0), Some(1), "{policy:?}");
+        assert_eq!(
+            sim.etcd().unwrap().holder(LockOf::Instance(0)),
+            Some(1),
+            "{policy:?}"
+        );
         safe(&sim);
     }
 }
@@ -170,10 +220,10 @@ fn a_key_deleted_by_hand_moves_the_lock_without_two_masters() {
     sim.run_until(secs(15.0));
     // An operator forces a failover by deleting the key: n0 takes it, and
     // n1, whose lease lives on, must still stop.
-    sim.inject(Incident::EtcdDeleteKey(0));
+    sim.inject(Incident::EtcdDeleteKey(LockOf::Instance(0)));
     sim.run_until(secs(30.0));
     assert_eq!(sim.timeline().view(0).masters_at(secs(30.0)), vec![0]);
-    assert_eq!(sim.etcd().unwrap().holder(0), Some(0));
+    assert_eq!(sim.etcd().unwrap().holder(LockOf::Instance(0)), Some(0));
     safe(&sim);
 }
 
@@ -187,13 +237,88 @@ fn without_locks_a_partition_makes_two_holders() {
     assert!(check::sole_vip_holder(sim.timeline(), 0).is_err());
 }
 
+// ---- a lock on a sync group -------------------------------------------------
+
+/// Whether every instance's master at `at` is this one node.
+fn group_masters_at(sim: &Sim, at: Time) -> Vec<Vec<usize>> {
+    (0..2)
+        .map(|k| sim.timeline().view(k).masters_at(at))
+        .collect()
+}
+
+#[test]
+fn a_locked_group_becomes_master_whole_with_its_lock_and_the_other_is_told_who_holds_it() {
+    let mut sim = gated_groups(&[100, 200]);
+    sim.run_until(secs(10.0));
+    assert_eq!(group_masters_at(&sim, secs(10.0)), vec![vec![1], vec![1]]);
+    assert_eq!(sim.etcd().unwrap().holder(LockOf::Group(0)), Some(1));
+    // Adverts cut: n0's members want MASTER; the group asks and is refused.
+    sim.inject(Incident::Partition(vec![vec![0], vec![1]]));
+    sim.run_until(secs(30.0));
+    assert_eq!(group_masters_at(&sim, secs(30.0)), vec![vec![1], vec![1]]);
+    let told = sim.timeline().entries().iter().any(|e| {
+        matches!(&e.record, Record::Report { node: 0, report: Report::LeadershipHeldBy { holder }, .. } if holder == "n1")
+    });
+    assert!(told, "n0 reports that n1 holds the group's leadership");
+    safe(&sim);
+}
+
+#[test]
+fn a_locked_group_cut_off_from_etcd_steps_down_whole_before_the_other_takes_over() {
+    let mut sim = gated_groups(&[100, 200]);
+    sim.run_until(secs(10.0));
+    sim.inject(Incident::Partition(vec![vec![0], vec![1]]));
+    sim.inject(Incident::EtcdCut(vec![1]));
+    sim.run_until(secs(30.0));
+    assert_eq!(group_masters_at(&sim, secs(30.0)), vec![vec![0], vec![0]]);
+    for k in 0..2 {
+        let view = sim.timeline().view(k);
+        let stepped_down = view
+            .transitions()
+            .find(|(_, n, t)| *n == 1 && t.from == State::Master)
+            .map(|(t, _, _)| t)
+            .expect("n1 steps down");
+        let took_over = view.became_master(0, secs(10.0)).expect("n0 takes over");
+        assert!(
+            stepped_down < took_over,
+            "instance {k}: {stepped_down} < {took_over}"
+        );
+    }
+    safe(&sim);
+}
+
+#[test]
+fn a_hung_locked_group_is_fenced_and_resigns_whole_on_waking() {
+    let mut sim = gated_groups(&[100, 200]);
+    sim.run_until(secs(10.0));
+    sim.inject(Incident::Hang {
+        node: 1,
+        for_: Duration::from_secs(20),
+    });
+    sim.run_until(secs(45.0));
+    for k in 0..2 {
+        let view = sim.timeline().view(k);
+        assert!(
+            view.became_master(0, secs(10.0)).is_some(),
+            "n0 took over instance {k}"
+        );
+    }
+    assert_eq!(
+        group_masters_at(&sim, secs(45.0)),
+        vec![vec![1], vec![1]],
+        "n1 preempts again, with the lock"
+    );
+    safe(&sim);
+}
+
 // ---- random faults ---------------------------------------------------------
 
-fn random_run(seed: u64, policy: OnEtcdLoss) -> Sim {
+fn random_run(seed: u64, policy: OnEtcdLoss, locked: Locked) -> Sim {
     let mut rng = Rng::new(seed);
     let n = rng.between(2, 3) as usize;
     let priorities: Vec<u8> = (0..n).map(|_| rng.between(50, 250) as u8).collect();
-    let mut sim = Sim::with_etcd(setup(&priorities, seed), etcd(policy));
+    let setup = setup_locked(locked, &priorities, seed);
+    let mut sim = Sim::with_etcd(setup, etcd_locked(locked, policy));
     let mut t = 5.0;
     let mut down = vec![false; n];
     while t < 150.0 {
@@ -261,22 +386,39 @@ proptest! {
     /// never two holders or acting masters; after healing, one master.
     #[test]
     fn never_two_masters_under_random_faults(seed in any::<u64>()) {
-        let sim = random_run(seed, OnEtcdLoss::StepDown);
-        let timeline = sim.timeline();
-        let verdict = check::sole_vip_holder(timeline, 0)
-            .and_then(|()| check::sole_acting_master(&timeline.view(0)));
+        let sim = random_run(seed, OnEtcdLoss::StepDown, Locked::Instance);
+        let verdict = verdict(&sim);
         prop_assert!(verdict.is_ok(), "seed {seed}: {}", verdict.unwrap_err());
-        let masters = timeline.view(0).masters_at(secs(220.0));
+        let masters = sim.timeline().view(0).masters_at(secs(220.0));
         prop_assert!(masters.len() == 1, "seed {seed}: masters after healing {masters:?}");
+    }
+
+    /// The same with the lock on a sync group of two instances: neither
+    /// instance ever has two holders, and after healing both members are
+    /// master on the same node.
+    #[test]
+    fn a_locked_group_never_has_two_masters_under_random_faults(seed in any::<u64>()) {
+        let sim = random_run(seed, OnEtcdLoss::StepDown, Locked::Group);
+        let verdict = verdict(&sim);
+        prop_assert!(verdict.is_ok(), "seed {seed}: {}", verdict.unwrap_err());
+        let end = secs(220.0);
+        let masters: Vec<Vec<usize>> =
+            (0..2).map(|k| sim.timeline().view(k).masters_at(end)).collect();
+        prop_assert!(
+            masters[0].len() == 1 && masters[0] == masters[1],
+            "seed {seed}: masters after healing {masters:?}"
+        );
     }
 
     /// `keep` trades safety during an etcd outage for availability, by the
     /// operator's choice; once everything heals there is one master again.
     #[test]
     fn keep_converges_to_one_master_after_healing(seed in any::<u64>()) {
-        let sim = random_run(seed, OnEtcdLoss::Keep);
-        let masters = sim.timeline().view(0).masters_at(secs(220.0));
-        prop_assert!(masters.len() == 1, "seed {seed}: masters after healing {masters:?}");
+        for locked in [Locked::Instance, Locked::Group] {
+            let sim = random_run(seed, OnEtcdLoss::Keep, locked);
+            let masters = sim.timeline().view(0).masters_at(secs(220.0));
+            prop_assert!(masters.len() == 1, "seed {seed} {locked:?}: masters after healing {masters:?}");
+        }
     }
 }
 
@@ -292,6 +434,10 @@ fn replay() {
         Ok("keep") => OnEtcdLoss::Keep,
         _ => OnEtcdLoss::StepDown,
     };
-    let sim = random_run(seed, policy);
+    let locked = match std::env::var("VIPD_SIM_LOCK").as_deref() {
+        Ok("group") => Locked::Group,
+        _ => Locked::Instance,
+    };
+    let sim = random_run(seed, policy, locked);
     println!("{}", sim.timeline());
 }

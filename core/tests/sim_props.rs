@@ -886,6 +886,7 @@ fn groups_settle(seed: u64) -> Run {
                 sync_groups: vec![vipd_core::protocol::SyncGroup {
                     name: "G".into(),
                     members: (0..members).map(InstanceId).collect(),
+                    leadership: None,
                 }],
                 boot_at: Some(Time::from_nanos(
                     rng.below(interval.as_duration().as_nanos() as u64),

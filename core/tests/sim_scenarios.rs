@@ -308,6 +308,7 @@ fn grouped(priority: u8) -> NodeSpec {
         sync_groups: vec![SyncGroup {
             name: "G".into(),
             members: vec![InstanceId(0), InstanceId(1)],
+            leadership: None,
         }],
         boot_at: Some(Time::ZERO),
     }

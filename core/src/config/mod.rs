@@ -413,6 +413,9 @@ pub struct SyncGroupConfig {
     pub instances: Vec<String>,
     /// Programs run once per state change of the whole group.
     pub hooks: Hooks,
+    /// The lock in etcd the group must hold for its members to be MASTER
+    /// (`leadership = { ... }`, as on an instance).
+    pub leadership: Option<LeaseSettings>,
 }
 
 /// A program with its arguments, run without a shell. Never empty; the

@@ -122,6 +122,7 @@ pub(super) struct RawInstance {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSyncGroup {
     pub instances: Option<Spanned<Vec<Spanned<String>>>>,
+    pub leadership: Option<Spanned<RawLeadership>>,
     pub notify_master: Option<Spanned<RawArgv>>,
     pub notify_backup: Option<Spanned<RawArgv>>,
     pub notify_fault: Option<Spanned<RawArgv>>,

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Check, Config, InstanceConfig};
+use super::{Check, Config, InstanceConfig, LeaseSettings};
 
 /// One instance's fate in a reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,6 +218,19 @@ pub fn plan(old: &Config, new: &Config) -> Plan {
         let old_lock = old.instances.get(name).and_then(|i| i.leadership.as_ref());
         if old_lock != new_instance.leadership.as_ref() {
             needs_restart.push(format!("instance {name}: leadership"));
+        }
+    }
+    fn lock_of<'a>(config: &'a Config, name: &str) -> Option<&'a LeaseSettings> {
+        config.sync_groups.get(name)?.leadership.as_ref()
+    }
+    let names: BTreeSet<&String> = old
+        .sync_groups
+        .keys()
+        .chain(new.sync_groups.keys())
+        .collect();
+    for name in names {
+        if lock_of(old, name) != lock_of(new, name) {
+            needs_restart.push(format!("sync group {name}: leadership"));
         }
     }
 

@@ -5,7 +5,8 @@ use core::fmt::{self, Display, Formatter, Write as _};
 use core::time::Duration;
 
 use super::{
-    Check, Config, Global, Hooks, InstanceConfig, SyncGroupConfig, TrackFile, TrackProcess,
+    Check, Config, Global, Hooks, InstanceConfig, LeaseSettings, SyncGroupConfig, TrackFile,
+    TrackProcess,
 };
 use crate::wire::Version;
 
@@ -175,11 +176,29 @@ impl Display for InstanceConfig {
         )?;
         hooks(f, &self.hooks)?;
         row(f, "hook_timeout", dur(self.hook_timeout))?;
+        leadership(f, self.leadership.as_ref())?;
         row(
             f,
             "sync_group",
             self.sync_group.as_deref().unwrap_or("none"),
         )
+    }
+}
+
+/// The lock in etcd an instance or group needs to be master, if any.
+fn leadership(f: &mut Formatter<'_>, lock: Option<&LeaseSettings>) -> fmt::Result {
+    match lock {
+        Some(l) => row(
+            f,
+            "leadership",
+            format_args!(
+                "key {}, ttl {}, on etcd loss {}",
+                l.key,
+                dur(l.ttl),
+                l.on_etcd_loss.as_str()
+            ),
+        ),
+        None => row(f, "leadership", "none"),
     }
 }
 
@@ -247,6 +266,7 @@ impl Display for SyncGroupConfig {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         writeln!(f, "sync_group {}", self.name)?;
         row(f, "instances", list(&self.instances))?;
+        leadership(f, self.leadership.as_ref())?;
         hooks(f, &self.hooks)
     }
 }

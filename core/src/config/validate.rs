@@ -401,7 +401,7 @@ impl Validator<'_, '_> {
             );
         }
         self.across_instances(&facts);
-        self.leadership_needs_etcd(&file.instances, file.etcd.is_some());
+        self.leadership_needs_etcd(&file.instances, &file.sync_groups, file.etcd.is_some());
 
         let mut member_of: BTreeMap<String, String> = BTreeMap::new();
         let sync_groups = self.each(&file.sync_groups, |v, entry| {
@@ -742,29 +742,38 @@ impl Validator<'_, '_> {
         }
     }
 
-    /// A lock needs the node's etcd client, and two instances cannot share one.
-    fn leadership_needs_etcd(&mut self, instances: &[Entry<RawInstance>], have_etcd: bool) {
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-        for entry in instances {
-            let Some(raw) = &entry.read.value.leadership else {
-                continue;
-            };
+    /// A lock needs the node's etcd client, and no two instances or sync
+    /// groups can share one.
+    fn leadership_needs_etcd(
+        &mut self,
+        instances: &[Entry<RawInstance>],
+        groups: &[Entry<RawSyncGroup>],
+        have_etcd: bool,
+    ) {
+        let instance_locks = instances.iter().filter_map(|entry| {
+            let lock = entry.read.value.leadership.as_ref()?;
+            Some((format!("instance {}", entry.name), lock))
+        });
+        let group_locks = groups.iter().filter_map(|entry| {
+            let lock = entry.read.value.leadership.as_ref()?;
+            Some((format!("sync group `{}`", entry.name), lock))
+        });
+        let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+        for (owner, raw) in instance_locks.chain(group_locks) {
             if !have_etcd {
                 self.c.error(
                     raw.span(),
                     format!(
-                        "instance {}: `leadership` needs an [etcd] section with the cluster's `endpoints`",
-                        entry.name
+                        "{owner}: `leadership` needs an [etcd] section with the cluster's `endpoints`"
                     ),
                 );
             }
             if let Some(key) = &raw.get_ref().key {
-                if let Some(other) = seen.insert(key.get_ref(), &entry.name) {
+                if let Some(other) = seen.insert(key.get_ref(), owner.clone()) {
                     self.c.error(
                         key.span(),
                         format!(
-                            "instance {}: leadership key {:?} is already instance {other}'s; each instance needs a key of its own",
-                            entry.name,
+                            "{owner}: leadership key {:?} is already {other}'s; each instance or sync group needs a key of its own",
                             key.get_ref()
                         ),
                     );
@@ -1503,10 +1512,15 @@ impl Validator<'_, '_> {
         let members = self.required(entry, "instances", &raw.instances, |v, list| {
             v.members(&entry.name, list, instance_names, member_of)
         });
+        let leadership = match &raw.leadership {
+            Some(l) => self.leadership(l).map(Some),
+            None => Some(None),
+        };
         Some(SyncGroupConfig {
             name: entry.name.clone(),
             instances: members?,
             hooks: hooks?,
+            leadership: leadership?,
         })
     }
 
@@ -1577,7 +1591,7 @@ impl Validator<'_, '_> {
                 continue;
             };
             // A group moves its members to MASTER together, without asking
-            // a member's lock: a locked member would be MASTER without it.
+            // a member's own lock: the lock belongs on the group.
             let locked: Vec<&str> = list
                 .get_ref()
                 .iter()
@@ -1588,10 +1602,11 @@ impl Validator<'_, '_> {
                 self.c.error(
                     list.span(),
                     format!(
-                        "sync group `{}`: {} has a `leadership` lock, which a sync group member cannot have yet \
-                         (the group would move it to MASTER without the lock); take it out of the group",
+                        "sync group `{}`: {} has a `leadership` lock of its own; a sync group's members \
+                         move to MASTER together, so set `leadership` on [sync_groups.{}] instead",
                         entry.name,
-                        locked.join(", ")
+                        locked.join(", "),
+                        entry.name
                     ),
                 );
             }
@@ -1601,6 +1616,23 @@ impl Validator<'_, '_> {
                 .map(|m| m.get_ref().as_str())
                 .filter(|m| instances.contains_key(*m))
                 .partition(|m| instances[*m].priority == 255);
+            if let Some(lock) = entry
+                .read
+                .value
+                .leadership
+                .as_ref()
+                .filter(|_| !owners.is_empty())
+            {
+                self.c.error(
+                    lock.span(),
+                    format!(
+                        "sync group `{}` has a `leadership` lock but an address owner (priority 255: {}), \
+                         which takes MASTER at once and cannot wait for the lock: lower its priority below 255",
+                        entry.name,
+                        owners.join(", ")
+                    ),
+                );
+            }
             if owners.is_empty() || others.is_empty() {
                 continue;
             }

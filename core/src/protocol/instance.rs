@@ -567,8 +567,9 @@ impl Instance {
     /// Becomes Master with its group: for the reason it wanted to, or `reason`.
     pub fn take_over(&mut self, now: Time, reason: Reason) -> Vec<Action> {
         let mut out = Vec::new();
-        // A lock is never bypassed (configuration keeps locked instances
-        // out of groups; this keeps the rule if that ever changes).
+        // A lock is never bypassed (configuration keeps instances with a
+        // lock of their own out of groups, whose lock the node checks; this
+        // keeps the rule if that ever changes).
         if self.state == State::Backup && self.lock_allows(now) {
             let reason = self.wants_master.take().unwrap_or(reason);
             self.become_master(now, reason, &mut out);
@@ -593,6 +594,31 @@ impl Instance {
         let mut out = Vec::new();
         self.group_fault = fault;
         self.apply_fault(now, &mut out);
+        out
+    }
+
+    /// Resigns on behalf of its group, whose lock can no longer be relied
+    /// on: a priority-0 advert, the addresses removed.
+    pub fn resign_with_group(&mut self, now: Time, why: LeadershipLoss) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.resign(now, why, &mut out);
+        }
+        out
+    }
+
+    /// Another node holds the lock this instance (or its group) needs to
+    /// become Master. A candidate that outranks the holder's adverts says so
+    /// once: the holder steps down on hearing a higher priority and releases
+    /// the lock, which frees it for us.
+    pub fn refused_by_lock(&self, holder: String) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let Some(reason) = &self.wants_master {
+            if matches!(reason, Reason::Preempted { .. }) {
+                out.push(Action::SendAdvert(self.advert(self.priority())));
+            }
+            out.push(Action::Report(Report::LeadershipHeldBy { holder }));
+        }
         out
     }
 
@@ -752,14 +778,8 @@ impl Instance {
                 let holder = lock.holder().unwrap_or_default().to_owned();
                 if self.state == State::Master {
                     self.resign(now, LeadershipLoss::HeldBy(holder), out);
-                } else if let Some(reason) = &self.wants_master {
-                    // A candidate that outranks the holder's adverts says so
-                    // once: the holder steps down on hearing a higher
-                    // priority and releases the lock, which frees it for us.
-                    if matches!(reason, Reason::Preempted { .. }) {
-                        out.push(Action::SendAdvert(self.advert(self.priority())));
-                    }
-                    out.push(Action::Report(Report::LeadershipHeldBy { holder }));
+                } else {
+                    out.extend(self.refused_by_lock(holder));
                 }
             }
             Change::Renewed => {

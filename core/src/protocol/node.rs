@@ -17,6 +17,13 @@
 //! Group hooks run once per group transition, when all members have arrived
 //! in the same state; they get priority 0, as keepalived's group scripts do.
 //!
+//! A group may need a leadership lock in etcd (`leadership` on the group):
+//! the node holds it for the whole group, as an instance holds its own. The
+//! group asks for it when every member wants Master and moves only once it
+//! is granted; each member's addresses are fenced by it; when it can no
+//! longer be relied on every Master member resigns; it is released once no
+//! member is Master (and none wants to be).
+//!
 //! Nodes whose groups each outrank the other on some member (crossed
 //! priorities) would otherwise retake Master in lock-step forever: they step
 //! down on hearing each other and time out together. As the RFC breaks a tie
@@ -31,7 +38,10 @@ use std::collections::BTreeSet;
 
 use super::fault::Fault;
 use super::health::Health;
-use super::instance::{Action, Event, GroupCause, Instance, Params, Reason, State, Transition};
+use super::instance::{
+    Action, Event, GroupCause, Instance, LeadershipLoss, Params, Reason, State, Transition,
+};
+use super::leadership::{Change, Leadership, LeaseAction, LeaseEvent, LeaseSettings};
 use super::time::Time;
 
 /// How long, in advert intervals, a group pulled down by a higher address
@@ -66,6 +76,18 @@ pub struct SyncGroup {
     pub name: String,
     /// Its members.
     pub members: Vec<InstanceId>,
+    /// The lock in etcd the group must hold to be Master, if any.
+    pub leadership: Option<LeaseSettings>,
+}
+
+/// What a sync group carries across a reload ([`Node::into_parts`]).
+#[derive(Debug, Clone)]
+pub struct KeptGroup {
+    /// The group's name.
+    pub name: String,
+    /// Its last reported state.
+    pub state: State,
+    lock: Option<Leadership>,
 }
 
 /// An action for the driver, attributed to an instance or a sync group.
@@ -75,6 +97,10 @@ pub enum Output {
     Instance(InstanceId, Action),
     /// Every member of the group reached `to`: run the group's hooks once.
     Group(GroupId, Transition),
+    /// Acquire or release the group's leadership lock. A release is carried
+    /// out only after every member's addresses are gone and the hooks
+    /// queued before it (the group's and the members') have run.
+    GroupLease(GroupId, LeaseAction),
 }
 
 /// A node's instances and sync groups; see the module docs for the group rules.
@@ -86,6 +112,8 @@ pub struct Node {
     /// Per group: may not become Master before this (see [`HOLD_INTERVALS`]).
     hold_until: Vec<Option<Time>>,
     group_of: Vec<Option<usize>>,
+    /// Per group: its leadership lock, if it needs one.
+    locks: Vec<Option<Leadership>>,
     /// Every instance's next deadline, kept in order so the earliest is
     /// found in O(log n) whatever the number of instances.
     deadlines: Deadlines,
@@ -146,8 +174,13 @@ impl Node {
             member.instance.set_grouped(group.is_some());
         }
         let group_state = vec![State::Initialize; groups.len()];
+        let locks = groups
+            .iter()
+            .map(|g| g.leadership.clone().map(Leadership::new))
+            .collect();
         let mut node = Node {
             members,
+            locks,
             hold_until: vec![None; groups.len()],
             groups,
             group_state,
@@ -171,29 +204,40 @@ impl Node {
     }
 
     /// Takes the node apart for a reload: the members keep their state, and
-    /// each group's last reported state goes with its name.
-    pub fn into_parts(self) -> (Vec<Member>, Vec<(String, State)>) {
-        let states = self
+    /// each group's last reported state and lock go with its name.
+    pub fn into_parts(self) -> (Vec<Member>, Vec<KeptGroup>) {
+        let kept = self
             .groups
-            .iter()
-            .map(|g| g.name.clone())
+            .into_iter()
             .zip(self.group_state)
+            .zip(self.locks)
+            .map(|((group, state), lock)| KeptGroup {
+                name: group.name,
+                state,
+                lock,
+            })
             .collect();
-        (self.members, states)
+        (self.members, kept)
     }
 
     /// Like [`Node::new`], but groups known before a reload start from their
     /// last reported state, so the reload does not report them (or run their
-    /// hooks) again.
+    /// hooks) again, and keep their lock if they still need the same one.
     pub fn with_group_states(
         members: Vec<Member>,
         groups: Vec<SyncGroup>,
-        states: &[(String, State)],
+        kept: &[KeptGroup],
     ) -> Node {
         let mut node = Node::new(members, groups);
         for (g, group) in node.groups.iter().enumerate() {
-            if let Some((_, state)) = states.iter().find(|(name, _)| *name == group.name) {
-                node.group_state[g] = *state;
+            let Some(old) = kept.iter().find(|k| k.name == group.name) else {
+                continue;
+            };
+            node.group_state[g] = old.state;
+            if let (Some(new), Some(lock)) = (&group.leadership, &old.lock)
+                && lock.settings() == new
+            {
+                node.locks[g] = Some(lock.clone());
             }
         }
         node
@@ -220,6 +264,7 @@ impl Node {
             self.take_over_together(now, group, &mut out);
             self.report_group(group, &mut out);
         }
+        self.settle_locks(&mut out);
         self.resync_all();
         out
     }
@@ -257,6 +302,12 @@ impl Node {
         self.group_state[group.0]
     }
 
+    /// The leadership lock of `group`, if it needs one; panics if it is not
+    /// one of this node's.
+    pub fn group_lock(&self, group: GroupId) -> Option<&Leadership> {
+        self.locks[group.0].as_ref()
+    }
+
     /// When [`Node::handle_timeout`] must next be called: the earliest
     /// deadline of any instance, or of a group's hold.
     pub fn poll_timeout(&self) -> Option<Time> {
@@ -269,9 +320,16 @@ impl Node {
                 .min(),
             "the deadline index is out of step with the instances"
         );
+        let lock_deadlines = self
+            .locks
+            .iter()
+            .enumerate()
+            .filter(|&(g, _)| self.any_master(g))
+            .filter_map(|(_, lock)| lock.as_ref()?.deadline());
         earliest
             .into_iter()
             .chain(self.hold_until.iter().flatten().copied())
+            .chain(lock_deadlines)
             .min()
     }
 
@@ -282,21 +340,84 @@ impl Node {
         if index >= self.members.len() {
             return out;
         }
+        self.check_locks(now, &mut out);
         let actions = self.members[index].instance.handle(now, event);
         // Only a timer running out moves a group up: an advert a member would
         // preempt counts as wanting Master, but as alone, it takes over when
         // a timer says so, so adverts arriving together are all heard first.
         let timer = matches!(event, Event::Timer);
         self.follow(now, index, actions, timer, &mut out);
+        self.settle_locks(&mut out);
         // Only this instance, or its group's members, can have moved.
         match self.group_of[index] {
-            Some(group) => {
-                for member in self.member_indices(group) {
-                    self.resync(member);
-                }
-            }
+            Some(group) => self.resync_group(group),
             None => self.resync(index),
         }
+        out
+    }
+
+    /// Feeds etcd's answer about `group`'s leadership lock.
+    pub fn handle_group_lease(
+        &mut self,
+        now: Time,
+        group: GroupId,
+        event: LeaseEvent<'_>,
+    ) -> Vec<Output> {
+        let mut out = Vec::new();
+        let g = group.0;
+        if self.locks.get(g).is_none_or(Option::is_none) {
+            return out;
+        }
+        self.check_locks(now, &mut out);
+        let master = self.any_master(g);
+        let Some(change) = self.locks[g].as_mut().map(|lock| lock.handle(now, event)) else {
+            return out;
+        };
+        match change {
+            Change::Nothing | Change::Unreachable | Change::Renewed if !master => {}
+            Change::Nothing | Change::Unreachable => {}
+            // Renewed, or reclaimed after an outage held through: the
+            // addresses live on until the new fence.
+            Change::Acquired | Change::Renewed => {
+                if master {
+                    self.fence_masters(g, &mut out);
+                } else if !self.take_over_together(now, g, &mut out) {
+                    self.release_lock(g, &mut out);
+                }
+            }
+            Change::Unwanted => {
+                let attempt = self.locks[g].as_ref().map_or(0, Leadership::attempt);
+                out.push(Output::GroupLease(group, LeaseAction::Release(attempt)));
+            }
+            Change::Taken | Change::Lost if !master => {}
+            Change::Taken | Change::Lost => {
+                let why = match self.holder(g) {
+                    Some(holder) if change == Change::Taken => LeadershipLoss::HeldBy(holder),
+                    _ => LeadershipLoss::Gone,
+                };
+                self.resign_group(now, g, &why, &mut out);
+            }
+            Change::HeldElsewhere => {
+                let holder = self.holder(g).unwrap_or_default();
+                if master {
+                    self.resign_group(now, g, &LeadershipLoss::HeldBy(holder), &mut out);
+                } else {
+                    for index in self.member_indices(g) {
+                        let actions = self.members[index].instance.refused_by_lock(holder.clone());
+                        push_actions(&mut out, index, actions);
+                    }
+                }
+            }
+            Change::Reclaim => self.ask_lock(g, &mut out),
+            Change::Freed => {
+                if self.any_wants_master(g) {
+                    self.ask_lock(g, &mut out);
+                }
+            }
+        }
+        self.report_group(g, &mut out);
+        self.settle_locks(&mut out);
+        self.resync_group(g);
         out
     }
 
@@ -318,6 +439,7 @@ impl Node {
     /// and lets groups whose hold ended move if every member wants to.
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Output> {
         let mut out = Vec::new();
+        self.check_locks(now, &mut out);
         let mut from = 0;
         while let Some(index) = self.deadlines.first_due(now, from) {
             out.extend(self.handle(now, InstanceId(index), Event::Timer));
@@ -328,11 +450,10 @@ impl Node {
                 self.hold_until[group] = None;
                 self.take_over_together(now, group, &mut out);
                 self.report_group(group, &mut out);
-                for member in self.member_indices(group) {
-                    self.resync(member);
-                }
+                self.resync_group(group);
             }
         }
+        self.settle_locks(&mut out);
         out
     }
 
@@ -434,10 +555,11 @@ impl Node {
     }
 
     /// Moves the whole group to Master once every member is Master or a
-    /// Backup that wants to be.
-    fn take_over_together(&mut self, now: Time, group: usize, out: &mut Vec<Output>) {
+    /// Backup that wants to be, and the group's lock (if any) lets it; asks
+    /// for the lock when that is all it lacks. Returns whether it moved.
+    fn take_over_together(&mut self, now: Time, group: usize, out: &mut Vec<Output>) -> bool {
         if self.hold_until[group].is_some_and(|h| now < h) {
-            return;
+            return false;
         }
         let members = self.member_indices(group);
         let ready = members.iter().all(|&i| {
@@ -446,19 +568,142 @@ impl Node {
                 || (instance.state() == State::Backup && instance.wants_master())
         });
         if !ready {
-            return;
+            return false;
         }
+        let fence = match &self.locks[group] {
+            Some(lock) if !lock.lets_act(now) => {
+                self.ask_lock(group, out);
+                return false;
+            }
+            Some(lock) => Some(lock.fence()),
+            None => None,
+        };
         for index in members {
+            let instance = &mut self.members[index].instance;
+            if instance.state() != State::Backup {
+                continue;
+            }
+            if let Some(until) = fence {
+                // Before the addresses exist: a hang right after adding them
+                // must already find them fenced.
+                let fence = Action::Lease(LeaseAction::Fence(until));
+                out.push(Output::Instance(InstanceId(index), fence));
+            }
             let reason = Reason::SyncGroup {
                 group: self.groups[group].name.clone(),
                 cause: GroupCause::EveryMemberWantsMaster,
             };
-            let actions = self.members[index].instance.take_over(now, reason);
-            out.extend(
-                actions
-                    .into_iter()
-                    .map(|a| Output::Instance(InstanceId(index), a)),
-            );
+            let actions = instance.take_over(now, reason);
+            push_actions(out, index, actions);
+        }
+        true
+    }
+
+    /// Whether any member of `group` is Master.
+    fn any_master(&self, group: usize) -> bool {
+        self.groups[group]
+            .members
+            .iter()
+            .any(|&InstanceId(i)| self.members[i].instance.state() == State::Master)
+    }
+
+    /// Whether any member of `group` wants to become Master.
+    fn any_wants_master(&self, group: usize) -> bool {
+        self.groups[group]
+            .members
+            .iter()
+            .any(|&InstanceId(i)| self.members[i].instance.wants_master())
+    }
+
+    /// Another node holding `group`'s lock, as last learnt.
+    fn holder(&self, group: usize) -> Option<String> {
+        self.locks[group].as_ref()?.holder().map(str::to_owned)
+    }
+
+    fn ask_lock(&mut self, group: usize, out: &mut Vec<Output>) {
+        if let Some(action) = self.locks[group].as_mut().and_then(Leadership::ask) {
+            out.push(Output::GroupLease(GroupId(group), action));
+        }
+    }
+
+    fn release_lock(&mut self, group: usize, out: &mut Vec<Output>) {
+        if let Some(action) = self.locks[group].as_mut().and_then(Leadership::release) {
+            out.push(Output::GroupLease(GroupId(group), action));
+        }
+    }
+
+    /// Gives each Master member's addresses the lock's current fence.
+    fn fence_masters(&self, group: usize, out: &mut Vec<Output>) {
+        let Some(lock) = &self.locks[group] else {
+            return;
+        };
+        for &InstanceId(index) in &self.groups[group].members {
+            if self.members[index].instance.state() == State::Master {
+                let fence = Action::Lease(LeaseAction::Fence(lock.fence()));
+                out.push(Output::Instance(InstanceId(index), fence));
+            }
+        }
+    }
+
+    /// Every Master member of `group` resigns: the lock can no longer be
+    /// relied on.
+    fn resign_group(
+        &mut self,
+        now: Time,
+        group: usize,
+        why: &LeadershipLoss,
+        out: &mut Vec<Output>,
+    ) {
+        for index in self.member_indices(group) {
+            let actions = self.members[index]
+                .instance
+                .resign_with_group(now, why.clone());
+            push_actions(out, index, actions);
+        }
+        self.report_group(group, out);
+    }
+
+    /// A group whose Master members' lock ran out resigns, or under
+    /// `on_etcd_loss = "keep"` holds on without a fence while etcd is away.
+    /// First thing on every input: after a hang the lock may have run out
+    /// long ago, and nothing may be sent on its behalf before this.
+    fn check_locks(&mut self, now: Time, out: &mut Vec<Output>) {
+        for group in 0..self.groups.len() {
+            let Some(lock) = &mut self.locks[group] else {
+                continue;
+            };
+            if lock.lets_act(now)
+                || !self.groups[group]
+                    .members
+                    .iter()
+                    .any(|&InstanceId(i)| self.members[i].instance.state() == State::Master)
+            {
+                continue;
+            }
+            if lock.keep_through_outage() {
+                self.fence_masters(group, out);
+            } else {
+                self.resign_group(now, group, &LeadershipLoss::NotRenewed, out);
+                self.resync_group(group);
+            }
+        }
+    }
+
+    /// Releases the lock of every group with no member Master or wanting to
+    /// be: after the members' step-down (and the group's report), so the
+    /// driver queues the release behind their address removal and hooks.
+    fn settle_locks(&mut self, out: &mut Vec<Output>) {
+        for group in 0..self.groups.len() {
+            let idle = !self.any_master(group) && !self.any_wants_master(group);
+            if idle && self.locks[group].is_some() {
+                self.release_lock(group, out);
+            }
+        }
+    }
+
+    fn resync_group(&mut self, group: usize) {
+        for member in self.member_indices(group) {
+            self.resync(member);
         }
     }
 
@@ -524,4 +769,12 @@ impl Node {
             },
         ));
     }
+}
+
+fn push_actions(out: &mut Vec<Output>, index: usize, actions: Vec<Action>) {
+    out.extend(
+        actions
+            .into_iter()
+            .map(|a| Output::Instance(InstanceId(index), a)),
+    );
 }

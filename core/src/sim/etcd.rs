@@ -1,4 +1,4 @@
-//! A model of etcd as the nodes see it: one lock per instance, held by a key
+//! A model of etcd as the nodes see it: one lock per instance or sync group, held by a key
 //! bound to a lease that expires unless renewed. Requests take a fixed
 //! latency each way; a node cut off from etcd gets no answer and its request
 //! fails at the client's timeout. While etcd has no quorum nothing is
@@ -19,12 +19,29 @@ pub struct EtcdSpec {
     pub request_timeout: Duration,
     /// Instance `k` of every node must hold `locks[k]` to be master, if set.
     pub locks: Vec<Option<LeaseSettings>>,
+    /// Sync group `g` of every node must hold `group_locks[g]` for its
+    /// members to be master, if set.
+    pub group_locks: Vec<Option<LeaseSettings>>,
+}
+
+/// Whose lock a key is: that of an instance or of a sync group (the same
+/// index on every node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LockOf {
+    /// Instance `k`'s.
+    Instance(usize),
+    /// Sync group `g`'s.
+    Group(usize),
 }
 
 impl EtcdSpec {
-    /// The lock instance `k` needs, if any.
-    pub fn lock(&self, instance: usize) -> Option<&LeaseSettings> {
-        self.locks.get(instance).and_then(Option::as_ref)
+    /// The settings of lock `of`, if the scenario has it.
+    pub fn lock(&self, of: LockOf) -> Option<&LeaseSettings> {
+        let (locks, index) = match of {
+            LockOf::Instance(k) => (&self.locks, k),
+            LockOf::Group(g) => (&self.group_locks, g),
+        };
+        locks.get(index).and_then(Option::as_ref)
     }
 }
 
@@ -66,7 +83,7 @@ pub enum Reply {
 #[derive(Debug, Clone)]
 struct Lease {
     node: usize,
-    instance: usize,
+    lock: LockOf,
     ttl: Duration,
     expires: Time,
 }
@@ -78,8 +95,8 @@ pub struct Etcd {
     /// Per node: cut off from etcd.
     cut: Vec<bool>,
     quorum: bool,
-    /// Per instance: the holding node and its lease.
-    keys: BTreeMap<usize, (usize, u64)>,
+    /// Per lock: the holding node and its lease.
+    keys: BTreeMap<LockOf, (usize, u64)>,
     leases: BTreeMap<u64, Lease>,
     next_lease: u64,
     /// etcd's revision: one more for every change of a key.
@@ -91,8 +108,8 @@ pub struct Etcd {
 pub struct Outcome {
     /// The answer to the requester, if one is due.
     pub reply: Option<Reply>,
-    /// Watch notifications: (instance, new holder, revision).
-    pub changes: Vec<(usize, Option<usize>, u64)>,
+    /// Watch notifications: (lock, new holder, revision).
+    pub changes: Vec<(LockOf, Option<usize>, u64)>,
     /// Leases whose expiry must be checked at the given time.
     pub expiries: Vec<(u64, Time)>,
 }
@@ -144,26 +161,20 @@ impl Etcd {
         outcome
     }
 
-    /// The holder of instance `k`'s key.
-    pub fn holder(&self, instance: usize) -> Option<usize> {
-        self.keys.get(&instance).map(|&(node, _)| node)
+    /// The holder of lock `of`'s key.
+    pub fn holder(&self, of: LockOf) -> Option<usize> {
+        self.keys.get(&of).map(|&(node, _)| node)
     }
 
     /// Processes a request arriving at `now` (the caller checked it can).
-    pub fn process(
-        &mut self,
-        now: Time,
-        node: usize,
-        instance: usize,
-        request: Request,
-    ) -> Outcome {
+    pub fn process(&mut self, now: Time, node: usize, lock: LockOf, request: Request) -> Outcome {
         let mut outcome = Outcome::default();
         match request {
             Request::Acquire => {
-                let Some(ttl) = self.spec.lock(instance).map(|l| l.ttl) else {
+                let Some(ttl) = self.spec.lock(lock).map(|l| l.ttl) else {
                     return outcome;
                 };
-                if let Some(&(holder, _)) = self.keys.get(&instance) {
+                if let Some(&(holder, _)) = self.keys.get(&lock) {
                     outcome.reply = Some(Reply::Denied(holder));
                     return outcome;
                 }
@@ -174,19 +185,19 @@ impl Etcd {
                     id,
                     Lease {
                         node,
-                        instance,
+                        lock,
                         ttl,
                         expires,
                     },
                 );
-                self.keys.insert(instance, (node, id));
+                self.keys.insert(lock, (node, id));
                 self.revision += 1;
                 outcome.reply = Some(Reply::Granted {
                     lease: id,
                     ttl,
                     revision: self.revision,
                 });
-                outcome.changes.push((instance, Some(node), self.revision));
+                outcome.changes.push((lock, Some(node), self.revision));
                 outcome.expiries.push((id, expires));
             }
             Request::Renew(id) => match self.leases.get_mut(&id) {
@@ -198,13 +209,13 @@ impl Etcd {
                 None => outcome.reply = Some(Reply::Lost),
             },
             Request::Release => {
-                if let Some(&(holder, id)) = self.keys.get(&instance)
+                if let Some(&(holder, id)) = self.keys.get(&lock)
                     && holder == node
                 {
-                    self.keys.remove(&instance);
+                    self.keys.remove(&lock);
                     self.leases.remove(&id);
                     self.revision += 1;
-                    outcome.changes.push((instance, None, self.revision));
+                    outcome.changes.push((lock, None, self.revision));
                 }
             }
         }
@@ -219,21 +230,21 @@ impl Etcd {
             return outcome;
         }
         if let Some(lease) = self.leases.remove(&id) {
-            if self.keys.get(&lease.instance) == Some(&(lease.node, id)) {
-                self.keys.remove(&lease.instance);
+            if self.keys.get(&lease.lock) == Some(&(lease.node, id)) {
+                self.keys.remove(&lease.lock);
                 self.revision += 1;
-                outcome.changes.push((lease.instance, None, self.revision));
+                outcome.changes.push((lease.lock, None, self.revision));
             }
         }
         outcome
     }
 
-    /// An operator deletes instance `k`'s key by hand (its lease lives on).
-    pub fn delete_key(&mut self, instance: usize) -> Outcome {
+    /// An operator deletes lock `of`'s key by hand (its lease lives on).
+    pub fn delete_key(&mut self, of: LockOf) -> Outcome {
         let mut outcome = Outcome::default();
-        if self.quorum && self.keys.remove(&instance).is_some() {
+        if self.quorum && self.keys.remove(&of).is_some() {
             self.revision += 1;
-            outcome.changes.push((instance, None, self.revision));
+            outcome.changes.push((of, None, self.revision));
         }
         outcome
     }

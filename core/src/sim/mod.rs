@@ -23,18 +23,18 @@ pub mod timeline;
 
 use core::cmp::Ordering;
 use core::time::Duration;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 pub use check::{Contender, Violation};
-pub use etcd::EtcdSpec;
+pub use etcd::{EtcdSpec, LockOf};
 pub use rng::Rng;
 pub use scenario::{Incident, InstanceSpec, Network, NodeSpec, Setup};
 pub use segment::Segment;
 pub use timeline::{Entry, Record, Sent, Span, Timeline, View};
 
 use crate::protocol::{
-    Action, Event, GroupId, Health, Instance, InstanceId, LeaseAction, LeaseEvent, Member, Node,
-    Output, State, Time,
+    Action, Event, GroupId, Health, Instance, InstanceId, LeaseAction, LeaseEvent, LeaseSettings,
+    Member, Node, Output, State, SyncGroup, Time,
 };
 use crate::wire::AdvertRepr;
 use etcd::{Etcd, Reply, Request};
@@ -63,7 +63,7 @@ enum Job {
     Renew {
         node: usize,
         life: u64,
-        instance: usize,
+        lock: LockOf,
         lease: u64,
         attempt: u64,
     },
@@ -75,7 +75,7 @@ struct Call {
     node: usize,
     /// The node's boot count when it asked.
     life: u64,
-    instance: usize,
+    lock: LockOf,
     /// The lock attempt (0 for watch notifications and releases).
     attempt: u64,
     sent: Time,
@@ -135,9 +135,9 @@ struct SimNode {
     life: u64,
     /// While hung: the daemon handles nothing before this.
     frozen_until: Option<Time>,
-    /// Per instance: the lease its etcd client keeps alive, and the
-    /// attempt that created it.
-    leases: Vec<Option<(u64, u64)>>,
+    /// Per lock: the lease its etcd client keeps alive, and the attempt
+    /// that created it.
+    leases: BTreeMap<LockOf, (u64, u64)>,
 }
 
 /// The simulated segment and its nodes.
@@ -202,7 +202,7 @@ impl Sim {
                 generation: 0,
                 life: 0,
                 frozen_until: None,
-                leases: vec![None; config.nodes[n].instances.len()],
+                leases: BTreeMap::new(),
             })
             .collect();
         let segment = Segment::new(config.nodes.len(), config.network, config.seed);
@@ -321,10 +321,10 @@ impl Sim {
                 Job::Renew {
                     node,
                     life,
-                    instance,
+                    lock,
                     lease,
                     attempt,
-                } => self.renew(node, life, instance, lease, attempt),
+                } => self.renew(node, life, lock, lease, attempt),
             }
         }
         self.now = self.now.max(t);
@@ -393,7 +393,7 @@ impl Sim {
                             self.config.params(n, i),
                             self.nodes[n].health[i].clone(),
                         );
-                        let lock = self.etcd.as_ref().and_then(|e| e.spec().lock(i)).cloned();
+                        let lock = self.lock_settings(LockOf::Instance(i));
                         instance.set_leadership(lock);
                         Member {
                             name: format!("VI_{i}"),
@@ -401,7 +401,13 @@ impl Sim {
                         }
                     })
                     .collect();
-                let mut core = Node::new(members, self.config.nodes[n].sync_groups.clone());
+                let groups = (self.config.nodes[n].sync_groups.iter().enumerate())
+                    .map(|(g, group)| SyncGroup {
+                        leadership: self.lock_settings(LockOf::Group(g)),
+                        ..group.clone()
+                    })
+                    .collect();
+                let mut core = Node::new(members, groups);
                 let out = core.handle_all(self.now, Event::Startup);
                 self.nodes[n].core = Some(core);
                 self.apply_outputs(n, out);
@@ -439,9 +445,9 @@ impl Sim {
                     }
                 }
             }
-            Incident::EtcdDeleteKey(instance) => {
+            Incident::EtcdDeleteKey(lock) => {
                 if let Some(etcd) = self.etcd.as_mut() {
-                    let outcome = etcd.delete_key(instance);
+                    let outcome = etcd.delete_key(lock);
                     self.notify(outcome.changes);
                 }
             }
@@ -453,14 +459,14 @@ impl Sim {
 
     /// Sends a request from `node`'s etcd client: it arrives after the
     /// latency, or fails at the client's timeout if etcd cannot answer.
-    fn etcd_request(&mut self, node: usize, instance: usize, request: Request, attempt: u64) {
+    fn etcd_request(&mut self, node: usize, lock: LockOf, request: Request, attempt: u64) {
         let Some(etcd) = self.etcd.as_ref() else {
             return;
         };
         let call = Call {
             node,
             life: self.nodes[node].life,
-            instance,
+            lock,
             attempt,
             sent: self.now,
         };
@@ -483,7 +489,7 @@ impl Sim {
             self.enqueue(at, Job::EtcdAnswer(call, Reply::TimedOut));
             return;
         }
-        let outcome = etcd.process(self.now, call.node, call.instance, request);
+        let outcome = etcd.process(self.now, call.node, call.lock, request);
         for (lease, at) in outcome.expiries {
             self.enqueue(at, Job::EtcdExpire(lease));
         }
@@ -495,12 +501,12 @@ impl Sim {
 
     /// Watch notifications to every node etcd can reach (the new holder
     /// already knows).
-    fn notify(&mut self, changes: Vec<(usize, Option<usize>, u64)>) {
+    fn notify(&mut self, changes: Vec<(LockOf, Option<usize>, u64)>) {
         let Some(etcd) = self.etcd.as_ref() else {
             return;
         };
         let latency = etcd.spec().latency;
-        for (instance, holder, revision) in changes {
+        for (lock, holder, revision) in changes {
             for node in 0..self.nodes.len() {
                 if !etcd.answers(node) {
                     continue;
@@ -508,7 +514,7 @@ impl Sim {
                 let call = Call {
                     node,
                     life: self.nodes[node].life,
-                    instance,
+                    lock,
                     attempt: 0,
                     sent: self.now,
                 };
@@ -527,7 +533,7 @@ impl Sim {
         let Call {
             node,
             life,
-            instance,
+            lock,
             attempt,
             sent,
         } = call;
@@ -535,14 +541,17 @@ impl Sim {
             return;
         }
         let names: Vec<String> = (0..self.nodes.len()).map(|n| format!("n{n}")).collect();
-        let renewal = self.nodes[node].leases[instance].is_some_and(|(_, a)| a == attempt);
+        let renewal = self.nodes[node]
+            .leases
+            .get(&lock)
+            .is_some_and(|&(_, a)| a == attempt);
         let event = match &reply {
             Reply::Granted {
                 lease,
                 ttl,
                 revision,
             } => {
-                self.nodes[node].leases[instance] = Some((*lease, attempt));
+                self.nodes[node].leases.insert(lock, (*lease, attempt));
                 LeaseEvent::Granted {
                     attempt,
                     sent,
@@ -560,7 +569,7 @@ impl Sim {
                 ttl: *ttl,
             },
             Reply::Lost => {
-                self.nodes[node].leases[instance] = None;
+                self.nodes[node].leases.remove(&lock);
                 LeaseEvent::Lost { attempt }
             }
             Reply::Holder(holder, revision) => LeaseEvent::Holder {
@@ -575,22 +584,25 @@ impl Sim {
         let Some(core) = self.nodes[node].core.as_mut() else {
             return;
         };
-        let out = core.handle(self.now, InstanceId(instance), Event::Lease(event));
+        let out = match lock {
+            LockOf::Instance(i) => core.handle(self.now, InstanceId(i), Event::Lease(event)),
+            LockOf::Group(g) => core.handle_group_lease(self.now, GroupId(g), event),
+        };
         self.apply_outputs(node, out);
         if let Reply::Granted { lease, .. } = reply
-            && self.nodes[node].leases[instance] == Some((lease, attempt))
+            && self.nodes[node].leases.get(&lock) == Some(&(lease, attempt))
         {
-            self.schedule_renewal(node, instance, lease, attempt);
+            self.schedule_renewal(node, lock, lease, attempt);
         }
     }
 
-    fn schedule_renewal(&mut self, node: usize, instance: usize, lease: u64, attempt: u64) {
-        let Some(every) = self
-            .etcd
-            .as_ref()
-            .and_then(|e| e.spec().lock(instance))
-            .map(|l| l.renew_every())
-        else {
+    /// The settings of lock `of`, if the scenario has etcd and that lock.
+    fn lock_settings(&self, of: LockOf) -> Option<LeaseSettings> {
+        self.etcd.as_ref()?.spec().lock(of).cloned()
+    }
+
+    fn schedule_renewal(&mut self, node: usize, lock: LockOf, lease: u64, attempt: u64) {
+        let Some(every) = self.lock_settings(lock).map(|l| l.renew_every()) else {
             return;
         };
         let life = self.nodes[node].life;
@@ -599,20 +611,20 @@ impl Sim {
             Job::Renew {
                 node,
                 life,
-                instance,
+                lock,
                 lease,
                 attempt,
             },
         );
     }
 
-    fn renew(&mut self, node: usize, life: u64, instance: usize, lease: u64, attempt: u64) {
+    fn renew(&mut self, node: usize, life: u64, lock: LockOf, lease: u64, attempt: u64) {
         let sim_node = &self.nodes[node];
-        if sim_node.life != life || sim_node.leases[instance] != Some((lease, attempt)) {
+        if sim_node.life != life || sim_node.leases.get(&lock) != Some(&(lease, attempt)) {
             return;
         }
-        self.etcd_request(node, instance, Request::Renew(lease), attempt);
-        self.schedule_renewal(node, instance, lease, attempt);
+        self.etcd_request(node, lock, Request::Renew(lease), attempt);
+        self.schedule_renewal(node, lock, lease, attempt);
     }
 
     /// Stops the machine dead; its queued timer becomes stale.
@@ -623,7 +635,7 @@ impl Sim {
         node.generation += 1;
         node.life += 1;
         node.frozen_until = None;
-        node.leases.iter_mut().for_each(|l| *l = None);
+        node.leases.clear();
     }
 
     fn apply_outputs(&mut self, node: usize, outputs: Vec<Output>) {
@@ -637,6 +649,9 @@ impl Sim {
                     group,
                     transition,
                 }),
+                Output::GroupLease(GroupId(group), action) => {
+                    self.lease_action(node, LockOf::Group(group), action)
+                }
             }
         }
         self.rearm(node);
@@ -666,22 +681,31 @@ impl Sim {
                 instance,
                 report,
             },
-            Action::Lease(LeaseAction::Acquire(attempt)) => {
-                self.etcd_request(node, instance, Request::Acquire, attempt);
-                return;
-            }
-            Action::Lease(LeaseAction::Release(_)) => {
-                self.nodes[node].leases[instance] = None;
-                self.etcd_request(node, instance, Request::Release, 0);
-                return;
-            }
             Action::Lease(LeaseAction::Fence(until)) => Record::Fence {
                 node,
                 instance,
                 until,
             },
+            Action::Lease(action) => {
+                self.lease_action(node, LockOf::Instance(instance), action);
+                return;
+            }
         };
         self.record(record);
+    }
+
+    /// Acquires or releases a lock (fences are the instances' own records).
+    fn lease_action(&mut self, node: usize, lock: LockOf, action: LeaseAction) {
+        match action {
+            LeaseAction::Acquire(attempt) => {
+                self.etcd_request(node, lock, Request::Acquire, attempt)
+            }
+            LeaseAction::Release(_) => {
+                self.nodes[node].leases.remove(&lock);
+                self.etcd_request(node, lock, Request::Release, 0);
+            }
+            LeaseAction::Fence(_) => {}
+        }
     }
 
     /// Puts one copy of the advert on the wire to every other live node.

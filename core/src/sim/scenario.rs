@@ -4,6 +4,7 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
+use super::etcd::LockOf;
 use crate::protocol::{Health, Params, SyncGroup, Time};
 use crate::wire::{Auth, Centis, Family, Version};
 
@@ -210,8 +211,8 @@ pub enum Incident {
     EtcdCut(Vec<usize>),
     /// etcd loses (false) or regains (true) its quorum.
     EtcdQuorum(bool),
-    /// An operator deletes instance `k`'s leadership key by hand.
-    EtcdDeleteKey(usize),
+    /// An operator deletes a leadership key by hand.
+    EtcdDeleteKey(LockOf),
     /// The node's daemon stops for a while (SIGSTOP, a paused VM): it
     /// handles nothing until then, while its kernel keeps the addresses
     /// until their lifetime ends.
