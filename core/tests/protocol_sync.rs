@@ -543,3 +543,44 @@ fn a_reload_keeps_a_locked_groups_lock_and_its_members_master() {
     assert_eq!(states(&n)[..2], [State::Master, State::Master]);
     assert!(n.group_lock(GroupId(0)).unwrap().lets_act(at));
 }
+
+#[test]
+fn a_locked_group_asks_for_a_freed_lock_only_when_every_member_wants_master() {
+    let mut n = locked_node();
+    // app follows a live master; only db's timer runs out.
+    hear(&mut n, Time::ZERO + Duration::from_millis(500), 1, 200);
+    let db_due = due(&n, 0);
+    n.handle(db_due, InstanceId(0), Event::Timer);
+    assert!(n.instance(InstanceId(0)).wants_master());
+    let freed = LeaseEvent::Holder {
+        holder: None,
+        revision: 9,
+    };
+    let out = n.handle_group_lease(db_due, GroupId(0), freed);
+    assert_eq!(group_leases(&out), vec![], "half a group does not ask");
+}
+
+/// A group following a higher address's group that resigns (its members'
+/// priority-0 adverts a few milliseconds apart) moves at Skew_Time: a
+/// resigned master is not a live one to yield to.
+#[test]
+fn a_group_takes_over_at_skew_time_when_a_higher_address_group_resigns() {
+    let mut n = started();
+    let higher = "192.0.2.20";
+    hear_every_second(&mut n, Time::ZERO + Duration::from_secs(3), 0, higher, 200);
+    hear_every_second(&mut n, Time::ZERO + Duration::from_secs(3), 1, higher, 200);
+    let t = Time::ZERO + Duration::from_millis(2500);
+    hear_from(&mut n, t, 0, higher, 0);
+    hear_from(&mut n, t + Duration::from_millis(3), 1, higher, 0);
+    let skew = n.instance(InstanceId(0)).skew_time();
+    let mut now = t;
+    while states(&n)[..2] != [State::Master, State::Master] {
+        now = n.poll_timeout().unwrap();
+        n.handle_timeout(now);
+    }
+    assert!(
+        now <= t + skew + Duration::from_millis(3),
+        "master at {now}, skew ends at {}",
+        t + skew
+    );
+}

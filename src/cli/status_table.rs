@@ -111,16 +111,25 @@ pub fn render(status: &Status) -> String {
             g.instances.join(", ")
         ));
     }
-    for i in &status.instances {
-        let Some(l) = &i.leadership else { continue };
+    // A locked group's lock is shown once, for the group, not per member.
+    let group_locked = |name: &str| {
+        (status.sync_groups.iter())
+            .any(|g| g.leadership.is_some() && g.instances.iter().any(|m| m == name))
+    };
+    let locks = (status.instances.iter())
+        .filter(|i| !group_locked(&i.name))
+        .filter_map(|i| Some((i.name.clone(), i.leadership.as_ref()?)));
+    let group_locks = (status.sync_groups.iter())
+        .filter_map(|g| Some((format!("sync group {}", g.name), g.leadership.as_ref()?)));
+    for (owner, l) in locks.chain(group_locks) {
         let detail = match (&l.holder, l.seconds_left) {
             (_, Some(left)) => format!("held, {left:.1}s left before renewal is due"),
             (Some(holder), None) => format!("{}, held by {holder}", l.standing),
             (None, None) => l.standing.clone(),
         };
         out.push_str(&format!(
-            "{}: leadership {} (ttl {}s, on etcd loss {}): {detail}\n",
-            i.name, l.key, l.ttl_seconds, l.on_etcd_loss
+            "{owner}: leadership {} (ttl {}s, on etcd loss {}): {detail}\n",
+            l.key, l.ttl_seconds, l.on_etcd_loss
         ));
     }
     if let Some(e) = &status.etcd {

@@ -88,6 +88,25 @@ impl HookStats {
 #[derive(Clone)]
 pub struct Afterwards(pub Arc<dyn Fn() + Send + Sync>);
 
+impl Afterwards {
+    /// Splits `then` into `parts` (each queued behind other work): it runs
+    /// once every part has, so a group's lock goes only after every
+    /// member's addresses and hooks, and the group's own hooks.
+    pub fn after_all(then: Afterwards, parts: usize) -> Vec<Afterwards> {
+        let left = Arc::new(std::sync::atomic::AtomicUsize::new(parts));
+        (0..parts)
+            .map(|_| {
+                let (left, then) = (left.clone(), then.clone());
+                Afterwards(Arc::new(move || {
+                    if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        (then.0)();
+                    }
+                }))
+            })
+            .collect()
+    }
+}
+
 impl std::fmt::Debug for Afterwards {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Afterwards")
@@ -170,6 +189,19 @@ impl HookQueue {
     pub fn push(&self, job: Job) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Queued::Run(job));
+        }
+    }
+
+    /// Does `then` once the hooks queued before it have run (at once if the
+    /// queue has stopped).
+    pub fn then(&self, then: Afterwards) {
+        let direct = then.clone();
+        let queued = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Queued::Then(then)).is_ok());
+        if !queued {
+            (direct.0)();
         }
     }
 

@@ -870,6 +870,9 @@ impl Instance {
     // RFC 9568 6.4.2: an ADVERTISEMENT received in Backup.
     fn receive_as_backup(&mut self, now: Time, src: IpAddr, advert: &AdvertRepr) {
         if advert.priority == 0 {
+            // A master that resigned is no longer one to follow (or to
+            // yield to: see Node's sync group rules).
+            self.followed = None;
             self.timer = Some(now + self.skew_time());
             self.down_cause = DownCause::Resigned(src);
             self.down_since = now;

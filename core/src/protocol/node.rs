@@ -302,6 +302,11 @@ impl Node {
         self.group_state[group.0]
     }
 
+    /// The sync group of instance `id`, if it is in one.
+    pub fn group_of(&self, id: InstanceId) -> Option<GroupId> {
+        self.group_of.get(id.0).copied().flatten().map(GroupId)
+    }
+
     /// The leadership lock of `group`, if it needs one; panics if it is not
     /// one of this node's.
     pub fn group_lock(&self, group: GroupId) -> Option<&Leadership> {
@@ -409,8 +414,11 @@ impl Node {
                 }
             }
             Change::Reclaim => self.ask_lock(g, &mut out),
+            // Asked for only when the whole group is ready to move: a lock
+            // granted to a group that cannot use it would only be released
+            // again, and freed again.
             Change::Freed => {
-                if self.any_wants_master(g) {
+                if self.may_move(now, g) {
                     self.ask_lock(g, &mut out);
                 }
             }
@@ -558,18 +566,10 @@ impl Node {
     /// Backup that wants to be, and the group's lock (if any) lets it; asks
     /// for the lock when that is all it lacks. Returns whether it moved.
     fn take_over_together(&mut self, now: Time, group: usize, out: &mut Vec<Output>) -> bool {
-        if self.hold_until[group].is_some_and(|h| now < h) {
+        if !self.may_move(now, group) {
             return false;
         }
         let members = self.member_indices(group);
-        let ready = members.iter().all(|&i| {
-            let instance = &self.members[i].instance;
-            instance.state() == State::Master
-                || (instance.state() == State::Backup && instance.wants_master())
-        });
-        if !ready {
-            return false;
-        }
         let fence = match &self.locks[group] {
             Some(lock) if !lock.lets_act(now) => {
                 self.ask_lock(group, out);
@@ -597,6 +597,18 @@ impl Node {
             push_actions(out, index, actions);
         }
         true
+    }
+
+    /// Whether `group` may move to Master now but for its lock: no hold, and
+    /// every member is Master or a Backup that wants to be.
+    fn may_move(&self, now: Time, group: usize) -> bool {
+        let held = self.hold_until[group].is_some_and(|h| now < h);
+        !held
+            && self.groups[group].members.iter().all(|&InstanceId(i)| {
+                let instance = &self.members[i].instance;
+                instance.state() == State::Master
+                    || (instance.state() == State::Backup && instance.wants_master())
+            })
     }
 
     /// Whether any member of `group` is Master.

@@ -42,7 +42,7 @@ pub struct EtcdStatus {
     pub failures: u64,
 }
 
-/// An instance's etcd lock.
+/// An instance's (or sync group's) etcd lock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadershipStatus {
     pub key: String,
@@ -210,4 +210,7 @@ pub struct GroupStatus {
     pub name: String,
     pub state: String,
     pub instances: Vec<String>,
+    /// The group's etcd lock, if it needs one.
+    #[serde(default)]
+    pub leadership: Option<LeadershipStatus>,
 }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::checks::CheckResult;
 use super::control;
 use super::etcd::{self, Etcd, Said};
-use super::hooks::{HookQueue, Job, Owner};
+use super::hooks::{Afterwards, HookQueue, Job, Owner};
 use super::netlink::{InterfaceInfo, NetEvent, Netlink, NetlinkError};
 use super::poller::{Poller, TrackedUpdate};
 use super::process::RunAs;
@@ -415,6 +415,14 @@ impl Daemon {
                         });
                     }
                 }
+                for (name, group) in &config.sync_groups {
+                    if let Some(lock) = &group.leadership {
+                        etcd.send(etcd::Command::Watch {
+                            lock: group_lock_id(name),
+                            key: lock.key.clone(),
+                        });
+                    }
+                }
                 for follower in &followers {
                     etcd.send(etcd::Command::Watch {
                         lock: follower.lock_id.clone(),
@@ -632,6 +640,7 @@ impl Daemon {
     }
 
     fn on_lease(&mut self, report: etcd::Report) {
+        tracing::debug!("etcd, about {}: {:?}", report.lock, report.said);
         if self.on_follower_report(&report.lock, &report.said) {
             return;
         }
@@ -666,10 +675,15 @@ impl Daemon {
         };
         // By lock id: a reload may have renumbered the instances, or
         // rebuilt this one (whose old lock's answers are stale) since.
-        let Some(id) = self.instances.find(|i| i.lock_id == report.lock) else {
+        let outputs = if let Some(id) = self.instances.find(|i| i.lock_id == report.lock) {
+            self.node.handle(self.now(), id, Event::Lease(event))
+        } else if let Some(g) = (self.node.groups().iter())
+            .position(|g| g.leadership.is_some() && group_lock_id(&g.name) == report.lock)
+        {
+            self.node.handle_group_lease(self.now(), GroupId(g), event)
+        } else {
             return;
         };
-        let outputs = self.node.handle(self.now(), id, Event::Lease(event));
         self.execute(outputs);
     }
 
@@ -847,6 +861,7 @@ impl Daemon {
                     );
                     self.group_hooks[group].push(job(&transition));
                 }
+                Output::GroupLease(group, action) => self.group_lease(group, action),
             }
         }
     }
@@ -938,6 +953,40 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    fn group_lease(&mut self, group: GroupId, action: LeaseAction) {
+        let (Some(etcd), Some(sync)) = (&self.etcd, self.node.groups().get(group.0)) else {
+            return;
+        };
+        let Some(lock) = &sync.leadership else {
+            return;
+        };
+        match action {
+            LeaseAction::Acquire(attempt) => etcd.send(etcd::Command::Acquire {
+                lock: group_lock_id(&sync.name),
+                key: lock.key.clone(),
+                ttl: lock.ttl,
+                attempt,
+            }),
+            LeaseAction::Release(attempt) => {
+                // Behind every member's address removal and hooks, and the
+                // group's hooks: the lock goes only once all have run.
+                let release = etcd.release(group_lock_id(&sync.name), attempt);
+                let members = &sync.members;
+                let mut parts = Afterwards::after_all(release, members.len() + 1).into_iter();
+                for (&member, part) in members.iter().zip(parts.by_ref()) {
+                    self.instances[member].send_vip(VipCommand::Afterwards(part));
+                }
+                if let Some(part) = parts.next() {
+                    self.group_hooks[group].then(part);
+                }
+            }
+            // Fences are the members' own (each fences its addresses).
+            LeaseAction::Fence(_) => {}
+        }
+    }
+}
+
 impl InstanceEdge {
     fn log_summary(&self) {
         use std::sync::atomic::Ordering::Relaxed;
@@ -973,6 +1022,12 @@ impl InstanceEdge {
     }
 }
 
+/// Names a sync group's lock to the etcd client. A group's lock cannot
+/// change without a restart, so its name alone tells it apart.
+fn group_lock_id(group: &str) -> String {
+    format!("sync group {group}")
+}
+
 /// The protocol's sync groups of `config`, naming members by their ids.
 fn sync_groups(config: &Config, instances: &ById<InstanceId, InstanceEdge>) -> Vec<SyncGroup> {
     config
@@ -985,6 +1040,7 @@ fn sync_groups(config: &Config, instances: &ById<InstanceId, InstanceEdge>) -> V
                 .iter()
                 .filter_map(|m| instances.find(|i| i.name == *m))
                 .collect(),
+            leadership: group.leadership.clone(),
         })
         .collect()
 }

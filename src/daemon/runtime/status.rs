@@ -7,7 +7,7 @@ use super::{Daemon, InstanceEdge, control};
 use crate::daemon::control::InstanceStatus;
 use crate::protocol::follow::RestAnswer;
 use crate::protocol::leadership::Standing;
-use crate::protocol::{GroupId, InstanceId, State, Time};
+use crate::protocol::{GroupId, InstanceId, Leadership, State, Time};
 
 impl Daemon {
     /// The snapshot `vipd status` shows.
@@ -32,6 +32,10 @@ impl Daemon {
                     .iter()
                     .map(|&m| self.instances[m].name.clone())
                     .collect(),
+                leadership: self
+                    .node
+                    .group_lock(GroupId(g))
+                    .map(|lock| leadership_status(lock, now)),
             })
             .collect();
         let checks = self
@@ -156,24 +160,34 @@ impl Daemon {
             },
             last_hook_failure: h.last_failure().as_ref().map(control::RunFailure::from),
             follow_patroni: None,
-            leadership: instance.leadership().map(|lock| {
-                let settings = lock.settings();
-                control::LeadershipStatus {
-                    key: settings.key.clone(),
-                    ttl_seconds: settings.ttl.as_secs(),
-                    on_etcd_loss: settings.on_etcd_loss.as_str().to_owned(),
-                    standing: match lock.standing() {
-                        Standing::Free => "free",
-                        Standing::Asking => "asking",
-                        Standing::Held { .. } => "held",
-                        Standing::Kept { .. } => "kept",
-                    }
-                    .to_owned(),
-                    holder: lock.holder().map(str::to_owned),
-                    seconds_left: lock.deadline().map(|d| (d - now).as_secs_f64()),
-                }
-            }),
+            // A member of a locked sync group shows its group's lock.
+            leadership: instance
+                .leadership()
+                .or_else(|| {
+                    let group = self.node.group_of(id)?;
+                    self.node.group_lock(group)
+                })
+                .map(|lock| leadership_status(lock, now)),
         }
+    }
+}
+
+/// An instance's or sync group's etcd lock as status shows it.
+fn leadership_status(lock: &Leadership, now: Time) -> control::LeadershipStatus {
+    let settings = lock.settings();
+    control::LeadershipStatus {
+        key: settings.key.clone(),
+        ttl_seconds: settings.ttl.as_secs(),
+        on_etcd_loss: settings.on_etcd_loss.as_str().to_owned(),
+        standing: match lock.standing() {
+            Standing::Free => "free",
+            Standing::Asking => "asking",
+            Standing::Held { .. } => "held",
+            Standing::Kept { .. } => "kept",
+        }
+        .to_owned(),
+        holder: lock.holder().map(str::to_owned),
+        seconds_left: lock.deadline().map(|d| (d - now).as_secs_f64()),
     }
 }
 
