@@ -404,7 +404,7 @@ fn locked_node() -> Node {
 fn group_leases(out: &[Output]) -> Vec<LeaseAction> {
     out.iter()
         .filter_map(|o| match o {
-            Output::GroupLease(GroupId(0), action) => Some(action.clone()),
+            Output::GroupLease(GroupId(0), action) => Some(*action),
             _ => None,
         })
         .collect()
