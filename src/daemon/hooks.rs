@@ -113,6 +113,16 @@ impl std::fmt::Debug for Afterwards {
     }
 }
 
+/// Does `then` once the hooks queued on `queue` before it have run, or at
+/// once if there is no queue (or it has stopped).
+pub fn then_after(queue: Option<&mpsc::UnboundedSender<Queued>>, then: Afterwards) {
+    let direct = then.clone();
+    let queued = queue.is_some_and(|tx| tx.send(Queued::Then(then)).is_ok());
+    if !queued {
+        (direct.0)();
+    }
+}
+
 /// What a hook queue takes, in order.
 #[derive(Debug, Clone)]
 pub enum Queued {
@@ -192,17 +202,9 @@ impl HookQueue {
         }
     }
 
-    /// Does `then` once the hooks queued before it have run (at once if the
-    /// queue has stopped).
+    /// Does `then` once the hooks queued before it have run.
     pub fn then(&self, then: Afterwards) {
-        let direct = then.clone();
-        let queued = self
-            .tx
-            .as_ref()
-            .is_some_and(|tx| tx.send(Queued::Then(then)).is_ok());
-        if !queued {
-            (direct.0)();
-        }
+        then_after(self.tx.as_ref(), then);
     }
 
     /// Shutdown has begun: the hook running now, and each one after it, gets

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::announce::Announcer;
-use super::hooks::{Afterwards, Job, Queued};
+use super::hooks::{Afterwards, Job, Queued, then_after};
 use super::netlink::{Lifetime, Netlink, NetlinkError};
 
 #[derive(Clone)]
@@ -179,16 +179,7 @@ impl VipWorker {
                         let _ = hooks.send(Queued::Run(job));
                     }
                 }
-                VipCommand::Afterwards(then) => {
-                    let direct = then.clone();
-                    let queued = self
-                        .hooks
-                        .as_ref()
-                        .is_some_and(|hooks| hooks.send(Queued::Then(then)).is_ok());
-                    if !queued {
-                        (direct.0)();
-                    }
-                }
+                VipCommand::Afterwards(then) => then_after(self.hooks.as_ref(), then),
                 VipCommand::Announce => {
                     if let Some(task) = later.take() {
                         task.abort();
