@@ -751,3 +751,85 @@ fn fast_takeover_keeps_preempt_delay_and_preempt() {
     hear_priority(&mut inst, at(2.0), PEER_HIGH, 100);
     assert_eq!(inst.poll_timeout(), Some(at(2.0) + mdi));
 }
+
+// ---- a stalled daemon (vipd's rule, not the RFC's) ---------------------------
+
+#[test]
+fn a_master_stalled_past_two_intervals_steps_aside_without_announcing() {
+    let (mut inst, _) = master(150);
+    let due = inst.poll_timeout().unwrap();
+    // SIGSTOP, a paused VM: the advert timer is read 3.5 s late.
+    let woke = due + secs(3.5);
+    let actions = inst.handle(woke, Event::Timer);
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(
+        transitions(&actions)[0].reason,
+        Reason::Stalled { late: secs(3.5) }
+    );
+    assert!(actions.contains(&Action::RemoveVips));
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert(_) | Action::Announce)),
+        "nothing announced on waking: {actions:?}"
+    );
+    // The backup that took over meanwhile (priority 100) is heard; with
+    // preemption the usual rule moves the role back after
+    // Master_Down_Interval, announcing it then.
+    hear_priority(&mut inst, woke + secs(0.2), PEER_HIGH, 100);
+    let back = inst.poll_timeout().unwrap();
+    let actions = inst.handle(back, Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    assert!(actions.contains(&Action::Announce));
+}
+
+#[test]
+fn a_master_late_by_less_than_two_intervals_carries_on() {
+    let (mut inst, _) = master(150);
+    let due = inst.poll_timeout().unwrap();
+    let actions = inst.handle(due + secs(1.5), Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(sent_priorities(&actions), vec![150]);
+}
+
+#[test]
+fn a_stalled_address_owner_carries_on() {
+    let (mut inst, _) = master(255);
+    let due = inst.poll_timeout().unwrap();
+    let actions = inst.handle(due + secs(10.0), Event::Timer);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(sent_priorities(&actions), vec![255]);
+}
+
+#[test]
+fn a_backup_whose_timer_is_read_late_listens_one_more_interval_first() {
+    let mut inst = instance(100);
+    inst.handle(Time::ZERO, Event::Startup);
+    hear_priority(&mut inst, at(1.0), PEER_HIGH, 150);
+    let due = inst.poll_timeout().unwrap();
+    let woke = due + secs(5.0);
+    let actions = inst.handle(woke, Event::Timer);
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(
+        actions,
+        vec![Action::Report(Report::Stalled { late: secs(5.0) })]
+    );
+    // The master's advert that waited in the socket is read now: it lives.
+    let heard = woke + secs(0.001);
+    hear_priority(&mut inst, heard, PEER_HIGH, 150);
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(
+        inst.poll_timeout(),
+        Some(heard + inst.master_down_interval()),
+        "the live master's advert restarted the Master_Down_Timer"
+    );
+    // Without it, the backup takes over one interval after waking.
+    let mut lone = instance(100);
+    lone.handle(Time::ZERO, Event::Startup);
+    let due = lone.poll_timeout().unwrap();
+    lone.handle(due + secs(5.0), Event::Timer);
+    let next = lone.poll_timeout().unwrap();
+    assert_eq!(next, due + secs(6.0));
+    lone.handle(next, Event::Timer);
+    assert_eq!(lone.state(), State::Master);
+}

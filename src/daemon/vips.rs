@@ -337,19 +337,35 @@ impl VipWorker {
         tokio::spawn(async move {
             let at = attachment.as_ref();
             if second_burst && !plan.delay.is_zero() {
-                tokio::time::sleep(plan.delay).await;
-                announce(at, &ifname, &vips, plan.repeat, &stats, &name);
+                let due = tokio::time::Instant::now() + plan.delay;
+                tokio::time::sleep_until(due).await;
+                if on_time(due) {
+                    announce(at, &ifname, &vips, plan.repeat, &stats, &name);
+                }
             }
             if let Some(every) = plan.refresh {
-                let mut ticks =
-                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let start = tokio::time::Instant::now() + every;
+                let mut ticks = tokio::time::interval_at(start, every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 loop {
-                    ticks.tick().await;
-                    announce(at, &ifname, &vips, 1, &stats, &name);
+                    let due = ticks.tick().await;
+                    if on_time(due) {
+                        announce(at, &ifname, &vips, 1, &stats, &name);
+                    }
                 }
             }
         })
     }
+}
+
+/// How late a scheduled announcement may go out. Later than this, the
+/// daemon was stopped or starved: the protocol loop may be about to step
+/// aside (a backup may have taken over meanwhile), and announcing first
+/// would pull clients back to this node. A skipped refresh is harmless.
+const ANNOUNCE_LATE_LIMIT: Duration = Duration::from_millis(250);
+
+fn on_time(due: tokio::time::Instant) -> bool {
+    tokio::time::Instant::now().saturating_duration_since(due) <= ANNOUNCE_LATE_LIMIT
 }
 
 /// The kernel's words for a netlink failure, without our own wrapping.

@@ -183,6 +183,13 @@ pub enum Reason {
     LeadershipLost(LeadershipLoss),
     /// A `follow_patroni` instance's reason (see [`super::follow`]).
     Patroni(super::follow::Verdict),
+    /// The protocol loop woke this long after the master's advert was due
+    /// (a stopped, paused or starved daemon): a backup may have taken over
+    /// meanwhile, so this one listens before it announces anything again.
+    Stalled {
+        /// How late the advert was.
+        late: Duration,
+    },
     /// Another member of a sync group moved.
     SyncGroup {
         /// The sync group's name.
@@ -277,6 +284,12 @@ impl fmt::Display for Reason {
             Reason::Shutdown => f.write_str("shutdown"),
             Reason::LeadershipLost(why) => write!(f, "{why}"),
             Reason::Patroni(verdict) => write!(f, "{verdict}"),
+            Reason::Stalled { late } => write!(
+                f,
+                "woke {:.2} s after an advert was due (stopped or starved?): another node may have \
+                 taken over; listening before announcing again",
+                late.as_secs_f64()
+            ),
             Reason::SyncGroup { group, cause } => write!(f, "sync group {group}: {cause}"),
         }
     }
@@ -303,6 +316,13 @@ pub enum Report {
     LeadershipHeldBy {
         /// The holder's name.
         holder: String,
+    },
+    /// A backup's Master_Down_Timer was read this long after it ran out:
+    /// adverts that arrived meanwhile may still wait to be read, so it
+    /// listens one more advert interval before deciding.
+    Stalled {
+        /// How late the timer was read.
+        late: Duration,
     },
 }
 
@@ -964,7 +984,31 @@ impl Instance {
         if now < deadline {
             return;
         }
+        let late = now - deadline;
         match self.state {
+            State::Backup if late > self.master_adver_interval.as_duration() => {
+                // The driver reads due timers before queued packets: decide
+                // only once what arrived while we were stalled has been read.
+                self.timer = Some(now + self.master_adver_interval.as_duration());
+                out.push(Action::Report(Report::Stalled { late }));
+            }
+            State::Master
+                if late > STALL_LIMIT * self.params.advert_interval.as_duration()
+                    && !self.is_owner() =>
+            {
+                // A backup may have taken over (and announced itself) while
+                // we were stalled: announcing now would pull clients back to
+                // a node that may no longer be master. Step aside and listen;
+                // the usual rules (preemption included) decide after
+                // Master_Down_Interval. An owner would take over at once
+                // anyway, so it carries on.
+                self.become_backup(
+                    now,
+                    self.params.advert_interval,
+                    Reason::Stalled { late },
+                    out,
+                );
+            }
             State::Backup => {
                 let reason = match self.down_cause {
                     DownCause::Resigned(from) => Reason::MasterResigned { from },
@@ -1075,6 +1119,12 @@ impl Instance {
         self.release_lock(out);
     }
 }
+
+/// A master whose advert goes out more than this many advert intervals late
+/// steps aside ([`Reason::Stalled`]): a backup's Master_Down_Interval (three
+/// intervals and its Skew_Time) after our last advert, one interval before
+/// the one due, may have run out.
+pub const STALL_LIMIT: u32 = 2;
 
 /// Address lists compare as sets: order on the wire is not significant.
 fn same_addresses(theirs: &[IpAddr], ours: &[IpAddr]) -> bool {

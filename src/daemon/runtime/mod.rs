@@ -940,6 +940,23 @@ impl Daemon {
                     );
                 }
             }
+            Action::Report(Report::Stalled { late }) => {
+                let instance = &self.instances[id];
+                let key = format!("{}:stalled", instance.name);
+                if let Some(suppressed) = self.log_limit.allow(&key) {
+                    tracing::warn!(
+                        event = "stalled",
+                        instance = %instance.name,
+                        late_seconds = late.as_secs_f64(),
+                        suppressed,
+                        "instance {}: master-down timer read {:.2} s late (stopped or starved?): \
+                         listening one more advert interval before deciding{}",
+                        instance.name,
+                        late.as_secs_f64(),
+                        suppressed_note(suppressed)
+                    );
+                }
+            }
             Action::Report(Report::LowerPriorityMaster { from, priority }) => {
                 self.instances[id].counters.lower_priority_masters += 1;
                 let reason = format!("lower priority {priority}");
