@@ -8,12 +8,13 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 mod schema;
@@ -59,6 +60,13 @@ impl Reply {
     }
 }
 
+/// How many clients the control socket (and the metrics endpoint) serve at
+/// once; more are closed at once.
+pub const MAX_CLIENTS: usize = 32;
+
+/// How long to wait after a failed accept before the next.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Listens on `path` (replacing a stale socket), mode 0660 and, if given,
 /// owned by `group`.
 pub fn serve(
@@ -99,8 +107,19 @@ pub fn serve(
             .map_err(|e| format!("control socket {shown}: chown: {e}"))?;
     }
     Ok(tokio::spawn(async move {
+        let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of descriptors, most likely: do not spin on it.
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            // Beyond the limit a client is closed at once: half-sent
+            // requests cannot pile up descriptors and memory.
+            let Ok(permit) = clients.clone().try_acquire_owned() else {
                 continue;
             };
             let requests = requests.clone();
@@ -108,6 +127,7 @@ pub fn serve(
             tokio::spawn(async move {
                 let _ =
                     tokio::time::timeout(Duration::from_secs(5), answer(stream, requests)).await;
+                drop(permit);
             });
         }
     }))
