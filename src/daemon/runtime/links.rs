@@ -401,6 +401,18 @@ impl Daemon {
             .map(|(name, _)| name.clone())
     }
 
+    /// Whether the leadership lock of instance `id` (its own or its sync
+    /// group's) has a fence that has passed: its addresses' lifetime is over.
+    /// The kernel counts lifetimes in whole seconds, rounded down when set,
+    /// so its removal may come up to a second before the fence.
+    fn fence_passed(&self, id: InstanceId) -> bool {
+        let lock = (self.node.instance(id).leadership())
+            .or_else(|| self.node.group_lock(self.node.group_of(id)?));
+        let soon = self.now() + Duration::from_secs(1);
+        lock.and_then(|l| l.fence())
+            .is_some_and(|fence| fence <= soon)
+    }
+
     /// A VIP of a master removed by someone else goes straight back.
     fn restore_vip(&mut self, ifindex: u32, addr: IpNet) {
         for id in self.instances.ids() {
@@ -415,7 +427,23 @@ impl Daemon {
                     .virtual_ips
                     .iter()
                     .any(|v| v.addr() == addr.addr());
-            if ours && self.node.instance(id).state() == State::Master {
+            if ours && self.node.instance(id).state() == State::Master && self.fence_passed(id) {
+                // Our own fence: the kernel ended the address's lifetime
+                // because the lease was not renewed in time; the instance
+                // steps down shortly.
+                let key = format!("{}:fenced", instance.name);
+                if let Some(suppressed) = self.log_limit.allow(&key) {
+                    tracing::warn!(
+                        event = "vip_fenced",
+                        instance = %instance.name,
+                        address = %addr,
+                        suppressed,
+                        "instance {}: the leadership fence removed {addr} (the lease was not renewed in time); not restoring it{}",
+                        instance.name,
+                        super::suppressed_note(suppressed)
+                    );
+                }
+            } else if ours && self.node.instance(id).state() == State::Master {
                 let key = format!("{}:restore", instance.name);
                 if let Some(suppressed) = self.log_limit.allow(&key) {
                     tracing::warn!(
