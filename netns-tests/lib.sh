@@ -490,8 +490,12 @@ ping_ok() { nsx client ping -n -c 1 -W 1 "${1:-$VIP4}" >/dev/null 2>&1; }
 # line per change: "<epoch seconds> <holders or ->".
 # --------------------------------------------------------------------------
 
-monitor_start() {
-    local addr="${1:-$VIP4}"
+monitor_start() { monitor_start_every 0.02 "$@"; }
+
+# monitor_start_every SECONDS [ADDR]: the same, sampling every SECONDS (plus
+# the cost of a sample: one `ip addr` per node).
+monitor_start_every() {
+    local interval="$1" addr="${2:-$VIP4}"
     : >"$VT_TMP/monitor.log"
     (
         trap 'exit 0' TERM INT
@@ -503,7 +507,7 @@ monitor_start() {
                 echo "$(now) $h" >>"$VT_TMP/monitor.log"
                 last="$h"
             fi
-            sleep 0.02
+            sleep "$interval"
         done
     ) &
     VT_MON_PID=$!
@@ -555,6 +559,24 @@ capture_start() {
     record_pid "$pid"
     VT_CAP_PID[$name]="$pid"
     wait_until "capture $name listening on br0" 5 grep -qs "listening on" "$VT_TMP/$name.tcpdump.log"
+}
+
+# capture_port_start NAME PEER [FILTER...]: tcpdump on PEER's bridge port
+# (p-PEER in the switch namespace), frames PEER sent only (-Q in: received
+# by the port), into $VT_TMP/NAME.pcap. The capture taps the port before the
+# bridge decides anything, so it also sees the frames of a peer whose port
+# is blocked (port_block), which the bridge then drops. Stop it with
+# capture_stop NAME.
+capture_port_start() {
+    local name="$1" peer="$2" pid
+    shift 2
+    command -v tcpdump >/dev/null || fail "tcpdump is not installed (apt-get install -y tcpdump)"
+    ip netns exec "$(ns sw)" tcpdump -i "p-$peer" -Q in --immediate-mode -U -n -s 128 \
+        -w "$VT_TMP/$name.pcap" "$@" >"$VT_TMP/$name.tcpdump.log" 2>&1 &
+    pid=$!
+    record_pid "$pid"
+    VT_CAP_PID[$name]="$pid"
+    wait_until "capture $name listening on p-$peer" 5 grep -qs "listening on" "$VT_TMP/$name.tcpdump.log"
 }
 
 capture_stop() {

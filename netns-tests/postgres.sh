@@ -417,6 +417,105 @@ verify_no_lost_writes() {
     ok "every row the client saw committed ($(wc -l <"$seen")) is on $node ($(wc -l <"$have") rows there)"
 }
 
+# writes_gap_between SINCE UNTIL: the longest time between two successful
+# writes (by their end) that ended in [SINCE, UNTIL), counting from the last
+# one before SINCE, in ms: the outage the client saw in that window.
+writes_gap_between() {
+    awk -v s="$1" -v u="$2" '$4 != "ok" { next }
+        $3 < s { last = $3; next }
+        $3 >= u { exit }
+        { if (last) { g = $3 - last; if (g > m) m = g } last = $3 }
+        END { printf "%d", m * 1000 }' "$WRITES"
+}
+
+# --------------------------------------------------------------------------
+# Primaries that could acknowledge a commit, polled through each node's
+# socket (from outside vipd): "<epoch seconds> <nodes or ->" per change in
+# $PRIMARIES.
+# --------------------------------------------------------------------------
+
+# acknowledges_commits NODE: NODE's PostgreSQL is a primary that can
+# acknowledge a commit now: out of recovery, not fenced read-only, and
+# either not waiting for a synchronous standby or with one attached. (An old
+# primary whose synchronous standby was promoted away cannot: every commit
+# on it waits.) A server that does not answer cannot either.
+acknowledges_commits() {
+    [[ "$(pg_sql "$1" "select not pg_is_in_recovery()
+        and current_setting('default_transaction_read_only') = 'off'
+        and (current_setting('synchronous_standby_names') = ''
+             or exists (select 1 from pg_stat_replication where sync_state in ('sync', 'quorum')))" 2>/dev/null)" == t ]]
+}
+
+PRIMARIES="$VT_TMP/primaries.log"
+PRIMARIES_PID=""
+# primaries_watch_start [NODE...]: poll the nodes (default n1 n2) every 10 ms
+# (plus the cost of the queries).
+primaries_watch_start() {
+    local nodes=("$@")
+    ((${#nodes[@]})) || nodes=(n1 n2)
+    : >"$PRIMARIES"
+    (
+        trap 'exit 0' TERM INT
+        last="?"
+        while true; do
+            p=""
+            for node in "${nodes[@]}"; do
+                if acknowledges_commits "$node"; then p+="$node "; fi
+            done
+            p="${p% }"
+            p="${p:--}"
+            if [[ "$p" != "$last" ]]; then
+                echo "$(now) $p" >>"$PRIMARIES"
+                last="$p"
+            fi
+            sleep 0.01
+        done
+    ) &
+    PRIMARIES_PID=$!
+    record_pid "$PRIMARIES_PID"
+    poll_until 5 0.02 test -s "$PRIMARIES" || fail "primary watcher did not start"
+}
+
+primaries_watch_stop() {
+    [[ -n "$PRIMARIES_PID" ]] || return 0
+    stop_pid "$PRIMARIES_PID" TERM 2
+    PRIMARIES_PID=""
+}
+
+# primaries_max_between SINCE UNTIL: the most primaries able to acknowledge
+# at once in [SINCE, UNTIL) (the set in force at SINCE included).
+primaries_max_between() {
+    awk -v s="$1" -v u="$2" '
+        { n = ($2 == "-") ? 0 : NF - 1 }
+        $1 < s { at = n; next }
+        $1 >= u { exit }
+        { if (n > m) m = n }
+        END { if (at > m) m = at; print m + 0 }' "$PRIMARIES"
+}
+
+# primaries_changes: the sequence of sets, e.g. "n1 -> - -> n2".
+primaries_changes() {
+    awk '{ $1 = ""; sub(/^ /, ""); gsub(/ /, "+"); printf "%s%s", (NR > 1 ? " -> " : ""), $0 } END { print "" }' "$PRIMARIES"
+}
+
+# pg_rebuild_standby NODE FROM: NODE's old primary (fenced: stopped) is
+# rebuilt as a synchronous standby of FROM with a fresh pg_basebackup, and
+# FROM waits for a synchronous standby again (the role script turned that
+# off when it promoted FROM; README, "rebuild a standby").
+pg_rebuild_standby() {
+    local node="$1" from="$2" n
+    wait_until "$node's fenced PostgreSQL is down" 30 not_ pg_running "$node"
+    rm -rf "$(pg_data "$node")"
+    # pg_init_replica lists NODE again.
+    local kept=()
+    for n in "${PG_NODES[@]}"; do [[ "$n" == "$node" ]] || kept+=("$n"); done
+    PG_NODES=(${kept[@]+"${kept[@]}"})
+    pg_init_replica "$node" "$from"
+    pg_sql "$from" "alter system set synchronous_standby_names = '*'" >/dev/null
+    pg_sql "$from" "select pg_reload_conf()" >/dev/null
+    wait_until "$node streams from $from as its synchronous standby" 30 pg_has_sync_standby "$from"
+}
+
 # --------------------------------------------------------------------------
 # Failure report and cleanup
 # --------------------------------------------------------------------------
