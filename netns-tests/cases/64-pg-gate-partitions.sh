@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# case-timeout: 300
 # Issue 11, the gate with a database behind it, partitioned again and again:
 # the setup of case 62 (n1 a PostgreSQL primary, n2 its synchronous standby,
 # vipd on both with the shipped config/etcd-gate-X.toml and role scripts,
@@ -78,12 +79,20 @@ last_refresh() { vip_refreshes "$1" | awk -v b="$2" '$1 < b { t = $1 } END { if 
 refreshed_since() { [[ -n "$(vip_refreshes "$1" | awk -v s="$2" '$1 >= s { print; exit }')" ]]; }
 fence_count() { grep -c "fencing the local primary" "$VT_TMP/$1/vipd.log" || true; }
 check_runs() { status_json "$1" | jfield 'd["checks"][0]["runs"]' 2>/dev/null; }
-# ready_backup NODE RUNS: NODE's vipd is BACKUP and its check ran twice
-# since it had RUNS runs, so the latest run started after PostgreSQL came
-# back: the check passes and no FAULT from before is still to come.
+# ready_backup NODE RUNS SINCE: NODE's vipd is BACKUP with a healthy check
+# that will stay so: its check ran again since it had RUNS runs at SINCE
+# (PostgreSQL up again) and no run failed since; or it ran twice since (the
+# latest run then started after SINCE). So no FAULT from the time PostgreSQL
+# was down is still to come.
 ready_backup() {
-    status_json "$1" | jfield "d['instances'][0]['state'] == 'BACKUP' and d['checks'][0]['runs'] >= $2 + 2 and d['checks'][0]['healthy']" 2>/dev/null | grep -qx True
+    status_json "$1" | jfield "(d['instances'][0]['state'] == 'BACKUP' and d['checks'][0]['healthy'] and
+        (d['checks'][0]['runs'] >= $2 + 2 or (d['checks'][0]['runs'] >= $2 + 1 and
+         (d['checks'][0]['last_failure'] or {}).get('unix_time', 0) < $3)))" 2>/dev/null | grep -qx True
 }
+# The captures first (lib.sh would stop them last, after postgres.sh's sweep
+# of the namespaces killed them).
+stop_captures() { capture_stop wire-n1; capture_stop wire-n2; }
+vt_chain_cleanup stop_captures
 not_master() { local s; s="$(state_of "$1")" && [[ -n "$s" && "$s" != MASTER ]]; }
 
 declare -a R_MASTER=() R_OTHER=() R_CUT=() R_PHASE=() R_VIP=() R_NONE=() R_OVERLAP=() R_WRITEGAP=() R_PRIM=() R_ROUND=()
@@ -98,7 +107,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
     wait_until "round $i: a renewal of $master's lease (its VIP's lifetime refreshed)" 5 refreshed_since "$master" "$t_start"
     t_ren="$(last_refresh "$master" "$(now)")"
     # A phase, not a synchronisation: the cut lands PHASE ms after the renewal.
-    wait_s="$(awk -v r="$t_ren" -v p="${PHASE_TARGET_MS[i - 1]}" -v n="$(now)" 'BEGIN { d = r + p / 1000 - n; printf "%.3f", d > 0 ? d : 0 }')"
+    wait_s="$(awk -v r="$t_ren" -v p="${PHASE_TARGET_MS[i - 1]}" -v n="$(now)" 'BEGIN { d = r + p / 1000 - n; printf "%.3f", (d > 0 ? d : 0) }')"
     sleep "$wait_s"
     t_cut="$(now)"
     port_block "$master"
@@ -111,8 +120,9 @@ for ((i = 1; i <= ROUNDS; i++)); do
         eval '(( $(fence_count "$master") > fences )) && not_master "$master"'
     port_unblock "$master"
     pg_rebuild_standby "$master" "$other"
+    t_pg="$(now)"
     runs="$(check_runs "$master")"
-    wait_until "round $i: $master's vipd is BACKUP with a passing check" 30 ready_backup "$master" "${runs:-0}"
+    wait_until "round $i: $master's vipd is BACKUP with a passing check" 30 ready_backup "$master" "${runs:-0}" "$t_pg"
     t_sync="$(now)"
     wait_until "round $i: 5 rows committed with $master as the synchronous standby" 30 \
         eval '(( $(writes_ok "$t_sync") >= 5 ))'
@@ -137,8 +147,7 @@ writer_stop
 primaries_watch_stop
 monitor_stop
 vip_events_stop
-capture_stop wire-n1
-capture_stop wire-n2
+stop_captures
 
 # The wire: "<epoch> <node> <source MAC>" for every frame claiming the VIP,
 # both ports merged in time order.
