@@ -95,7 +95,7 @@ stop_captures() { capture_stop wire-n1; capture_stop wire-n2; }
 vt_chain_cleanup stop_captures
 not_master() { local s; s="$(state_of "$1")" && [[ -n "$s" && "$s" != MASTER ]]; }
 
-declare -a R_MASTER=() R_OTHER=() R_CUT=() R_PHASE=() R_VIP=() R_NONE=() R_OVERLAP=() R_WRITEGAP=() R_PRIM=() R_ROUND=()
+declare -a R_LEADER=() R_MASTER=() R_OTHER=() R_CUT=() R_PHASE=() R_VIP=() R_NONE=() R_OVERLAP=() R_WRITEGAP=() R_PRIM=() R_ROUND=()
 for ((i = 1; i <= ROUNDS; i++)); do
     master="$(vip_holders)"
     [[ "$master" == n1 || "$master" == n2 ]] || fail "one master before round $i" "n1 or n2" "${master:-none}"
@@ -104,6 +104,9 @@ for ((i = 1; i <= ROUNDS; i++)); do
     step "round $i/$ROUNDS: $master cut off ${PHASE_TARGET_MS[i - 1]} ms after a renewal of its lease"
     t_start="$(now)"
     fences="$(fence_count "$master")"
+    # When the cut-off node hosts etcd's leader, the others elect a new one
+    # first, and a new leader extends every lease: the takeover is later.
+    leader="$(etcd_leader)"
     wait_until "round $i: a renewal of $master's lease (its VIP's lifetime refreshed)" 5 refreshed_since "$master" "$t_start"
     t_ren="$(last_refresh "$master" "$(now)")"
     # A phase, not a synchronisation: the cut lands PHASE ms after the renewal.
@@ -133,11 +136,11 @@ for ((i = 1; i <= ROUNDS; i++)); do
     read -r max overlap none <<<"$(vip_events_summary "$VIP4" "$t_cut")"
     polled="$(monitor_max_holders "$t_cut")"
     prim="$(primaries_max_between "$t_cut" "$t_end")"
-    R_MASTER+=("$master") R_OTHER+=("$other") R_CUT+=("$t_cut") R_PHASE+=("$phase_ms")
+    R_LEADER+=("${leader:-?}") R_MASTER+=("$master") R_OTHER+=("$other") R_CUT+=("$t_cut") R_PHASE+=("$phase_ms")
     R_VIP+=("$(ms_between "$t_cut" "$t_vip")") R_NONE+=("$none") R_OVERLAP+=("$overlap")
     R_WRITEGAP+=("$(writes_gap_between "$t_cut" "$t_end")") R_PRIM+=("$prim")
     R_ROUND+=("$(ms_between "$t_start" "$t_end")")
-    log "round $i: phase ${phase_ms} ms; $VIP4 on $other ${R_VIP[-1]} ms after the cut; ${none} ms with no holder, ${overlap} ms with two (ip monitor); polled holders at most $polled; primaries able to acknowledge at most $prim; longest write gap ${R_WRITEGAP[-1]} ms"
+    log "round $i: etcd leader ${leader:-unknown} before the cut; phase ${phase_ms} ms; $VIP4 on $other ${R_VIP[-1]} ms after the cut; ${none} ms with no holder, ${overlap} ms with two (ip monitor); polled holders at most $polled; primaries able to acknowledge at most $prim; longest write gap ${R_WRITEGAP[-1]} ms"
     ((max <= 1)) || fail "round $i: holders of $VIP4 at once (ip monitor)" "at most 1" "$max"
     ((polled <= 1)) || fail "round $i: holders of $VIP4 at once (ip addr polled)" "at most 1" "$polled"
     ((prim <= 1)) || fail "round $i: primaries able to acknowledge a commit at once" "at most 1" "$prim ($(primaries_changes))"
@@ -185,14 +188,14 @@ assert_eq "frames claiming $VIP4 from n2 before the first cut (n1 the master)" 0
 WORST_VIP=0 WORST_NONE=0 WORST_OVERLAP=0 WORST_WIRE_GAP=0 WORST_WIRE_OVERLAP=0 WORST_WRITE_GAP=0 WORST_PRIM=0
 worst_of() { printf -v "$1" '%s' "$(awk -v a="${!1}" -v b="$2" 'BEGIN { print (b + 0 > a + 0) ? b : a }')"; }
 declare -a TABLE=()
-TABLE+=("$(printf '%-5s %-7s %9s %14s %11s %12s %13s %12s %13s %10s %9s' round cut phase_ms vip_on_other_ms no_holder_ms wire_gap_ms write_gap_ms overlap_ms wire_overlap primaries round_s)")
+TABLE+=("$(printf '%-5s %-7s %6s %9s %14s %11s %12s %13s %12s %13s %10s %9s' round cut etcd_l phase_ms vip_on_other_ms no_holder_ms wire_gap_ms write_gap_ms overlap_ms wire_overlap primaries round_s)")
 wire_bad=""
 for ((i = 0; i < ROUNDS; i++)); do
     until_t="${R_CUT[i + 1]:-9999999999}"
     read -r wgap wov late n_old <<<"$(wire_round "${R_CUT[i]}" "$until_t" "${R_MASTER[i]}" "${R_OTHER[i]}")"
     [[ "$wgap" != none ]] || fail "round $((i + 1)): a frame claiming $VIP4 from ${R_OTHER[i]} on the wire" "at least one" "none"
     ((late == 0)) || wire_bad+="round $((i + 1)): ${R_MASTER[i]} sent $late frame(s) claiming $VIP4 up to ${wov} ms after ${R_OTHER[i]}'s first; "
-    TABLE+=("$(printf '%-5s %-7s %9s %14s %11s %12s %13s %12s %13s %10s %9s' $((i + 1)) "${R_MASTER[i]}->${R_OTHER[i]}" "${R_PHASE[i]}" \
+    TABLE+=("$(printf '%-5s %-7s %6s %9s %14s %11s %12s %13s %12s %13s %10s %9s' $((i + 1)) "${R_MASTER[i]}->${R_OTHER[i]}" "${R_LEADER[i]}" "${R_PHASE[i]}" \
         "${R_VIP[i]}" "${R_NONE[i]}" "$wgap" "${R_WRITEGAP[i]}" "${R_OVERLAP[i]}" "$wov" "${R_PRIM[i]}" \
         "$(awk -v m="${R_ROUND[i]}" 'BEGIN { printf "%.1f", m / 1000 }')")")
     log "round $((i + 1)) on the wire: ${R_MASTER[i]} sent $n_old frame(s) claiming $VIP4 after the cut, the last ${wgap} ms before ${R_OTHER[i]}'s first; $late after it"
@@ -206,6 +209,7 @@ for ((i = 0; i < ROUNDS; i++)); do
 done
 
 step "per-round table (PHASE_SEED=$PHASE_SEED; times in ms from the cut unless named; lease ttl ${LEASE_TTL_S}s, renewal every ${RENEW_MS} ms)"
+log "columns: cut = old master -> new; etcd_l = etcd's leader before the cut; phase_ms = from the master's last lease renewal (its VIP's lifetime refreshed, ip monitor) to the cut; vip_on_other_ms = to the VIP added on the other node (ip monitor); no_holder_ms = time with no holder (ip monitor); wire_gap_ms = from the old master's last frame claiming the VIP to the new one's first (port captures); write_gap_ms = longest time between two acknowledged client writes; overlap_ms = time with two holders (ip monitor); wire_overlap = from the new master's first frame to the old one's last after it (ms); primaries = most PostgreSQL primaries able to acknowledge at once; round_s = the round's duration, rebuild included"
 for line in "${TABLE[@]}"; do log "TABLE $line"; done
 log "MEASURED over $ROUNDS random-phase partitions with PostgreSQL writes (PHASE_SEED=$PHASE_SEED): worst time from the cut to $VIP4 on the other node ${WORST_VIP} ms; worst time with no holder ${WORST_NONE} ms (ip monitor), ${WORST_WIRE_GAP} ms on the wire; worst client write gap ${WORST_WRITE_GAP} ms; worst overlap ${WORST_OVERLAP} ms (ip monitor), ${WORST_WIRE_OVERLAP} ms (wire); polled ip addr: at most $(monitor_max_holders) holder(s); at most ${WORST_PRIM} primary able to acknowledge; $(writes_ok 0) rows acknowledged, $(writes_fail 0) attempts failed"
 
