@@ -78,6 +78,9 @@ vip_refreshes() { awk -v n="$1" -v a="$VIP4/" '$2 == n && $3 == "add" && index($
 last_refresh() { vip_refreshes "$1" | awk -v b="$2" '$1 < b { t = $1 } END { if (t) print t }'; }
 refreshed_since() { [[ -n "$(vip_refreshes "$1" | awk -v s="$2" '$1 >= s { print; exit }')" ]]; }
 fence_count() { grep -c "fencing the local primary" "$VT_TMP/$1/vipd.log" || true; }
+# fenced_count NODE: fences that finished: the hook stopped PostgreSQL and
+# says how to rebuild it.
+fenced_count() { grep -c "was a primary and lost the VIP" "$VT_TMP/$1/vipd.log" || true; }
 check_runs() { status_json "$1" | jfield 'd["checks"][0]["runs"]' 2>/dev/null; }
 # ready_backup NODE RUNS SINCE: NODE's vipd is BACKUP with a healthy check
 # that will stay so: its check ran again since it had RUNS runs at SINCE
@@ -104,6 +107,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
     step "round $i/$ROUNDS: $master cut off ${PHASE_TARGET_MS[i - 1]} ms after a renewal of its lease"
     t_start="$(now)"
     fences="$(fence_count "$master")"
+    fenced="$(fenced_count "$master")"
     # When the cut-off node hosts etcd's leader, the others elect a new one
     # first, and a new leader extends every lease: the takeover is later.
     leader="$(etcd_leader)"
@@ -122,6 +126,9 @@ for ((i = 1; i <= ROUNDS; i++)); do
     wait_until "round $i: $master stepped down and fenced its primary" 30 \
         eval '(( $(fence_count "$master") > fences )) && not_master "$master"'
     port_unblock "$master"
+    # Its hook's `pg_ctl stop -w` may still be watching the data directory
+    # after the postmaster is gone: the rebuild must not remove it before.
+    wait_until "round $i: $master's fence finished" 40 eval '(( $(fenced_count "$master") > fenced ))'
     pg_rebuild_standby "$master" "$other"
     t_pg="$(now)"
     runs="$(check_runs "$master")"
