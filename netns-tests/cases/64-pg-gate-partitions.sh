@@ -29,6 +29,7 @@ source "$(dirname "$0")/../vip-manager.sh"
 
 PAIR_CONFIG=etcd-gate
 ROUNDS="${PG_PART_ROUNDS:-10}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || fail "PG_PART_ROUNDS" "a positive number of rounds" "$ROUNDS"
 PHASE_SEED="${PHASE_SEED:-$RANDOM}"
 # The lease's renewal period: vipd renews every ttl / 4.
 LEASE_TTL_S="$(sed -n 's/^leadership = .*ttl = "\([0-9]*\)s".*/\1/p' "$VT_REPO/config/$PAIR_CONFIG-a.toml")"
@@ -39,6 +40,35 @@ RANDOM="$PHASE_SEED"
 declare -a PHASE_TARGET_MS=()
 for ((i = 1; i <= ROUNDS; i++)); do PHASE_TARGET_MS+=($((RANDOM % RENEW_MS))); done
 log "PHASE_SEED=$PHASE_SEED (replay with PHASE_SEED=$PHASE_SEED): $ROUNDS rounds, phases ${PHASE_TARGET_MS[*]} ms after a renewal (period $RENEW_MS ms)"
+
+# ms_between A B: (B - A) in ms, one decimal.
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+# vip_refreshes NODE: times of NODE's address events for the VIP (its
+# addition and each lifetime refresh at a renewal).
+vip_refreshes() { awk -v n="$1" -v a="$VIP4/" '$2 == n && $3 == "add" && index($4, a) == 1 { print $1 }' "$VIP_EVENTS"; }
+# last_refresh NODE BEFORE: the latest of them before BEFORE.
+last_refresh() { vip_refreshes "$1" | awk -v b="$2" '$1 < b { t = $1 } END { if (t) print t }'; }
+refreshed_since() { [[ -n "$(vip_refreshes "$1" | awk -v s="$2" '$1 >= s { print; exit }')" ]]; }
+fence_count() { grep -c "fencing the local primary" "$VT_TMP/$1/vipd.log" || true; }
+# fenced_count NODE: fences that finished: the hook stopped PostgreSQL and
+# says how to rebuild it.
+fenced_count() { grep -c "was a primary and lost the VIP" "$VT_TMP/$1/vipd.log" || true; }
+check_runs() { status_json "$1" | jfield 'd["checks"][0]["runs"]' 2>/dev/null; }
+# ready_backup NODE RUNS SINCE: NODE's vipd is BACKUP with a healthy check
+# that will stay so: its check ran again since it had RUNS runs at SINCE
+# (PostgreSQL up again) and no run failed since; or it ran twice since (the
+# latest run then started after SINCE). So no FAULT from the time PostgreSQL
+# was down is still to come.
+ready_backup() {
+    status_json "$1" | jfield "(d['instances'][0]['state'] == 'BACKUP' and d['checks'][0]['healthy'] and
+        (d['checks'][0]['runs'] >= $2 + 2 or (d['checks'][0]['runs'] >= $2 + 1 and
+         (d['checks'][0]['last_failure'] or {}).get('unix_time', 0) < $3)))" 2>/dev/null | grep -qx True
+}
+# The captures first (lib.sh would stop them last, after postgres.sh's sweep
+# of the namespaces killed them).
+stop_captures() { capture_stop wire-n1; capture_stop wire-n2; }
+vt_chain_cleanup stop_captures
+not_master() { local s; s="$(state_of "$1")" && [[ -n "$s" && "$s" != MASTER ]]; }
 
 topo_up n1 n2 n3 client
 etcd_up n1 n2 n3
@@ -69,34 +99,6 @@ monitor_start_every 0.01
 writer_start
 wait_until "the client committed 20 rows through $VIP4" 30 eval '(( $(writes_ok 0) >= 20 ))'
 
-# ms_between A B: (B - A) in ms, one decimal.
-ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-# lifetime_refreshes NODE: times of NODE's address events for the VIP (its
-# addition and each lifetime refresh at a renewal).
-vip_refreshes() { awk -v n="$1" -v a="$VIP4/" '$2 == n && $3 == "add" && index($4, a) == 1 { print $1 }' "$VIP_EVENTS"; }
-# last_refresh NODE BEFORE: the latest of them before BEFORE.
-last_refresh() { vip_refreshes "$1" | awk -v b="$2" '$1 < b { t = $1 } END { if (t) print t }'; }
-refreshed_since() { [[ -n "$(vip_refreshes "$1" | awk -v s="$2" '$1 >= s { print; exit }')" ]]; }
-fence_count() { grep -c "fencing the local primary" "$VT_TMP/$1/vipd.log" || true; }
-# fenced_count NODE: fences that finished: the hook stopped PostgreSQL and
-# says how to rebuild it.
-fenced_count() { grep -c "was a primary and lost the VIP" "$VT_TMP/$1/vipd.log" || true; }
-check_runs() { status_json "$1" | jfield 'd["checks"][0]["runs"]' 2>/dev/null; }
-# ready_backup NODE RUNS SINCE: NODE's vipd is BACKUP with a healthy check
-# that will stay so: its check ran again since it had RUNS runs at SINCE
-# (PostgreSQL up again) and no run failed since; or it ran twice since (the
-# latest run then started after SINCE). So no FAULT from the time PostgreSQL
-# was down is still to come.
-ready_backup() {
-    status_json "$1" | jfield "(d['instances'][0]['state'] == 'BACKUP' and d['checks'][0]['healthy'] and
-        (d['checks'][0]['runs'] >= $2 + 2 or (d['checks'][0]['runs'] >= $2 + 1 and
-         (d['checks'][0]['last_failure'] or {}).get('unix_time', 0) < $3)))" 2>/dev/null | grep -qx True
-}
-# The captures first (lib.sh would stop them last, after postgres.sh's sweep
-# of the namespaces killed them).
-stop_captures() { capture_stop wire-n1; capture_stop wire-n2; }
-vt_chain_cleanup stop_captures
-not_master() { local s; s="$(state_of "$1")" && [[ -n "$s" && "$s" != MASTER ]]; }
 
 declare -a R_LEADER=() R_MASTER=() R_OTHER=() R_CUT=() R_PHASE=() R_VIP=() R_NONE=() R_OVERLAP=() R_WRITEGAP=() R_PRIM=() R_ROUND=()
 for ((i = 1; i <= ROUNDS; i++)); do
