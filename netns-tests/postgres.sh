@@ -449,15 +449,23 @@ acknowledges_commits() {
 PRIMARIES="$VT_TMP/primaries.log"
 PRIMARIES_PID=""
 # primaries_watch_start [NODE...]: poll the nodes (default n1 n2) every 10 ms
-# (plus the cost of the queries).
+# plus the cost of the queries; "SAMPLES LONGEST_MS" (the longest time
+# between two samples) go to $PRIMARIES.stats.
 primaries_watch_start() {
     local nodes=("$@")
     ((${#nodes[@]})) || nodes=(n1 n2)
     : >"$PRIMARIES"
     (
-        trap 'exit 0' TERM INT
+        samples=0 longest=0 prev=""
+        write_stats() { echo "$samples $((longest / 1000))" >"$PRIMARIES.stats"; }
+        trap 'write_stats; exit 0' TERM INT
         last="?"
         while true; do
+            t="${EPOCHREALTIME/[.,]/}"
+            if [[ -n "$prev" ]] && ((t - prev > longest)); then longest=$((t - prev)); fi
+            prev="$t"
+            samples=$((samples + 1))
+            ((samples % 50)) || write_stats
             p=""
             for node in "${nodes[@]}"; do
                 if acknowledges_commits "$node"; then p+="$node "; fi
@@ -481,6 +489,9 @@ primaries_watch_stop() {
     stop_pid "$PRIMARIES_PID" TERM 2
     PRIMARIES_PID=""
 }
+
+# primaries_stats: "SAMPLES LONGEST_MS" of the watcher.
+primaries_stats() { cat "$PRIMARIES.stats" 2>/dev/null; }
 
 # primaries_max_between SINCE UNTIL: the most primaries able to acknowledge
 # at once in [SINCE, UNTIL) (the set in force at SINCE included).

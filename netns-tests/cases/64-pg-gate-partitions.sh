@@ -14,9 +14,10 @@
 #   - heals, rebuilds the old primary as the new one's synchronous standby,
 #     and waits until the old master's vipd is a backup with a passing check;
 #     the next round cuts off the new master.
-# Observers, all outside the daemons: `ip monitor` on both nodes and `ip addr`
-# polled every 10 ms (never two VIP holders); both PostgreSQL servers polled
-# through their sockets (never two primaries able to acknowledge a commit);
+# Observers, all outside the daemons: `ip monitor` on both nodes and the
+# nodes' addresses polled through netlink every 10 ms (never two VIP
+# holders); both PostgreSQL servers polled through their sockets (never two
+# primaries able to acknowledge a commit);
 # a capture on each node's bridge port of every frame it sent claiming the
 # VIP (ARP with the VIP as sender, IPv4 from the VIP), blocked or not: per
 # round, the old master's last such frame comes before the new master's
@@ -95,7 +96,7 @@ wait_until "n2 is BACKUP" 15 state_is n2 BACKUP
 
 writes_table n1
 primaries_watch_start n1 n2
-monitor_start_every 0.01
+monitor_start_netlink 0.01
 writer_start
 wait_until "the client committed 20 rows through $VIP4" 30 eval '(( $(writes_ok 0) >= 20 ))'
 
@@ -151,7 +152,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
     R_ROUND+=("$(ms_between "$t_start" "$t_end")")
     log "round $i: etcd leader ${leader:-unknown} before the cut; phase ${phase_ms} ms; $VIP4 on $other ${R_VIP[-1]} ms after the cut; ${none} ms with no holder, ${overlap} ms with two (ip monitor); polled holders at most $polled; primaries able to acknowledge at most $prim; longest write gap ${R_WRITEGAP[-1]} ms"
     ((max <= 1)) || fail "round $i: holders of $VIP4 at once (ip monitor)" "at most 1" "$max"
-    ((polled <= 1)) || fail "round $i: holders of $VIP4 at once (ip addr polled)" "at most 1" "$polled"
+    ((polled <= 1)) || fail "round $i: holders of $VIP4 at once (addresses polled)" "at most 1" "$polled"
     ((prim <= 1)) || fail "round $i: primaries able to acknowledge a commit at once" "at most 1" "$prim ($(primaries_changes))"
 done
 
@@ -220,13 +221,13 @@ done
 step "per-round table (PHASE_SEED=$PHASE_SEED; times in ms from the cut unless named; lease ttl ${LEASE_TTL_S}s, renewal every ${RENEW_MS} ms)"
 log "columns: cut = old master -> new; etcd_l = etcd's leader before the cut; phase_ms = from the master's last lease renewal (its VIP's lifetime refreshed, ip monitor) to the cut; vip_on_other_ms = to the VIP added on the other node (ip monitor); no_holder_ms = time with no holder (ip monitor); wire_gap_ms = from the old master's last frame claiming the VIP to the new one's first (port captures); write_gap_ms = longest time between two acknowledged client writes; overlap_ms = time with two holders (ip monitor); wire_overlap = from the new master's first frame to the old one's last after it (ms); primaries = most PostgreSQL primaries able to acknowledge at once; round_s = the round's duration, rebuild included"
 for line in "${TABLE[@]}"; do log "TABLE $line"; done
-log "MEASURED over $ROUNDS random-phase partitions with PostgreSQL writes (PHASE_SEED=$PHASE_SEED): worst time from the cut to $VIP4 on the other node ${WORST_VIP} ms; worst time with no holder ${WORST_NONE} ms (ip monitor), ${WORST_WIRE_GAP} ms on the wire; worst client write gap ${WORST_WRITE_GAP} ms; worst overlap ${WORST_OVERLAP} ms (ip monitor), ${WORST_WIRE_OVERLAP} ms (wire); polled ip addr: at most $(monitor_max_holders) holder(s); at most ${WORST_PRIM} primary able to acknowledge; $(writes_ok 0) rows acknowledged, $(writes_fail 0) attempts failed"
+log "MEASURED over $ROUNDS random-phase partitions with PostgreSQL writes (PHASE_SEED=$PHASE_SEED): worst time from the cut to $VIP4 on the other node ${WORST_VIP} ms; worst time with no holder ${WORST_NONE} ms (ip monitor), ${WORST_WIRE_GAP} ms on the wire; worst client write gap ${WORST_WRITE_GAP} ms; worst overlap ${WORST_OVERLAP} ms (ip monitor), ${WORST_WIRE_OVERLAP} ms (wire); addresses polled $(monitor_stats | awk '{ printf "%d times (at most %s ms apart)", $1, $2 }'): at most $(monitor_max_holders) holder(s); PostgreSQL polled $(primaries_stats | awk '{ printf "%d times (at most %s ms apart)", $1, $2 }'): at most ${WORST_PRIM} primary able to acknowledge; $(writes_ok 0) rows acknowledged, $(writes_fail 0) attempts failed"
 
 [[ -z "$wire_bad" ]] || fail "frames claiming $VIP4 from two nodes in overlapping time" "none" "$wire_bad"
 ok "on the wire, each round's old master fell silent for $VIP4 before the new one spoke"
 read -r max overlap none <<<"$(vip_events_summary "$VIP4")"
 assert_eq "most simultaneous holders of $VIP4 over the run (ip monitor)" 1 "$max"
-assert_eq "most simultaneous holders of $VIP4 over the run (ip addr polled)" 1 "$(monitor_max_holders)"
+assert_eq "most simultaneous holders of $VIP4 over the run (addresses polled)" 1 "$(monitor_max_holders)"
 assert_eq "most simultaneous primaries able to acknowledge a commit over the run" 1 "$(awk '{ n = ($2 == "-") ? 0 : NF - 1; if (n > m) m = n } END { print m + 0 }' "$PRIMARIES")"
 final="$(vip_holders)"
 [[ "$final" == n1 || "$final" == n2 ]] || fail "one master at the end" "n1 or n2" "${final:-none}"
