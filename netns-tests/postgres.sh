@@ -448,40 +448,86 @@ acknowledges_commits() {
 
 PRIMARIES="$VT_TMP/primaries.log"
 PRIMARIES_PID=""
-# primaries_watch_start [NODE...]: poll the nodes (default n1 n2) every 10 ms
-# plus the cost of the queries; "SAMPLES LONGEST_MS" (the longest time
+# primaries_watch_start [NODE...]: poll the nodes (default n1 n2) every
+# 10 ms from one process that keeps a connection open to each server's
+# socket (a psql per node per sample takes ~100 ms on a loaded machine):
+# Debian's python3 with psycopg2 (python3-psycopg2, a dependency of patroni).
+# The query is acknowledges_commits' one; a server that refuses or drops the
+# connection cannot acknowledge. "SAMPLES LONGEST_MS" (the longest time
 # between two samples) go to $PRIMARIES.stats.
+PG_WATCH_PYTHON=/usr/bin/python3
 primaries_watch_start() {
-    local nodes=("$@")
+    local nodes=("$@") node specs=()
     ((${#nodes[@]})) || nodes=(n1 n2)
+    "$PG_WATCH_PYTHON" -c 'import psycopg2' 2>/dev/null ||
+        fail "$PG_WATCH_PYTHON cannot import psycopg2 (apt-get install -y python3-psycopg2)"
+    for node in "${nodes[@]}"; do specs+=("$node=$(pg_sock "$node")"); done
     : >"$PRIMARIES"
-    (
-        samples=0 longest=0 prev=""
-        write_stats() { echo "$samples $((longest / 1000))" >"$PRIMARIES.stats"; }
-        trap 'write_stats; exit 0' TERM INT
-        last="?"
-        while true; do
-            t="${EPOCHREALTIME/[.,]/}"
-            if [[ -n "$prev" ]] && ((t - prev > longest)); then longest=$((t - prev)); fi
-            prev="$t"
-            samples=$((samples + 1))
-            ((samples % 50)) || write_stats
-            p=""
-            for node in "${nodes[@]}"; do
-                if acknowledges_commits "$node"; then p+="$node "; fi
-            done
-            p="${p% }"
-            p="${p:--}"
-            if [[ "$p" != "$last" ]]; then
-                echo "$(now) $p" >>"$PRIMARIES"
-                last="$p"
-            fi
-            sleep 0.01
-        done
-    ) &
+    cat >"$VT_TMP/primaries.py" <<'PY'
+# netns-tests/postgres.sh's primary watcher: argv INTERVAL LOG STATS NODE=SOCKET-DIR...
+import signal, sys, time
+import psycopg2
+
+QUERY = """select not pg_is_in_recovery()
+    and current_setting('default_transaction_read_only') = 'off'
+    and (current_setting('synchronous_standby_names') = ''
+         or exists (select 1 from pg_stat_replication where sync_state in ('sync', 'quorum')))"""
+interval = float(sys.argv[1])
+log_path, stats_path = sys.argv[2], sys.argv[3]
+nodes = [spec.split("=", 1) for spec in sys.argv[4:]]
+conns = {}
+
+def acknowledges(name, sockdir):
+    conn = conns.get(name)
+    try:
+        if conn is None:
+            conn = psycopg2.connect(host=sockdir, port=5432, user="postgres", dbname="postgres",
+                                    connect_timeout=1)
+            conn.autocommit = True
+            conns[name] = conn
+        with conn.cursor() as cur:
+            cur.execute(QUERY)
+            return cur.fetchone()[0] is True
+    except psycopg2.Error:
+        conns.pop(name, None)
+        if conn is not None:
+            conn.close()
+        return False
+
+running = True
+def stop(*_):
+    global running
+    running = False
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+
+def write_stats():
+    with open(stats_path, "w") as stats:
+        stats.write("%d %.1f\n" % (samples, longest * 1000))
+
+samples, longest, prev, last = 0, 0.0, None, None
+with open(log_path, "a", buffering=1) as log:
+    while running:
+        t = time.time()
+        now_primary = " ".join(name for name, sockdir in nodes if acknowledges(name, sockdir)) or "-"
+        if now_primary != last:
+            log.write("%.6f %s\n" % (t, now_primary))
+            last = now_primary
+        if prev is not None:
+            longest = max(longest, t - prev)
+        prev = t
+        samples += 1
+        if samples % 100 == 0:
+            write_stats()
+        time.sleep(interval)
+write_stats()
+PY
+    "$PG_WATCH_PYTHON" "$VT_TMP/primaries.py" 0.01 "$PRIMARIES" "$PRIMARIES.stats" "${specs[@]}" \
+        </dev/null 2>"$PRIMARIES.err" &
     PRIMARIES_PID=$!
     record_pid "$PRIMARIES_PID"
-    poll_until 5 0.02 test -s "$PRIMARIES" || fail "primary watcher did not start"
+    poll_until 5 0.02 test -s "$PRIMARIES" ||
+        fail "primary watcher did not start" "a first sample" "$(cat "$PRIMARIES.err")"
 }
 
 primaries_watch_stop() {
