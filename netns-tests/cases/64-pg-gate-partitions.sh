@@ -69,6 +69,17 @@ ready_backup() {
 # of the namespaces killed them).
 stop_captures() { capture_stop wire-n1; capture_stop wire-n2; }
 vt_chain_cleanup stop_captures
+# single_since SINCE WHAT: since SINCE, never two holders of the VIP (address
+# events and polled addresses) nor two primaries able to acknowledge.
+single_since() {
+    local max polled prim
+    read -r max _ _ <<<"$(vip_events_summary "$VIP4" "$1")"
+    polled="$(monitor_max_holders "$1")"
+    prim="$(primaries_max_between "$1" 9999999999)"
+    ((max <= 1)) || fail "$2: holders of $VIP4 at once (ip monitor)" "at most 1" "$max: $(tail -n 4 "$VIP_EVENTS" | paste -sd';' -)"
+    ((polled <= 1)) || fail "$2: holders of $VIP4 at once (addresses polled)" "at most 1" "$polled: $(monitor_changes)"
+    ((prim <= 1)) || fail "$2: primaries able to acknowledge a commit at once" "at most 1" "$prim: $(primaries_changes)"
+}
 not_master() { local s; s="$(state_of "$1")" && [[ -n "$s" && "$s" != MASTER ]]; }
 
 topo_up n1 n2 n3 client
@@ -123,9 +134,12 @@ for ((i = 1; i <= ROUNDS; i++)); do
     port_block "$master"
     # Measured, not assumed: a renewal may have come in since.
     phase_ms="$(ms_between "$(last_refresh "$master" "$t_cut")" "$t_cut")"
-    wait_until "round $i: $other holds $VIP4" 30 only_holder "$other"
+    wait_until "round $i: $other holds $VIP4" 30 holds_vip "$other"
     wait_until "round $i: $other's PostgreSQL is promoted" 30 pg_is_primary "$other"
     wait_until "round $i: the client's writes succeed again" 30 eval '(( $(writes_ok "$t_cut") >= 1 ))'
+    # At once, before waiting for anything of the old master: a master that
+    # never stepped down would still hold the VIP and its primary now.
+    single_since "$t_cut" "round $i, once $other took over"
     wait_until "round $i: $master stepped down and fenced its primary" 30 \
         eval '(( $(fence_count "$master") > fences )) && not_master "$master"'
     port_unblock "$master"
@@ -151,9 +165,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
     R_WRITEGAP+=("$(writes_gap_between "$t_cut" "$t_end")") R_PRIM+=("$prim")
     R_ROUND+=("$(ms_between "$t_start" "$t_end")")
     log "round $i: etcd leader ${leader:-unknown} before the cut; phase ${phase_ms} ms; $VIP4 on $other ${R_VIP[-1]} ms after the cut; ${none} ms with no holder, ${overlap} ms with two (ip monitor); polled holders at most $polled; primaries able to acknowledge at most $prim; longest write gap ${R_WRITEGAP[-1]} ms"
-    ((max <= 1)) || fail "round $i: holders of $VIP4 at once (ip monitor)" "at most 1" "$max"
-    ((polled <= 1)) || fail "round $i: holders of $VIP4 at once (addresses polled)" "at most 1" "$polled"
-    ((prim <= 1)) || fail "round $i: primaries able to acknowledge a commit at once" "at most 1" "$prim ($(primaries_changes))"
+    single_since "$t_cut" "round $i"
 done
 
 writer_stop
