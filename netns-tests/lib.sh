@@ -490,12 +490,8 @@ ping_ok() { nsx client ping -n -c 1 -W 1 "${1:-$VIP4}" >/dev/null 2>&1; }
 # line per change: "<epoch seconds> <holders or ->".
 # --------------------------------------------------------------------------
 
-monitor_start() { monitor_start_every 0.02 "$@"; }
-
-# monitor_start_every SECONDS [ADDR]: the same, sampling every SECONDS (plus
-# the cost of a sample: one `ip addr` per node).
-monitor_start_every() {
-    local interval="$1" addr="${2:-$VIP4}"
+monitor_start() {
+    local addr="${1:-$VIP4}"
     : >"$VT_TMP/monitor.log"
     (
         trap 'exit 0' TERM INT
@@ -507,7 +503,7 @@ monitor_start_every() {
                 echo "$(now) $h" >>"$VT_TMP/monitor.log"
                 last="$h"
             fi
-            sleep "$interval"
+            sleep 0.02
         done
     ) &
     VT_MON_PID=$!
