@@ -256,6 +256,22 @@ etcd_watch_first() {
     awk -v v="$2" -v s="${3:-0}" '$1 >= s && $2 == v { print $1; exit }' "$VT_TMP/etcd-watch-$1.log" 2>/dev/null
 }
 
+# etcd_leader [NODE]: the name of the member that leads the cluster, as
+# NODE's member (default the last one) reports it; nothing when it knows none.
+etcd_leader() {
+    local node="${1:-${ETCD_NODES[-1]}}"
+    etcdctl_in "$node" endpoint status --cluster -w json 2>/dev/null | python3 -c '
+import json, sys
+ips = dict(arg.split("=") for arg in sys.argv[1:])
+for member in json.load(sys.stdin):
+    status = member["Status"]
+    if status["header"]["member_id"] == status["leader"]:
+        host = member["Endpoint"].split("//")[-1].rsplit(":", 1)[0]
+        print(ips.get(host, host))
+        break
+' $(for n in "${ETCD_NODES[@]}"; do echo "$(ip4_of "$n")=$n"; done) 2>/dev/null || true
+}
+
 # lib.sh's diagnostics (and whatever wraps it already), followed by etcd's.
 eval "vt_etcd_prev_diagnostics() $(declare -f diagnostics | tail -n +2)"
 diagnostics() {

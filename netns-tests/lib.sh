@@ -517,6 +517,105 @@ monitor_stop() {
     VT_MON_PID=""
 }
 
+# monitor_start_netlink INTERVAL_S [ADDR]: the same monitor.log (IPv4 ADDR
+# only), from one process that keeps a netlink socket open in each node's
+# namespace and dumps its addresses every INTERVAL_S: no process is started
+# per sample, so the interval holds on a loaded machine (an `ip` per node
+# per sample takes tens of ms there). A node holds ADDR when any of its
+# interfaces carries it. It writes "SAMPLES LONGEST_MS" (the longest time
+# between two samples) to monitor.stats; monitor_stop stops it.
+monitor_start_netlink() {
+    local interval="$1" addr="${2:-$VIP4}" node specs=()
+    for node in "${VT_NODES[@]}"; do
+        [[ "$node" == client ]] || specs+=("$node=/run/netns/$(ns "$node")")
+    done
+    : >"$VT_TMP/monitor.log"
+    cat >"$VT_TMP/holders.py" <<'PY'
+# netns-tests/lib.sh's holder monitor: argv INTERVAL ADDR LOG STATS NODE=NETNS-PATH...
+import ctypes, os, signal, socket, struct, sys, time
+
+interval = float(sys.argv[1])
+vip = socket.inet_aton(sys.argv[2])
+log_path, stats_path = sys.argv[3], sys.argv[4]
+CLONE_NEWNET = 0x40000000
+RTM_NEWADDR, RTM_GETADDR, NLMSG_ERROR, NLMSG_DONE = 20, 22, 2, 3
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+
+libc = ctypes.CDLL(None, use_errno=True)
+home = os.open("/proc/self/ns/net", os.O_RDONLY)
+nodes = []
+for spec in sys.argv[5:]:
+    name, path = spec.split("=", 1)
+    fd = os.open(path, os.O_RDONLY)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        sys.exit("setns %s: %s" % (path, os.strerror(ctypes.get_errno())))
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    sock.bind((0, 0))
+    nodes.append((name, sock))
+    os.close(fd)
+libc.setns(home, CLONE_NEWNET)
+
+seq = 0
+def holds(sock):
+    global seq
+    seq += 1
+    sock.send(struct.pack("=IHHII", 24, RTM_GETADDR, 0x301, seq, 0) + struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0))
+    found = False
+    while True:
+        data = sock.recv(65536)
+        off = 0
+        while off + 16 <= len(data):
+            length, kind = struct.unpack_from("=IH", data, off)
+            if length < 16 or kind in (NLMSG_DONE, NLMSG_ERROR):
+                return found
+            if kind == RTM_NEWADDR:
+                a, end = off + 24, off + length
+                while a + 4 <= end:
+                    alen, atype = struct.unpack_from("=HH", data, a)
+                    if alen < 4:
+                        break
+                    if atype in (IFA_ADDRESS, IFA_LOCAL) and data[a + 4:a + 8] == vip:
+                        found = True
+                    a += (alen + 3) & ~3
+            off += (length + 3) & ~3
+
+running = True
+def stop(*_):
+    global running
+    running = False
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+
+samples, longest, prev, last = 0, 0.0, None, None
+with open(log_path, "a", buffering=1) as log:
+    while running:
+        t = time.time()
+        holders = " ".join(name for name, sock in nodes if holds(sock)) or "-"
+        if holders != last:
+            log.write("%.6f %s\n" % (t, holders))
+            last = holders
+        if prev is not None:
+            longest = max(longest, t - prev)
+        prev = t
+        samples += 1
+        if samples % 100 == 0 or not running:
+            with open(stats_path, "w") as stats:
+                stats.write("%d %.1f\n" % (samples, longest * 1000))
+        time.sleep(interval)
+with open(stats_path, "w") as stats:
+    stats.write("%d %.1f\n" % (samples, longest * 1000))
+PY
+    python3 "$VT_TMP/holders.py" "$interval" "$addr" "$VT_TMP/monitor.log" "$VT_TMP/monitor.stats" "${specs[@]}" \
+        </dev/null 2>"$VT_TMP/monitor.err" &
+    VT_MON_PID=$!
+    record_pid "$VT_MON_PID"
+    poll_until 5 0.02 test -s "$VT_TMP/monitor.log" ||
+        fail "holder monitor did not start" "a first sample" "$(cat "$VT_TMP/monitor.err")"
+}
+
+# monitor_stats: "SAMPLES LONGEST_MS" of monitor_start_netlink (after monitor_stop).
+monitor_stats() { cat "$VT_TMP/monitor.stats" 2>/dev/null; }
+
 # monitor_max_holders [SINCE]: the largest number of simultaneous holders
 # seen at or after SINCE (epoch seconds; default: the whole log).
 monitor_max_holders() {
@@ -555,6 +654,24 @@ capture_start() {
     record_pid "$pid"
     VT_CAP_PID[$name]="$pid"
     wait_until "capture $name listening on br0" 5 grep -qs "listening on" "$VT_TMP/$name.tcpdump.log"
+}
+
+# capture_port_start NAME PEER [FILTER...]: tcpdump on PEER's bridge port
+# (p-PEER in the switch namespace), frames PEER sent only (-Q in: received
+# by the port), into $VT_TMP/NAME.pcap. The capture taps the port before the
+# bridge decides anything, so it also sees the frames of a peer whose port
+# is blocked (port_block), which the bridge then drops. Stop it with
+# capture_stop NAME.
+capture_port_start() {
+    local name="$1" peer="$2" pid
+    shift 2
+    command -v tcpdump >/dev/null || fail "tcpdump is not installed (apt-get install -y tcpdump)"
+    ip netns exec "$(ns sw)" tcpdump -i "p-$peer" -Q in --immediate-mode -U -n -s 128 \
+        -w "$VT_TMP/$name.pcap" "$@" >"$VT_TMP/$name.tcpdump.log" 2>&1 &
+    pid=$!
+    record_pid "$pid"
+    VT_CAP_PID[$name]="$pid"
+    wait_until "capture $name listening on p-$peer" 5 grep -qs "listening on" "$VT_TMP/$name.tcpdump.log"
 }
 
 capture_stop() {

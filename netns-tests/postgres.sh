@@ -417,6 +417,162 @@ verify_no_lost_writes() {
     ok "every row the client saw committed ($(wc -l <"$seen")) is on $node ($(wc -l <"$have") rows there)"
 }
 
+# writes_gap_between SINCE UNTIL: the longest time between two successful
+# writes (by their end) that ended in [SINCE, UNTIL), counting from the last
+# one before SINCE, in ms: the outage the client saw in that window.
+writes_gap_between() {
+    awk -v s="$1" -v u="$2" '$4 != "ok" { next }
+        $3 < s { last = $3; next }
+        $3 >= u { exit }
+        { if (last) { g = $3 - last; if (g > m) m = g } last = $3 }
+        END { printf "%d", m * 1000 }' "$WRITES"
+}
+
+# --------------------------------------------------------------------------
+# Primaries that could acknowledge a commit, polled through each node's
+# socket (from outside vipd): "<epoch seconds> <nodes or ->" per change in
+# $PRIMARIES.
+# --------------------------------------------------------------------------
+
+# acknowledges_commits NODE: NODE's PostgreSQL is a primary that can
+# acknowledge a commit now: out of recovery, not fenced read-only, and
+# either not waiting for a synchronous standby or with one attached. (An old
+# primary whose synchronous standby was promoted away cannot: every commit
+# on it waits.) A server that does not answer cannot either.
+acknowledges_commits() {
+    [[ "$(pg_sql "$1" "select not pg_is_in_recovery()
+        and current_setting('default_transaction_read_only') = 'off'
+        and (current_setting('synchronous_standby_names') = ''
+             or exists (select 1 from pg_stat_replication where sync_state in ('sync', 'quorum')))" 2>/dev/null)" == t ]]
+}
+
+PRIMARIES="$VT_TMP/primaries.log"
+PRIMARIES_PID=""
+# primaries_watch_start [NODE...]: poll the nodes (default n1 n2) every
+# 10 ms from one process that keeps a connection open to each server's
+# socket (a psql per node per sample takes ~100 ms on a loaded machine):
+# Debian's python3 with psycopg2 (python3-psycopg2, a dependency of patroni).
+# The query is acknowledges_commits' one; a server that refuses or drops the
+# connection cannot acknowledge. "SAMPLES LONGEST_MS" (the longest time
+# between two samples) go to $PRIMARIES.stats.
+PG_WATCH_PYTHON=/usr/bin/python3
+primaries_watch_start() {
+    local nodes=("$@") node specs=()
+    ((${#nodes[@]})) || nodes=(n1 n2)
+    "$PG_WATCH_PYTHON" -c 'import psycopg2' 2>/dev/null ||
+        fail "$PG_WATCH_PYTHON cannot import psycopg2 (apt-get install -y python3-psycopg2)"
+    for node in "${nodes[@]}"; do specs+=("$node=$(pg_sock "$node")"); done
+    : >"$PRIMARIES"
+    cat >"$VT_TMP/primaries.py" <<'PY'
+# netns-tests/postgres.sh's primary watcher: argv INTERVAL LOG STATS NODE=SOCKET-DIR...
+import signal, sys, time
+import psycopg2
+
+QUERY = """select not pg_is_in_recovery()
+    and current_setting('default_transaction_read_only') = 'off'
+    and (current_setting('synchronous_standby_names') = ''
+         or exists (select 1 from pg_stat_replication where sync_state in ('sync', 'quorum')))"""
+interval = float(sys.argv[1])
+log_path, stats_path = sys.argv[2], sys.argv[3]
+nodes = [spec.split("=", 1) for spec in sys.argv[4:]]
+conns = {}
+
+def acknowledges(name, sockdir):
+    conn = conns.get(name)
+    try:
+        if conn is None:
+            conn = psycopg2.connect(host=sockdir, port=5432, user="postgres", dbname="postgres",
+                                    connect_timeout=1)
+            conn.autocommit = True
+            conns[name] = conn
+        with conn.cursor() as cur:
+            cur.execute(QUERY)
+            return cur.fetchone()[0] is True
+    except psycopg2.Error:
+        conns.pop(name, None)
+        if conn is not None:
+            conn.close()
+        return False
+
+running = True
+def stop(*_):
+    global running
+    running = False
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+
+def write_stats():
+    with open(stats_path, "w") as stats:
+        stats.write("%d %.1f\n" % (samples, longest * 1000))
+
+samples, longest, prev, last = 0, 0.0, None, None
+with open(log_path, "a", buffering=1) as log:
+    while running:
+        t = time.time()
+        now_primary = " ".join(name for name, sockdir in nodes if acknowledges(name, sockdir)) or "-"
+        if now_primary != last:
+            log.write("%.6f %s\n" % (t, now_primary))
+            last = now_primary
+        if prev is not None:
+            longest = max(longest, t - prev)
+        prev = t
+        samples += 1
+        if samples % 100 == 0:
+            write_stats()
+        time.sleep(interval)
+write_stats()
+PY
+    "$PG_WATCH_PYTHON" "$VT_TMP/primaries.py" 0.01 "$PRIMARIES" "$PRIMARIES.stats" "${specs[@]}" \
+        </dev/null 2>"$PRIMARIES.err" &
+    PRIMARIES_PID=$!
+    record_pid "$PRIMARIES_PID"
+    poll_until 5 0.02 test -s "$PRIMARIES" ||
+        fail "primary watcher did not start" "a first sample" "$(cat "$PRIMARIES.err")"
+}
+
+primaries_watch_stop() {
+    [[ -n "$PRIMARIES_PID" ]] || return 0
+    stop_pid "$PRIMARIES_PID" TERM 2
+    PRIMARIES_PID=""
+}
+
+# primaries_stats: "SAMPLES LONGEST_MS" of the watcher.
+primaries_stats() { cat "$PRIMARIES.stats" 2>/dev/null; }
+
+# primaries_max_between SINCE UNTIL: the most primaries able to acknowledge
+# at once in [SINCE, UNTIL) (the set in force at SINCE included).
+primaries_max_between() {
+    awk -v s="$1" -v u="$2" '
+        { n = ($2 == "-") ? 0 : NF - 1 }
+        $1 < s { at = n; next }
+        $1 >= u { exit }
+        { if (n > m) m = n }
+        END { if (at > m) m = at; print m + 0 }' "$PRIMARIES"
+}
+
+# primaries_changes: the sequence of sets, e.g. "n1 -> - -> n2".
+primaries_changes() {
+    awk '{ $1 = ""; sub(/^ /, ""); gsub(/ /, "+"); printf "%s%s", (NR > 1 ? " -> " : ""), $0 } END { print "" }' "$PRIMARIES"
+}
+
+# pg_rebuild_standby NODE FROM: NODE's old primary (fenced: stopped) is
+# rebuilt as a synchronous standby of FROM with a fresh pg_basebackup, and
+# FROM waits for a synchronous standby again (the role script turned that
+# off when it promoted FROM; README, "rebuild a standby").
+pg_rebuild_standby() {
+    local node="$1" from="$2" n
+    wait_until "$node's fenced PostgreSQL is down" 30 not_ pg_running "$node"
+    rm -rf "$(pg_data "$node")"
+    # pg_init_replica lists NODE again.
+    local kept=()
+    for n in "${PG_NODES[@]}"; do [[ "$n" == "$node" ]] || kept+=("$n"); done
+    PG_NODES=(${kept[@]+"${kept[@]}"})
+    pg_init_replica "$node" "$from"
+    pg_sql "$from" "alter system set synchronous_standby_names = '*'" >/dev/null
+    pg_sql "$from" "select pg_reload_conf()" >/dev/null
+    wait_until "$node streams from $from as its synchronous standby" 30 pg_has_sync_standby "$from"
+}
+
 # --------------------------------------------------------------------------
 # Failure report and cleanup
 # --------------------------------------------------------------------------

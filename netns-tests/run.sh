@@ -11,7 +11,9 @@
 # started (a namespace vt<PID>-*, a vipd process) is left behind.
 #
 # Environment: VIPD_BIN (use this binary), VERBOSE=1 (print every case's
-# log, not only failing ones), CASE_TIMEOUT (seconds per case, default 180).
+# log, not only failing ones), CASE_TIMEOUT (seconds per case, default 180;
+# a case that needs longer says so in a line "# case-timeout: SECONDS", which
+# CASE_TIMEOUT overrides when set).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -82,16 +84,21 @@ timeout="${CASE_TIMEOUT:-180}"
 for f in "${cases[@]}"; do
     name="$(basename "$f" .sh)"
     out="$work/$name.log"
+    case_timeout="$timeout"
+    if [[ -z "${CASE_TIMEOUT:-}" ]]; then
+        declared="$(sed -n 's/^# case-timeout: \([0-9][0-9]*\)$/\1/p' "$f" | head -n 1)"
+        case_timeout="${declared:-$timeout}"
+    fi
     start=$EPOCHREALTIME
     bash "$f" >"$out" 2>&1 &
     current=$!
     case_pids+=("$current")
     # A watchdog that only ever signals the case it was made for.
-    deadline=$(awk -v s="$start" -v t="$timeout" 'BEGIN { printf "%d", s + t }')
+    deadline=$(awk -v s="$start" -v t="$case_timeout" 'BEGIN { printf "%d", s + t }')
     rc=0
     while kill -0 "$current" 2>/dev/null; do
         if (($(date +%s) > deadline)); then
-            echo "case $name: timed out after ${timeout}s" >>"$out"
+            echo "case $name: timed out after ${case_timeout}s" >>"$out"
             kill -TERM "$current" 2>/dev/null || true
             for _ in $(seq 100); do kill -0 "$current" 2>/dev/null || break; sleep 0.1; done
             kill -KILL "$current" 2>/dev/null || true
