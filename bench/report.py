@@ -8,7 +8,6 @@ timestamps of frames as the switch saw them), never from either daemon's own
 account. The goals are those of issue 10; each is shown with vipd's figure,
 keepalived's figure measured in the same run, and met / missed by how much."""
 import json
-import statistics
 import struct
 import sys
 from pathlib import Path
@@ -19,100 +18,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from benchlib import Capture, f, med, pct, read_events, table, verdict  # noqa: E402
+import report_patroni  # noqa: E402
+
 KINDS = ("vipd", "keepalived")
 BACKUP_PRIO = 100
 MASTER_PRIO = 150
 PROBE_INTERVAL_MS = 5.0
 CHECK_INTERVAL_S = 1.0
-
-# --------------------------------------------------------------------------
-# Capture reading (pcap with nanosecond or microsecond timestamps, Ethernet)
-# --------------------------------------------------------------------------
-
-
-def read_pcap(path):
-    """Yields (time in ns, frame bytes)."""
-    data = Path(path).read_bytes()
-    if len(data) < 24:
-        return
-    magic = struct.unpack("<I", data[:4])[0]
-    if magic in (0xA1B2C3D4, 0xA1B23C4D):
-        endian = "<"
-    else:
-        endian = ">"
-        magic = struct.unpack(">I", data[:4])[0]
-    scale = 1 if magic == 0xA1B23C4D else 1000
-    off = 24
-    while off + 16 <= len(data):
-        sec, frac, incl, _orig = struct.unpack(endian + "IIII", data[off : off + 16])
-        off += 16
-        yield sec * 1_000_000_000 + frac * scale, data[off : off + incl]
-        off += incl
-
-
-def ip_str(b):
-    return ".".join(str(x) for x in b)
-
-
-def mac_str(b):
-    return ":".join(f"{x:02x}" for x in b)
-
-
-class Capture:
-    """The frames of one capture that matter here, decoded."""
-
-    def __init__(self, path):
-        self.adverts = []  # (t_ns, src ip, version, vrid, priority)
-        self.garps = []  # (t_ns, sender mac, sender ip)
-        self.replies = []  # t_ns of ICMP echo replies
-        for t, f in read_pcap(path):
-            if len(f) < 14:
-                continue
-            etype = struct.unpack("!H", f[12:14])[0]
-            if etype == 0x0800 and len(f) >= 34:
-                ihl = (f[14] & 0x0F) * 4
-                proto = f[23]
-                src = ip_str(f[26:30])
-                body = f[14 + ihl :]
-                if proto == 112 and len(body) >= 4:
-                    self.adverts.append((t, src, body[0] >> 4, body[1], body[2]))
-                elif proto == 1 and len(body) >= 1 and body[0] == 0:
-                    self.replies.append(t)
-            elif etype == 0x0806 and len(f) >= 42:
-                op = struct.unpack("!H", f[20:22])[0]
-                sender_mac = mac_str(f[22:28])
-                sender_ip = ip_str(f[28:32])
-                target_ip = ip_str(f[38:42])
-                if sender_ip == target_ip or op == 2:
-                    self.garps.append((t, sender_mac, sender_ip))
-
-
-def read_events(run):
-    """events.txt: '<epoch s> NAME key=value...' -> list of (t_ns, name, dict)."""
-    out = []
-    for line in (run / "events.txt").read_text().splitlines():
-        parts = line.split()
-        if len(parts) < 2:
-            continue
-        t = int(round(float(parts[0]) * 1e9))
-        kv = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
-        out.append((t, parts[1], kv))
-    return out
-
-
-def pct(values, q):
-    if not values:
-        return None
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def med(values):
-    return statistics.median(values) if values else None
-
 
 def rfc_master_down(interval_s, prio=BACKUP_PRIO):
     return 3 * interval_s + skew(interval_s, prio)
@@ -234,12 +147,6 @@ def load(results):
 # --------------------------------------------------------------------------
 
 
-def f(x, digits=2, unit=""):
-    if x is None:
-        return "–"
-    return f"{x:.{digits}f}{unit}"
-
-
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return "–"
@@ -249,14 +156,6 @@ def ratio(a, b):
 def fmt_interval(s):
     v = float(s)
     return f"{v:g} s"
-
-
-def verdict(met, by=None):
-    if met is None:
-        return "not measured"
-    if met:
-        return "met"
-    return f"**missed** by {by}" if by else "**missed**"
 
 
 def rep_values(result, field):
@@ -500,12 +399,6 @@ def plot_lateness(data, path):
 # --------------------------------------------------------------------------
 
 
-def table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
-
-
 def failover_tables(data):
     rows = []
     for key in ORDER_FAILOVER:
@@ -640,12 +533,78 @@ def memory_slope(data):
     return "Master RSS: " + "; ".join(words) + "."
 
 
+# --------------------------------------------------------------------------
+# Keeping each part's figures next to the document, so that a run of one
+# part (`bench/run patroni`) rewrites the document with the other part's
+# figures from its last run
+# --------------------------------------------------------------------------
+
+SPACING_INTERVAL_MS = 10.0
+
+
+def encode_vrrp(data):
+    """DATA with string keys and rounded figures, for JSON."""
+
+    def rounded(x):
+        if isinstance(x, float):
+            return round(x, 6)
+        if isinstance(x, list):
+            return [rounded(v) for v in x]
+        if isinstance(x, dict):
+            return {k: rounded(v) for k, v in x.items() if k != "dev_ms"}
+        return x
+
+    return {
+        "failover": {"|".join(k): rounded(v) for k, v in data["failover"].items()},
+        "spacing": rounded(data["spacing"]),
+        "scale": {f"{k[0]}|{k[1]}": v for k, v in data["scale"].items()},
+    }
+
+
+def decode_vrrp(enc):
+    data = {"failover": {}, "spacing": {}, "scale": {}}
+    for k, v in enc.get("failover", {}).items():
+        data["failover"][tuple(k.split("|"))] = v
+    for cond, kinds in enc.get("spacing", {}).items():
+        for r in kinds.values():
+            r["dev_ms"] = [d - SPACING_INTERVAL_MS for d in r["deltas_ms"]]
+        data["spacing"][cond] = kinds
+    for k, v in enc.get("scale", {}).items():
+        n, interval = k.split("|")
+        data["scale"][(int(n), interval)] = v
+    return data
+
+
+def part(store, name, run, data, present, encode=lambda d: d, decode=lambda d: d):
+    """(run, data) of one part of the document: this run's when it measured
+    the part (and then kept in STORE/NAME.json), else the kept one."""
+    path = store / f"{name}.json"
+    if present:
+        path.write_text(json.dumps({"run": {k: v for k, v in run.items() if k != "why"}, "data": encode(data)}, separators=(",", ":")) + "\n")
+        return run, data
+    if path.exists():
+        kept = json.loads(path.read_text())
+        return kept["run"], decode(kept["data"])
+    return run, data
+
+
+def why_text(name, run):
+    """The analysis in bench/NAME as it is now (it is revised without a new run)."""
+    path = Path(__file__).resolve().parent / name
+    if path.exists():
+        return path.read_text().strip()
+    return run.get("why", "") if name == "why.md" else ""
+
+
 def main():
     results, doc = Path(sys.argv[1]), Path(sys.argv[2])
-    run = json.loads((results / "run.json").read_text())
-    data = load(results)
+    this_run = json.loads((results / "run.json").read_text())
     plots = doc.parent / "benchmarks"
     plots.mkdir(parents=True, exist_ok=True)
+    data = load(results)
+    run, data = part(plots, "vrrp", this_run, data, any(data.values()), encode_vrrp, decode_vrrp)
+    pdata = report_patroni.load(results)
+    prun, pdata = part(plots, "patroni", this_run, pdata, bool(pdata))
     have_outage = plot_outage(data, plots / "failover-outage.png")
     have_lateness = plot_lateness(data, plots / "advert-lateness.png")
 
@@ -739,7 +698,7 @@ def main():
         "",
         "## Why goals are missed",
         "",
-        run.get("why", "See the verdict column; the analysis of each miss is added when the figures are reviewed."),
+        why_text("why.md", run) or "See the verdict column; the analysis of each miss is added when the figures are reviewed.",
         "",
         "## Method and limits",
         "",
@@ -752,6 +711,7 @@ def main():
         "- Timing thresholds live here only; `cargo test` and the netns tests never assert them.",
         "",
     ]
+    lines += report_patroni.section(pdata, prun, why_text("why-patroni.md", prun))
     doc.write_text("\n".join(lines))
     print(f"report: wrote {doc}")
 
