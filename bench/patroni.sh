@@ -21,7 +21,9 @@
 # the ICMP echo replies from the VIP, nanosecond timestamps), events.txt
 # (what we did, when), watch.log (the leader key as an etcd watch from the
 # client saw it: "<epoch s> <member or ->"), vip-events.log (`ip monitor` on
-# the nodes: "<epoch s> NODE add|del ADDR"), samples.log (bench/pgsampler.py,
+# the nodes: "<epoch s> NODE add|del ADDR"), writes.log (the client's
+# INSERTs through the VIP, one per connection: "N START END ok|fail"),
+# samples.log (bench/pgsampler.py,
 # every 10 ms: PostgreSQL's role on each node) and meta.json.
 # Nothing here is a timing threshold: it waits (bounded) for facts and
 # records when things happened.
@@ -250,6 +252,7 @@ save_results() {
     sort -n -o "$OUT/watch.log" "$OUT/watch.log"
     [[ -f "$VIP_EVENTS" ]] && cp "$VIP_EVENTS" "$OUT/vip-events.log"
     [[ -f "$VT_TMP/samples.log" ]] && cp "$VT_TMP/samples.log" "$OUT/samples.log"
+    [[ -f "$WRITES" ]] && cp "$WRITES" "$OUT/writes.log"
     [[ -f "$VT_TMP/cap.pcap" ]] && cp "$VT_TMP/cap.pcap" "$OUT/capture.pcap"
     [[ -f "$VT_TMP/patronictl.log" ]] && cp "$VT_TMP/patronictl.log" "$OUT/patronictl.log"
     for node in n1 n2; do
@@ -287,6 +290,10 @@ main() {
     prober_start
     # replies before the first event: the outage is measured from the last one
     wait_until "the client's probes are answered through $VIP4" 10 cap_at_least cap 20 icmp
+    # and a client that commits one row per connection through the VIP
+    writes_table n1
+    writer_start
+    wait_until "the client commits through $VIP4" 20 eval '(( $(writes_ok 0) >= 10 ))'
     LEADER=n1
     for ((rep = 1; rep <= reps; rep++)); do
         from="$LEADER"
@@ -301,6 +308,7 @@ main() {
         settle
         event done "rep=$rep leader=$LEADER"
     done
+    writer_stop
     stop_pid "$PROBER_PID" TERM 2
     stop_pid "$SAMPLER_PID" TERM 2
     capture_stop cap

@@ -147,6 +147,31 @@ def primary_without_vip(spans, timeline):
     return ms
 
 
+def read_writes(path):
+    """writes.log -> sorted list of (start_ns, end_ns) of committed writes."""
+    out = []
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == "ok":
+            out.append((int(round(float(parts[1]) * 1e9)), int(round(float(parts[2]) * 1e9))))
+    return sorted(out)
+
+
+def write_outage(writes, act, done):
+    """The longest time between two commits the client saw (from the last
+    one before ACT) within [ACT, DONE], ms; and the end of the first commit
+    that started after ACT."""
+    ends = [e for _, e in writes if e <= done]
+    before = [e for e in ends if e <= act]
+    after = [e for e in ends if e > act]
+    if not before or not after:
+        return None
+    seq = [before[-1]] + after
+    return max((b - a) / 1e6 for a, b in zip(seq, seq[1:]))
+
+
 def analyse(run, meta):
     vip = meta["vip"]
     mac_node = {meta["n1_mac"]: "n1", meta["n2_mac"]: "n2"}
@@ -154,6 +179,7 @@ def analyse(run, meta):
     watch = read_stamped(run / "watch.log")
     vip_events = read_stamped(run / "vip-events.log")
     samples = read_samples(run / "samples.log")
+    writes = read_writes(run / "writes.log")
     cap = Capture(run / "capture.pcap") if (run / "capture.pcap").exists() else None
     garps = [(t, mac_node.get(m)) for t, m, ip in (cap.garps if cap else []) if ip == vip]
     replies = [(t, mac_node.get(m)) for t, m in (cap.reply_macs if cap else [])]
@@ -163,7 +189,7 @@ def analyse(run, meta):
             by_rep.setdefault(int(kv["rep"]), {})[name] = (t, kv)
     dead = []
     if meta["event"] == "kill":
-        dead = [(ev["act"][0], ev["act"][1]["from"]) for ev in by_rep.values() if "act" in ev]
+        dead = [(ev["act"][1]["from"], ev["act"][0]) for ev in by_rep.values() if "act" in ev]
     timeline = Timeline(vip_events, vip, dead)
     reps = []
     for rep, ev in sorted(by_rep.items()):
@@ -178,10 +204,11 @@ def analyse(run, meta):
         r["down_ms"], r["down_samples"] = held_as(spans, timeline, ("d",))
         two, none = timeline.overlap_and_gap(act, done)
         r["two_ms"], r["none_ms"] = two / 1e6, none / 1e6
+        r["write_outage_ms"] = write_outage(writes, act, done)
         if meta["event"] == "quorum":
-            analyse_quorum(r, ev, timeline, samples, replies, spans)
+            analyse_quorum(r, ev, timeline, samples, spans)
         else:
-            analyse_move(r, ev, timeline, watch, garps, replies)
+            analyse_move(r, ev, timeline, watch, garps, replies, samples)
         # the longest gap between the client's echo replies through the VIP
         around = [t for t, _ in replies if act - 500_000_000 <= t <= done]
         before = [t for t in around if t <= act]
@@ -193,7 +220,7 @@ def analyse(run, meta):
     return {"reps": reps, "meta": {k: meta.get(k, "") for k in ("dcs", "ttl", "loop_wait", "retry_timeout", "quorum_hold_s")}}
 
 
-def analyse_move(r, ev, timeline, watch, garps, replies):
+def analyse_move(r, ev, timeline, watch, garps, replies, samples):
     act = ev["act"][0]
     frm, to = r["from"], r["to"]
     if to and to != frm:
@@ -216,24 +243,30 @@ def analyse_move(r, ev, timeline, watch, garps, replies):
             r["garp_ms"] = (g[0] - ref) / 1e6 if g else None
             r["reply_ms"] = (p[0] - ref) / 1e6 if p else None
         r["vip_back_after_act_s"] = (t_add - act) / 1e9
+        # the new leader's PostgreSQL first seen writable (sampled every
+        # 10 ms): negative when the VIP came before the promotion ended
+        w = [t for t, roles in samples if t >= act and roles.get(to) == "w"]
+        if to != frm and w:
+            r["writable_to_add_ms"] = (t_add - w[0]) / 1e6
 
 
-def analyse_quorum(r, ev, timeline, samples, replies, spans):
+def analyse_quorum(r, ev, timeline, samples, spans):
     frm = r["from"]
     cut = ev["cut"][0] if "cut" in ev else ev["act"][0]
     restore = ev["restore"][0] if "restore" in ev else None
-    quorum = ev["quorum"][0] if "quorum" in ev else None
     t_del = timeline.first(frm, False, ev["act"][0])
     r["vip_off_s"] = (t_del - cut) / 1e9 if t_del and (restore is None or t_del < restore) else None
     not_w = [t for t, roles in samples if t >= cut and roles.get(frm) != "w"]
     r["writable_until_s"] = (not_w[0] - cut) / 1e9 if not_w else None
     window = [s for s in spans if s[0] >= cut and (restore is None or s[0] < restore)]
     r["primary_without_vip_ms"] = primary_without_vip(window, timeline)
-    if quorum:
-        back = [t for t, n in replies if t >= quorum]
-        r["reply_after_quorum_s"] = (back[0] - quorum) / 1e9 if back else None
-        w = [t for t, roles in samples if t >= quorum and roles.get(r["to"]) == "w"]
-        r["writable_after_quorum_s"] = (w[0] - quorum) / 1e9 if w else None
+    if restore:
+        # from the moment the stopped members were started again
+        w = [t for t, roles in samples if t >= restore and roles.get(r["to"]) == "w"]
+        r["writable_after_restore_s"] = (w[0] - restore) / 1e9 if w else None
+        held = timeline.holders_at(restore)[r["to"]]
+        t_add = None if held else timeline.first(r["to"], True, restore)
+        r["vip_after_restore_s"] = (t_add - restore) / 1e9 if t_add else None
 
 
 def load(results):
@@ -282,7 +315,16 @@ def goals(data):
             verdict(None if worst is None else worst <= 50, None if worst is None else f"{worst - 50:.0f} ms"),
         )
     )
-    for field, words in (("replica_ms", "a replica or read-only PostgreSQL"), ("down_ms", "a PostgreSQL that does not answer")):
+    lag = {a: vals(data, "switchover", a, "writable_to_add_ms") + vals(data, "kill", a, "writable_to_add_ms") for a in AGENTS}
+    rows.append(
+        (
+            "(beside it, not a goal) the new leader's PostgreSQL first seen writable → VIP added (median, worst; negative: the VIP came first)",
+            f"{f(med(lag['vipd']), 0, ' ms')}, {f(max(lag['vipd']) if lag['vipd'] else None, 0, ' ms')}",
+            f"{f(med(lag['vip-manager']), 0, ' ms')}, {f(max(lag['vip-manager']) if lag['vip-manager'] else None, 0, ' ms')}",
+            "",
+        )
+    )
+    for field, words in (("replica_ms", "a replica or read-only PostgreSQL"), ("down_ms", "a PostgreSQL that does not answer (stopped, restarting)")):
         v, k = total(data, "vipd", field), total(data, "vip-manager", field)
         n = total(data, "vipd", field.replace("_ms", "_samples"))
         have = any(vals(data, e, "vipd", field) for e in EVENTS)
@@ -318,7 +360,8 @@ def move_table(data):
             ("add_ms", 0),
             ("garp_ms", 0),
             ("reply_ms", 0),
-            ("outage_ms", 0),
+            ("writable_to_add_ms", 0),
+            ("write_outage_ms", 0),
             ("replica_ms", 0),
             ("down_ms", 0),
             ("two_ms", 1),
@@ -333,7 +376,8 @@ def move_table(data):
             "key change → VIP added, ms",
             "→ first GARP, ms",
             "→ first client reply, ms",
-            "client outage, ms",
+            "new leader's PostgreSQL writable → VIP added, ms",
+            "longest time without a commit through the VIP, ms",
             "VIP on a replica / read-only, ms",
             "VIP on a PostgreSQL not answering, ms",
             "VIP on two nodes, ms",
@@ -341,6 +385,22 @@ def move_table(data):
         ],
         rows,
     )
+
+
+def quorum_behaviour(reps):
+    """In words: kept on a healthy primary, dropped, kept on a demoted one."""
+    dropped = max((x.get("primary_without_vip_ms") or 0 for x in reps), default=0)
+    stale = max(((x.get("replica_ms") or 0) + (x.get("down_ms") or 0) for x in reps), default=0)
+    words = []
+    if dropped > 0:
+        words.append(f"dropped the VIP of a writable primary (up to {dropped:.0f} ms before Patroni demoted it)")
+    else:
+        words.append("kept the VIP while the primary was writable")
+    if stale > 0:
+        words.append(f"held it on a demoted, stopped or not yet promoted server (up to {stale:.0f} ms)")
+    else:
+        words.append("never on a demoted server")
+    return "; ".join(words)
 
 
 def quorum_table(data):
@@ -358,28 +418,32 @@ def quorum_table(data):
         rows.append(
             [
                 agent,
+                quorum_behaviour(r["reps"]),
                 c("vip_off_s", 2) + (f"; kept in {kept}" if kept else ""),
                 c("writable_until_s", 2),
                 c("primary_without_vip_ms", 0),
                 c("replica_ms", 0),
                 c("down_ms", 0),
                 c("two_ms", 1),
-                c("writable_after_quorum_s", 2),
-                c("reply_after_quorum_s", 2),
+                c("writable_after_restore_s", 2),
+                c("vip_after_restore_s", 2),
+                c("write_outage_ms", 0),
                 str(len(r["reps"])),
             ]
         )
     return table(
         [
             "agent",
+            "what it did (over every repetition)",
             "VIP removed after quorum loss, s",
             "primary writable until, s",
             "writable primary without the VIP, ms",
             "VIP on a replica / read-only, ms",
             "VIP on a PostgreSQL not answering, ms",
             "VIP on two nodes, ms",
-            "quorum back → writable primary, s",
-            "quorum back → first client reply, s",
+            "members restarted → writable primary, s",
+            "members restarted → VIP added, s",
+            "longest time without a commit through the VIP, ms",
             "repetitions",
         ],
         rows,
@@ -395,9 +459,9 @@ def reps_table(data):
                 continue
             for x in r["reps"]:
                 if event == "quorum":
-                    what = f"VIP off at {f(x.get('vip_off_s'), 2, ' s')}; writable until {f(x.get('writable_until_s'), 2, ' s')}; writable primary without VIP {f(x.get('primary_without_vip_ms'), 0, ' ms')}; reply {f(x.get('reply_after_quorum_s'), 2, ' s')} after quorum"
+                    what = f"VIP off at {f(x.get('vip_off_s'), 2, ' s')}; writable until {f(x.get('writable_until_s'), 2, ' s')}; writable primary without VIP {f(x.get('primary_without_vip_ms'), 0, ' ms')}; after the members were restarted: writable primary {f(x.get('writable_after_restore_s'), 2, ' s')}, VIP added {f(x.get('vip_after_restore_s'), 2, ' s')}"
                 else:
-                    what = f"key {f(x.get('key_after_act_s'), 2, ' s')} after the event; VIP added {f(x.get('add_ms'), 0, ' ms')}, GARP {f(x.get('garp_ms'), 0, ' ms')}, reply {f(x.get('reply_ms'), 0, ' ms')} after the key"
+                    what = f"key {f(x.get('key_after_act_s'), 2, ' s')} after the event; VIP added {f(x.get('add_ms'), 0, ' ms')}, GARP {f(x.get('garp_ms'), 0, ' ms')}, reply {f(x.get('reply_ms'), 0, ' ms')} after the key; PostgreSQL writable → VIP {f(x.get('writable_to_add_ms'), 0, ' ms')}"
                     if x.get("from") == x.get("to"):
                         what = f"leader kept; VIP left {f(x.get('vip_left_s'), 2, ' s')} and was back {f(x.get('vip_back_after_act_s'), 2, ' s')} after the event"
                 rows.append(
@@ -407,12 +471,12 @@ def reps_table(data):
                         x["rep"],
                         f"{x['from']} → {x['to']}",
                         what,
-                        f(x.get("outage_ms"), 0),
+                        f"{f(x.get('outage_ms'), 0)} / {f(x.get('write_outage_ms'), 0)}",
                         f"{f(x.get('replica_ms'), 0)} / {f(x.get('down_ms'), 0)}",
                         f"{f(x.get('two_ms'), 1)} / {f(x.get('none_ms'), 0)}",
                     ]
                 )
-    return table(["event", "agent", "rep", "leader", "timing", "client outage, ms", "VIP on replica / on a PostgreSQL not answering, ms", "VIP on two nodes / on none, ms"], rows)
+    return table(["event", "agent", "rep", "leader", "timing", "longest gap between echo replies / between commits, ms", "VIP on replica / on a PostgreSQL not answering, ms", "VIP on two nodes / on none, ms"], rows)
 
 
 def section(data, run, why):
@@ -468,7 +532,7 @@ def section(data, run, why):
         lines += [
             f"**etcd quorum lost.** The members on n1 and n2 are stopped (the witness's alone has no quorum), kept down until the "
             f"leader's Patroni has demoted its PostgreSQL (stopped, then read-only) and {hold} s more, then started again. Times from "
-            "the moment both members were stopped; *quorum back* from the moment etcd answered again.",
+            "the moment both members were stopped, and from the moment they were started again.",
             "",
             quorum_table(data),
             "",
