@@ -123,13 +123,16 @@ def analyse_spacing(run, meta):
 
 
 def load(results):
-    data = {"failover": {}, "spacing": {}, "scale": {}}
+    data = {"failover": {}, "spacing": {}, "scale": {}, "gate": {}}
     for meta_path in sorted(Path(results).glob("*/meta.json")):
         run = meta_path.parent
         meta = json.loads(meta_path.read_text())
         kind = meta["kind"]
         try:
-            if meta["scenario"] == "failover":
+            if meta["scenario"] == "failover" and meta.get("gate"):
+                data["gate"].setdefault(meta["gate"], {})[kind] = analyse_failover(run, meta)
+                data["gate"][meta["gate"]][kind]["ttl_s"] = float(meta["gate_ttl_s"])
+            elif meta["scenario"] == "failover":
                 key = (meta["version"], meta["interval"], meta["how"])
                 data["failover"].setdefault(key, {})[kind] = analyse_failover(run, meta)
             elif meta["scenario"] == "spacing":
@@ -533,6 +536,72 @@ def memory_slope(data):
     return "Master RSS: " + "; ".join(words) + "."
 
 
+def gate_section(gate, run):
+    """vipd's VRRP instance with and without the etcd lock (issue 11)."""
+    if not gate:
+        return []
+
+    def values(mode, field):
+        return rep_values(gate.get(mode, {}).get("vipd"), field)
+
+    ttl = next((r["ttl_s"] for m in gate.values() for r in m.values() if "ttl_s" in r), None)
+    rows = []
+    for mode, words in (("plain", "without the gate"), ("lock", f"with the gate (lease TTL {ttl:g} s)" if ttl else "with the gate")):
+        cells = [words]
+        for field, digits in (("move_after_act_ms", 0), ("takeover_ms", 0), ("outage_ms", 0), ("garp_ms", 2)):
+            v = values(mode, field)
+            cells.append(f"{f(med(v), digits)} ({f(max(v) if v else None, digits)})")
+        cells.append(len(values(mode, "outage_ms")))
+        rows.append(cells)
+    plain, lock = med(values("plain", "outage_ms")), med(values("lock", "outage_ms"))
+    worst = max(values("lock", "outage_ms")) if values("lock", "outage_ms") else None
+    extra = None if plain is None or worst is None else worst - plain
+    met = None if extra is None or ttl is None else extra <= ttl * 1000
+    goal = table(
+        ["goal (issue 11)", "vipd", "verdict"],
+        [
+            [
+                f"Failover with the gate at most 1 lease TTL ({f(ttl, 0, ' s')}) longer than without it (worst client outage with it − median without)",
+                f"{f(extra, 0, ' ms')} (median with it − median without: {f(None if plain is None or lock is None else lock - plain, 0, ' ms')})",
+                verdict(met, None if extra is None or ttl is None else f"{extra - ttl * 1000:.0f} ms"),
+            ]
+        ],
+    )
+    return [
+        "## VRRP with the etcd gate beside the same instance without it",
+        "",
+        table(
+            ["", ""],
+            [
+                ["date", run.get("date", "")],
+                ["mode", "quick (development: fewer repetitions)" if run.get("quick") else "full"],
+                ["run took", f"{run.get('minutes', 0):.1f} minutes (this part of the document comes from that run)"],
+                ["vipd", run.get("vipd", "")],
+                ["load", run.get("load", "")],
+            ],
+        ),
+        "",
+        "vipd alone (keepalived has no such gate): two routers (priorities 150 and 100, VRRPv3, 1 s adverts) and a client as in "
+        "[Failover](#failover), and an etcd 3.4 member on each router and on a witness. With the gate the instance carries "
+        f"`leadership = {{ key, ttl = \"{f(ttl, 0)}s\", on_etcd_loss = \"step_down\" }}`: it may only be master while it holds a "
+        "lease-backed lock in etcd. The event is the master killed as in Failover (its bridge port blackholed, SIGKILL, link down), "
+        "which leaves its lease to expire in etcd. *VIP moved* is from the kill to the VIP on the new master (polled); "
+        "*takeover* from the old master's last advert to the new one's first; *client outage* the longest gap between echo replies "
+        "(probe every 5 ms); *first GARP* after the new master's first advert. Medians, with the worst repetition in brackets:",
+        "",
+        goal,
+        "",
+        table(["instance", "kill → VIP moved, ms", "takeover, ms", "client outage, ms", "first GARP, ms", "repetitions"], rows),
+        "",
+        "Why: without the gate the backup takes over after Master_Down_Interval (3 × 1 s + skew, 3.61 s). With it, the backup "
+        "also declares the master down then, but it may only become master once it holds the lock, which it can take only when "
+        "the dead master's lease has expired in etcd: up to one TTL after the master's last renewal, which was at most one renewal "
+        "period before the kill. The difference between the two rows is that wait, less the part of it that overlaps "
+        "Master_Down_Interval, plus the time to acquire the lock.",
+        "",
+    ]
+
+
 # --------------------------------------------------------------------------
 # Keeping each part's figures next to the document, so that a run of one
 # part (`bench/run patroni`) rewrites the document with the other part's
@@ -602,7 +671,9 @@ def main():
     plots = doc.parent / "benchmarks"
     plots.mkdir(parents=True, exist_ok=True)
     data = load(results)
+    gate = data.pop("gate")
     run, data = part(plots, "vrrp", this_run, data, any(data.values()), encode_vrrp, decode_vrrp)
+    grun, gate = part(plots, "gate", this_run, gate, bool(gate))
     pdata = report_patroni.load(results)
     prun, pdata = part(plots, "patroni", this_run, pdata, bool(pdata))
     have_outage = plot_outage(data, plots / "failover-outage.png")
@@ -614,16 +685,17 @@ def main():
         "",
         "<!-- Generated by bench/run; do not edit by hand: run it again. -->",
         "",
-        f"Regenerate with `sudo bench/run` (about {run.get('expected_minutes', 25)} minutes for the VRRP part and 15 for the Patroni part; "
+        f"Regenerate with `sudo bench/run` (about {run.get('expected_minutes', 25)} minutes for the VRRP part, 15 for the Patroni part and 5 for the gate; "
         "`--quick` for a short development run, a word such as `failover`, `spacing` or `scale` to run only matching scenarios). "
         "It installs what it lacks (keepalived, tcpdump, stress-ng, python3-matplotlib; etcd, Patroni, PostgreSQL 15 and "
         "vip-manager for the Patroni part), builds vipd with "
         "`cargo build --release`, and runs every scenario for vipd and for keepalived in network namespaces "
         "(two routers and a client on a Linux bridge, addresses from 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24). "
-        "The document has two parts, each from one run: VRRP against keepalived (below) and "
-        "[Patroni against vip-manager](#patroni-vipds-follow_patroni-beside-vip-manager). "
-        "`sudo bench/run patroni` reruns the Patroni part alone and keeps the VRRP part's figures as they were "
-        "(they are kept in docs/benchmarks/vrrp.json and patroni.json); `bench/run --help` says more.",
+        "The document has three parts, each from one run: VRRP against keepalived (below), "
+        "[Patroni against vip-manager](#patroni-vipds-follow_patroni-beside-vip-manager) and "
+        "[the VRRP gate in etcd](#vrrp-with-the-etcd-gate-beside-the-same-instance-without-it). "
+        "`sudo bench/run patroni` (or `gate`) reruns one part alone and keeps the other parts' figures as they were "
+        "(each part's are kept in docs/benchmarks/vrrp.json, patroni.json, gate.json); `bench/run --help` says more.",
         "",
         "The VRRP part's run:",
         "",
@@ -719,6 +791,7 @@ def main():
         "",
     ]
     lines += report_patroni.section(pdata, prun, why_text("why-patroni.md", prun))
+    lines += gate_section(gate, grun)
     doc.write_text("\n".join(lines))
     print(f"report: wrote {doc}")
 
