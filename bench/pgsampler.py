@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """bench/pgsampler.py OUT NODE:SOCKETDIR...: every 10 ms on a fixed grid,
 what each database node's PostgreSQL is, asked through its unix socket
-(network namespaces do not isolate unix sockets). Appends one line per
-sample:
+(network namespaces do not isolate unix sockets). One thread per node, so
+that a server that hangs does not delay the other's samples. Appends one
+line per sample:
 
-    START END NODE ROLE [NODE ROLE ...]
+    START END NODE ROLE
 
 ROLE is w (a primary that takes writes), r (in recovery or read-only) or d
 (does not answer within 300 ms). Who holds the VIP comes from `ip monitor`
@@ -12,6 +13,7 @@ events, which are exact; bench/report.py puts the two together. Runs until
 SIGTERM or SIGINT."""
 import signal
 import sys
+import threading
 import time
 
 import psycopg2
@@ -53,26 +55,34 @@ class Node:
             return "d"
 
 
+def sample(node, f, lock):
+    deadline = time.monotonic()
+    while not stop:
+        start = time.time()
+        role = node.role()
+        with lock:
+            f.write(f"{start:.6f} {time.time():.6f} {node.name} {role}\n")
+            f.flush()
+        deadline += 0.01
+        pause = deadline - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        else:
+            deadline = time.monotonic()
+
+
 def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    out = sys.argv[1]
-    nodes = [Node(s) for s in sys.argv[2:]]
-    deadline = time.monotonic()
-    with open(out, "a") as f:
+    lock = threading.Lock()
+    with open(sys.argv[1], "a") as f:
+        threads = [threading.Thread(target=sample, args=(Node(spec), f, lock), daemon=True) for spec in sys.argv[2:]]
+        for t in threads:
+            t.start()
         while not stop:
-            start = time.time()
-            cells = []
-            for n in nodes:
-                cells.append(f"{n.name} {n.role()}")
-            f.write(f"{start:.6f} {time.time():.6f} {' '.join(cells)}\n")
-            f.flush()
-            deadline += 0.01
-            pause = deadline - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            else:
-                deadline = time.monotonic()
+            time.sleep(0.1)
+        for t in threads:
+            t.join(timeout=3)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ EVENT_WORDS = {
     "quorum": "etcd quorum lost (2 of 3 members stopped) and restored",
 }
 NODES = ("n1", "n2")
-# a sample stands for the time until the next one, at most this long (the
-# sampler waits up to 300 ms for a server that hangs)
-SAMPLE_SPAN_CAP_NS = 400_000_000
+# a sample stands for the time until the node's next one, at most this long
+# (libpq's shortest connect timeout is 2 s: a server that accepts and does
+# not answer holds one sample that long)
+SAMPLE_SPAN_CAP_NS = 2_500_000_000
 
 
 def read_stamped(path):
@@ -99,51 +100,56 @@ class Timeline:
 
 
 def read_samples(path):
-    """samples.log -> list of (start_ns, {node: role})."""
-    out = []
+    """samples.log -> {node: [(start_ns, end_ns, role)]}, each in time order.
+    A role was read at some instant between start and end."""
+    out = {n: [] for n in NODES}
     if not path.exists():
         return out
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) < 4:
-            continue
-        roles = dict(zip(parts[2::2], parts[3::2]))
-        out.append((int(round(float(parts[0]) * 1e9)), roles))
+        if len(parts) == 4 and parts[2] in out:
+            out[parts[2]].append((int(round(float(parts[0]) * 1e9)), int(round(float(parts[1]) * 1e9)), parts[3]))
+    for node in out:
+        out[node].sort()
     return out
 
 
 def sample_spans(samples, a, b):
-    """(start, end, roles) of the samples that start in [a, b); end is the
-    next sample's start (capped)."""
+    """(start, until, role) of one node's samples that start in [a, b);
+    until is the next sample's start (capped): what the sample stands for."""
     out = []
-    for i, (t, roles) in enumerate(samples):
+    for i, (t, _end, role) in enumerate(samples):
         if t < a or t >= b:
             continue
         nxt = samples[i + 1][0] if i + 1 < len(samples) else t + 10_000_000
-        out.append((t, min(nxt, t + SAMPLE_SPAN_CAP_NS), roles))
+        out.append((t, min(nxt, t + SAMPLE_SPAN_CAP_NS), role))
     return out
 
 
-def held_as(spans, timeline, roles_wanted):
+def first_sample(samples, since, pred):
+    """The start of the first sample at or after SINCE whose role satisfies PRED."""
+    return next((t for t, _end, role in samples if t >= since and pred(role)), None)
+
+
+def held_as(samples, timeline, roles_wanted, a, b):
     """ms and samples in which a node held the VIP while its PostgreSQL
-    answered as one of ROLES_WANTED (any node)."""
+    answered as one of ROLES_WANTED (any node), within [a, b)."""
     ms, n = 0.0, 0
-    for a, b, roles in spans:
-        for node in NODES:
-            if roles.get(node) in roles_wanted and timeline.held_between(node, a, b):
-                ms += (b - a) / 1e6
+    for node in NODES:
+        for s, u, role in sample_spans(samples[node], a, b):
+            if role in roles_wanted and timeline.held_between(node, s, u):
+                ms += (u - s) / 1e6
                 n += 1
     return ms, n
 
 
-def primary_without_vip(spans, timeline):
-    """ms in which a writable primary existed and did not hold the VIP."""
+def primary_without_vip(samples, timeline, a, b):
+    """ms in which a writable primary did not hold the VIP, within [a, b)."""
     ms = 0.0
-    for a, b, roles in spans:
-        for node in NODES:
-            if roles.get(node) == "w" and not timeline.holders_at(a)[node] and not timeline.held_between(node, a, b):
-                ms += (b - a) / 1e6
-                break
+    for node in NODES:
+        for s, u, role in sample_spans(samples[node], a, b):
+            if role == "w" and not timeline.held_between(node, s, u):
+                ms += (u - s) / 1e6
     return ms
 
 
@@ -199,14 +205,13 @@ def analyse(run, meta):
         frm = ev["act"][1]["from"]
         to = ev["act"][1].get("to") or ev["moved"][1].get("to") or ev["done"][1].get("leader")
         r = {"rep": rep, "from": frm, "to": to}
-        spans = sample_spans(samples, act, done)
-        r["replica_ms"], r["replica_samples"] = held_as(spans, timeline, ("r",))
-        r["down_ms"], r["down_samples"] = held_as(spans, timeline, ("d",))
+        r["replica_ms"], r["replica_samples"] = held_as(samples, timeline, ("r",), act, done)
+        r["down_ms"], r["down_samples"] = held_as(samples, timeline, ("d",), act, done)
         two, none = timeline.overlap_and_gap(act, done)
         r["two_ms"], r["none_ms"] = two / 1e6, none / 1e6
         r["write_outage_ms"] = write_outage(writes, act, done)
         if meta["event"] == "quorum":
-            analyse_quorum(r, ev, timeline, samples, spans)
+            analyse_quorum(r, ev, timeline, samples)
         else:
             analyse_move(r, ev, timeline, watch, garps, replies, samples)
         # the longest gap between the client's echo replies through the VIP
@@ -245,25 +250,24 @@ def analyse_move(r, ev, timeline, watch, garps, replies, samples):
         r["vip_back_after_act_s"] = (t_add - act) / 1e9
         # the new leader's PostgreSQL first seen writable (sampled every
         # 10 ms): negative when the VIP came before the promotion ended
-        w = [t for t, roles in samples if t >= act and roles.get(to) == "w"]
+        w = first_sample(samples.get(to, []), act, lambda role: role == "w")
         if to != frm and w:
-            r["writable_to_add_ms"] = (t_add - w[0]) / 1e6
+            r["writable_to_add_ms"] = (t_add - w) / 1e6
 
 
-def analyse_quorum(r, ev, timeline, samples, spans):
+def analyse_quorum(r, ev, timeline, samples):
     frm = r["from"]
     cut = ev["cut"][0] if "cut" in ev else ev["act"][0]
-    restore = ev["restore"][0] if "restore" in ev else None
+    restore = ev["restore"][0] if "restore" in ev else ev["done"][0]
     t_del = timeline.first(frm, False, ev["act"][0])
-    r["vip_off_s"] = (t_del - cut) / 1e9 if t_del and (restore is None or t_del < restore) else None
-    not_w = [t for t, roles in samples if t >= cut and roles.get(frm) != "w"]
-    r["writable_until_s"] = (not_w[0] - cut) / 1e9 if not_w else None
-    window = [s for s in spans if s[0] >= cut and (restore is None or s[0] < restore)]
-    r["primary_without_vip_ms"] = primary_without_vip(window, timeline)
-    if restore:
+    r["vip_off_s"] = (t_del - cut) / 1e9 if t_del and t_del < restore else None
+    not_w = first_sample(samples[frm], cut, lambda role: role != "w")
+    r["writable_until_s"] = (not_w - cut) / 1e9 if not_w else None
+    r["primary_without_vip_ms"] = primary_without_vip(samples, timeline, cut, restore)
+    if "restore" in ev:
         # from the moment the stopped members were started again
-        w = [t for t, roles in samples if t >= restore and roles.get(r["to"]) == "w"]
-        r["writable_after_restore_s"] = (w[0] - restore) / 1e9 if w else None
+        w = first_sample(samples.get(r["to"], []), restore, lambda role: role == "w")
+        r["writable_after_restore_s"] = (w - restore) / 1e9 if w else None
         held = timeline.holders_at(restore)[r["to"]]
         t_add = None if held else timeline.first(r["to"], True, restore)
         r["vip_after_restore_s"] = (t_add - restore) / 1e9 if t_add else None
