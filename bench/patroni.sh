@@ -139,13 +139,18 @@ other_of() { if [[ "$1" == n1 ]]; then echo n2; else echo n1; fi; }
 
 key_names() { [[ -n "$(etcd_watch_first "$WATCH" "$1" "$2")" ]]; }
 
-# settled: one writable leader holding the VIP alone, the other node a
-# streaming replica: the state every repetition starts from. Sets LEADER.
+# settle: one writable leader holding the VIP alone, taking the client's
+# commits, the other node a streaming replica: the state every repetition
+# starts from. Sets LEADER.
 settle() {
-    local leader
+    local leader t0
+    t0="$(now)"
     wait_until "a Patroni leader" 60 patroni_has_leader
     leader="$PAT_LEADER"
     wait_until "$leader alone holds $VIP4 and takes writes through it" 30 vip_on_primary "$leader"
+    # the client's writer commits again (its attempt in flight may have to
+    # time out first): the next event must not fall into this one's outage
+    wait_until "the client commits through $VIP4 again" 30 eval "(( \$(writes_ok $t0) >= 1 ))"
     rejoin_as_replica "$(other_of "$leader")"
     LEADER="$leader"
 }

@@ -165,16 +165,15 @@ def read_writes(path):
     return sorted(out)
 
 
-def write_outage(writes, act, done):
-    """The longest time between two commits the client saw (from the last
-    one before ACT) within [ACT, DONE], ms; and the end of the first commit
-    that started after ACT."""
-    ends = [e for _, e in writes if e <= done]
-    before = [e for e in ends if e <= act]
-    after = [e for e in ends if e > act]
-    if not before or not after:
+def write_outage(writes, act, moved):
+    """The longest time between two commits the client saw, from the last
+    one before ACT to the first one that started after MOVED (the VIP on a
+    writable primary again), ms."""
+    before = [e for _, e in writes if e <= act]
+    resumed = [e for s, e in writes if s >= moved]
+    if not before or not resumed:
         return None
-    seq = [before[-1]] + after
+    seq = [before[-1]] + [e for _, e in writes if act < e <= resumed[0]]
     return max((b - a) / 1e6 for a, b in zip(seq, seq[1:]))
 
 
@@ -209,7 +208,7 @@ def analyse(run, meta):
         r["down_ms"], r["down_samples"] = held_as(samples, timeline, ("d",), act, done)
         two, none = timeline.overlap_and_gap(act, done)
         r["two_ms"], r["none_ms"] = two / 1e6, none / 1e6
-        r["write_outage_ms"] = write_outage(writes, act, done)
+        r["write_outage_ms"] = write_outage(writes, act, ev["moved"][0])
         if meta["event"] == "quorum":
             analyse_quorum(r, ev, timeline, samples)
         else:
