@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # bench/install.sh: installs, through apt, the tools the benchmark needs and
 # lacks. Sourced by bench/run. A policy-rc.d that forbids starting services
-# is in place during the install (keepalived's package would otherwise start
-# a keepalived in the root namespace), and removed afterwards unless it was
+# is in place during the install (keepalived's, etcd's, Patroni's,
+# vip-manager's and PostgreSQL's packages would otherwise start their
+# services in the root namespace), and removed afterwards unless it was
 # there before.
 
 bench_install() {
@@ -15,6 +16,13 @@ bench_install() {
     command -v setsid >/dev/null || need+=(util-linux)
     command -v ping >/dev/null || need+=(iputils-ping)
     /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+    # the Patroni part (issue 11): the same packages as .ci/run installs
+    command -v etcd >/dev/null || need+=(etcd-server)
+    command -v etcdctl >/dev/null || need+=(etcd-client)
+    [[ -x /usr/bin/patroni ]] || need+=(patroni)
+    /usr/bin/python3 -c 'import etcd, psycopg2' 2>/dev/null || need+=(python3-etcd python3-psycopg2)
+    command -v vip-manager >/dev/null || need+=(vip-manager)
+    [[ -x /usr/lib/postgresql/15/bin/postgres ]] || need+=(postgresql-15)
     ((${#need[@]})) || return 0
     echo "bench: installing ${need[*]}"
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then

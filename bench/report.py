@@ -8,7 +8,6 @@ timestamps of frames as the switch saw them), never from either daemon's own
 account. The goals are those of issue 10; each is shown with vipd's figure,
 keepalived's figure measured in the same run, and met / missed by how much."""
 import json
-import statistics
 import struct
 import sys
 from pathlib import Path
@@ -19,100 +18,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from benchlib import Capture, f, med, pct, read_events, table, verdict  # noqa: E402
+import report_patroni  # noqa: E402
+
 KINDS = ("vipd", "keepalived")
 BACKUP_PRIO = 100
 MASTER_PRIO = 150
 PROBE_INTERVAL_MS = 5.0
 CHECK_INTERVAL_S = 1.0
-
-# --------------------------------------------------------------------------
-# Capture reading (pcap with nanosecond or microsecond timestamps, Ethernet)
-# --------------------------------------------------------------------------
-
-
-def read_pcap(path):
-    """Yields (time in ns, frame bytes)."""
-    data = Path(path).read_bytes()
-    if len(data) < 24:
-        return
-    magic = struct.unpack("<I", data[:4])[0]
-    if magic in (0xA1B2C3D4, 0xA1B23C4D):
-        endian = "<"
-    else:
-        endian = ">"
-        magic = struct.unpack(">I", data[:4])[0]
-    scale = 1 if magic == 0xA1B23C4D else 1000
-    off = 24
-    while off + 16 <= len(data):
-        sec, frac, incl, _orig = struct.unpack(endian + "IIII", data[off : off + 16])
-        off += 16
-        yield sec * 1_000_000_000 + frac * scale, data[off : off + incl]
-        off += incl
-
-
-def ip_str(b):
-    return ".".join(str(x) for x in b)
-
-
-def mac_str(b):
-    return ":".join(f"{x:02x}" for x in b)
-
-
-class Capture:
-    """The frames of one capture that matter here, decoded."""
-
-    def __init__(self, path):
-        self.adverts = []  # (t_ns, src ip, version, vrid, priority)
-        self.garps = []  # (t_ns, sender mac, sender ip)
-        self.replies = []  # t_ns of ICMP echo replies
-        for t, f in read_pcap(path):
-            if len(f) < 14:
-                continue
-            etype = struct.unpack("!H", f[12:14])[0]
-            if etype == 0x0800 and len(f) >= 34:
-                ihl = (f[14] & 0x0F) * 4
-                proto = f[23]
-                src = ip_str(f[26:30])
-                body = f[14 + ihl :]
-                if proto == 112 and len(body) >= 4:
-                    self.adverts.append((t, src, body[0] >> 4, body[1], body[2]))
-                elif proto == 1 and len(body) >= 1 and body[0] == 0:
-                    self.replies.append(t)
-            elif etype == 0x0806 and len(f) >= 42:
-                op = struct.unpack("!H", f[20:22])[0]
-                sender_mac = mac_str(f[22:28])
-                sender_ip = ip_str(f[28:32])
-                target_ip = ip_str(f[38:42])
-                if sender_ip == target_ip or op == 2:
-                    self.garps.append((t, sender_mac, sender_ip))
-
-
-def read_events(run):
-    """events.txt: '<epoch s> NAME key=value...' -> list of (t_ns, name, dict)."""
-    out = []
-    for line in (run / "events.txt").read_text().splitlines():
-        parts = line.split()
-        if len(parts) < 2:
-            continue
-        t = int(round(float(parts[0]) * 1e9))
-        kv = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
-        out.append((t, parts[1], kv))
-    return out
-
-
-def pct(values, q):
-    if not values:
-        return None
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def med(values):
-    return statistics.median(values) if values else None
-
 
 def rfc_master_down(interval_s, prio=BACKUP_PRIO):
     return 3 * interval_s + skew(interval_s, prio)
@@ -210,13 +123,16 @@ def analyse_spacing(run, meta):
 
 
 def load(results):
-    data = {"failover": {}, "spacing": {}, "scale": {}}
+    data = {"failover": {}, "spacing": {}, "scale": {}, "gate": {}}
     for meta_path in sorted(Path(results).glob("*/meta.json")):
         run = meta_path.parent
         meta = json.loads(meta_path.read_text())
         kind = meta["kind"]
         try:
-            if meta["scenario"] == "failover":
+            if meta["scenario"] == "failover" and meta.get("gate"):
+                data["gate"].setdefault(meta["gate"], {})[kind] = analyse_failover(run, meta)
+                data["gate"][meta["gate"]][kind]["ttl_s"] = float(meta["gate_ttl_s"])
+            elif meta["scenario"] == "failover":
                 key = (meta["version"], meta["interval"], meta["how"])
                 data["failover"].setdefault(key, {})[kind] = analyse_failover(run, meta)
             elif meta["scenario"] == "spacing":
@@ -234,12 +150,6 @@ def load(results):
 # --------------------------------------------------------------------------
 
 
-def f(x, digits=2, unit=""):
-    if x is None:
-        return "–"
-    return f"{x:.{digits}f}{unit}"
-
-
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return "–"
@@ -249,14 +159,6 @@ def ratio(a, b):
 def fmt_interval(s):
     v = float(s)
     return f"{v:g} s"
-
-
-def verdict(met, by=None):
-    if met is None:
-        return "not measured"
-    if met:
-        return "met"
-    return f"**missed** by {by}" if by else "**missed**"
 
 
 def rep_values(result, field):
@@ -500,12 +402,6 @@ def plot_lateness(data, path):
 # --------------------------------------------------------------------------
 
 
-def table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
-
-
 def failover_tables(data):
     rows = []
     for key in ORDER_FAILOVER:
@@ -640,26 +536,171 @@ def memory_slope(data):
     return "Master RSS: " + "; ".join(words) + "."
 
 
+def gate_section(gate, run):
+    """vipd's VRRP instance with and without the etcd lock (issue 11)."""
+    if not gate:
+        return []
+
+    def values(mode, field):
+        return rep_values(gate.get(mode, {}).get("vipd"), field)
+
+    ttl = next((r["ttl_s"] for m in gate.values() for r in m.values() if "ttl_s" in r), None)
+    rows = []
+    for mode, words in (("plain", "without the gate"), ("lock", f"with the gate (lease TTL {ttl:g} s)" if ttl else "with the gate")):
+        cells = [words]
+        for field, digits in (("move_after_act_ms", 0), ("takeover_ms", 0), ("outage_ms", 0), ("garp_ms", 2)):
+            v = values(mode, field)
+            cells.append(f"{f(med(v), digits)} ({f(max(v) if v else None, digits)})")
+        cells.append(len(values(mode, "outage_ms")))
+        rows.append(cells)
+    plain, lock = med(values("plain", "outage_ms")), med(values("lock", "outage_ms"))
+    worst = max(values("lock", "outage_ms")) if values("lock", "outage_ms") else None
+    extra = None if plain is None or worst is None else worst - plain
+    met = None if extra is None or ttl is None else extra <= ttl * 1000
+    goal = table(
+        ["goal (issue 11)", "vipd", "verdict"],
+        [
+            [
+                f"Failover with the gate at most 1 lease TTL ({f(ttl, 0, ' s')}) longer than without it (worst client outage with it − median without)",
+                f"{f(extra, 0, ' ms')} (median with it − median without: {f(None if plain is None or lock is None else lock - plain, 0, ' ms')})",
+                verdict(met, None if extra is None or ttl is None else f"{extra - ttl * 1000:.0f} ms"),
+            ]
+        ],
+    )
+    return [
+        "## VRRP with the etcd gate beside the same instance without it",
+        "",
+        table(
+            ["", ""],
+            [
+                ["date", run.get("date", "")],
+                ["mode", "quick (development: fewer repetitions)" if run.get("quick") else "full"],
+                ["run took", f"{run.get('minutes', 0):.1f} minutes (this part of the document comes from that run)"],
+                ["vipd", run.get("vipd", "")],
+                ["load", run.get("load", "")],
+            ],
+        ),
+        "",
+        "vipd alone (keepalived has no such gate): two routers (priorities 150 and 100, VRRPv3, 1 s adverts) and a client as in "
+        "[Failover](#failover), and an etcd 3.4 member on each router and on a witness. With the gate the instance carries "
+        f"`leadership = {{ key, ttl = \"{f(ttl, 0)}s\", on_etcd_loss = \"step_down\" }}`: it may only be master while it holds a "
+        "lease-backed lock in etcd. The event is the master killed as in Failover (its bridge port blackholed, SIGKILL, link down), "
+        "which leaves its lease to expire in etcd. *VIP moved* is from the kill to the VIP on the new master (polled); "
+        "*takeover* from the old master's last advert to the new one's first; *client outage* the longest gap between echo replies "
+        "(probe every 5 ms); *first GARP* after the new master's first advert. Medians, with the worst repetition in brackets:",
+        "",
+        goal,
+        "",
+        table(["instance", "kill → VIP moved, ms", "takeover, ms", "client outage, ms", "first GARP, ms", "repetitions"], rows),
+        "",
+        "Why: without the gate the backup takes over after Master_Down_Interval (3 × 1 s + skew, 3.61 s). With it, the backup "
+        "also declares the master down then, but it may only become master once it holds the lock, which it can take only when "
+        "the dead master's lease has expired in etcd: up to one TTL after the master's last renewal, which was at most one renewal "
+        "period before the kill. The difference between the two rows is that wait, less the part of it that overlaps "
+        "Master_Down_Interval, plus the time to acquire the lock. A repetition far above the others is most likely one in which the killed router's etcd member led the etcd cluster: a new etcd "
+        "leader gives every lease its full TTL again when it takes over, so that no lease expires because of the election. "
+        "The dead master's lease then lives about one election plus one TTL after the kill. This was not checked against "
+        "etcd's log in that run.",
+        "",
+    ]
+
+
+# --------------------------------------------------------------------------
+# Keeping each part's figures next to the document, so that a run of one
+# part (`bench/run patroni`) rewrites the document with the other part's
+# figures from its last run
+# --------------------------------------------------------------------------
+
+SPACING_INTERVAL_MS = 10.0
+
+
+def encode_vrrp(data):
+    """DATA with string keys and rounded figures, for JSON."""
+
+    def rounded(x):
+        if isinstance(x, float):
+            return round(x, 6)
+        if isinstance(x, list):
+            return [rounded(v) for v in x]
+        if isinstance(x, dict):
+            return {k: rounded(v) for k, v in x.items() if k != "dev_ms"}
+        return x
+
+    return {
+        "failover": {"|".join(k): rounded(v) for k, v in data["failover"].items()},
+        "spacing": rounded(data["spacing"]),
+        "scale": {f"{k[0]}|{k[1]}": v for k, v in data["scale"].items()},
+    }
+
+
+def decode_vrrp(enc):
+    data = {"failover": {}, "spacing": {}, "scale": {}}
+    for k, v in enc.get("failover", {}).items():
+        data["failover"][tuple(k.split("|"))] = v
+    for cond, kinds in enc.get("spacing", {}).items():
+        for r in kinds.values():
+            r["dev_ms"] = [d - SPACING_INTERVAL_MS for d in r["deltas_ms"]]
+        data["spacing"][cond] = kinds
+    for k, v in enc.get("scale", {}).items():
+        n, interval = k.split("|")
+        data["scale"][(int(n), interval)] = v
+    return data
+
+
+def part(store, name, run, data, present, encode=lambda d: d, decode=lambda d: d):
+    """(run, data) of one part of the document: this run's when it measured
+    the part (and then kept in STORE/NAME.json), else the kept one."""
+    path = store / f"{name}.json"
+    if present:
+        path.write_text(json.dumps({"run": {k: v for k, v in run.items() if k != "why"}, "data": encode(data)}, separators=(",", ":")) + "\n")
+        return run, data
+    if path.exists():
+        kept = json.loads(path.read_text())
+        return kept["run"], decode(kept["data"])
+    return run, data
+
+
+def why_text(name, run):
+    """The analysis in bench/NAME as it is now (it is revised without a new run)."""
+    path = Path(__file__).resolve().parent / name
+    if path.exists():
+        return path.read_text().strip()
+    return run.get("why", "") if name == "why.md" else ""
+
+
 def main():
     results, doc = Path(sys.argv[1]), Path(sys.argv[2])
-    run = json.loads((results / "run.json").read_text())
-    data = load(results)
+    this_run = json.loads((results / "run.json").read_text())
     plots = doc.parent / "benchmarks"
     plots.mkdir(parents=True, exist_ok=True)
+    data = load(results)
+    gate = data.pop("gate")
+    run, data = part(plots, "vrrp", this_run, data, any(data.values()), encode_vrrp, decode_vrrp)
+    grun, gate = part(plots, "gate", this_run, gate, bool(gate))
+    pdata = report_patroni.load(results)
+    prun, pdata = part(plots, "patroni", this_run, pdata, bool(pdata))
     have_outage = plot_outage(data, plots / "failover-outage.png")
     have_lateness = plot_lateness(data, plots / "advert-lateness.png")
 
     busy = run.get("busy", "")
     lines = [
-        "# Benchmarks: vipd and keepalived, same machine, same run",
+        "# Benchmarks: vipd beside keepalived and vip-manager, same machine, same run",
         "",
         "<!-- Generated by bench/run; do not edit by hand: run it again. -->",
         "",
-        f"Regenerate with `sudo bench/run` (about {run.get('expected_minutes', 25)} minutes; `--quick` for a short "
-        "development run, a word such as `failover`, `spacing` or `scale` to run only matching scenarios). "
-        "It installs what it lacks (keepalived, tcpdump, stress-ng, python3-matplotlib), builds vipd with "
+        f"Regenerate with `sudo bench/run` (about {run.get('expected_minutes', 25)} minutes for the VRRP part, 10 for the Patroni part and 3 for the gate; "
+        "`--quick` for a short development run, a word such as `failover`, `spacing` or `scale` to run only matching scenarios). "
+        "It installs what it lacks (keepalived, tcpdump, stress-ng, python3-matplotlib; etcd, Patroni, PostgreSQL 15 and "
+        "vip-manager for the Patroni part), builds vipd with "
         "`cargo build --release`, and runs every scenario for vipd and for keepalived in network namespaces "
-        "(two routers and a client on a Linux bridge, addresses from 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24).",
+        "(two routers and a client on a Linux bridge, addresses from 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24). "
+        "The document has three parts, each from one run: VRRP against keepalived (below), "
+        "[Patroni against vip-manager](#patroni-vipds-follow_patroni-beside-vip-manager) and "
+        "[the VRRP gate in etcd](#vrrp-with-the-etcd-gate-beside-the-same-instance-without-it). "
+        "`sudo bench/run patroni` (or `gate`) reruns one part alone and keeps the other parts' figures as they were "
+        "(each part's are kept in docs/benchmarks/vrrp.json, patroni.json, gate.json); `bench/run --help` says more.",
+        "",
+        "The VRRP part's run:",
         "",
         table(
             ["", ""],
@@ -739,7 +780,7 @@ def main():
         "",
         "## Why goals are missed",
         "",
-        run.get("why", "See the verdict column; the analysis of each miss is added when the figures are reviewed."),
+        why_text("why.md", run) or "See the verdict column; the analysis of each miss is added when the figures are reviewed.",
         "",
         "## Method and limits",
         "",
@@ -752,6 +793,8 @@ def main():
         "- Timing thresholds live here only; `cargo test` and the netns tests never assert them.",
         "",
     ]
+    lines += report_patroni.section(pdata, prun, why_text("why-patroni.md", prun))
+    lines += gate_section(gate, grun)
     doc.write_text("\n".join(lines))
     print(f"report: wrote {doc}")
 

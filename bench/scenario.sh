@@ -12,6 +12,11 @@
 #   scenario.sh spacing KIND CONDITION SECONDS OUT
 #       CONDITION: idle | cpu | checks | flood | reload
 #   scenario.sh scale KIND INSTANCES INTERVAL WINDOW OUT
+#   scenario.sh gate vipd GATE REPS OUT
+#       the master killed (as in failover, VRRPv3 at 1 s) with an etcd
+#       member on n1, n2 and n3; GATE: lock (the instance must hold a lease
+#       lock in etcd to be master, `leadership = {key, ttl}`, issue 11) or
+#       plain (the same instance and topology without it)
 #
 # KIND is vipd or keepalived; INTERVAL is in seconds (1, 0.1, 0.01). OUT is a
 # directory that receives the capture (capture.pcap, bridge, nanosecond
@@ -25,6 +30,12 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../netns-tests/peers.sh
 source "$BENCH_DIR/../netns-tests/peers.sh"
+# the gate's scenario runs an etcd cluster (sourced at the top level, so that
+# its cleanup is chained before peers.sh's)
+if [[ "${1:-}" == gate ]]; then
+    # shellcheck source=../netns-tests/etcd.sh
+    source "$BENCH_DIR/../netns-tests/etcd.sh"
+fi
 VT_QUIET=1
 [[ "${BENCH_VERBOSE:-0}" != 1 ]] || VT_QUIET=0
 
@@ -62,6 +73,7 @@ CONF_INSTANCES=1      # 1: the single instance "vip" (VRID 51, VIP 192.0.2.50/24
 CONF_CHECKS=0         # number of always-passing checks tracked by every instance
 CONF_HEALTH=0         # 1: a check "health" (test -f NODE/healthy), weight -60
 CONF_VIPD_EXTRA=""    # raw TOML lines for every vipd instance
+CONF_VIPD_GLOBAL=""   # raw TOML lines after [global] (whole sections)
 
 write_vipd_conf() {
     local node="$1" prio="$2" f="$VT_TMP/$1/vipd.toml" k track=()
@@ -73,6 +85,7 @@ write_vipd_conf() {
         echo "control_socket = \"$VT_TMP/$node/vipd.sock\""
         echo "script_user = \"root\""
         echo
+        [[ -z "$CONF_VIPD_GLOBAL" ]] || printf '%s\n\n' "$CONF_VIPD_GLOBAL"
         for ((k = 1; k <= CONF_CHECKS; k++)); do
             echo "[checks.c$k]"
             echo "command = [\"/bin/true\"]"
@@ -310,6 +323,26 @@ crash_master() {
     esac
 }
 
+# GATE_TTL: the lease TTL of the gate's lock (the goal: failover with the
+# gate at most this much longer than without it).
+GATE_TTL=5
+scenario_gate() {
+    local gate="$1" reps="$2"
+    [[ "$KIND" == vipd ]] || fail "the gate is vipd's (no such thing in keepalived)"
+    TOPO_NODES=(n1 n2 n3 client)
+    CONF_VIPD_GLOBAL="[etcd]
+endpoints = [\"http://$(ip4_of n1):2379\", \"http://$(ip4_of n2):2379\", \"http://$(ip4_of n3):2379\"]"
+    case "$gate" in
+        lock) CONF_VIPD_EXTRA="leadership = { key = \"/vipd/bench/vip\", ttl = \"${GATE_TTL}s\", on_etcd_loss = \"step_down\" }" ;;
+        plain) ;;
+        *) fail "gate: lock or plain, not $gate" ;;
+    esac
+    GATE_MODE="$gate"
+    scenario_failover 3 1 kill "$reps" "$3"
+}
+
+TOPO_NODES=(n1 n2 client)
+GATE_MODE=""
 scenario_failover() {
     local version="$1" interval="$2" how="$3" reps="$4" rep before after
     OUT="$5"
@@ -325,7 +358,8 @@ scenario_failover() {
             CONF_VIPD_EXTRA="$BENCH_FAST_TAKEOVER"
             ;;
     esac
-    topo_up n1 n2 client
+    topo_up "${TOPO_NODES[@]}"
+    if [[ -n "$GATE_MODE" ]]; then etcd_up n1 n2 n3; fi
     start_capture "ip proto 112 or arp or (icmp and src host $VIP4)"
     start_prober
     # before the event: the backup has heard a few adverts and the master's
@@ -355,7 +389,7 @@ scenario_failover() {
     finish_capture
     write_meta scenario=failover kind="$KIND" version="$version" interval="$interval" how="$how" \
         reps="$reps" vip="$VIP4" n1="$(ip4_of n1)" n2="$(ip4_of n2)" \
-        n1_mac="$(node_mac n1)" n2_mac="$(node_mac n2)"
+        n1_mac="$(node_mac n1)" n2_mac="$(node_mac n2)" gate="$GATE_MODE" gate_ttl_s="$GATE_TTL"
 }
 
 COND_PIDS=()
@@ -471,6 +505,7 @@ main() {
         failover) mkdir -p "$5"; scenario_failover "$@" ;;
         spacing) mkdir -p "$3"; scenario_spacing "$@" ;;
         scale) mkdir -p "$4"; scenario_scale "$@" ;;
+        gate) mkdir -p "$3"; scenario_gate "$@" ;;
         *) fail "unknown scenario $what" ;;
     esac
     save_logs
