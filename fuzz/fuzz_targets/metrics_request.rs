@@ -65,8 +65,9 @@ fuzz_target!(|data: &[u8]| {
         };
         let (_, answer) = tokio::join!(connection, talk);
         if !answer.is_empty() {
+            // HTTP/1.0 to a 1.0 client, 1.1 otherwise.
             assert!(
-                answer.starts_with(b"HTTP/1.1 "),
+                answer.starts_with(b"HTTP/1."),
                 "not an HTTP answer: {answer:?}"
             );
         }

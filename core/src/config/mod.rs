@@ -53,6 +53,17 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
     validate::parse(text, origin)
 }
 
+/// Whether `name` may name an instance, check, sync group or tracked
+/// object: ASCII letters, digits, '_', '-' and '.', at least one. Names end
+/// up in hook arguments, log fields and metric labels, which then need no
+/// quoting anywhere.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 /// Default path of the control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vipd/vipd.sock";
 /// Default time a notify hook may run before it is killed.
