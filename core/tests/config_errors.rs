@@ -765,3 +765,33 @@ fn follow_patroni() {
         ),
     ]);
 }
+
+/// A file with thousands of errors (a generator gone wrong): the first
+/// `MAX_LOCATED_ERRORS` are located and quoted, the rest only counted.
+/// Locating each one used to scan the text before it, so such a file took
+/// time quadratic in its size (20,000 broken instances: over a minute).
+#[test]
+fn thousands_of_errors_are_counted_past_the_located_ones() {
+    let text: String = (0..2000)
+        .map(|i| {
+            format!("[instances.i{i}]\ninterface = \"eth0\"\nvrid = 0\nvirtual_ips = [\"192.0.2.{}/24\"]\n", i % 250 + 1)
+        })
+        .collect();
+    let diags = config::parse(&text, "t.toml").expect_err("every vrid is 0");
+    assert_eq!(diags.as_slice().len(), config::MAX_LOCATED_ERRORS);
+    assert!(diags.len() >= 2000, "{}", diags.len());
+    assert_eq!(diags.unshown(), diags.len() - config::MAX_LOCATED_ERRORS);
+    // The located ones keep their exact places.
+    let first = &diags.as_slice()[0];
+    assert_eq!(
+        (first.line, first.column, first.source_line.as_str()),
+        (3, 8, "vrid = 0")
+    );
+    let last_line = format!(
+        "t.toml: error: {} more error(s) not shown (only the first {} are)",
+        diags.unshown(),
+        config::MAX_LOCATED_ERRORS
+    );
+    assert!(diags.render().ends_with(&format!("{last_line}\n")));
+    assert!(diags.to_string().ends_with(&format!("{last_line}\n")));
+}

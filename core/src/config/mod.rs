@@ -43,7 +43,7 @@ pub use crate::protocol::{LeaseSettings, OnEtcdLoss};
 pub use crate::wire::Family;
 use crate::wire::{Centis, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, Version};
 
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{Diagnostic, Diagnostics, MAX_LOCATED_ERRORS};
 
 /// Parses and validates a configuration file's text.
 ///
