@@ -795,3 +795,23 @@ fn thousands_of_errors_are_counted_past_the_located_ones() {
     assert!(diags.render().ends_with(&format!("{last_line}\n")));
     assert!(diags.to_string().ends_with(&format!("{last_line}\n")));
 }
+
+/// A file that is not UTF-8 is one error at its first bad byte, not the
+/// standard library's "stream did not contain valid UTF-8".
+#[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let bytes = b"[instances.db]\ninterface = \"eth\xff0\"\nvrid = 51\n";
+    let diags = config::parse_bytes(bytes, "t.toml").expect_err("not UTF-8");
+    assert_eq!(
+        diags.to_string(),
+        "t.toml:2:17: error: not UTF-8 text: byte 0xff cannot be read as a character here; \
+         vipd reads configuration files as UTF-8\n"
+    );
+    // Valid UTF-8 goes on to the parser.
+    let text =
+        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n";
+    assert_eq!(
+        config::parse_bytes(text.as_bytes(), "t.toml"),
+        config::parse(text, "t.toml")
+    );
+}

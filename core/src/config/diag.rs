@@ -228,3 +228,20 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     }
     i
 }
+
+/// The diagnostic for a file that is not UTF-8, placed at its first bad byte.
+pub(super) fn not_utf8(bytes: &[u8], e: core::str::Utf8Error, origin: &str) -> Diagnostics {
+    let good = e.valid_up_to();
+    // The text before the bad byte is valid by definition.
+    let before = core::str::from_utf8(&bytes[..good]).unwrap_or_default();
+    let mut c = Collector::new(before, origin);
+    c.error(
+        good..good,
+        format!(
+            "not UTF-8 text: byte 0x{:02x} cannot be read as a character here; vipd reads \
+             configuration files as UTF-8",
+            bytes[good]
+        ),
+    );
+    c.finish()
+}

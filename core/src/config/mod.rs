@@ -53,6 +53,15 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
     validate::parse(text, origin)
 }
 
+/// Like [`parse`], for a file's bytes as read: text that is not UTF-8 is
+/// one diagnostic at the line and column of the first byte that is not.
+pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Config, Diagnostics> {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => parse(text, origin),
+        Err(e) => Err(diag::not_utf8(bytes, e, origin)),
+    }
+}
+
 /// Whether `name` may name an instance, check, sync group or tracked
 /// object: ASCII letters, digits, '_', '-' and '.', at least one. Names end
 /// up in hook arguments, log fields and metric labels, which then need no
