@@ -12,14 +12,14 @@ fuzz_target!(|data: &[u8]| {
             for note in &t.notes {
                 let _ = note.to_string();
             }
-            if t.missing.is_empty() {
-                if let Err(d) = config::parse(&t.toml, "generated.toml") {
-                    panic!(
-                        "the importer wrote a file vipd refuses:\n{}\n{}",
-                        t.toml,
-                        d.render()
-                    );
-                }
+            if t.missing.is_empty()
+                && let Err(d) = config::parse(&t.toml, "generated.toml")
+            {
+                panic!(
+                    "the importer wrote a file vipd refuses:\n{}\n{}",
+                    t.toml,
+                    d.render()
+                );
             }
         }
         Err(e) => {
