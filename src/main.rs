@@ -388,14 +388,14 @@ fn preflight(path: &Path, config: Config) -> Result<Config, ExitCode> {
 /// Reads and validates the file, printing any problem to stderr. The node
 /// name defaults to the hostname, resolved here because config is pure.
 fn load(path: &Path) -> Result<Config, ExitCode> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
+    let bytes = std::fs::read(path).map_err(|err| {
         eprintln!(
             "vipd: cannot read configuration file {}: {err}",
             path.display()
         );
         ExitCode::from(EXIT_CONFIG)
     })?;
-    let mut config = config::parse(&text, &path.display().to_string()).map_err(|diags| {
+    let mut config = config::parse_bytes(&bytes, &path.display().to_string()).map_err(|diags| {
         eprint!("{}", diags.render());
         let n = diags.len();
         eprintln!(

@@ -765,3 +765,53 @@ fn follow_patroni() {
         ),
     ]);
 }
+
+/// A file with thousands of errors (a generator gone wrong): the first
+/// `MAX_LOCATED_ERRORS` are located and quoted, the rest only counted.
+/// Locating each one used to scan the text before it, so such a file took
+/// time quadratic in its size (20,000 broken instances: over a minute).
+#[test]
+fn thousands_of_errors_are_counted_past_the_located_ones() {
+    let text: String = (0..2000)
+        .map(|i| {
+            format!("[instances.i{i}]\ninterface = \"eth0\"\nvrid = 0\nvirtual_ips = [\"192.0.2.{}/24\"]\n", i % 250 + 1)
+        })
+        .collect();
+    let diags = config::parse(&text, "t.toml").expect_err("every vrid is 0");
+    assert_eq!(diags.as_slice().len(), config::MAX_LOCATED_ERRORS);
+    assert!(diags.len() >= 2000, "{}", diags.len());
+    assert_eq!(diags.unshown(), diags.len() - config::MAX_LOCATED_ERRORS);
+    // The located ones keep their exact places.
+    let first = &diags.as_slice()[0];
+    assert_eq!(
+        (first.line, first.column, first.source_line.as_str()),
+        (3, 8, "vrid = 0")
+    );
+    let last_line = format!(
+        "t.toml: error: {} more error(s) not shown (only the first {} are)",
+        diags.unshown(),
+        config::MAX_LOCATED_ERRORS
+    );
+    assert!(diags.render().ends_with(&format!("{last_line}\n")));
+    assert!(diags.to_string().ends_with(&format!("{last_line}\n")));
+}
+
+/// A file that is not UTF-8 is one error at its first bad byte, not the
+/// standard library's "stream did not contain valid UTF-8".
+#[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let bytes = b"[instances.db]\ninterface = \"eth\xff0\"\nvrid = 51\n";
+    let diags = config::parse_bytes(bytes, "t.toml").expect_err("not UTF-8");
+    assert_eq!(
+        diags.to_string(),
+        "t.toml:2:17: error: not UTF-8 text: byte 0xff cannot be read as a character here; \
+         vipd reads configuration files as UTF-8\n"
+    );
+    // Valid UTF-8 goes on to the parser.
+    let text =
+        "[instances.db]\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.50/24\"]\n";
+    assert_eq!(
+        config::parse_bytes(text.as_bytes(), "t.toml"),
+        config::parse(text, "t.toml")
+    );
+}

@@ -313,6 +313,29 @@ fn a_trigger_key_outside_the_patroni_form_is_kept_and_reported() {
     }
 }
 
+/// Found by the `import_vip_manager` fuzz target: a Patroni scope that is
+/// not a vipd instance name (here a space, a non-ASCII letter) became the
+/// instance's name, and vipd refused the file the import wrote.
+#[test]
+fn a_scope_that_is_no_instance_name_gives_vip_and_a_note() {
+    for scope in ["pg main", "p\u{e9}g"] {
+        let key = format!("/service/{scope}/leader");
+        let t = import(&format!(
+            "ip: 192.0.2.60\nnetmask: 24\ninterface: eth0\ntrigger-key: \"{key}\"\ntrigger-value: a\ndcs-type: etcd3\n"
+        ));
+        assert_eq!(instance(&t).0, "vip", "{scope}");
+        assert_eq!(follow(&t)["leader_key"].as_str(), Some(key.as_str()));
+        assert_eq!(
+            notes(&t),
+            [format!(
+                "vm.yml:4: trigger-key: the Patroni scope {scope:?} cannot name a vipd instance (ASCII letters, digits, '_', '-' and '.' only); the instance is named \"vip\""
+            )]
+        );
+        vipd_core::config::parse(&t.toml, "out.toml")
+            .unwrap_or_else(|d| panic!("vipd rejects the output:\n{}\n{}", d.render(), t.toml));
+    }
+}
+
 #[test]
 fn trigger_value_becomes_the_member_verbatim() {
     let t = import(

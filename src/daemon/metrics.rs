@@ -24,7 +24,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -35,6 +35,9 @@ use super::control::{
     TrackedProcessStatus,
 };
 use crate::protocol::DropReason;
+
+mod route;
+use route::{MAX_HEAD_BYTES, Route, route};
 
 type Labels = Vec<(String, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
@@ -326,7 +329,7 @@ pub async fn serve(
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(5))
-                    .max_buf_size(8192)
+                    .max_buf_size(MAX_HEAD_BYTES)
                     .keep_alive(false)
                     .serve_connection(TokioIo::new(stream), service);
                 let _ = tokio::time::timeout(Duration::from_secs(10), connection).await;
@@ -339,8 +342,8 @@ async fn respond(
     request: hyper::Request<Incoming>,
     requests: mpsc::UnboundedSender<Request>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (code, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/metrics") => {
+    let (code, content_type, body) = match route(request.method().as_str(), request.uri().path()) {
+        Route::Metrics => {
             let (reply, answer) = oneshot::channel();
             let _ = requests.send(Request {
                 command: Command::Status,
@@ -359,12 +362,12 @@ async fn respond(
                 ),
             }
         }
-        (&Method::GET, _) => (
+        Route::NotFound => (
             StatusCode::NOT_FOUND,
             "text/plain",
             "try /metrics\n".to_owned(),
         ),
-        _ => (
+        Route::MethodNotAllowed => (
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
             "GET /metrics only\n".to_owned(),

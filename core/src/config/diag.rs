@@ -2,6 +2,12 @@
 
 use core::fmt;
 use core::ops::Range;
+use std::cell::OnceCell;
+
+/// Errors past this many are counted, not located: a file with thousands
+/// of errors (a generator gone wrong) gains nothing from thousands of
+/// excerpts, and the count still tells its size.
+pub const MAX_LOCATED_ERRORS: usize = 100;
 
 /// One configuration error, located in the source text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,10 +69,13 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every error found in one configuration file, in source order.
+/// Every error found in one configuration file, in source order: the
+/// first [`MAX_LOCATED_ERRORS`] found located, the rest counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    origin: String,
+    unshown: usize,
 }
 
 impl Diagnostics {
@@ -80,9 +89,23 @@ impl Diagnostics {
         &self.items
     }
 
-    /// How many errors were found.
+    /// How many errors were found, located or not.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.unshown
+    }
+
+    /// How many errors were found past the [`MAX_LOCATED_ERRORS`] located ones.
+    pub fn unshown(&self) -> usize {
+        self.unshown
+    }
+
+    fn unshown_line(&self) -> Option<String> {
+        (self.unshown > 0).then(|| {
+            format!(
+                "{}: error: {} more error(s) not shown (only the first {MAX_LOCATED_ERRORS} are)",
+                self.origin, self.unshown
+            )
+        })
     }
 
     /// True when there is no error (never for the result of a failed parse).
@@ -92,7 +115,12 @@ impl Diagnostics {
 
     /// All diagnostics with source excerpts, ready for a terminal.
     pub fn render(&self) -> String {
-        self.items.iter().map(Diagnostic::render).collect()
+        let mut out: String = self.items.iter().map(Diagnostic::render).collect();
+        if let Some(line) = self.unshown_line() {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
 }
 
@@ -102,7 +130,10 @@ impl fmt::Display for Diagnostics {
         for d in &self.items {
             writeln!(f, "{d}")?;
         }
-        Ok(())
+        match self.unshown_line() {
+            Some(line) => writeln!(f, "{line}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -129,6 +160,10 @@ pub(crate) struct Collector<'s> {
     src: &'s str,
     origin: &'s str,
     items: Vec<Diagnostic>,
+    unshown: usize,
+    /// Byte offset of each line's start, built at the first error: locating
+    /// an error is then a binary search, not a scan of the text before it.
+    line_starts: OnceCell<Vec<usize>>,
 }
 
 impl<'s> Collector<'s> {
@@ -137,17 +172,29 @@ impl<'s> Collector<'s> {
             src,
             origin,
             items: Vec::new(),
+            unshown: 0,
+            line_starts: OnceCell::new(),
         }
     }
 
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        if self.items.len() >= MAX_LOCATED_ERRORS {
+            self.unshown += 1;
+            return;
+        }
         let start = floor_char_boundary(self.src, span.start.min(self.src.len()));
         let end = span.end.clamp(start, self.src.len());
-        let line_start = self.src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.src.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // The line holding `start`: the last one starting at or before it.
+        let line = starts.partition_point(|&s| s <= start);
+        let line_start = starts[line - 1];
         let line_end = self.src[start..]
             .find('\n')
             .map_or(self.src.len(), |i| start + i);
-        let line = self.src[..start].matches('\n').count() + 1;
         let column = self.src[line_start..start].chars().count() + 1;
         let source_line = self.src[line_start..line_end].trim_end_matches('\r');
         self.items.push(Diagnostic {
@@ -167,7 +214,11 @@ impl<'s> Collector<'s> {
     /// Sorted by position so the output reads top to bottom.
     pub(crate) fn finish(mut self) -> Diagnostics {
         self.items.sort_by_key(|d| (d.line, d.column));
-        Diagnostics { items: self.items }
+        Diagnostics {
+            items: self.items,
+            origin: self.origin.to_owned(),
+            unshown: self.unshown,
+        }
     }
 }
 
@@ -176,4 +227,21 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+/// The diagnostic for a file that is not UTF-8, placed at its first bad byte.
+pub(super) fn not_utf8(bytes: &[u8], e: core::str::Utf8Error, origin: &str) -> Diagnostics {
+    let good = e.valid_up_to();
+    // The text before the bad byte is valid by definition.
+    let before = core::str::from_utf8(&bytes[..good]).unwrap_or_default();
+    let mut c = Collector::new(before, origin);
+    c.error(
+        good..good,
+        format!(
+            "not UTF-8 text: byte 0x{:02x} cannot be read as a character here; vipd reads \
+             configuration files as UTF-8",
+            bytes[good]
+        ),
+    );
+    c.finish()
 }

@@ -43,7 +43,7 @@ pub use crate::protocol::{LeaseSettings, OnEtcdLoss};
 pub use crate::wire::Family;
 use crate::wire::{Centis, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, Version};
 
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{Diagnostic, Diagnostics, MAX_LOCATED_ERRORS};
 
 /// Parses and validates a configuration file's text.
 ///
@@ -51,6 +51,26 @@ pub use diag::{Diagnostic, Diagnostics};
 /// On failure, every error found is returned, in source order.
 pub fn parse(text: &str, origin: &str) -> Result<Config, Diagnostics> {
     validate::parse(text, origin)
+}
+
+/// Like [`parse`], for a file's bytes as read: text that is not UTF-8 is
+/// one diagnostic at the line and column of the first byte that is not.
+pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Config, Diagnostics> {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => parse(text, origin),
+        Err(e) => Err(diag::not_utf8(bytes, e, origin)),
+    }
+}
+
+/// Whether `name` may name an instance, check, sync group or tracked
+/// object: ASCII letters, digits, '_', '-' and '.', at least one. Names end
+/// up in hook arguments, log fields and metric labels, which then need no
+/// quoting anywhere.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Default path of the control socket.

@@ -1854,11 +1854,7 @@ impl Validator<'_, '_> {
     /// Names end up in hook arguments, log fields and metric labels: keep
     /// them to characters that need no quoting anywhere.
     fn name(&mut self, name: &str, span: &Range<usize>, kind: &str) {
-        let good = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if !good {
+        if !super::is_valid_name(name) {
             self.c.error(
                 span.clone(),
                 format!(

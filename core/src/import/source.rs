@@ -27,6 +27,10 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 const MAX_EXPANSION_DEPTH: usize = 16;
 const MAX_LINE_LEN: usize = 64 * 1024;
 const MAX_LINES: usize = 200_000;
+/// Files read, counting a file read again: files that include each other
+/// through a wildcard are each skipped only where they would include
+/// themselves, so n of them are read n! times without this bound.
+const MAX_FILES_READ: usize = 1000;
 
 /// Reads `main` and everything it includes into logical lines.
 pub(super) fn read<L: Loader + ?Sized>(
@@ -43,6 +47,7 @@ pub(super) fn read<L: Loader + ?Sized>(
         stack: Vec::new(),
         lines: Vec::new(),
         produced: 0,
+        files_read: 0,
     };
     reader.file(main, None)?;
     Ok(reader.lines)
@@ -58,6 +63,7 @@ struct Reader<'a, L: ?Sized> {
     stack: Vec<PathBuf>,
     lines: Vec<Line>,
     produced: usize,
+    files_read: usize,
 }
 
 /// A `$NAME= \` definition still collecting its continuation lines.
@@ -75,7 +81,10 @@ impl<L: Loader + ?Sized> Reader<'_, L> {
                     file: shown,
                     line: 0,
                 }),
-                message: format!("includes are nested more than {MAX_INCLUDE_DEPTH} deep"),
+                message: format!(
+                    "includes are nested more than {MAX_INCLUDE_DEPTH} deep (a loop through a \
+                     symbolic link or `..`?)"
+                ),
             });
         }
         if self.stack.iter().any(|p| p == path) {
@@ -87,6 +96,19 @@ impl<L: Loader + ?Sized> Reader<'_, L> {
                 );
             }
             return Ok(());
+        }
+        self.files_read += 1;
+        if self.files_read > MAX_FILES_READ {
+            return Err(ImportError::Syntax {
+                at: from.cloned().unwrap_or(Location {
+                    file: shown,
+                    line: 0,
+                }),
+                message: format!(
+                    "more than {MAX_FILES_READ} files read through includes (files that include \
+                     each other through a wildcard, or a symbolic link loop?)"
+                ),
+            });
         }
         let text = self.loader.read(path).map_err(|e| ImportError::Read {
             path: shown.clone(),

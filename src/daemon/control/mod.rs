@@ -17,16 +17,10 @@ use tokio::net::UnixListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+mod request;
 mod schema;
+pub use request::{Command, MAX_REQUEST_LINE, parse_request};
 pub use schema::*;
-
-/// What a client may ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Status,
-    /// Re-read the configuration file (like SIGHUP), answering a [`ReloadOutcome`].
-    Reload,
-}
 
 /// What `vipd reload` reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,16 +133,11 @@ async fn answer(
 ) -> io::Result<()> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
-    while line.len() < 256 && stream.read(&mut byte).await? == 1 && byte[0] != b'\n' {
+    while line.len() < MAX_REQUEST_LINE && stream.read(&mut byte).await? == 1 && byte[0] != b'\n' {
         line.push(byte[0]);
     }
-    let command = match String::from_utf8_lossy(&line).trim() {
-        "status" => Some(Command::Status),
-        "reload" => Some(Command::Reload),
-        _ => None,
-    };
-    let response = match command {
-        Some(command) => {
+    let response = match parse_request(&line) {
+        Ok(command) => {
             let (reply, answer) = oneshot::channel();
             let _ = requests.send(Request { command, reply });
             answer.await.map_or_else(
@@ -156,10 +145,7 @@ async fn answer(
                 |reply| reply.to_json(),
             )
         }
-        None => error_json(&format!(
-            "unknown command {:?}",
-            String::from_utf8_lossy(&line)
-        )),
+        Err(message) => error_json(&message),
     };
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await

@@ -92,9 +92,8 @@ type Planned = (Config, Plan, Option<(Poller, Vec<TrackedUpdate>)>);
 
 fn read_and_plan(path: &std::path::Path, old: &Config) -> Result<Planned, Vec<String>> {
     let shown = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read {shown}: {e}")])?;
-    let mut new = config::parse(&text, &shown)
+    let bytes = std::fs::read(path).map_err(|e| vec![format!("cannot read {shown}: {e}")])?;
+    let mut new = config::parse_bytes(&bytes, &shown)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     if new.global.node_name.is_none() {
         new.global.node_name = old.global.node_name.clone();

@@ -391,10 +391,24 @@ fn instance_name(key: &str, settings: &Settings<'_>, notes: &mut Notes) -> Strin
         && parts[0].is_empty()
         && parts[parts.len() - 1] == "leader"
         && parts[1..].iter().all(|p| !p.is_empty());
-    if patroni_form {
-        return parts[parts.len() - 2].to_owned();
-    }
     let (line, name) = settings.place(Setting::TriggerKey);
+    if patroni_form {
+        let scope = parts[parts.len() - 2];
+        if crate::config::is_valid_name(scope) {
+            return scope.to_owned();
+        }
+        // Patroni takes any scope; vipd names are kept to characters that
+        // need no quoting in hook arguments, logs and metric labels.
+        notes.warn(
+            line,
+            name,
+            format!(
+                "the Patroni scope {scope:?} cannot name a vipd instance (ASCII letters, digits, \
+                 '_', '-' and '.' only); the instance is named \"vip\""
+            ),
+        );
+        return "vip".to_owned();
+    }
     notes.warn(
         line,
         name,
