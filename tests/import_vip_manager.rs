@@ -159,7 +159,7 @@ fn a_consul_file_is_refused_with_status_1() {
     assert_eq!(
         lines,
         [
-            "FILE:5: trigger-key: `service/pg/leader` is not of the form /<namespace>/<scope>/leader that Patroni writes its leader to; vipd watches it as given, in an instance named \"vip\": check it against Patroni's `namespace` and `scope`",
+            "FILE:5: trigger-key: `service/pg/leader` is not a key like the one Patroni writes its leader to (/<namespace>/<scope>/leader); it is carried over as written, in an instance named \"vip\", and `vipd check` rejects it until you set that key",
             "FILE:7: dcs-type: error: consul is not supported: vipd follows Patroni through etcd only",
             "FILE:9: consul-token: used only with consul; ignored",
             "vipd: FILE: nothing vipd can run (1 error(s) above)",

@@ -293,12 +293,7 @@ fn the_instance_is_named_after_the_patroni_scope() {
 
 #[test]
 fn a_trigger_key_outside_the_patroni_form_is_kept_and_reported() {
-    for key in [
-        "/leader",
-        "service/pg/leader",
-        "/service/pg/master",
-        "/service//leader",
-    ] {
+    for key in ["/leader", "/service/pg/master", "/service//leader"] {
         let t = import(&format!(
             "ip: 192.0.2.60\nnetmask: 24\ninterface: eth0\ntrigger-key: {key}\ntrigger-value: a\ndcs-type: etcd3\n"
         ));
@@ -890,4 +885,76 @@ fn one_of_a_pair_of_etcd_settings_is_required_to_complete() {
             "{etcd_only}"
         );
     }
+}
+
+/// Found by the import_vip_manager fuzz target: a trigger-key without a
+/// leading '/' was said to be watched as given, but vipd refuses such a
+/// `leader_key`. The note now says it is carried over for the operator to fix.
+#[test]
+fn a_trigger_key_without_a_leading_slash_is_flagged_for_vipd_check() {
+    let t = import(
+        "ip: 192.0.2.60\nnetmask: 24\ninterface: eth0\ntrigger-key: service/pg/leader\ntrigger-value: a\ndcs-type: etcd3\n",
+    );
+    assert_eq!(instance(&t).0, "vip");
+    assert_eq!(follow(&t)["leader_key"].as_str(), Some("service/pg/leader"));
+    assert_eq!(
+        notes(&t),
+        [
+            "vm.yml:4: trigger-key: `service/pg/leader` is not a key like the one Patroni writes its leader to (/<namespace>/<scope>/leader); it is carried over as written, in an instance named \"vip\", and `vipd check` rejects it until you set that key"
+        ]
+    );
+    assert!(vipd_core::config::parse(&t.toml, "out.toml").is_err());
+}
+
+/// Found by the import_vip_manager fuzz target: an endpoint without "://"
+/// that is no HOST:PORT either got a scheme put before it, and vipd refused
+/// the result without a note saying so.
+#[test]
+fn an_endpoint_that_no_scheme_can_mend_is_carried_over_and_flagged() {
+    let t = import(
+        "ip: 192.0.2.60\nnetmask: 24\ninterface: eth0\ntrigger-key: /service/pg/leader\ntrigger-value: a\ndcs-type: etcd3\ndcs-endpoints: http:/9/192.0.2.11:2379\n",
+    );
+    assert!(t.toml.contains("\"http:/9/192.0.2.11:2379\""), "{}", t.toml);
+    assert_eq!(
+        notes(&t),
+        [
+            "vm.yml:7: dcs-endpoints: `http:/9/192.0.2.11:2379` is not an etcd client URL vipd takes (http://HOST:PORT or https://HOST:PORT); carried over as written, so `vipd check` rejects it until it is fixed"
+        ]
+    );
+}
+
+/// Found by the import_vip_manager fuzz target: an interface name Linux
+/// would refuse was carried over, and vipd refused the file.
+#[test]
+fn an_interface_name_linux_refuses_is_an_error() {
+    let err = vipd_core::import::vip_manager::translate(
+        "ip: 192.0.2.60\nnetmask: 24\ninterface: 'eth# 0'\ntrigger-key: /service/pg/leader\ntrigger-value: a\ndcs-type: etcd3\n",
+        "vm.yml",
+    );
+    let text = match err {
+        Ok(t) => lines(&t.notes).join("\n"),
+        Err(e) => lines(e.notes()).join("\n"),
+    };
+    assert!(
+        text.contains("interface: error: \"eth# 0\" is not a valid interface name"),
+        "{text}"
+    );
+}
+
+/// Found by the import_vip_manager fuzz target: a value the rules above do
+/// not flag (here a multicast VIP) still made a file vipd refuses. The
+/// output is checked as `vipd check` would, and what fails is a note.
+#[test]
+fn what_vipd_check_would_refuse_in_the_output_is_a_note() {
+    let t = import(
+        "ip: 224.0.2.60\nnetmask: 24\ninterface: eth0\ntrigger-key: /service/pg/leader\ntrigger-value: a\ndcs-type: etcd3\n",
+    );
+    let noted = lines(&t.notes);
+    assert!(
+        noted
+            .iter()
+            .any(|n| n.contains("224.0.2.60 cannot be a virtual IP")
+                && n.contains("`vipd check` rejects it until it is fixed")),
+        "{noted:?}"
+    );
 }

@@ -73,6 +73,14 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// Whether `text` is an etcd client URL as `[etcd] endpoints` takes it:
+/// `http://HOST:PORT` or `https://HOST:PORT`, nothing after.
+pub fn is_etcd_client_url(text: &str) -> bool {
+    text.strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .is_some_and(|hostport| !hostport.is_empty() && !hostport.contains('/'))
+}
+
 /// Default path of the control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vipd/vipd.sock";
 /// Default time a notify hook may run before it is killed.

@@ -594,14 +594,9 @@ impl Validator<'_, '_> {
             let mut good = Vec::new();
             for url in list.get_ref() {
                 let text = url.get_ref().trim();
-                let rest = text
-                    .strip_prefix("http://")
-                    .or_else(|| text.strip_prefix("https://"));
-                match rest {
-                    Some(hostport) if !hostport.is_empty() && !hostport.contains('/') => {
-                        good.push(text.to_owned())
-                    }
-                    _ => v.c.error(
+                match super::is_etcd_client_url(text) {
+                    true => good.push(text.to_owned()),
+                    false => v.c.error(
                         url.span(),
                         format!(
                             "`endpoints`: {text:?} is not an etcd client URL; write \"http://HOST:PORT\" or \"https://HOST:PORT\""

@@ -90,6 +90,31 @@ pub struct Translation {
     pub missing: Vec<&'static str>,
 }
 
+/// What a note says when the output keeps a value `vipd check` rejects.
+const REJECTED: &str = "`vipd check` rejects";
+
+/// The output checked as `vipd check` would: what the rules above did not
+/// already flag becomes a note, so an import never hands over a file
+/// vipd refuses without saying so.
+fn self_check(toml: &str, file: &str, notes: &[Note]) -> Vec<Note> {
+    if notes.iter().any(|n| n.message.contains(REJECTED)) {
+        return Vec::new();
+    }
+    let Err(diagnostics) = crate::config::parse(toml, "output") else {
+        return Vec::new();
+    };
+    diagnostics
+        .iter()
+        .map(|d| Note {
+            file: file.to_owned(),
+            line: None,
+            subject: format!("output line {}", d.line),
+            kind: NoteKind::Warning,
+            message: format!("{}; {REJECTED} it until it is fixed", d.message),
+        })
+        .collect()
+}
+
 /// Why nothing was translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
@@ -177,11 +202,19 @@ pub fn translate(text: &str, file: &str) -> Result<Translation, ImportError> {
     let plan = translate::translate(&entries, &mut notes);
     let notes = notes.into_sorted();
     match plan {
-        Some(plan) if !notes.iter().any(|n| n.kind == NoteKind::Error) => Ok(Translation {
-            toml: emit::render(&plan, file),
-            missing: plan.missing(),
-            notes,
-        }),
+        Some(plan) if !notes.iter().any(|n| n.kind == NoteKind::Error) => {
+            let toml = emit::render(&plan, file);
+            let missing = plan.missing();
+            let mut notes = notes;
+            if missing.is_empty() {
+                notes.extend(self_check(&toml, file, &notes));
+            }
+            Ok(Translation {
+                toml,
+                missing,
+                notes,
+            })
+        }
         // Notes about the output are moot without one.
         _ => Err(ImportError::Unusable {
             file: file.to_owned(),

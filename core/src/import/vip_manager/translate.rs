@@ -244,6 +244,18 @@ pub(super) fn translate(entries: &[Entry], notes: &mut Notes) -> Option<Plan> {
         }
     });
     let interface = settings.required(Setting::Interface, notes);
+    if let Some(name) = interface.as_deref()
+        && !crate::config::rules::valid_interface_name(name)
+    {
+        let (line, key) = settings.place(Setting::Interface);
+        notes.error(
+            line,
+            key,
+            format!(
+                "{name:?} is not a valid interface name (1 to 15 bytes, no '/', ':' or spaces)"
+            ),
+        );
+    }
     let leader_key = settings.required(Setting::TriggerKey, notes);
     let instance = leader_key
         .as_deref()
@@ -409,15 +421,23 @@ fn instance_name(key: &str, settings: &Settings<'_>, notes: &mut Notes) -> Strin
         );
         return "vip".to_owned();
     }
-    notes.warn(
-        line,
-        name,
+    // The rule `vipd check` applies to `leader_key`.
+    let message = if key.starts_with('/') && key.len() > 1 {
         format!(
             "`{key}` is not of the form /<namespace>/<scope>/leader that Patroni writes its \
              leader to; vipd watches it as given, in an instance named \"vip\": check it against \
              Patroni's `namespace` and `scope`"
-        ),
-    );
+        )
+    } else {
+        // etcd keys need no leading '/', vipd's do: prepending one would
+        // watch another key, so the key is carried over as written.
+        format!(
+            "`{key}` is not a key like the one Patroni writes its leader to \
+             (/<namespace>/<scope>/leader); it is carried over as written, in an instance named \
+             \"vip\", and `vipd check` rejects it until you set that key"
+        )
+    };
+    notes.warn(line, name, message);
     "vip".to_owned()
 }
 
@@ -438,11 +458,29 @@ fn member(settings: &Settings<'_>, notes: &mut Notes) -> Option<String> {
     member
 }
 
+/// A file setting: vipd takes absolute paths only (it may run from any
+/// directory); a relative one is carried over as written, and said so.
+fn file(settings: &Settings<'_>, setting: Setting, notes: &mut Notes) -> Option<String> {
+    let path = settings.text(setting, false, notes)?;
+    if !std::path::Path::new(&path).is_absolute() {
+        let (line, key) = settings.place(setting);
+        notes.warn(
+            line,
+            key,
+            format!(
+                "{path:?} is not an absolute path; carried over as written, so `vipd check` \
+                 rejects it until it is"
+            ),
+        );
+    }
+    Some(path)
+}
+
 /// The `[etcd]` table from `dcs-endpoints` and the `etcd-*` settings.
 fn etcd(settings: &Settings<'_>, notes: &mut Notes) -> Etcd {
-    let ca_file = settings.text(Setting::EtcdCaFile, false, notes);
-    let cert_file = settings.text(Setting::EtcdCertFile, false, notes);
-    let key_file = settings.text(Setting::EtcdKeyFile, false, notes);
+    let ca_file = file(settings, Setting::EtcdCaFile, notes);
+    let cert_file = file(settings, Setting::EtcdCertFile, notes);
+    let key_file = file(settings, Setting::EtcdKeyFile, notes);
     let tls = ca_file.is_some() || cert_file.is_some();
     let entry = settings.get(Setting::DcsEndpoints);
     let listed: Vec<(String, usize)> = match entry.map(|e| &e.value) {
@@ -541,17 +579,16 @@ fn endpoint(text: &str, tls: bool, line: usize, key: &str, notes: &mut Notes) ->
         // when it has TLS files; 1.x's needs a scheme.
         let scheme = if tls { "https" } else { "http" };
         let url = format!("{scheme}://{text}");
-        notes.warn(
-            Some(line),
-            key,
-            format!("`{text}` has no scheme; written as `{url}`"),
-        );
-        return url;
+        if crate::config::is_etcd_client_url(&url) {
+            notes.warn(
+                Some(line),
+                key,
+                format!("`{text}` has no scheme; written as `{url}`"),
+            );
+            return url;
+        }
     }
-    let hostport = text
-        .strip_prefix("http://")
-        .or_else(|| text.strip_prefix("https://"));
-    if !hostport.is_some_and(|h| !h.is_empty() && !h.contains('/')) {
+    if !crate::config::is_etcd_client_url(text) {
         notes.warn(
             Some(line),
             key,
