@@ -7,7 +7,6 @@
 
 use std::fmt::Debug;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -27,12 +26,12 @@ use hyper::service::service_fn;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::control::{
-    ACCEPT_BACKOFF, Command, EtcdStatus, InstanceStatus, MAX_CLIENTS, Reply, Request, Status,
-    TrackedProcessStatus,
+    Command, EtcdStatus, InstanceStatus, Reply, Request, Status, TrackedProcessStatus,
+    serve_clients,
 };
 use crate::protocol::DropReason;
 
@@ -308,23 +307,9 @@ pub async fn serve(
         .await
         .map_err(|e| format!("metrics_listen {addr}: {e}"))?;
     Ok(tokio::spawn(async move {
-        let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of descriptors, most likely: do not spin on it.
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            };
-            // Beyond the limit a client is closed at once.
-            let Ok(permit) = clients.clone().try_acquire_owned() else {
-                continue;
-            };
+        serve_clients(&listener, |stream| {
             let requests = requests.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
+            async move {
                 let service = service_fn(move |request| respond(request, requests.clone()));
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -333,8 +318,9 @@ pub async fn serve(
                     .keep_alive(false)
                     .serve_connection(TokioIo::new(stream), service);
                 let _ = tokio::time::timeout(Duration::from_secs(10), connection).await;
-            });
-        }
+            }
+        })
+        .await;
     }))
 }
 

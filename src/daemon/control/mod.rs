@@ -56,10 +56,10 @@ impl Reply {
 
 /// How many clients the control socket (and the metrics endpoint) serve at
 /// once; more are closed at once.
-pub const MAX_CLIENTS: usize = 32;
+const MAX_CLIENTS: usize = 32;
 
 /// How long to wait after a failed accept before the next.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Listens on `path` (replacing a stale socket), mode 0660 and, if given,
 /// owned by `group`.
@@ -101,30 +101,61 @@ pub fn serve(
             .map_err(|e| format!("control socket {shown}: chown: {e}"))?;
     }
     Ok(tokio::spawn(async move {
-        let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of descriptors, most likely: do not spin on it.
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            };
-            // Beyond the limit a client is closed at once: half-sent
-            // requests cannot pile up descriptors and memory.
-            let Ok(permit) = clients.clone().try_acquire_owned() else {
-                continue;
-            };
+        serve_clients(&listener, |stream| {
             let requests = requests.clone();
-            // Each client on its own task: a slow client never stalls the loop.
-            tokio::spawn(async move {
+            async move {
                 let _ =
                     tokio::time::timeout(Duration::from_secs(5), answer(stream, requests)).await;
-                drop(permit);
-            });
-        }
+            }
+        })
+        .await;
     }))
+}
+
+/// A listening socket, for [`serve_clients`].
+pub trait Listener {
+    type Stream;
+    fn next_client(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+}
+
+impl Listener for UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn next_client(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn next_client(&self) -> io::Result<Self::Stream> {
+        self.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+/// Serves each client `listener` accepts on its own task (a slow client never
+/// stalls the loop), at most [`MAX_CLIENTS`] at once: beyond that a client
+/// is closed at once, so half-sent requests cannot pile up descriptors and
+/// memory. A failed accept (out of descriptors, most likely) is retried
+/// after [`ACCEPT_BACKOFF`], not in a spin.
+pub async fn serve_clients<L: Listener, F>(listener: &L, serve: impl Fn(L::Stream) -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
+    loop {
+        let Ok(stream) = listener.next_client().await else {
+            tokio::time::sleep(ACCEPT_BACKOFF).await;
+            continue;
+        };
+        let Ok(permit) = clients.clone().try_acquire_owned() else {
+            continue;
+        };
+        let client = serve(stream);
+        tokio::spawn(async move {
+            client.await;
+            drop(permit);
+        });
+    }
 }
 
 async fn answer(
